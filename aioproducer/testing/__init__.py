@@ -1,0 +1,24 @@
+"""Real Apache Kafka for tests: brokers from Maven Central jars, pytest fixtures, a CLI.
+
+``python -m aioproducer.testing up [--brokers 3]`` starts a cluster in the background and
+prints its bootstrap string; ``status`` and ``down`` inspect and stop it.
+"""
+
+from __future__ import annotations
+
+from aioproducer.testing.admin import AdminClient, PartitionState
+from aioproducer.testing.cluster import BrokerNode, LocalKafkaCluster, free_port
+from aioproducer.testing.jars import HarnessError, cache_root, kafka_libs
+from aioproducer.testing.versions import KAFKA_VERSION
+
+__all__ = [
+    "KAFKA_VERSION",
+    "AdminClient",
+    "BrokerNode",
+    "HarnessError",
+    "LocalKafkaCluster",
+    "PartitionState",
+    "cache_root",
+    "free_port",
+    "kafka_libs",
+]

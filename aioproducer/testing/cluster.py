@@ -1,0 +1,403 @@
+"""Real Apache Kafka brokers (KRaft, combined broker+controller nodes) on 127.0.0.1.
+
+``LocalKafkaCluster(brokers=1)`` starts one node; ``brokers=3`` starts three nodes forming a
+three-voter quorum. Each node gets free ports, its own log directory and a small heap. The
+JVMs are tracked by PID and stopped at :meth:`LocalKafkaCluster.stop`, at interpreter exit,
+and (for clusters owned by a test run) when the owning Python process dies.
+"""
+
+from __future__ import annotations
+
+import atexit
+import base64
+import contextlib
+import ctypes
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Self
+
+from aioproducer.testing.admin import AdminClient, PartitionState
+from aioproducer.testing.jars import HarnessError, kafka_libs
+from aioproducer.testing.versions import KAFKA_VERSION
+
+__all__ = ["BrokerNode", "LocalKafkaCluster", "free_port"]
+
+_LOG4J = Path(__file__).with_name("log4j2.properties")
+_LIVE: set[LocalKafkaCluster] = set()
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that is free right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: ask Linux to SIGKILL it when the parent process dies."""
+    with contextlib.suppress(Exception):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@dataclass
+class BrokerNode:
+    """One combined broker+controller node."""
+
+    node_id: int
+    port: int
+    controller_port: int
+    directory: Path
+    pid: int | None = None
+    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def log_file(self) -> Path:
+        return self.directory / "server.log"
+
+    def running(self) -> bool:
+        if self.process is not None:
+            return self.process.poll() is None
+        return self.pid is not None and _pid_alive(self.pid)
+
+
+class LocalKafkaCluster:
+    """A Kafka cluster of ``brokers`` KRaft nodes started from Maven-resolved jars."""
+
+    def __init__(
+        self,
+        brokers: int = 1,
+        *,
+        broker_config: Mapping[str, str] | None = None,
+        version: str = KAFKA_VERSION,
+        workdir: Path | None = None,
+        heap: str = "512m",
+        die_with_parent: bool = True,
+    ) -> None:
+        if brokers < 1:
+            raise ValueError("a cluster needs at least one broker")
+        self.version = version
+        self.heap = heap
+        self.broker_config = dict(broker_config or {})
+        self.die_with_parent = die_with_parent
+        self._own_workdir = workdir is None
+        self.workdir = workdir or Path(tempfile.mkdtemp(prefix="aioproducer-kafka-"))
+        self.cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        self.nodes = [
+            BrokerNode(i, free_port(), free_port(), self.workdir / f"node-{i}")
+            for i in range(1, brokers + 1)
+        ]
+
+    # -- life cycle ---------------------------------------------------------------------
+    @property
+    def bootstrap_servers(self) -> str:
+        return ",".join(node.address for node in self.nodes)
+
+    def start(self, timeout: float = 180.0) -> Self:
+        """Format storage, launch every node and wait until all are registered."""
+        libs = kafka_libs(self.version)
+        for node in self.nodes:
+            node.directory.mkdir(parents=True, exist_ok=True)
+            (node.directory / "server.properties").write_text(self._properties(node))
+        formats = [
+            self._java(libs, node, "kafka.tools.StorageTool", "format") for node in self.nodes
+        ]
+        for node, proc in zip(self.nodes, formats, strict=True):
+            if proc.wait(timeout=timeout) != 0:
+                raise HarnessError(f"formatting node {node.node_id} failed: {_tail(node.log_file)}")
+        for node in self.nodes:
+            self._launch(libs, node)
+        _LIVE.add(self)
+        self.wait_ready(timeout)
+        return self
+
+    def stop(self) -> None:
+        """Stop every JVM this cluster started (SIGTERM, then SIGKILL) and remove its files."""
+        for node in self.nodes:
+            self._signal(node, signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        for node in self.nodes:
+            while node.running() and time.monotonic() < deadline:
+                time.sleep(0.1)
+            if node.running():
+                self._signal(node, signal.SIGKILL)
+            self._reap(node)
+        _LIVE.discard(self)
+        if self._own_workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def detach(self) -> None:
+        """Leave the JVMs running when this process exits (for ``python -m ... up``)."""
+        _LIVE.discard(self)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    # -- failover control ---------------------------------------------------------------
+    def node(self, node_id: int) -> BrokerNode:
+        return next(node for node in self.nodes if node.node_id == node_id)
+
+    def kill(self, node_id: int) -> None:
+        """SIGKILL one node, as a crash would."""
+        node = self.node(node_id)
+        self._signal(node, signal.SIGKILL)
+        self._reap(node)
+
+    def restart(self, node_id: int, timeout: float = 120.0) -> None:
+        """Start a stopped node again with the same ports and data, and wait until it serves."""
+        node = self.node(node_id)
+        if node.running():
+            raise HarnessError(f"node {node_id} is still running")
+        self._launch(kafka_libs(self.version), node)
+        self.wait_ready(timeout)
+
+    def wait_ready(self, timeout: float = 120.0) -> None:
+        """Wait until every running node answers and the cluster lists all of them."""
+        deadline = time.monotonic() + timeout
+        expected = {node.node_id for node in self.nodes if node.running()}
+        last: Exception | None = None
+        while time.monotonic() < deadline:
+            dead = [node for node in self.nodes if node.node_id in expected and not node.running()]
+            if dead:
+                raise HarnessError(f"node {dead[0].node_id} exited: {_tail(dead[0].log_file)}")
+            try:
+                for node in self.nodes:
+                    if node.node_id in expected:
+                        with self.admin(node.address) as admin:
+                            if expected <= set(admin.brokers()):
+                                continue
+                            raise HarnessError("not every broker is registered yet")
+                return
+            except (OSError, HarnessError) as exc:
+                last = exc
+                time.sleep(0.25)
+        raise HarnessError(f"Kafka did not become ready in {timeout:.0f}s: {last}")
+
+    def partition_state(self, topic: str, partition: int) -> PartitionState:
+        with self.admin() as admin:
+            return admin.partition_state(topic, partition)
+
+    def leader_for(self, topic: str, partition: int) -> int:
+        """Return the node id of the partition's current leader (-1 when none)."""
+        return self.partition_state(topic, partition).leader
+
+    def wait_for(self, predicate: Callable[[], bool], timeout: float, what: str) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError, HarnessError):
+                if predicate():
+                    return
+            time.sleep(0.2)
+        raise HarnessError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+    def wait_for_new_leader(self, topic: str, partition: int, old: int, timeout: float = 60) -> int:
+        self.wait_for(
+            lambda: self.leader_for(topic, partition) not in (old, -1),
+            timeout,
+            f"a new leader of {topic}-{partition}",
+        )
+        return self.leader_for(topic, partition)
+
+    def wait_in_sync(self, topic: str, partition: int, node_id: int, timeout: float = 120) -> None:
+        self.wait_for(
+            lambda: node_id in self.partition_state(topic, partition).isr,
+            timeout,
+            f"node {node_id} to rejoin the ISR of {topic}-{partition}",
+        )
+
+    # -- topics -------------------------------------------------------------------------
+    def admin(self, address: str | None = None) -> AdminClient:
+        """A blocking admin client on one running node (any, when ``address`` is None)."""
+        if address is None:
+            address = next((n.address for n in self.nodes if n.running()), self.nodes[0].address)
+        return AdminClient(address)
+
+    def create_topic(
+        self,
+        name: str | None = None,
+        partitions: int = 1,
+        replication_factor: int = 1,
+        config: Mapping[str, str] | None = None,
+    ) -> str:
+        name = name or f"t-{uuid.uuid4().hex[:12]}"
+        with self.admin() as admin:
+            admin.create_topic(name, partitions, replication_factor, config or {})
+            admin.wait_for_leaders(name, partitions)
+        return name
+
+    # -- state file, for the command line ------------------------------------------------
+    def describe(self) -> dict[str, object]:
+        return {
+            "version": self.version,
+            "workdir": str(self.workdir),
+            "bootstrap_servers": self.bootstrap_servers,
+            "nodes": [
+                {
+                    "node_id": n.node_id,
+                    "port": n.port,
+                    "controller_port": n.controller_port,
+                    "pid": n.pid,
+                    "directory": str(n.directory),
+                }
+                for n in self.nodes
+            ],
+        }
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(self.describe(), indent=2))
+
+    @classmethod
+    def load(cls, path: Path) -> LocalKafkaCluster:
+        data = json.loads(path.read_text())
+        cluster = cls.__new__(cls)
+        cluster.version = data["version"]
+        cluster.heap = "512m"
+        cluster.broker_config = {}
+        cluster.die_with_parent = False
+        cluster._own_workdir = True
+        cluster.workdir = Path(data["workdir"])
+        cluster.cluster_id = ""
+        cluster.nodes = [
+            BrokerNode(
+                n["node_id"], n["port"], n["controller_port"], Path(n["directory"]), n["pid"]
+            )
+            for n in data["nodes"]
+        ]
+        return cluster
+
+    # -- internals ----------------------------------------------------------------------
+    def _properties(self, node: BrokerNode) -> str:
+        n = len(self.nodes)
+        voters = ",".join(f"{m.node_id}@127.0.0.1:{m.controller_port}" for m in self.nodes)
+        settings = {
+            "process.roles": "broker,controller",
+            "node.id": str(node.node_id),
+            "controller.quorum.voters": voters,
+            "listeners": f"PLAINTEXT://127.0.0.1:{node.port},CONTROLLER://127.0.0.1:{node.controller_port}",
+            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{node.port}",
+            "controller.listener.names": "CONTROLLER",
+            "inter.broker.listener.name": "PLAINTEXT",
+            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "log.dirs": str(node.directory / "data"),
+            "num.partitions": "1",
+            "default.replication.factor": "1",
+            "offsets.topic.replication.factor": str(min(3, n)),
+            "transaction.state.log.replication.factor": str(min(3, n)),
+            "transaction.state.log.min.isr": str(min(2, n)),
+            "share.coordinator.state.topic.replication.factor": str(min(3, n)),
+            "share.coordinator.state.topic.min.isr": str(min(2, n)),
+            "group.initial.rebalance.delay.ms": "0",
+            "auto.create.topics.enable": "false",
+            "unclean.leader.election.enable": "false",
+            "log.segment.bytes": str(64 * 1024 * 1024),
+            # Notice a killed node within a few seconds instead of nine.
+            "broker.heartbeat.interval.ms": "500",
+            "broker.session.timeout.ms": "3000",
+        }
+        settings.update(self.broker_config)
+        return "".join(f"{key}={value}\n" for key, value in settings.items())
+
+    def _java(self, libs: Path, node: BrokerNode, main: str, *args: str) -> subprocess.Popen[bytes]:
+        java = shutil.which("java")
+        if java is None:
+            raise HarnessError("java is not on PATH; Kafka needs Java 17 or newer")
+        props = str(node.directory / "server.properties")
+        extra = (
+            ["-t", self.cluster_id, "-c", props, "--ignore-formatted"]
+            if args == ("format",)
+            else [props]
+        )
+        command = [
+            java,
+            f"-Xmx{self.heap}",
+            f"-Xms{self.heap}",
+            "-XX:+UseG1GC",
+            "-Djava.awt.headless=true",
+            f"-Dlog4j2.configurationFile={_LOG4J}",
+            "-cp",
+            f"{libs}/*",
+            main,
+            *args,
+            *extra,
+        ]
+        log = node.log_file.open("ab")
+        try:
+            return subprocess.Popen(
+                command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=node.directory,
+                start_new_session=True,
+                preexec_fn=_die_with_parent if self.die_with_parent else None,  # noqa: PLW1509
+            )
+        finally:
+            log.close()
+
+    def _launch(self, libs: Path, node: BrokerNode) -> None:
+        node.process = self._java(libs, node, "kafka.Kafka")
+        node.pid = node.process.pid
+
+    @staticmethod
+    def _signal(node: BrokerNode, sig: signal.Signals) -> None:
+        if node.pid is not None and node.running():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(node.pid, sig)
+
+    @staticmethod
+    def _reap(node: BrokerNode) -> None:
+        if node.process is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                node.process.wait(timeout=30)
+        elif node.pid is not None:
+            deadline = time.monotonic() + 30
+            while _pid_alive(node.pid) and time.monotonic() < deadline:
+                time.sleep(0.1)
+        node.process = None
+        node.pid = None
+
+
+def _tail(path: Path, lines: int = 30) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def running_clusters() -> Iterator[LocalKafkaCluster]:
+    """The clusters this process started and has not stopped yet."""
+    return iter(list(_LIVE))
+
+
+@atexit.register
+def _stop_all() -> None:
+    for cluster in list(_LIVE):
+        with contextlib.suppress(Exception):
+            cluster.stop()

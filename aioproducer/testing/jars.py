@@ -1,0 +1,67 @@
+"""Resolve Apache Kafka's own jars from Maven Central into a cache outside the repository.
+
+The first call runs Maven on the small POM shipped beside this module; later calls find the
+finished directory (marked by a ``.complete`` file) and touch neither Maven nor the network.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from aioproducer.testing.versions import KAFKA_VERSION
+
+__all__ = ["HarnessError", "cache_root", "kafka_libs"]
+
+_POM = Path(__file__).with_name("pom.xml")
+
+
+class HarnessError(RuntimeError):
+    """The test harness could not provide a Kafka cluster (Java, Maven or the broker failed)."""
+
+
+def cache_root() -> Path:
+    """Return the cache directory: ``$AIOPRODUCER_CACHE`` or ``~/.cache/aioproducer``."""
+    env = os.environ.get("AIOPRODUCER_CACHE")
+    root = Path(env) if env else Path.home() / ".cache" / "aioproducer"
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def kafka_libs(version: str = KAFKA_VERSION) -> Path:
+    """Return the directory holding every jar Kafka ``version`` needs, resolving it once."""
+    home = cache_root() / f"kafka-{version}"
+    libs = home / "libs"
+    marker = home / ".complete"
+    if marker.exists() and libs.is_dir():
+        return libs
+    if shutil.which("mvn") is None:
+        raise HarnessError("Maven (mvn) is not on PATH; it is needed once to fetch Kafka's jars")
+    home.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix="libs-", dir=home))
+    command = [
+        "mvn",
+        "-B",
+        "-q",
+        "-f",
+        str(_POM),
+        f"-Dkafka.version={version}",
+        "dependency:copy-dependencies",
+        f"-DoutputDirectory={staging}",
+        "-DincludeScope=runtime",
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if result.returncode != 0 or not any(staging.glob("kafka_2.13-*.jar")):
+        shutil.rmtree(staging, ignore_errors=True)
+        tail = (result.stdout + result.stderr)[-4000:]
+        raise HarnessError(
+            f"Maven could not resolve Kafka {version}: exit {result.returncode}\n{tail}"
+        )
+    if libs.exists():
+        shutil.rmtree(libs)
+    staging.rename(libs)
+    marker.write_text(version + "\n")
+    return libs

@@ -1,0 +1,167 @@
+"""pytest fixtures giving tests a real Kafka cluster.
+
+Where the cluster comes from, in this order:
+
+1. ``KAFKA_BOOTSTRAP_SERVERS`` is set: that cluster (topics are created through it);
+2. a Docker engine answers: testcontainers' Kafka;
+3. otherwise: a local KRaft broker started from Maven-resolved jars (:mod:`.cluster`).
+
+Fixtures: ``kafka_cluster`` (session), ``kafka_bootstrap`` (its bootstrap string),
+``new_topic`` (factory of fresh, uniquely named topics), ``kafka_cluster3`` (a local
+three-node cluster with failover control) and ``kafka_cluster_factory`` (local clusters with
+custom broker settings, cached per settings for the session).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Mapping
+from typing import Protocol
+
+import pytest
+
+from aioproducer.testing.admin import AdminClient
+from aioproducer.testing.cluster import LocalKafkaCluster
+from aioproducer.testing.versions import KAFKA_VERSION
+
+__all__ = [
+    "ExternalCluster",
+    "KafkaClusterHandle",
+    "TopicFactory",
+    "kafka_bootstrap",
+    "kafka_cluster",
+    "kafka_cluster3",
+    "kafka_cluster_factory",
+    "new_topic",
+]
+
+
+class KafkaClusterHandle(Protocol):
+    """What every cluster source offers to tests."""
+
+    @property
+    def bootstrap_servers(self) -> str: ...
+
+    def create_topic(
+        self,
+        name: str | None = None,
+        partitions: int = 1,
+        replication_factor: int = 1,
+        config: Mapping[str, str] | None = None,
+    ) -> str: ...
+
+
+class TopicFactory(Protocol):
+    def __call__(
+        self,
+        partitions: int = 1,
+        replication_factor: int = 1,
+        config: Mapping[str, str] | None = None,
+    ) -> str: ...
+
+
+class ExternalCluster:
+    """A cluster somebody else runs (``KAFKA_BOOTSTRAP_SERVERS`` or a container)."""
+
+    def __init__(self, bootstrap_servers: str) -> None:
+        self._bootstrap = bootstrap_servers
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return self._bootstrap
+
+    def create_topic(
+        self,
+        name: str | None = None,
+        partitions: int = 1,
+        replication_factor: int = 1,
+        config: Mapping[str, str] | None = None,
+    ) -> str:
+        import uuid  # noqa: PLC0415
+
+        name = name or f"t-{uuid.uuid4().hex[:12]}"
+        first = self._bootstrap.split(",")[0].strip()
+        with AdminClient(first) as admin:
+            admin.create_topic(name, partitions, replication_factor, config or {})
+            admin.wait_for_leaders(name, partitions)
+        return name
+
+
+def _docker_available() -> bool:
+    try:
+        import docker  # type: ignore[import-untyped]  # noqa: PLC0415
+
+        client = docker.from_env(timeout=3)
+        client.ping()
+    except Exception:
+        return False
+    return True
+
+
+def _container_cluster() -> Iterator[KafkaClusterHandle]:
+    from testcontainers.kafka import KafkaContainer  # noqa: PLC0415
+
+    with KafkaContainer(f"apache/kafka:{KAFKA_VERSION}").with_kraft() as container:
+        yield ExternalCluster(container.get_bootstrap_server())
+
+
+@pytest.fixture(scope="session")
+def kafka_cluster() -> Iterator[KafkaClusterHandle]:
+    """A Kafka cluster for the whole session (see the module docstring for its source)."""
+    external = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if external:
+        yield ExternalCluster(external)
+    elif _docker_available() and not os.environ.get("AIOPRODUCER_NO_DOCKER"):
+        yield from _container_cluster()
+    else:
+        with LocalKafkaCluster(brokers=1) as cluster:
+            yield cluster
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(kafka_cluster: KafkaClusterHandle) -> str:
+    return kafka_cluster.bootstrap_servers
+
+
+@pytest.fixture
+def new_topic(kafka_cluster: KafkaClusterHandle) -> TopicFactory:
+    """Create fresh topics with unique names on ``kafka_cluster``."""
+
+    def create(
+        partitions: int = 1,
+        replication_factor: int = 1,
+        config: Mapping[str, str] | None = None,
+    ) -> str:
+        return kafka_cluster.create_topic(None, partitions, replication_factor, config)
+
+    return create
+
+
+@pytest.fixture(scope="session")
+def kafka_cluster_factory() -> Iterator[Callable[..., LocalKafkaCluster]]:
+    """Start local clusters with custom broker settings; one per distinct setting set."""
+    started: dict[tuple[int, tuple[tuple[str, str], ...]], LocalKafkaCluster] = {}
+
+    def start(brokers: int = 1, **broker_config: str) -> LocalKafkaCluster:
+        key = (brokers, tuple(sorted(broker_config.items())))
+        if key not in started:
+            started[key] = LocalKafkaCluster(brokers, broker_config=broker_config).start()
+        return started[key]
+
+    try:
+        yield start
+    finally:
+        for cluster in started.values():
+            cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def kafka_cluster3(
+    kafka_cluster_factory: Callable[..., LocalKafkaCluster],
+) -> LocalKafkaCluster:
+    """A local three-node cluster whose brokers tests may kill and restart.
+
+    Always started here, even with ``KAFKA_BOOTSTRAP_SERVERS`` set: killing brokers needs
+    brokers this run owns.
+    """
+    return kafka_cluster_factory(3)
