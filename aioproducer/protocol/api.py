@@ -20,7 +20,8 @@ and one normalized, frozen response dataclass whatever the version::
         def decode_response(cls, data: memoryview, version: int) -> FooResponse: ...
 
 Response bodies may carry trailing bytes; decoders ignore them. ``negotiate()`` picks the
-version to use from a broker's ApiVersions range.
+version to use from a broker's ApiVersions range, raising
+:class:`aioproducer.errors.UnsupportedVersionError` (re-exported here) when there is none.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from __future__ import annotations
 import enum
 from typing import ClassVar, Protocol
 
-from aioproducer.errors import ProtocolError
+from aioproducer.errors import UnsupportedVersionError
 
 __all__ = [
     "NEVER_FLEXIBLE",
@@ -63,19 +64,6 @@ class ApiKey(enum.IntEnum):
     SASL_AUTHENTICATE = 36
     DESCRIBE_CLUSTER = 60
     DESCRIBE_PRODUCERS = 61
-
-
-class UnsupportedVersionError(ProtocolError):
-    """The client and the broker share no version of an API."""
-
-    def __init__(self, api_key: int, client: tuple[int, int], broker: tuple[int, int]) -> None:
-        super().__init__(
-            f"no common version for API {api_key}: client supports {client[0]}..{client[1]}, "
-            f"broker supports {broker[0]}..{broker[1]}"
-        )
-        self.api_key = api_key
-        self.client_range = client
-        self.broker_range = broker
 
 
 class Response(Protocol):
@@ -134,8 +122,8 @@ def negotiate(request_cls: type[_Versioned], broker_min: int, broker_max: int) -
     high = min(request_cls.MAX_VERSION, broker_max)
     if low > high:
         raise UnsupportedVersionError(
-            request_cls.API_KEY,
-            (request_cls.MIN_VERSION, request_cls.MAX_VERSION),
-            (broker_min, broker_max),
+            f"no common version for API {request_cls.API_KEY}: client supports "
+            f"{request_cls.MIN_VERSION}..{request_cls.MAX_VERSION}, "
+            f"broker supports {broker_min}..{broker_max}"
         )
     return high
