@@ -88,13 +88,21 @@ class ExternalCluster:
 
 
 def _docker_available() -> bool:
+    """True when a Docker engine answers a ping (the client alone is not enough)."""
+    if not os.environ.get("DOCKER_HOST") and not os.path.exists("/var/run/docker.sock"):
+        return False
     try:
         import docker  # type: ignore[import-untyped]  # noqa: PLC0415
 
         client = docker.from_env(timeout=3)
+    except Exception:
+        return False
+    try:
         client.ping()
     except Exception:
         return False
+    finally:
+        client.close()
     return True
 
 
