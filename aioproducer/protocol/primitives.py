@@ -16,6 +16,7 @@ Decoding: wrap a response body in a :class:`Reader` and call its methods in sche
     code = r.int16()
     name = r.string(flexible)
     n = r.array_length(flexible)
+    ids = r.int32_array(flexible)                 # a whole []int32 in one unpack
     tags = r.tagged_fields()                      # {tag: raw bytes}; unknown tags are skipped
 
 Every ``Reader`` method raises :class:`aioproducer.errors.ProtocolError` on short or malformed
@@ -26,7 +27,7 @@ from __future__ import annotations
 
 import struct
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TypeVar
 
 from aioproducer.errors import ProtocolError
@@ -48,6 +49,7 @@ __all__ = [
     "write_int8",
     "write_int16",
     "write_int32",
+    "write_int32_array",
     "write_int64",
     "write_nullable_array_length",
     "write_nullable_bytes",
@@ -221,6 +223,13 @@ def write_array(
     write_array_length(buf, len(seq), flexible)
     for item in seq:
         write_item(buf, item)
+
+
+def write_int32_array(buf: bytearray, values: Sequence[int], flexible: bool = False) -> None:
+    """Append a non-null array of int32 in one pack."""
+    write_array_length(buf, len(values), flexible)
+    if values:
+        buf += struct.pack(f">{len(values)}i", *values)
 
 
 def write_tagged_fields(buf: bytearray, fields: Mapping[int, bytes] | None = None) -> None:
@@ -443,6 +452,18 @@ class Reader:
         if n is None:
             return None
         return [read_item(self) for _ in range(n)]
+
+    def int32_array(self, flexible: bool = False) -> tuple[int, ...]:
+        """Read a non-null array of int32 in one unpack."""
+        n = self.array_length(flexible)
+        if n == 0:
+            return ()
+        pos = self.pos
+        end = pos + 4 * n
+        if end > self._end:
+            raise ProtocolError(f"truncated int32 array at offset {pos}")
+        self.pos = end
+        return struct.unpack_from(f">{n}i", self._data, pos)
 
     def tagged_fields(self) -> dict[int, memoryview]:
         """Read a tagged-field section; returns ``{tag: raw value}`` (callers skip unknown tags).
