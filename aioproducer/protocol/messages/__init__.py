@@ -1,0 +1,1 @@
+"""Message codecs, one module per Kafka API. Import the request classes from their modules."""
