@@ -1,0 +1,177 @@
+"""Choosing a partition for a record, exactly as the Java producer does.
+
+Keyed records go to ``(murmur2(key) & 0x7fffffff) % num_partitions``, so a key lands in
+the same partition whichever client produced it. Records without a key use the sticky
+strategy of Java's ``BuiltInPartitioner`` (KIP-794): every topic has a current partition
+that receives all of them until about ``batch_size`` bytes have been appended to it; then
+a new one is drawn uniformly from the partitions whose leader is available (from all
+partitions when none is known to be). This fills whole batches instead of scattering
+records, which random or round-robin choice per record would do.
+
+How the accumulator drives a partitioner (an explicit partition given to ``send()`` is
+handled by the producer and never reaches it)::
+
+    p = partitioner.partition(topic, key, value, partitions, available)
+    ... append the record to partition p's open batch ...
+    if key is None:
+        partitioner.on_append(topic, p, appended_bytes, switch_allowed)
+
+Only records without a key are reported, as in Java. ``switch_allowed`` is False while
+p's open batch still has room: as in Java, the sticky partition then changes only at a
+batch boundary, or in any case once twice ``batch_size`` bytes have gone to it. A custom
+:class:`Partitioner` that needs no feedback implements ``on_append`` as a no-op.
+
+:func:`murmur2` uses the ``murmurhash2`` C extension when it is installed and gives Java's
+results (checked at import), and an optimized pure-Python version otherwise.
+"""
+
+from __future__ import annotations
+
+import importlib
+import random
+import struct
+from collections.abc import Callable, Sequence
+from typing import Protocol, cast
+
+__all__ = [
+    "DefaultPartitioner",
+    "Partitioner",
+    "murmur2",
+    "partition_for_key",
+]
+
+_SEED = 0x9747B28C
+# Java's Utils.murmur2 results, from its UtilsTest.
+_JAVA_VECTORS = {
+    b"21": -973932308,
+    b"foobar": -790332482,
+    b"a-little-bit-long-string": -985981536,
+    b"a-little-bit-longer-string": -1486304829,
+    b"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8": -58897971,
+    b"abc": 479470107,
+}
+
+
+def _murmur2_py(data: bytes, _unpack: Callable[..., tuple[int, ...]] = struct.unpack_from) -> int:
+    """Pure-Python murmur2: 32-bit words little-endian, signed result, Java's seed."""
+    length = len(data)
+    h = _SEED ^ length
+    words = length >> 2
+    if words:
+        for word in _unpack(f"<{words}I", data):
+            k = (word * 0x5BD1E995) & 0xFFFFFFFF
+            # masking distributes over xor, so one mask serves both products
+            h = ((h * 0x5BD1E995) ^ ((k ^ (k >> 24)) * 0x5BD1E995)) & 0xFFFFFFFF
+    rest = length & 3
+    if rest:
+        tail = length - rest
+        if rest == 3:
+            h ^= data[tail + 2] << 16
+        if rest >= 2:
+            h ^= data[tail + 1] << 8
+        h = ((h ^ data[tail]) * 0x5BD1E995) & 0xFFFFFFFF
+    h = ((h ^ (h >> 13)) * 0x5BD1E995) & 0xFFFFFFFF
+    h ^= h >> 15
+    return h - 0x100000000 if h & 0x80000000 else h
+
+
+def _load_c_murmur2() -> Callable[[bytes], int] | None:
+    try:
+        module = importlib.import_module("murmurhash2")
+    except ImportError:
+        return None
+    raw = cast(Callable[[bytes, int], int], module.murmurhash2)
+
+    def murmur2_c(data: bytes) -> int:
+        h = raw(data, _SEED)
+        return h - 0x100000000 if h & 0x80000000 else h
+
+    try:
+        if all(murmur2_c(key) == expected for key, expected in _JAVA_VECTORS.items()):
+            return murmur2_c
+    except Exception:  # any failure: do not use it
+        return None
+    return None
+
+
+_murmur2_c = _load_c_murmur2()
+
+murmur2: Callable[[bytes], int] = _murmur2_c or _murmur2_py
+"""Java's ``Utils.murmur2(bytes)``: a signed 32-bit int."""
+
+
+def partition_for_key(key: bytes, num_partitions: int) -> int:
+    """The partition Java's default partitioner picks for ``key``."""
+    return (murmur2(key) & 0x7FFFFFFF) % num_partitions
+
+
+class Partitioner(Protocol):
+    """What the accumulator calls to place records; see the module docstring."""
+
+    def partition(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+        partitions: Sequence[int],
+        available: Sequence[int],
+    ) -> int:
+        """Return a partition id of ``topic`` (``partitions`` lists all of them)."""
+        ...
+
+    def on_append(self, topic: str, partition: int, nbytes: int, switch_allowed: bool) -> None:
+        """Told after a record without a key was appended (``nbytes`` bytes)."""
+        ...
+
+
+class DefaultPartitioner:
+    """murmur2 for keyed records; a sticky partition per topic for the others.
+
+    ``batch_size`` is how many bytes go to a sticky partition before switching (Java uses
+    the producer's ``batch.size``). ``rng`` may be given to make choices reproducible.
+    """
+
+    __slots__ = ("_batch_size", "_choice", "_sticky")
+
+    def __init__(self, *, batch_size: int = 16384, rng: random.Random | None = None) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, not {batch_size}")
+        self._batch_size = batch_size
+        self._choice = (rng or random.Random()).choice
+        # topic -> [sticky partition, bytes appended to it since it was chosen]
+        self._sticky: dict[str, list[int]] = {}
+
+    def partition(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+        partitions: Sequence[int],
+        available: Sequence[int],
+    ) -> int:
+        """Partition for a record; ``available`` are the partitions with a known leader."""
+        if key is not None:
+            return partition_for_key(key, len(partitions))
+        state = self._sticky.get(topic)
+        if state is None:
+            chosen = self._choice(available or partitions)
+            self._sticky[topic] = [chosen, 0]
+            return chosen
+        return state[0]
+
+    def on_append(
+        self, topic: str, partition: int, nbytes: int, switch_allowed: bool = True
+    ) -> None:
+        """Count bytes appended to the sticky partition; switch after ~batch_size of them."""
+        state = self._sticky.get(topic)
+        if state is None or state[0] != partition:
+            return  # not the sticky partition (it may have switched meanwhile)
+        produced = state[1] + nbytes
+        state[1] = produced
+        if (switch_allowed and produced >= self._batch_size) or produced >= 2 * self._batch_size:
+            del self._sticky[topic]  # the next unkeyed record draws a new partition
+
+    def sticky_partition(self, topic: str) -> int | None:
+        """The current sticky partition of ``topic``, if one is chosen."""
+        state = self._sticky.get(topic)
+        return None if state is None else state[0]
