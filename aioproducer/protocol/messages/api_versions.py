@@ -67,6 +67,11 @@ class ApiVersionsResponse:
     decoded_version: int = 0
     """The version the body was decoded as: 0 after an UNSUPPORTED_VERSION fallback."""
 
+    @property
+    def api_versions(self) -> dict[int, tuple[int, int]]:
+        """``{api_key: (min_version, max_version)}`` for every API the broker listed."""
+        return {e.api_key: (e.min_version, e.max_version) for e in self.api_keys}
+
     def version_range(self, api_key: int) -> ApiVersionRange | None:
         """The broker's range for ``api_key``, or None if it does not support that API."""
         for entry in self.api_keys:
