@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import random
 import warnings
 from collections import Counter
@@ -163,3 +164,18 @@ def test_default_rng_and_bad_batch_size() -> None:
     assert DefaultPartitioner().partition("t", None, None, ALL, ALL) in ALL
     with pytest.raises(ValueError, match="batch_size"):
         DefaultPartitioner(batch_size=0)
+
+
+def test_c_extension_is_used_only_when_it_matches_java(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Wrong:
+        @staticmethod
+        def murmurhash2(data: bytes, seed: int) -> int:
+            return 0
+
+    def missing(name: str) -> object:
+        raise ImportError(name)
+
+    monkeypatch.setattr(importlib, "import_module", missing)
+    assert module._load_c_murmur2() is None
+    monkeypatch.setattr(importlib, "import_module", lambda name: Wrong)
+    assert module._load_c_murmur2() is None
