@@ -33,6 +33,8 @@ import struct
 from collections.abc import Callable, Sequence
 from typing import Protocol, cast
 
+from aioproducer.errors import ConfigurationError
+
 __all__ = [
     "DefaultPartitioner",
     "Partitioner",
@@ -135,7 +137,7 @@ class DefaultPartitioner:
 
     def __init__(self, *, batch_size: int = 16384, rng: random.Random | None = None) -> None:
         if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, not {batch_size}")
+            raise ConfigurationError(f"batch_size must be >= 1, not {batch_size}")
         self._batch_size = batch_size
         self._choice = (rng or random.Random()).choice
         # topic -> [sticky partition, bytes appended to it since it was chosen]

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from crc32c import crc32c
 
 from aioproducer.compression import CompressionType, compress, decompress, validate_level
-from aioproducer.errors import IllegalStateError, ProtocolError
+from aioproducer.errors import ConfigurationError, IllegalStateError, ProtocolError
 
 __all__ = [
     "BATCH_OVERHEAD",
@@ -179,7 +179,7 @@ class RecordBatchBuilder:
     ) -> None:
         validate_level(compression, compression_level)
         if timestamp_type not in (0, 1):
-            raise ValueError(f"timestamp_type must be 0 or 1, not {timestamp_type!r}")
+            raise ConfigurationError(f"timestamp_type must be 0 or 1, not {timestamp_type!r}")
         self.batch_size = batch_size
         self.compression = CompressionType(compression)
         self.compression_level = compression_level
