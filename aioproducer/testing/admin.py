@@ -1,53 +1,117 @@
-"""TEMPORARY admin via confluent_kafka, replaced by one on aioproducer.protocol."""
+"""A small blocking admin client for the test harness, built on aioproducer's protocol layer.
+
+It speaks to one broker over a plain socket: broker list, partition leaders and ISRs, topic
+creation. Tests use it to set up topics and to drive failover; it is not part of the producer.
+"""
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Self
+from typing import Self, TypeVar
 
-from confluent_kafka.admin import AdminClient as _CA
-from confluent_kafka.admin import NewTopic
+from aioproducer.errors import broker_error
+from aioproducer.protocol.api import Request, negotiate
+from aioproducer.protocol.client import ClientConnection
+from aioproducer.protocol.messages.api_versions import ApiVersionsRequest, ApiVersionsResponse
+from aioproducer.protocol.messages.create_topics import (
+    CreatableTopic,
+    CreateTopicsRequest,
+    CreateTopicsResponse,
+)
+from aioproducer.protocol.messages.metadata import MetadataRequest, MetadataResponse
+
+__all__ = ["AdminClient", "PartitionState"]
+
+_TOPIC_ALREADY_EXISTS = 36
+T = TypeVar("T")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PartitionState:
+    """Leader, replicas and in-sync replicas of one partition."""
+
     leader: int
     replicas: tuple[int, ...]
     isr: tuple[int, ...]
 
 
 class AdminClient:
-    def __init__(self, address: str) -> None:
-        self._a = _CA({"bootstrap.servers": address, "socket.timeout.ms": 3000})
+    """Blocking requests to the broker at ``address`` (``host:port``)."""
+
+    def __init__(self, address: str, timeout: float = 10.0) -> None:
+        host, _, port = address.rpartition(":")
+        self._sock = socket.create_connection((host, int(port)), timeout=timeout)
+        self._core = ClientConnection("aioproducer-testing")
+        self._versions: dict[int, tuple[int, int]] = {}
+        try:
+            response = self._call(ApiVersionsRequest(), 0, ApiVersionsResponse)
+            self._versions = {k.api_key: (k.min_version, k.max_version) for k in response.api_keys}
+        except BaseException:
+            self._sock.close()
+            raise
 
     def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, *a: object) -> None:
-        pass
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._sock.close()
+
+    def _call(self, request: Request, version: int | None, expect: type[T]) -> T:
+        if version is None:
+            low, high = self._versions[request.API_KEY]
+            version = negotiate(type(request), low, high)
+        _, data = self._core.send(request, version)
+        self._sock.sendall(data)
+        while True:
+            chunk = self._sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("the broker closed the connection")
+            for _, response in self._core.receive_data(chunk):
+                assert isinstance(response, expect)
+                return response
+
+    def _metadata(self, topics: list[str] | None) -> MetadataResponse:
+        request = MetadataRequest(
+            topics=None if topics is None else tuple(topics), allow_auto_topic_creation=False
+        )
+        return self._call(request, None, MetadataResponse)
 
     def brokers(self) -> list[int]:
-        try:
-            md = self._a.list_topics(timeout=3)
-        except Exception as e:
-            raise OSError(str(e))
-        return list(md.brokers)
+        """Node ids of the registered brokers."""
+        return [b.node_id for b in self._metadata([]).brokers]
 
     def partition_state(self, topic: str, partition: int) -> PartitionState:
-        p = self._a.list_topics(topic, timeout=5).topics[topic].partitions[partition]
-        return PartitionState(p.leader, tuple(p.replicas), tuple(p.isrs))
+        for t in self._metadata([topic]).topics:
+            for p in t.partitions:
+                if p.partition_index == partition:
+                    return PartitionState(p.leader_id, p.replica_nodes, p.isr_nodes)
+        return PartitionState(-1, (), ())
 
-    def create_topic(self, name: str, partitions: int, rf: int, config: Mapping[str, str]) -> None:
-        f = self._a.create_topics([NewTopic(name, partitions, rf, config=dict(config))])
-        f[name].result(30)
+    def create_topic(
+        self, name: str, partitions: int, replication_factor: int, config: Mapping[str, str]
+    ) -> None:
+        """Create ``name``; an existing topic is an error."""
+        topic = CreatableTopic(name, partitions, replication_factor, (), tuple(config.items()))
+        response = self._call(
+            CreateTopicsRequest([topic], timeout_ms=30_000), None, CreateTopicsResponse
+        )
+        for result in response.topics:
+            if result.error_code != 0:
+                raise broker_error(result.error_code, result.error_message or f"creating {name}")
 
-    def wait_for_leaders(self, name: str, partitions: int) -> None:
-        for _ in range(100):
-            t = self._a.list_topics(name, timeout=5).topics[name]
-            if len(t.partitions) == partitions and all(
-                p.leader >= 0 for p in t.partitions.values()
-            ):
-                return
-            time.sleep(0.1)
+    def wait_for_leaders(self, name: str, partitions: int, timeout: float = 30.0) -> None:
+        """Wait until every partition of ``name`` has a leader."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for t in self._metadata([name]).topics:
+                leaders = [p.leader_id for p in t.partitions if p.error_code == 0]
+                if t.error_code == 0 and len(leaders) == partitions and min(leaders) >= 0:
+                    return
+            time.sleep(0.05)
+        raise TimeoutError(f"topic {name} has no leader for every partition after {timeout}s")

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Self
 
+from aioproducer.errors import ProducerError
 from aioproducer.testing.admin import AdminClient, PartitionState
 from aioproducer.testing.jars import HarnessError, kafka_libs
 from aioproducer.testing.versions import KAFKA_VERSION
@@ -195,7 +196,7 @@ class LocalKafkaCluster:
                                 continue
                             raise HarnessError("not every broker is registered yet")
                 return
-            except (OSError, HarnessError) as exc:
+            except (OSError, HarnessError, ProducerError) as exc:
                 last = exc
                 time.sleep(0.25)
         raise HarnessError(f"Kafka did not become ready in {timeout:.0f}s: {last}")
@@ -211,7 +212,7 @@ class LocalKafkaCluster:
     def wait_for(self, predicate: Callable[[], bool], timeout: float, what: str) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            with contextlib.suppress(OSError, HarnessError):
+            with contextlib.suppress(OSError, HarnessError, ProducerError):
                 if predicate():
                     return
             time.sleep(0.2)

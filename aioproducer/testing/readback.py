@@ -1,0 +1,88 @@
+"""Read a topic back with an independent client (confluent-kafka's consumer, librdkafka).
+
+Tests and benchmarks verify what aioproducer wrote with this, never with aioproducer itself.
+CRC checks are on, so a corrupt batch fails loudly.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+
+__all__ = ["ConsumedRecord", "consume_all", "count_records"]
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumedRecord:
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: tuple[tuple[str, bytes | None], ...]
+    timestamp_ms: int
+    timestamp_type: int
+    """1 = CreateTime, 2 = LogAppendTime (librdkafka's numbering)."""
+
+
+def _consumer(bootstrap: str, topic: str) -> tuple[object, dict[int, int]]:
+    from confluent_kafka import Consumer, TopicPartition  # noqa: PLC0415
+
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"readback-{uuid.uuid4().hex}",
+            "enable.auto.commit": False,
+            "check.crcs": True,
+            "auto.offset.reset": "earliest",
+            "fetch.max.bytes": 64 * 1024 * 1024,
+        }
+    )
+    metadata = consumer.list_topics(topic, timeout=10)
+    partitions = sorted(metadata.topics[topic].partitions)
+    ends: dict[int, int] = {}
+    for p in partitions:
+        low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+        if high > low:
+            ends[p] = high
+    consumer.assign([TopicPartition(topic, p, 0) for p in ends])
+    return consumer, ends
+
+
+def consume_all(bootstrap: str, topic: str, timeout: float = 60.0) -> list[ConsumedRecord]:
+    """Every record now in ``topic``, in partition order then offset order."""
+    consumer, ends = _consumer(bootstrap, topic)
+    records: list[ConsumedRecord] = []
+    done = dict.fromkeys(ends, False)
+    deadline = time.monotonic() + timeout
+    try:
+        while not all(done.values()):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"reading {topic} back took over {timeout:.0f}s")
+            for msg in consumer.consume(10_000, 0.5):  # type: ignore[attr-defined]
+                if msg.error() is not None:
+                    raise RuntimeError(f"consumer error: {msg.error()}")
+                ts_type, ts = msg.timestamp()
+                records.append(
+                    ConsumedRecord(
+                        msg.partition(),
+                        msg.offset(),
+                        msg.key(),
+                        msg.value(),
+                        tuple(msg.headers() or ()),
+                        ts,
+                        ts_type,
+                    )
+                )
+                if msg.offset() >= ends[msg.partition()] - 1:
+                    done[msg.partition()] = True
+    finally:
+        consumer.close()  # type: ignore[attr-defined]
+    records.sort(key=lambda r: (r.partition, r.offset))
+    return records
+
+
+def count_records(bootstrap: str, topic: str, expected: int | None = None) -> int:
+    """How many records ``topic`` holds, counted by consuming them all."""
+    del expected
+    return len(consume_all(bootstrap, topic, timeout=120.0))
