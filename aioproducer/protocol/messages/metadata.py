@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -83,7 +84,7 @@ class MetadataRequest:
     MAX_VERSION: ClassVar[int] = 12
     FLEXIBLE_FROM: ClassVar[int] = 9
 
-    topics: tuple[str, ...] | None = None
+    topics: Sequence[str] | None = None
     allow_auto_topic_creation: bool = True
     include_cluster_authorized_operations: bool = False
     include_topic_authorized_operations: bool = False
@@ -95,7 +96,7 @@ class MetadataRequest:
         topics = self.topics
         buf = bytearray()
         if version == 0:
-            if topics == ():
+            if topics is not None and not topics:
                 raise ValueError("Metadata v0 cannot ask for no topics (empty means all)")
             topics = topics or ()
         write_nullable_array_length(buf, None if topics is None else len(topics), flexible)
