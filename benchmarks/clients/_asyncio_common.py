@@ -1,0 +1,83 @@
+"""The three asyncio workloads, written once for every client that returns asyncio futures."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from benchmarks.workload import LatencyRecorder, Outcome, RunSpec, pace_async
+
+__all__ = ["SendFn", "drive"]
+
+#: ``await send(i)`` queues record ``i`` and returns the future of its acknowledgement.
+SendFn = Callable[[int], Awaitable["asyncio.Future[Any]"]]
+
+
+async def _nothing() -> None:
+    return None
+
+
+async def throughput(
+    spec: RunSpec, send: SendFn, before_gather: Callable[[], Awaitable[None]] = _nothing
+) -> Outcome:
+    """Every record sent as fast as ``send`` lets us, futures gathered at the end."""
+    started = time.perf_counter()
+    futures = [await send(i) for i in range(spec.records)]
+    await before_gather()
+    results = await asyncio.gather(*futures)
+    return Outcome(acked=len(results), seconds=time.perf_counter() - started)
+
+
+async def latency(
+    spec: RunSpec, send: SendFn, before_gather: Callable[[], Awaitable[None]] = _nothing
+) -> Outcome:
+    """``spec.rate`` records per second; send->ack time of each from a done callback."""
+    recorder = LatencyRecorder(spec.records)
+    futures: list[asyncio.Future[Any]] = []
+
+    async def one(i: int) -> None:
+        t0 = time.perf_counter()
+        future = await send(i)
+        future.add_done_callback(lambda _f: recorder.done(t0))
+        futures.append(future)
+
+    started = time.perf_counter()
+    await pace_async(spec.records, spec.rate, one)
+    await before_gather()
+    results = await asyncio.gather(*futures)
+    return Outcome(
+        acked=len(results),
+        seconds=time.perf_counter() - started,
+        latencies_ms=recorder.samples,
+    )
+
+
+async def concurrent(spec: RunSpec, send: SendFn) -> Outcome:
+    """``spec.concurrency`` tasks, each sending and awaiting one record at a time."""
+    tasks = spec.concurrency
+    acked = 0
+
+    async def worker(first: int) -> None:
+        nonlocal acked
+        for i in range(first, spec.records, tasks):
+            await (await send(i))
+            acked += 1
+
+    started = time.perf_counter()
+    async with asyncio.TaskGroup() as group:
+        for first in range(min(tasks, spec.records)):
+            group.create_task(worker(first))
+    return Outcome(acked=acked, seconds=time.perf_counter() - started)
+
+
+async def drive(
+    spec: RunSpec, send: SendFn, before_gather: Callable[[], Awaitable[None]] = _nothing
+) -> Outcome:
+    """The workload of ``spec``'s scenario (1, 2 and 5 are throughput; 3 latency; 4 tasks)."""
+    if spec.rate:
+        return await latency(spec, send, before_gather)
+    if spec.concurrency:
+        return await concurrent(spec, send)
+    return await throughput(spec, send, before_gather)

@@ -1,0 +1,133 @@
+"""What one benchmark run does, shared by the parent (``benchmarks.run``) and the worker.
+
+A :class:`RunSpec` travels to the worker as JSON on its command line; the worker's client
+returns an :class:`Outcome`. Payloads come from small pre-built pools (random upper-case
+letters, like Kafka's ProducerPerformance), so building records costs every client the same
+and does not grow the worker's memory with the record count.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+__all__ = [
+    "LatencyRecorder",
+    "Outcome",
+    "Payloads",
+    "RunSpec",
+    "pace_async",
+    "pace_sync",
+]
+
+_KEY_POOL = 4096
+_VALUE_POOL = 1024
+
+
+@dataclass(frozen=True, slots=True)
+class RunSpec:
+    """One client run: where to produce, how much, and with which producer settings."""
+
+    bootstrap: str
+    topic: str
+    scenario: int
+    records: int
+    value_size: int
+    key_size: int  # 0 means null keys
+    partitions: int = 6
+    acks: str = "1"  # "0", "1" or "all"
+    linger_ms: int = 5
+    batch_size: int = 16384
+    compression: str | None = None  # None or a codec name ("lz4", ...)
+    idempotent: bool = False
+    rate: int = 0  # records/s for the latency scenario; 0 is as fast as possible
+    concurrency: int = 0  # concurrent send_and_wait tasks (scenario 4)
+    kafka_libs: str | None = None  # directory of Kafka's jars, for the Java client
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str) -> RunSpec:
+        data: dict[str, Any] = json.loads(text)
+        return cls(**data)
+
+    @property
+    def record_bytes(self) -> int:
+        """Key plus value bytes of one record (what MB/s counts)."""
+        return self.key_size + self.value_size
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What a client reports: records acknowledged and the time from first send to last ack."""
+
+    acked: int
+    seconds: float
+    latencies_ms: list[float] | None = None
+    note: str = ""
+    # Measured by the client itself when the work runs in a child process (Java).
+    cpu_seconds: float | None = None
+    peak_rss_kb: int | None = None
+    record_bytes: int | None = None
+    extra: dict[str, float] = field(default_factory=dict)
+
+
+class Payloads:
+    """Pools of keys and values; ``key(i)``/``value(i)`` cycle through them."""
+
+    def __init__(self, spec: RunSpec, seed: int = 7) -> None:
+        rng = random.Random(seed)
+        letters = bytes(range(65, 91))
+        self.values = [bytes(rng.choices(letters, k=spec.value_size)) for _ in range(_VALUE_POOL)]
+        self.keys: list[bytes | None] = (
+            [rng.randbytes(spec.key_size) for _ in range(_KEY_POOL)]
+            if spec.key_size
+            else [None] * _KEY_POOL
+        )
+
+    def key(self, i: int) -> bytes | None:
+        return self.keys[i & (_KEY_POOL - 1)]
+
+    def value(self, i: int) -> bytes:
+        return self.values[i & (_VALUE_POOL - 1)]
+
+
+class LatencyRecorder:
+    """Send->ack latencies in milliseconds, measured with ``time.perf_counter``."""
+
+    def __init__(self, expected: int) -> None:
+        self.samples: list[float] = []
+        self.expected = expected
+
+    def done(self, started: float) -> None:
+        self.samples.append((time.perf_counter() - started) * 1000.0)
+
+
+async def pace_async(count: int, rate: int, send: Callable[[int], Awaitable[None]]) -> None:
+    """Call ``send(i)`` for ``i < count`` at ``rate`` per second (no catch-up bursts beyond
+    the schedule: a late call is made at once, the next one keeps its own slot)."""
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    for i in range(count):
+        delay = start + i / rate - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        await send(i)
+
+
+def pace_sync(
+    count: int, rate: int, send: Callable[[int], None], idle: Callable[[float], object]
+) -> None:
+    """The synchronous form of :func:`pace_async`; ``idle(seconds)`` waits or polls."""
+    start = time.perf_counter()
+    for i in range(count):
+        due = start + i / rate
+        while (delay := due - time.perf_counter()) > 0:
+            idle(delay)  # may return early (poll() serves callbacks as they come)
+        send(i)
