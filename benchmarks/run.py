@@ -1,0 +1,325 @@
+"""The benchmark run: a broker, a fresh topic per client run, workers, read-back, medians.
+
+Each client run is a ``python -m benchmarks.worker`` subprocess (see ``benchmarks.worker``),
+so a crash or a hang costs that run only: it is reported as failed with its error.
+Clients take turns within each repetition (the order rotates between repetitions) so that
+load from elsewhere on the machine spreads over all of them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+import shlex
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from benchmarks import report
+from benchmarks.scenarios import SCENARIOS, Scenario, baseline_client
+from benchmarks.workload import RunSpec
+
+__all__ = ["Options", "main"]
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    quick: bool
+    scenarios: tuple[int, ...]
+    repeats: int
+    out: Path
+    clients: tuple[str, ...] | None  # None means every client of each scenario
+    timeout: float
+    command: str
+
+
+# -- the broker ------------------------------------------------------------------------------
+@contextlib.contextmanager
+def broker() -> Iterator[tuple[str, str]]:
+    """(bootstrap servers, Kafka version): $KAFKA_BOOTSTRAP_SERVERS or a local broker."""
+    external = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if external:
+        yield external, "external cluster (version not probed)"
+        return
+    from aioproducer.testing import LocalKafkaCluster  # noqa: PLC0415
+
+    print("starting a local Kafka broker ...", flush=True)
+    cluster = LocalKafkaCluster(1, heap="1g")
+    try:
+        cluster.start()
+        yield cluster.bootstrap_servers, cluster.version
+    finally:
+        cluster.stop()
+        print("local broker stopped", flush=True)
+
+
+def _kafka_libs() -> str | None:
+    try:
+        from aioproducer.testing import kafka_libs  # noqa: PLC0415
+
+        return str(kafka_libs())
+    except Exception as exc:  # the Java client then reports itself as failed
+        print(f"Kafka's jars are unavailable ({exc}); the Java run will fail", flush=True)
+        return None
+
+
+def create_topic(bootstrap: str, name: str, partitions: int) -> None:
+    from aioproducer.testing import AdminClient  # noqa: PLC0415
+
+    with AdminClient(bootstrap.split(",", maxsplit=1)[0]) as admin:
+        admin.create_topic(name, partitions, 1, {})
+        admin.wait_for_leaders(name, partitions)
+
+
+def delete_topic(bootstrap: str, name: str) -> None:
+    """Free the broker's disk once a run is verified (best effort)."""
+    from confluent_kafka.admin import AdminClient  # noqa: PLC0415
+
+    with contextlib.suppress(Exception):
+        futures = AdminClient({"bootstrap.servers": bootstrap}).delete_topics([name])
+        for future in futures.values():
+            future.result(timeout=30)
+
+
+def watermark_total(bootstrap: str, topic: str) -> int:
+    """Records in ``topic`` by its offsets (a cheap check for the runs not read back in full)."""
+    from confluent_kafka import Consumer, TopicPartition  # noqa: PLC0415
+
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"wm-{uuid.uuid4().hex}"})
+    try:
+        metadata = consumer.list_topics(topic, timeout=10)
+        total = 0
+        for p in metadata.topics[topic].partitions:
+            low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+            total += high - low
+        return int(total)
+    finally:
+        consumer.close()
+
+
+def read_back(bootstrap: str, topic: str) -> int:
+    from aioproducer.testing.readback import count_records  # noqa: PLC0415
+
+    return count_records(bootstrap, topic)
+
+
+# -- one run ---------------------------------------------------------------------------------
+def run_worker(client: str, spec: RunSpec, timeout: float) -> dict[str, Any]:
+    """Run ``client`` in a worker process; its JSON result, or a failure with the error."""
+    command = [
+        sys.executable,
+        "-m",
+        "benchmarks.worker",
+        client,
+        str(spec.scenario),
+        spec.to_json(),
+    ]
+    try:
+        proc = subprocess.run(
+            command, capture_output=True, text=True, timeout=timeout, check=False, cwd=ROOT
+        )
+    except subprocess.TimeoutExpired:
+        return {"ok": False, "error": f"timed out after {timeout:.0f} s"}
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+    if not lines:
+        tail = proc.stderr.strip().splitlines()[-3:]
+        return {"ok": False, "error": f"worker exited {proc.returncode}: {' | '.join(tail)}"}
+    try:
+        result: dict[str, Any] = json.loads(lines[-1])
+    except json.JSONDecodeError as exc:
+        return {"ok": False, "error": f"unreadable worker output: {exc}"}
+    return result
+
+
+def verify(result: dict[str, Any], bootstrap: str, topic: str, expected: int, full: bool) -> None:
+    """Check the record count; a full read-back with confluent-kafka or the offsets."""
+    if not result.get("ok"):
+        return
+    try:
+        count = read_back(bootstrap, topic) if full else watermark_total(bootstrap, topic)
+    except Exception as exc:
+        result.update(ok=False, error=f"read-back failed: {type(exc).__name__}: {exc}")
+        return
+    result["verified"] = "read back" if full else "offsets"
+    result["count"] = count
+    if count != expected or result.get("acked") != expected:
+        result.update(
+            ok=False,
+            error=f"expected {expected} records: {result.get('acked')} acked, {count} in the topic",
+        )
+
+
+def _line(result: dict[str, Any]) -> str:
+    if not result.get("ok"):
+        return f"FAILED: {result.get('error')}"
+    latency = result.get("latency_ms") or {}
+    text = (
+        f"{result['msgs_per_s']:>11,.0f} msg/s {result['mb_per_s']:7.1f} MB/s "
+        f"cpu {result['cpu_s_per_million']:6.1f} s/M rss {result['peak_rss_mb']:6.0f} MB"
+    )
+    if result.get("scenario") == 3 and latency:
+        text += f" p99 {latency['p99']:.2f} ms"
+    return text + f" [{result.get('verified')}]"
+
+
+# -- medians ---------------------------------------------------------------------------------
+def _median(values: Sequence[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return statistics.median(present) if present else None
+
+
+def summarize(
+    scenario: Scenario, clients: Sequence[str], runs: list[dict[str, Any]]
+) -> dict[str, Any]:
+    rows: list[dict[str, Any]] = []
+    for client in clients:
+        mine = [r for r in runs if r["client"] == client]
+        good = [r for r in mine if r.get("ok")]
+        row: dict[str, Any] = {
+            "client": client,
+            "runs": len(mine),
+            "ok_runs": len(good),
+            "errors": sorted({str(r.get("error")) for r in mine if not r.get("ok")}),
+            "notes": sorted({str(r["note"]) for r in good if r.get("note")}),
+        }
+        for field in ("msgs_per_s", "mb_per_s", "cpu_s_per_million", "peak_rss_mb"):
+            row[field] = _median([r.get(field) for r in good])
+        latency = {}
+        for q in ("p50", "p99", "p99.9", "max"):
+            value = _median([(r.get("latency_ms") or {}).get(q) for r in good])
+            if value is not None:
+                latency[q] = value
+        row["latency_ms"] = latency
+        rows.append(row)
+    base = next((r for r in rows if r["client"] == baseline_client(scenario)), None)
+    for row in rows:
+        row["ratio"] = None
+        if base is None or not row["ok_runs"] or not base["ok_runs"]:
+            continue
+        if scenario.latency:
+            mine, theirs = row["latency_ms"].get("p99"), base["latency_ms"].get("p99")
+        else:
+            mine, theirs = row["msgs_per_s"], base["msgs_per_s"]
+        if mine is not None and theirs:
+            row["ratio"] = mine / theirs
+    return {
+        "number": scenario.number,
+        "title": scenario.title,
+        "baseline": baseline_client(scenario),
+        "ratio_of": "p99 latency" if scenario.latency else "msgs/s",
+        "rows": rows,
+    }
+
+
+# -- the whole run ---------------------------------------------------------------------------
+def run_once(
+    client: str, scenario: Scenario, bootstrap: str, libs: str | None, options: Options, full: bool
+) -> dict[str, Any]:
+    """One client run on a fresh topic, verified (read back in full when ``full``)."""
+    topic = f"bench-s{scenario.number}-{client}-{uuid.uuid4().hex[:8]}"
+    spec = scenario.spec(bootstrap, topic, options.quick, libs)
+    try:
+        create_topic(bootstrap, topic, spec.partitions)
+    except Exception as exc:
+        result: dict[str, Any] = {
+            "ok": False,
+            "error": f"creating the topic failed: {type(exc).__name__}: {exc}",
+        }
+    else:
+        result = run_worker(client, spec, options.timeout)
+        verify(result, bootstrap, topic, spec.records, full)
+        delete_topic(bootstrap, topic)
+    result.update(client=client, scenario=scenario.number, topic=topic, records=spec.records)
+    return result
+
+
+def run_scenario(
+    scenario: Scenario, bootstrap: str, libs: str | None, options: Options
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Every client of ``scenario``, interleaved over the repetitions; (runs, summary)."""
+    clients = [c for c in scenario.clients if options.clients is None or c in options.clients]
+    print(f"\n== scenario {scenario.number}: {scenario.title}", flush=True)
+    runs: list[dict[str, Any]] = []
+    read_back: set[str] = set()  # clients whose count was read back in full already
+    for rep in range(options.repeats):
+        shift = rep % len(clients) if clients else 0
+        for client in clients[shift:] + clients[:shift]:
+            began = time.monotonic()
+            full = client not in read_back
+            result = run_once(client, scenario, bootstrap, libs, options, full)
+            result["repetition"] = rep
+            if result.get("ok") and full:
+                read_back.add(client)
+            runs.append(result)
+            print(
+                f"  [{rep + 1}/{options.repeats}] {client:<21} {_line(result)} "
+                f"({time.monotonic() - began:.0f} s)",
+                flush=True,
+            )
+    return runs, summarize(scenario, clients, runs)
+
+
+def run(options: Options) -> dict[str, Any]:
+    started = dt.datetime.now(dt.UTC)
+    all_runs: list[dict[str, Any]] = []
+    summaries: list[dict[str, Any]] = []
+    libs = _kafka_libs()
+    with broker() as (bootstrap, kafka_version):
+        print(f"broker: {bootstrap} (Kafka {kafka_version})", flush=True)
+        for number in options.scenarios:
+            runs, summary = run_scenario(SCENARIOS[number], bootstrap, libs, options)
+            all_runs.extend(runs)
+            summaries.append(summary)
+    return {
+        "command": options.command,
+        "started": started.isoformat(timespec="seconds"),
+        "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "quick": options.quick,
+        "repeats": options.repeats,
+        "machine": report.machine_description(kafka_version),
+        "scenarios": summaries,
+        "runs": all_runs,
+    }
+
+
+def main(options: Options) -> int:
+    results = run(options)
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    json_path = RESULTS_DIR / f"{stamp}.json"
+    json_path.write_text(json.dumps(results, indent=2) + "\n")
+    baseline_ran = all(
+        any(r["client"] == s["baseline"] and r["ok_runs"] for r in s["rows"])
+        for s in results["scenarios"]
+    )
+    out = options.out if baseline_ran else RESULTS_DIR
+    if not baseline_ran:
+        print(
+            f"\naioproducer did not run in every scenario: the report goes to {out}/ "
+            f"instead of {options.out}/",
+            flush=True,
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    png = out / ("benchmarks.png" if baseline_ran else f"{stamp}.png")
+    md = out / ("benchmarks.md" if baseline_ran else f"{stamp}.md")
+    report.chart(results, png)
+    text = report.markdown(results, png.name)
+    md.write_text(text)
+    print("\n" + report.tables(results))
+    print(f"results: {json_path}\nreport: {md}\nchart: {png}")
+    return 0
+
+
+def command_line(argv: Sequence[str]) -> str:
+    return shlex.join(["python", "-m", "benchmarks", *argv])
