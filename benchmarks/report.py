@@ -126,7 +126,8 @@ def _scenario_table(scenario: dict[str, Any]) -> str:
 def tables(results: dict[str, Any]) -> str:
     parts = []
     for scenario in results["scenarios"]:
-        parts.append(f"### Scenario {scenario['number']}: {scenario['title']}\n")
+        records = f" ({scenario['records']:,} records per run)" if scenario.get("records") else ""
+        parts.append(f"### Scenario {scenario['number']}: {scenario['title']}{records}\n")
         parts.append(_scenario_table(scenario) + "\n")
     return "\n".join(parts)
 
@@ -142,13 +143,13 @@ aioproducer side by side with the other Python Kafka producers and Kafka's own J
 all against the same broker in one run. Absolute figures depend on the machine and on what else
 it was doing; the ratios within one run are what to read.
 
-Made by `{results["command"]}` ({results["started"]} to {results["finished"]},
-{"quick sizes, " if results["quick"] else ""}median of {results["repeats"]} repetition(s)
-per client, clients interleaved).
+Made by `{results["command"]}`, from {results["started"]} to {results["finished"]}:
+{"quick sizes, " if results["quick"] else ""}the median of {results["repeats"]} repetition(s)
+per client, clients interleaved.
 
-Machine: {machine["cpu"]}, {machine["cores"]} cores, {ram} GiB RAM, {machine["os"]};
-Python {machine["python"]}; Kafka {machine["kafka"]} (one local broker; {machine["java"]});
-{clients}.
+- Machine: {machine["cpu"]}, {machine["cores"]} cores, {ram} GiB RAM, {machine["os"]}
+- Python {machine["python"]}; Kafka {machine["kafka"]}, one local broker; {machine["java"]}
+- Clients: {clients}
 
 ![benchmark chart]({png_name})
 

@@ -215,6 +215,7 @@ def summarize(
             row["ratio"] = mine / theirs
     return {
         "number": scenario.number,
+        "records": max((int(r.get("records", 0)) for r in runs), default=0),
         "title": scenario.title,
         "baseline": baseline_client(scenario),
         "ratio_of": "p99 latency" if scenario.latency else "msgs/s",
