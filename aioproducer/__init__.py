@@ -2,6 +2,20 @@
 
 from __future__ import annotations
 
-__all__ = ["__version__"]
+from aioproducer.batch import RecordMetadata
+from aioproducer.config import ProducerConfig
+from aioproducer.errors import ProducerError
+from aioproducer.partitioner import DefaultPartitioner, Partitioner
+from aioproducer.producer import Producer
+
+__all__ = [
+    "DefaultPartitioner",
+    "Partitioner",
+    "Producer",
+    "ProducerConfig",
+    "ProducerError",
+    "RecordMetadata",
+    "__version__",
+]
 
 __version__ = "0.1.0.dev0"

@@ -1,0 +1,254 @@
+"""The async side of cluster metadata: connections per broker and metadata refreshes.
+
+:class:`Cluster` owns one :class:`~aioproducer.connection.BrokerConnection` per node,
+reconnecting with exponential backoff, and keeps :class:`~aioproducer.metadata.ClusterMetadata`
+fresh: a refresh runs when one is due, at most one at a time, and anyone may wait for the next.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+
+from aioproducer.backoff import ExponentialBackoff
+from aioproducer.config import ProducerConfig
+from aioproducer.connection import BrokerConnection
+from aioproducer.errors import (
+    BrokerUnavailableError,
+    ConnectionLostError,
+    KafkaTimeoutError,
+    ProducerError,
+    UnknownTopicError,
+)
+from aioproducer.metadata import BrokerAddress, ClusterMetadata, TopicInfo
+from aioproducer.protocol.messages.metadata import MetadataRequest, MetadataResponse
+
+__all__ = ["Cluster"]
+
+log = logging.getLogger("aioproducer.cluster")
+
+
+def now_ms() -> int:
+    return int(time.monotonic() * 1000)
+
+
+class Cluster:
+    """Connections to the brokers and the metadata that says which broker leads what."""
+
+    def __init__(self, config: ProducerConfig) -> None:
+        self.config = config
+        self.metadata = ClusterMetadata(config.servers, config.metadata_max_age_ms)
+        self._connections: dict[int, BrokerConnection] = {}
+        self._connecting: dict[int, asyncio.Task[BrokerConnection]] = {}
+        self._failures: dict[int, int] = {}
+        self._retry_at: dict[int, float] = {}
+        self._reconnect = ExponentialBackoff(
+            config.reconnect_backoff_ms, config.reconnect_backoff_max_ms
+        )
+        self._refresh: asyncio.Task[None] | None = None
+        self._updated = asyncio.Event()
+        self._last_attempt_ms = -(10**9)
+        self._closed = False
+
+    # -- bootstrap ------------------------------------------------------------------------
+    async def bootstrap(self, timeout: float) -> None:
+        """Connect to any bootstrap server and load the broker list, within ``timeout`` s."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        errors: list[str] = []
+        while True:
+            for host, port in self.config.servers:
+                remaining = deadline - asyncio.get_running_loop().time()
+                if remaining <= 0:
+                    break
+                conn = BrokerConnection(
+                    host,
+                    port,
+                    client_id=self.config.client_id,
+                    request_timeout_ms=self.config.request_timeout_ms,
+                )
+                try:
+                    await conn.connect(min(remaining, self.config.request_timeout_ms / 1000))
+                    await self._refresh_with(conn)
+                    return
+                except ProducerError as exc:
+                    errors.append(f"{host}:{port}: {exc}")
+                    log.info("bootstrap from %s:%d failed: %s", host, port, exc)
+                finally:
+                    conn.close()
+            if asyncio.get_running_loop().time() >= deadline:
+                servers = ", ".join(f"{h}:{p}" for h, p in self.config.servers)
+                raise BrokerUnavailableError(
+                    f"could not bootstrap from {servers} within {timeout:.1f}s: "
+                    + "; ".join(errors[-3:])
+                )
+            await asyncio.sleep(min(0.2, max(0.0, deadline - asyncio.get_running_loop().time())))
+
+    # -- connections ----------------------------------------------------------------------
+    def ready_connection(self, node_id: int) -> BrokerConnection | None:
+        """The live connection to ``node_id``, or None (starting one in the background)."""
+        conn = self._connections.get(node_id)
+        if conn is not None and conn.connected:
+            return conn
+        if conn is not None:
+            del self._connections[node_id]
+        self._start_connecting(node_id)
+        return None
+
+    async def connection(self, node_id: int) -> BrokerConnection:
+        """Wait for a connection to ``node_id`` (one attempt, honouring reconnect backoff)."""
+        conn = self.ready_connection(node_id)
+        if conn is not None:
+            return conn
+        task = self._connecting.get(node_id)
+        if task is None:
+            raise BrokerUnavailableError(f"node {node_id} is backing off after failures")
+        return await asyncio.shield(task)
+
+    def _start_connecting(self, node_id: int) -> None:
+        if self._closed or node_id in self._connecting:
+            return
+        if time.monotonic() < self._retry_at.get(node_id, 0.0):
+            return
+        address = self.metadata.broker(node_id)
+        if address is None:
+            return
+        task = asyncio.get_running_loop().create_task(self._connect(address))
+        self._connecting[node_id] = task
+        task.add_done_callback(lambda t: t.exception() if not t.cancelled() else None)
+
+    async def _connect(self, address: BrokerAddress) -> BrokerConnection:
+        conn = BrokerConnection(
+            address.host,
+            address.port,
+            node_id=address.node_id,
+            client_id=self.config.client_id,
+            request_timeout_ms=self.config.request_timeout_ms,
+        )
+        try:
+            await conn.connect(self.config.request_timeout_ms / 1000)
+        except ProducerError:
+            failures = self._failures.get(address.node_id, 0)
+            self._failures[address.node_id] = failures + 1
+            delay = self._reconnect.backoff(failures) / 1000
+            self._retry_at[address.node_id] = time.monotonic() + delay
+            self.metadata.request_refresh()
+            raise
+        finally:
+            self._connecting.pop(address.node_id, None)
+        self._failures.pop(address.node_id, None)
+        self._retry_at.pop(address.node_id, None)
+        if self._closed:
+            conn.close()
+            raise ConnectionLostError("the producer is closing")
+        self._connections[address.node_id] = conn
+        return conn
+
+    def any_connection(self) -> BrokerConnection | None:
+        """A live connection, the least loaded one."""
+        live = [c for c in self._connections.values() if c.connected]
+        return min(live, key=lambda c: c.in_flight) if live else None
+
+    def backoff_remaining_ms(self, node_id: int) -> int:
+        return max(0, int((self._retry_at.get(node_id, 0.0) - time.monotonic()) * 1000))
+
+    # -- metadata -------------------------------------------------------------------------
+    def maybe_refresh(self) -> None:
+        """Start a metadata refresh in the background if one is due and none is running."""
+        if self._closed or (self._refresh is not None and not self._refresh.done()):
+            return
+        now = now_ms()
+        if self.metadata.refresh_due_in_ms(now) > 0:
+            return
+        if now - self._last_attempt_ms < self.config.retry_backoff_ms:
+            return
+        self._last_attempt_ms = now
+        self._refresh = asyncio.get_running_loop().create_task(self._refresh_once())
+
+    async def _refresh_once(self) -> None:
+        conn = self.any_connection()
+        try:
+            if conn is None:
+                nodes = list(self.metadata.brokers) or []
+                random.shuffle(nodes)
+                for node_id in nodes:
+                    try:
+                        conn = await self.connection(node_id)
+                        break
+                    except ProducerError:
+                        continue
+            if conn is None:
+                await self.bootstrap(self.config.request_timeout_ms / 1000)
+                return
+            await self._refresh_with(conn)
+        except ProducerError as exc:
+            log.info("metadata refresh failed: %s", exc)
+            self.metadata.request_refresh()
+        except Exception:
+            log.exception("unexpected error refreshing metadata")
+            self.metadata.request_refresh()
+
+    async def _refresh_with(self, conn: BrokerConnection) -> None:
+        request = MetadataRequest(
+            topics=self.metadata.topics_to_request(), allow_auto_topic_creation=True
+        )
+        response = await conn.request(request)
+        assert isinstance(response, MetadataResponse)
+        self.metadata.update(
+            [BrokerAddress(b.node_id, b.host, b.port) for b in response.brokers],
+            [
+                (
+                    t.name,
+                    t.error_code,
+                    [(p.partition_index, p.error_code, p.leader_id) for p in t.partitions],
+                )
+                for t in response.topics
+                if t.name is not None
+            ],
+            now_ms(),
+        )
+        self._updated.set()
+        self._updated = asyncio.Event()
+
+    async def wait_for_topic(self, topic: str, timeout: float) -> TopicInfo:
+        """Wait until ``topic``'s partitions are known, up to ``timeout`` seconds."""
+        self.metadata.want(topic)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            info = self.metadata.topic(topic)
+            if info is not None:
+                if info.error is not None:
+                    raise info.error
+                return info
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise UnknownTopicError(
+                    f"topic {topic!r} is not in the cluster's metadata after "
+                    f"{timeout * 1000:.0f} ms (max_block_ms)"
+                )
+            self.metadata.request_refresh()
+            self.maybe_refresh()
+            updated = self._updated
+            try:
+                async with asyncio.timeout(min(remaining, self.config.retry_backoff_ms / 1000)):
+                    await updated.wait()
+            except TimeoutError:
+                pass
+
+    # -- shutdown -------------------------------------------------------------------------
+    async def close(self) -> None:
+        self._closed = True
+        tasks: list[asyncio.Task[object]] = [*self._connecting.values()]
+        if self._refresh is not None:
+            tasks.append(self._refresh)
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, ProducerError, KafkaTimeoutError):
+                await task
+        for conn in self._connections.values():
+            conn.close()
+        self._connections.clear()

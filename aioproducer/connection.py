@@ -1,0 +1,236 @@
+"""One TCP connection to one broker, pipelining requests by correlation id.
+
+:class:`BrokerConnection` is an :class:`asyncio.Protocol`: bytes arrive through
+``data_received`` and go straight into the sans-IO ``ClientConnection``, which hands back
+completed responses in order; each resolves the future its request was given.
+Writes honour ``pause_writing``/``resume_writing``. A request that waits longer than
+``request_timeout_ms`` closes the connection (as the Java client does), failing everything in
+flight with :class:`~aioproducer.errors.RequestTimeoutError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from collections import deque
+from typing import Final, TypeVar
+
+from aioproducer.errors import (
+    BrokerUnavailableError,
+    ConnectionLostError,
+    KafkaTimeoutError,
+    ProducerError,
+    ProtocolError,
+    UnsupportedVersionError,
+)
+from aioproducer.protocol.api import Request, Response, negotiate
+from aioproducer.protocol.client import ClientConnection
+from aioproducer.protocol.messages.api_versions import ApiVersionsRequest, ApiVersionsResponse
+
+__all__ = ["BrokerConnection", "RequestTimeoutError"]
+
+log = logging.getLogger("aioproducer.connection")
+
+_UNSUPPORTED_VERSION: Final = 35
+R = TypeVar("R", bound=Response)
+
+
+class RequestTimeoutError(KafkaTimeoutError, ConnectionLostError):
+    """A broker did not answer within ``request_timeout_ms``; the connection was closed."""
+
+
+class BrokerConnection(asyncio.Protocol):
+    """A pipelined connection to the broker at ``host:port``."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        node_id: int = -1,
+        client_id: str | None = None,
+        request_timeout_ms: int = 30_000,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.node_id = node_id
+        self._core = ClientConnection(client_id)
+        self._request_timeout = request_timeout_ms / 1000
+        self._transport: asyncio.Transport | None = None
+        self._pending: deque[tuple[int, asyncio.Future[Response], float]] = deque()
+        self._versions: dict[int, tuple[int, int]] = {}
+        self._closed_exc: ProducerError | None = None
+        self._write_ready: asyncio.Event | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def __repr__(self) -> str:
+        return f"<BrokerConnection node={self.node_id} {self.host}:{self.port}>"
+
+    # -- opening ------------------------------------------------------------------------
+    async def connect(self, timeout: float) -> None:
+        """Open the socket and negotiate API versions, within ``timeout`` seconds."""
+        self._loop = asyncio.get_running_loop()
+        self._write_ready = asyncio.Event()
+        self._write_ready.set()
+        try:
+            async with asyncio.timeout(timeout):
+                await self._loop.create_connection(lambda: self, self.host, self.port)
+                await self._negotiate_versions()
+        except TimeoutError as exc:
+            self.close()
+            raise BrokerUnavailableError(
+                f"could not connect to {self.host}:{self.port} within {timeout:.1f}s"
+            ) from exc
+        except OSError as exc:
+            self.close()
+            raise BrokerUnavailableError(
+                f"could not connect to {self.host}:{self.port}: {exc.strerror or exc}"
+            ) from exc
+        except ProducerError:
+            self.close()
+            raise
+
+    async def _negotiate_versions(self) -> None:
+        version = ApiVersionsRequest.MAX_VERSION
+        response = await self.request(ApiVersionsRequest(), version)
+        assert isinstance(response, ApiVersionsResponse)
+        if response.error_code == _UNSUPPORTED_VERSION:
+            # The broker answered in v0 with the versions it does support (KIP-511).
+            span = response.version_range(ApiVersionsRequest.API_KEY)
+            high = span.max_version if span is not None else 0
+            version = max(ApiVersionsRequest.MIN_VERSION, min(high, ApiVersionsRequest.MAX_VERSION))
+            response = await self.request(ApiVersionsRequest(), version)
+            assert isinstance(response, ApiVersionsResponse)
+        if response.error_code != 0:
+            raise ProtocolError(f"ApiVersions failed with error code {response.error_code}")
+        self._versions = {k.api_key: (k.min_version, k.max_version) for k in response.api_keys}
+
+    # -- requests -------------------------------------------------------------------------
+    def version_for(self, request_type: type[Request]) -> int:
+        """The highest version of ``request_type`` both sides support."""
+        span = self._versions.get(request_type.API_KEY)
+        if span is None:
+            raise UnsupportedVersionError(
+                f"broker {self.host}:{self.port} does not support API key {request_type.API_KEY}"
+            )
+        return negotiate(request_type, span[0], span[1])
+
+    @property
+    def connected(self) -> bool:
+        return self._transport is not None and self._closed_exc is None
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._pending)
+
+    def send(self, request: Request, version: int | None = None) -> asyncio.Future[Response] | None:
+        """Write ``request`` now; return the future of its response (None if none is expected)."""
+        if self._closed_exc is not None or self._transport is None or self._loop is None:
+            raise self._closed_exc or ConnectionLostError(f"not connected to {self}")
+        if version is None:
+            version = self.version_for(type(request))
+        correlation_id, data = self._core.send(request, version)
+        self._transport.write(data)
+        if not request.expects_response():
+            return None
+        future: asyncio.Future[Response] = self._loop.create_future()
+        deadline = self._loop.time() + self._request_timeout
+        self._pending.append((correlation_id, future, deadline))
+        if self._timer is None:
+            self._timer = self._loop.call_at(deadline, self._check_timeouts)
+        return future
+
+    async def request(self, request: Request, version: int | None = None) -> Response:
+        """Send ``request`` and wait for its response."""
+        await self.wait_writable()
+        future = self.send(request, version)
+        if future is None:
+            raise ProtocolError("request() needs a request that expects a response")
+        return await future
+
+    async def wait_writable(self) -> None:
+        """Wait while the transport's write buffer is above its high-water mark."""
+        if self._write_ready is not None and not self._write_ready.is_set():
+            await self._write_ready.wait()
+        if self._closed_exc is not None:
+            raise self._closed_exc
+
+    def close(self, exc: ProducerError | None = None) -> None:
+        """Close the connection, failing whatever is in flight with ``exc``."""
+        if self._closed_exc is None:
+            self._closed_exc = exc or ConnectionLostError(f"connection to {self} was closed")
+        if self._transport is not None:
+            self._transport.abort()
+            self._transport = None
+        self._fail_pending(self._closed_exc)
+
+    # -- asyncio.Protocol ---------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            responses = self._core.receive_data(data)
+        except ProtocolError as exc:
+            log.warning("protocol error from %s: %s", self, exc)
+            self.close(exc)
+            return
+        pending = self._pending
+        for correlation_id, response in responses:
+            expected, future, _ = pending.popleft()
+            if expected != correlation_id:  # the core checks order; this is a safety net
+                self.close(ProtocolError(f"{self}: response {correlation_id} != {expected}"))
+                return
+            if not future.done():
+                future.set_result(response)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._transport = None
+        if self._closed_exc is None:
+            reason = f": {exc}" if exc else ""
+            lost = ConnectionLostError(f"connection to {self} was lost{reason}")
+            if exc is not None:
+                lost.__cause__ = exc
+            self._closed_exc = lost
+        self._fail_pending(self._closed_exc)
+        if self._write_ready is not None:
+            self._write_ready.set()
+
+    def pause_writing(self) -> None:
+        if self._write_ready is not None:
+            self._write_ready.clear()
+
+    def resume_writing(self) -> None:
+        if self._write_ready is not None:
+            self._write_ready.set()
+
+    # -- internals ----------------------------------------------------------------------
+    def _fail_pending(self, exc: ProducerError) -> None:
+        pending, self._pending = self._pending, deque()
+        for _, future, _ in pending:
+            if not future.done():
+                future.set_exception(exc)
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _check_timeouts(self) -> None:
+        self._timer = None
+        if not self._pending or self._loop is None:
+            return
+        _, _, deadline = self._pending[0]
+        if self._loop.time() >= deadline:
+            log.warning("request to %s timed out; closing the connection", self)
+            self.close(
+                RequestTimeoutError(
+                    f"{self} did not answer within {self._request_timeout * 1000:.0f} ms"
+                )
+            )
+            return
+        self._timer = self._loop.call_at(deadline, self._check_timeouts)

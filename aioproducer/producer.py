@@ -1,0 +1,332 @@
+"""The public producer: ``await producer.send(...)`` returns a future of the record's metadata.
+
+:meth:`Producer.send` validates and serializes synchronously, picks the partition, appends
+the record to its partition's open batch and returns a future, suspending only when the
+topic's metadata is unknown or ``buffer_memory`` is exhausted. A :class:`~aioproducer.sender.Sender`
+task moves batches to the brokers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from types import TracebackType
+from typing import Final, Self
+
+from aioproducer.accumulator import RecordAccumulator
+from aioproducer.batch import RecordMetadata
+from aioproducer.cluster import Cluster, now_ms
+from aioproducer.config import ProducerConfig, build_config
+from aioproducer.errors import (
+    BufferFullError,
+    InvalidTopicNameError,
+    KafkaTimeoutError,
+    ProducerClosedError,
+    ProducerError,
+    RecordTooLargeError,
+    SerializationError,
+)
+from aioproducer.idempotence import IdempotenceState
+from aioproducer.metadata import TopicPartition
+from aioproducer.partitioner import DefaultPartitioner, Partitioner
+from aioproducer.protocol.records import batch_size_upper_bound
+from aioproducer.sender import Sender
+
+__all__ = ["Producer", "RecordMetadata"]
+
+log = logging.getLogger("aioproducer.producer")
+
+Header = tuple[str, bytes | None]
+_BYTES_TYPES: Final = (bytes, bytearray, memoryview)
+_TOPIC_RE: Final = re.compile(r"^[a-zA-Z0-9._-]{1,249}$")
+_NEW, _RUNNING, _CLOSED = "new", "running", "closed"
+
+
+def _check_topic(topic: object) -> str:
+    if not isinstance(topic, str) or not _TOPIC_RE.match(topic) or topic in (".", ".."):
+        raise InvalidTopicNameError(
+            f"invalid topic name {topic!r}: 1-249 characters of [a-zA-Z0-9._-], not '.' or '..'"
+        )
+    return topic
+
+
+def _as_bytes(what: str, value: object) -> bytes | None:
+    if value is None or type(value) is bytes:
+        return value
+    if isinstance(value, _BYTES_TYPES):
+        return bytes(value)
+    raise SerializationError(
+        f"{what} must be bytes or None, not {type(value).__name__}; "
+        f"pass a {what}_serializer to send other types"
+    )
+
+
+def _check_headers(headers: object) -> list[Header]:
+    if isinstance(headers, (str, bytes)) or not isinstance(headers, Iterable):
+        raise SerializationError(
+            f"headers must be a sequence of (str, bytes | None) pairs, not {type(headers).__name__}"
+        )
+    checked: list[Header] = []
+    for item in headers:
+        if not isinstance(item, tuple | list) or len(item) != 2:
+            raise SerializationError(f"each header must be a (name, value) pair, not {item!r}")
+        name, value = item
+        if not isinstance(name, str):
+            raise SerializationError(f"header name must be str, not {type(name).__name__}")
+        if value is not None and not isinstance(value, _BYTES_TYPES):
+            raise SerializationError(
+                f"header {name!r} value must be bytes or None, not {type(value).__name__}"
+            )
+        checked.append((name, None if value is None else bytes(value)))
+    return checked
+
+
+class Producer:
+    """An asyncio Kafka producer. Use as ``async with Producer(...) as producer``."""
+
+    def __init__(
+        self, config: ProducerConfig | Mapping[str, object] | None = None, **options: object
+    ) -> None:
+        self.config = build_config(config, **options)
+        self._state = _NEW
+        self._cluster: Cluster | None = None
+        self._accumulator: RecordAccumulator | None = None
+        self._sender: Sender | None = None
+        self._sender_task: asyncio.Task[None] | None = None
+        self._idempotence: IdempotenceState | None = None
+        self._partitioner: Partitioner = self.config.partitioner or DefaultPartitioner(
+            batch_size=self.config.batch_size
+        )
+        self._space_freed: asyncio.Event | None = None
+        self._valid_topics: set[str] = set()
+
+    def __repr__(self) -> str:
+        return f"<Producer {self._state} client_id={self.config.client_id!r}>"
+
+    # -- life cycle ------------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Connect to the cluster (within max_block_ms) and start the sender."""
+        if self._state != _NEW:
+            raise ProducerClosedError(f"start() on a producer that is {self._state}")
+        config = self.config
+        cluster = Cluster(config)
+        self._cluster = cluster
+        try:
+            await cluster.bootstrap(config.max_block_ms / 1000)
+        except BaseException:
+            await cluster.close()
+            self._state = _CLOSED
+            raise
+        self._space_freed = asyncio.Event()
+        if config.enable_idempotence:
+            self._idempotence = IdempotenceState()
+        self._accumulator = RecordAccumulator(
+            config, on_space_freed=self._space_freed.set, idempotence=self._idempotence
+        )
+        self._sender = Sender(config, cluster, self._accumulator, self._idempotence)
+        try:
+            if self._idempotence is not None:
+                await self._sender.init_producer_id(config.max_block_ms)
+        except BaseException:
+            await cluster.close()
+            self._state = _CLOSED
+            raise
+        self._sender_task = asyncio.get_running_loop().create_task(
+            self._sender.run(), name="aioproducer-sender"
+        )
+        self._state = _RUNNING
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # -- sending ---------------------------------------------------------------------------------
+    async def send(
+        self,
+        topic: str,
+        value: object = None,
+        key: object = None,
+        *,
+        partition: int | None = None,
+        timestamp_ms: int | None = None,
+        headers: Sequence[Header] | None = None,
+    ) -> asyncio.Future[RecordMetadata]:
+        """Queue one record; return a future of its :class:`RecordMetadata`."""
+        if self._state != _RUNNING:
+            raise ProducerClosedError(
+                "send() before start()" if self._state == _NEW else "send() after close()"
+            )
+        config = self.config
+        if topic not in self._valid_topics:
+            self._valid_topics.add(_check_topic(topic))
+        key_bytes = _as_bytes("key", config.key_serializer(key) if config.key_serializer else key)
+        value_bytes = _as_bytes(
+            "value", config.value_serializer(value) if config.value_serializer else value
+        )
+        header_list = _check_headers(headers) if headers else []
+        if timestamp_ms is None:
+            timestamp_ms = int(time.time() * 1000)
+        elif not isinstance(timestamp_ms, int) or timestamp_ms < 0:
+            raise SerializationError(
+                f"timestamp_ms must be a non-negative int, not {timestamp_ms!r}"
+            )
+
+        size = batch_size_upper_bound(key_bytes, value_bytes, header_list)
+        if size > config.max_request_size:
+            raise RecordTooLargeError(
+                f"the record is {size} bytes serialized, more than max_request_size "
+                f"({config.max_request_size})"
+            )
+        if size > config.buffer_memory:
+            raise RecordTooLargeError(
+                f"the record is {size} bytes serialized, more than buffer_memory "
+                f"({config.buffer_memory})"
+            )
+
+        cluster = self._cluster
+        accumulator = self._accumulator
+        assert cluster is not None
+        assert accumulator is not None
+        deadline = time.monotonic() + config.max_block_ms / 1000
+        info = cluster.metadata.topics.get(topic)
+        if info is None or info.error is not None:
+            info = await cluster.wait_for_topic(topic, config.max_block_ms / 1000)
+        num_partitions = info.num_partitions
+        if partition is None:
+            partition = self._partitioner.partition(
+                topic, key_bytes, value_bytes, range(num_partitions), info.available
+            )
+        elif not isinstance(partition, int) or not 0 <= partition < num_partitions:
+            raise ProducerError(
+                f"partition {partition!r} is out of range: topic {topic!r} has "
+                f"{num_partitions} partitions"
+            )
+        if not accumulator.has_room(size):
+            await self._wait_for_space(size, deadline)
+            if self._state != _RUNNING:
+                raise ProducerClosedError("the producer was closed while send() waited")
+
+        future: asyncio.Future[RecordMetadata] = asyncio.get_running_loop().create_future()
+        result = accumulator.append(
+            TopicPartition(topic, partition),
+            timestamp_ms,
+            key_bytes,
+            value_bytes,
+            header_list,
+            future,
+            now_ms(),
+            size,
+        )
+        if key_bytes is None:
+            self._partitioner.on_append(topic, partition, size, result.batch_is_full)
+        if result.batch_is_full or result.new_batch:
+            assert self._sender is not None
+            self._sender.wakeup()
+        return future
+
+    async def _wait_for_space(self, size: int, deadline: float) -> None:
+        accumulator, event = self._accumulator, self._space_freed
+        assert accumulator is not None
+        assert event is not None
+        while not accumulator.has_room(size):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise BufferFullError(
+                    f"buffer_memory ({self.config.buffer_memory} bytes) stayed full for "
+                    f"max_block_ms ({self.config.max_block_ms} ms)"
+                )
+            event.clear()
+            try:
+                async with asyncio.timeout(remaining):
+                    await event.wait()
+            except TimeoutError:
+                continue
+
+    async def send_and_wait(
+        self,
+        topic: str,
+        value: object = None,
+        key: object = None,
+        *,
+        partition: int | None = None,
+        timestamp_ms: int | None = None,
+        headers: Sequence[Header] | None = None,
+    ) -> RecordMetadata:
+        """Send one record and wait until it is acknowledged."""
+        future = await self.send(
+            topic, value, key, partition=partition, timestamp_ms=timestamp_ms, headers=headers
+        )
+        return await future
+
+    async def flush(self, timeout: float | None = None) -> None:
+        """Wait until every record sent so far is acknowledged or failed."""
+        if self._accumulator is None or self._sender is None:
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def done() -> None:
+            if not waiter.done():
+                waiter.set_result(None)
+
+        self._accumulator.begin_flush(done)
+        self._sender.wakeup()
+        try:
+            async with asyncio.timeout(timeout):
+                await waiter
+        except TimeoutError as exc:
+            raise KafkaTimeoutError(f"flush() did not finish within {timeout} s") from exc
+
+    async def partitions_for(self, topic: str) -> list[int]:
+        """The partition numbers of ``topic`` (waiting up to max_block_ms for its metadata)."""
+        if self._state != _RUNNING or self._cluster is None:
+            raise ProducerClosedError(f"partitions_for() on a producer that is {self._state}")
+        info = await self._cluster.wait_for_topic(
+            _check_topic(topic), self.config.max_block_ms / 1000
+        )
+        return list(range(info.num_partitions))
+
+    # -- closing ---------------------------------------------------------------------------------
+    async def close(self, timeout: float | None = None) -> None:
+        """Flush, then stop every task and connection; fail what is left after ``timeout`` s."""
+        if self._state == _CLOSED:
+            return
+        was_running = self._state == _RUNNING
+        self._state = _CLOSED
+        if self._space_freed is not None:
+            self._space_freed.set()
+        sender, task = self._sender, self._sender_task
+        if was_running and sender is not None and task is not None:
+            sender.initiate_close()
+            try:
+                async with asyncio.timeout(timeout):
+                    await asyncio.shield(task)
+            except TimeoutError:
+                sender.force_close(
+                    ProducerClosedError(
+                        f"the producer was closed (timeout {timeout} s) before "
+                        "these records were delivered"
+                    )
+                )
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        if self._cluster is not None:
+            await self._cluster.close()
+
+    stop = close  # aiokafka's name
+
+    @property
+    def closed(self) -> bool:
+        return self._state == _CLOSED

@@ -1,0 +1,348 @@
+"""The sender: drains ready batches into Produce requests and settles their futures.
+
+One task runs :meth:`Sender.run`. Each pass it asks the accumulator which brokers have
+ready batches, drains at most one batch per partition per request (up to
+``max_request_size``) for every broker whose connection has room for another in-flight
+request, and writes the requests. Responses are handled in callbacks, synchronously:
+
+- success resolves every record's future (offset = base offset + index);
+- a retriable error puts the batch back at the front of its partition's queue after a
+  backoff, refreshing metadata first when the error says it is stale;
+- MESSAGE_TOO_LARGE splits a multi-record batch;
+- anything else fails the batch's futures with the typed broker error.
+
+A batch past its absolute deadline (created + delivery_timeout_ms) fails with
+:class:`~aioproducer.errors.DeliveryTimeoutError`. An unexpected exception fails only the
+batches it touched; the loop keeps running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from typing import Final
+
+from aioproducer.accumulator import RecordAccumulator
+from aioproducer.batch import ProducerBatch
+from aioproducer.cluster import Cluster, now_ms
+from aioproducer.config import ProducerConfig
+from aioproducer.connection import BrokerConnection
+from aioproducer.errors import (
+    BrokerError,
+    BrokerUnavailableError,
+    ConnectionLostError,
+    DeliveryTimeoutError,
+    KafkaTimeoutError,
+    ProducerError,
+    broker_error,
+)
+from aioproducer.idempotence import IdempotenceState
+from aioproducer.metadata import TopicPartition
+from aioproducer.protocol.messages.init_producer_id import (
+    InitProducerIdRequest,
+    InitProducerIdResponse,
+)
+from aioproducer.protocol.messages.produce import (
+    ProducePartitionResponse,
+    ProduceRequest,
+    ProduceResponse,
+)
+
+__all__ = ["Sender"]
+
+log = logging.getLogger("aioproducer.sender")
+
+_MESSAGE_TOO_LARGE: Final = 10
+_DUPLICATE_SEQUENCE: Final = 46
+_IDLE_WAIT_MS: Final = 100
+
+
+class Sender:
+    """Moves batches from the accumulator to the brokers."""
+
+    def __init__(
+        self,
+        config: ProducerConfig,
+        cluster: Cluster,
+        accumulator: RecordAccumulator,
+        idempotence: IdempotenceState | None,
+    ) -> None:
+        self.config = config
+        self.cluster = cluster
+        self.accumulator = accumulator
+        self.idempotence = idempotence
+        self._wakeup = asyncio.Event()
+        self._stopping = False
+        self._force_close = False
+        self._in_flight: set[asyncio.Future[object]] = set()
+        self._acks = config.acks_value
+        self._id_task: asyncio.Task[None] | None = None
+        self._timeout_ms = config.request_timeout_ms
+
+    # -- control ---------------------------------------------------------------------------
+    def wakeup(self) -> None:
+        self._wakeup.set()
+
+    def initiate_close(self) -> None:
+        """Finish what is queued, then stop."""
+        self._stopping = True
+        self.accumulator.close()
+        self._wakeup.set()
+
+    def force_close(self, exc: ProducerError) -> None:
+        """Stop now; fail everything still queued with ``exc``."""
+        self._stopping = True
+        self._force_close = True
+        self.accumulator.abort_all(exc)
+        self._wakeup.set()
+
+    # -- producer id -----------------------------------------------------------------------------
+    async def init_producer_id(self, timeout_ms: int) -> None:
+        """Get a producer id and epoch (InitProducerId), retrying for up to ``timeout_ms``."""
+        idempotence = self.idempotence
+        assert idempotence is not None
+        cluster = self.cluster
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_ms / 1000
+        last: ProducerError | None = None
+        while loop.time() < deadline and not self._force_close:
+            try:
+                conn = cluster.any_connection()
+                if conn is None:
+                    conn = await cluster.connection(next(iter(cluster.metadata.brokers)))
+                response = await conn.request(InitProducerIdRequest())
+                assert isinstance(response, InitProducerIdResponse)
+                if response.error_code == 0:
+                    idempotence.set_producer_id(response.producer_id, response.producer_epoch)
+                    log.info(
+                        "producer id %d, epoch %d", response.producer_id, response.producer_epoch
+                    )
+                    self._wakeup.set()
+                    return
+                error = broker_error(response.error_code, "InitProducerId")
+                if not error.retriable:
+                    raise error
+                last = error
+            except (ConnectionLostError, BrokerUnavailableError, KafkaTimeoutError) as exc:
+                last = exc
+            except StopIteration:
+                cluster.metadata.request_refresh()
+                cluster.maybe_refresh()
+            await asyncio.sleep(self.config.retry_backoff_ms / 1000)
+        raise KafkaTimeoutError(
+            f"could not get a producer id within {timeout_ms} ms"
+            + (f": {last}" if last is not None else "")
+        )
+
+    async def _reinit_producer_id(self) -> None:
+        try:
+            await self.init_producer_id(self.config.delivery_timeout_ms)
+        except ProducerError as exc:
+            log.error("could not get a new producer id: %s", exc)
+            self.accumulator.abort_all(exc)
+
+    # -- the loop ------------------------------------------------------------------------------
+    async def run(self) -> None:
+        while True:
+            try:
+                delay_ms = self._run_once()
+            except Exception:  # keep the sender alive whatever happens
+                log.exception("unexpected error in the sender loop")
+                delay_ms = self.config.retry_backoff_ms
+            if self._stopping and (self._force_close or not self.accumulator.has_incomplete()):
+                return
+            if delay_ms > 0:
+                self._wakeup.clear()
+                try:
+                    async with asyncio.timeout(delay_ms / 1000):
+                        await self._wakeup.wait()
+                except TimeoutError:
+                    pass
+            else:
+                await asyncio.sleep(0)
+
+    def _run_once(self) -> int:
+        now = now_ms()
+        cluster = self.cluster
+        cluster.maybe_refresh()
+        self._fail_expired(now)
+        idempotence = self.idempotence
+        if idempotence is not None:
+            if idempotence.maybe_bump_epoch():
+                log.warning("producer epoch exhausted: asking for a new producer id")
+            if not idempotence.has_producer_id():
+                if self._id_task is None or self._id_task.done():
+                    self._id_task = asyncio.get_running_loop().create_task(
+                        self._reinit_producer_id()
+                    )
+                return _IDLE_WAIT_MS
+        metadata = cluster.metadata
+        result = self.accumulator.ready(now, metadata)
+        if result.unknown_leader_topics:
+            metadata.request_refresh()
+            cluster.maybe_refresh()
+        delay = result.next_check_ms
+        sendable: list[int] = []
+        for node_id in result.ready_nodes:
+            conn = cluster.ready_connection(node_id)
+            if conn is None:
+                delay = min(delay, max(cluster.backoff_remaining_ms(node_id), 10))
+                continue
+            if conn.in_flight >= self.config.max_in_flight_requests_per_connection:
+                continue
+            sendable.append(node_id)
+        if not sendable:
+            return max(0, min(delay, _IDLE_WAIT_MS))
+        drained = self.accumulator.drain(metadata, sendable, self.config.max_request_size, now)
+        for node_id, batches in drained.items():
+            if batches:
+                conn = cluster.ready_connection(node_id)
+                if conn is None:
+                    for batch in batches:
+                        self._retry_or_fail(batch, ConnectionLostError("connection dropped"), now)
+                    continue
+                self._send(conn, batches, now)
+        return 0 if drained else max(0, min(delay, _IDLE_WAIT_MS))
+
+    # -- requests ------------------------------------------------------------------------------
+    def _send(self, conn: BrokerConnection, batches: Sequence[ProducerBatch], now: int) -> None:
+        by_topic: dict[str, list[tuple[int, bytes]]] = {}
+        idempotence = self.idempotence
+        for batch in batches:
+            if idempotence is not None:
+                idempotence.stamp(batch)
+            by_topic.setdefault(batch.tp.topic, []).append((batch.tp.partition, batch.wire()))
+        request = ProduceRequest(
+            acks=self._acks,
+            timeout_ms=self._timeout_ms,
+            topic_data=list(by_topic.items()),
+            transactional_id=None,
+        )
+        try:
+            future = conn.send(request)
+        except ProducerError as exc:
+            for batch in batches:
+                self._retry_or_fail(batch, exc, now)
+            return
+        if future is None:  # acks=0: written is done
+            for batch in batches:
+                self._complete(batch, -1, -1)
+            return
+        by_tp = {batch.tp: batch for batch in batches}
+        future.add_done_callback(lambda f: self._on_response(f, by_tp, conn))
+
+    def _on_response(
+        self,
+        future: asyncio.Future[object],
+        batches: dict[TopicPartition, ProducerBatch],
+        conn: BrokerConnection,
+    ) -> None:
+        now = now_ms()
+        try:
+            if future.cancelled():
+                exc: BaseException | None = ConnectionLostError("request cancelled")
+            else:
+                exc = future.exception()
+            if exc is not None:
+                error = exc if isinstance(exc, ProducerError) else ConnectionLostError(str(exc))
+                self.cluster.metadata.request_refresh()
+                for batch in batches.values():
+                    self._retry_or_fail(batch, error, now)
+                return
+            response = future.result()
+            assert isinstance(response, ProduceResponse)
+            for topic, part in response.iter_partitions():
+                found = batches.pop(TopicPartition(topic, part.index), None)
+                if found is not None:
+                    self._on_partition(found, part, now)
+            for batch in batches.values():  # the broker left some out: retry them
+                self._retry_or_fail(batch, ConnectionLostError(f"{conn} omitted a partition"), now)
+        except Exception:
+            log.exception("unexpected error handling a produce response")
+            for batch in batches.values():
+                if not batch.done:
+                    self._fail(batch, ProducerError("internal error handling the response"))
+        finally:
+            self._wakeup.set()
+
+    def _on_partition(self, batch: ProducerBatch, part: ProducePartitionResponse, now: int) -> None:
+        code = part.error_code
+        if code == 0 or (code == _DUPLICATE_SEQUENCE and self.idempotence is not None):
+            self._complete(batch, part.base_offset, part.log_append_time_ms)
+            return
+        message = part.error_message
+        if part.record_errors:
+            message = "; ".join(f"record {e.batch_index}: {e.message}" for e in part.record_errors)
+        error = broker_error(code, message or f"producing to {batch.tp.topic}-{batch.tp.partition}")
+        if code == _MESSAGE_TOO_LARGE and batch.record_count > 1:
+            log.info("splitting a batch of %d records for %s", batch.record_count, batch.tp)
+            if self.idempotence is not None:
+                self.idempotence.on_failure(batch)  # its sequence is abandoned: bump the epoch
+            self.accumulator.split_and_reenqueue(batch, now)
+            return
+        if self.idempotence is not None:
+            verdict = self.idempotence.on_error(batch, code)
+            if verdict == "fatal":
+                self._fail(batch, error)
+                return
+            if verdict == "retry":
+                self._reenqueue(batch, error, now)
+                return
+        self._retry_or_fail(batch, error, now)
+
+    # -- outcomes ------------------------------------------------------------------------------
+    def _retry_or_fail(self, batch: ProducerBatch, error: ProducerError, now: int) -> None:
+        retriable = isinstance(error, ConnectionLostError) or (
+            isinstance(error, BrokerError) and error.retriable
+        )
+        if isinstance(error, BrokerError) and error.invalid_metadata:
+            self.cluster.metadata.request_refresh()
+        if (
+            retriable
+            and not self._force_close
+            and batch.attempts <= self.config.retries
+            and now < batch.deadline_ms
+        ):
+            self._reenqueue(batch, error, now)
+        elif retriable and now >= batch.deadline_ms:
+            self._fail(batch, self._timeout_error(batch, error))
+        else:
+            self._fail(batch, error)
+
+    def _reenqueue(self, batch: ProducerBatch, error: ProducerError, now: int) -> None:
+        log.debug("retrying %s after %s", batch.tp, error)
+        batch.last_error = error
+        if self.idempotence is not None:
+            self.idempotence.on_retry(batch)
+        self.accumulator.reenqueue(batch, now)
+
+    def _complete(self, batch: ProducerBatch, base_offset: int, log_append_time: int) -> None:
+        if self.idempotence is not None:
+            self.idempotence.on_success(batch)
+        self._release(batch)
+        batch.complete(base_offset, log_append_time)
+
+    def _fail(self, batch: ProducerBatch, error: ProducerError) -> None:
+        if self.idempotence is not None:
+            self.idempotence.on_failure(batch)
+        self._release(batch)
+        batch.fail(error)
+
+    def _release(self, batch: ProducerBatch) -> None:
+        self.accumulator.deallocate(batch)
+
+    def _fail_expired(self, now: int) -> None:
+        for batch in self.accumulator.expired_batches(now):
+            self._fail(batch, self._timeout_error(batch, batch.last_error))
+
+    def _timeout_error(
+        self, batch: ProducerBatch, cause: ProducerError | None
+    ) -> DeliveryTimeoutError:
+        error = DeliveryTimeoutError(
+            f"{batch.record_count} record(s) for {batch.tp.topic}-{batch.tp.partition} expired "
+            f"after {self.config.delivery_timeout_ms} ms (delivery_timeout_ms)"
+            + (f"; last error: {cause}" if cause is not None else "")
+        )
+        error.__cause__ = cause
+        return error
