@@ -1,223 +1,474 @@
 """ProducerConfig: every producer setting, typed, with Java's names and defaults, validated once.
 
-Names are the Java producer's in snake_case (``linger_ms`` for ``linger.ms``). A mapping of
+Names are the Java producer's in snake_case (``linger_ms`` for ``linger.ms``); a mapping of
 Java property names is accepted too, so configurations copy across clients::
 
-    ProducerConfig.from_mapping({"bootstrap.servers": "127.0.0.1:9092", "linger.ms": 5})
+    ProducerConfig.from_mapping({"bootstrap.servers": "127.0.0.1:9092", "linger.ms": "5"})
 
-Idempotence follows Java's rule: on by default, quietly off when the user sets acks to 0 or 1
-(or more than 5 requests in flight) without asking for it; asked for explicitly together with
-such settings, it is a :class:`~aioproducer.errors.ConfigurationError`.
+Inputs are normalised: ``acks="all"`` becomes ``-1``, ``compression_type="lz4"`` a
+:class:`~aioproducer.compression.CompressionType`, ``bootstrap_servers="a:9092,b"`` the tuple
+``(("a", 9092), ("b", 9092))``.
+
+Two defaults depend on other settings, as in Java:
+
+- ``enable_idempotence`` is on unless the user set ``acks`` to 0 or 1, more than 5 requests
+  in flight, or ``retries=0``; asking for it explicitly together with one of those is a
+  :class:`~aioproducer.errors.ConfigurationError`.
+- ``delivery_timeout_ms`` must be at least ``linger_ms + request_timeout_ms``; when it was
+  left at its default it is raised to that sum instead of failing.
+
+Every mistake raises ConfigurationError (also a ``ValueError``) naming the setting and value.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Final
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, fields
+from typing import Final, Protocol
 
 from aioproducer.compression import CompressionType, validate_level
 from aioproducer.errors import ConfigurationError
 from aioproducer.partitioner import Partitioner
 
-__all__ = ["ProducerConfig", "Serializer", "build_config", "parse_bootstrap"]
+__all__ = [
+    "ProducerConfig",
+    "Serializer",
+    "build_config",
+    "parse_bootstrap_servers",
+]
 
-Serializer = Callable[[object], bytes | None]
-
-_DEFAULT_PORT: Final = 9092
+DEFAULT_PORT: Final = 9092
+_INT32_MAX: Final = 2**31 - 1
+_INT64_MAX: Final = 2**63 - 1
 _MAX_IDEMPOTENT_IN_FLIGHT: Final = 5
-_INT_MAX: Final = 2**31 - 1
+_DEFAULT_DELIVERY_TIMEOUT_MS: Final = 120_000
+_SECURITY_PROTOCOLS: Final = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+_SASL_MECHANISMS: Final = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+_HOST_PORT = re.compile(
+    r"^(?:\[(?P<v6>[0-9A-Fa-f:.%]+)\]|(?P<host>[^:\[\]\s]+))(?::(?P<port>\d+))?$"
+)
 
 
-def parse_bootstrap(servers: object) -> tuple[tuple[str, int], ...]:
-    """``"h1:9092,h2"`` (or a list of ``host[:port]``) -> ``((h1, 9092), (h2, 9092))``."""
-    if isinstance(servers, str):
-        items: list[object] = list(servers.split(","))
-    elif isinstance(servers, list | tuple):
-        items = list(servers)
+class Serializer(Protocol):
+    """Turns a key or value given to ``send()`` into bytes (or None for a null)."""
+
+    def __call__(self, value: object, /) -> bytes | None: ...
+
+
+def parse_bootstrap_servers(
+    servers: str | Iterable[str | tuple[str, int]],
+) -> tuple[tuple[str, int], ...]:
+    """Parse ``"host[:port],..."`` (or a list of those or of pairs) into ``(host, port)`` pairs.
+
+    The port defaults to 9092; IPv6 addresses go in brackets (``[::1]:9092``); a listener
+    prefix such as ``PLAINTEXT://`` is ignored, as Java does.
+    """
+    raw: object = servers  # checked at run time too: this is user input
+    items: list[object]
+    if isinstance(raw, str):
+        items = list(raw.split(","))
+    elif isinstance(raw, Iterable) and not isinstance(raw, bytes | bytearray):
+        items = list(raw)
     else:
-        raise ConfigurationError(f"bootstrap_servers must be a str or a list, not {servers!r}")
+        raise ConfigurationError(
+            f"bootstrap_servers must be a 'host:port' string or a list of them, not {servers!r}"
+        )
     parsed: list[tuple[str, int]] = []
-    for raw in items:
-        if isinstance(raw, tuple) and len(raw) == 2:
-            item = f"{raw[0]}:{raw[1]}"
+    for item in items:
+        if isinstance(item, tuple):
+            if len(item) != 2 or not isinstance(item[0], str) or not _is_int(item[1]):
+                raise ConfigurationError(f"bootstrap_servers: invalid (host, port) pair {item!r}")
+            host, port = item[0], item[1]
+        elif isinstance(item, str):
+            text = item.strip()
+            if not text:
+                continue
+            text = text.split("://", 1)[-1]
+            match = _HOST_PORT.match(text)
+            if match is None:
+                hint = (
+                    " (put IPv6 addresses in brackets: [::1]:9092)" if text.count(":") > 1 else ""
+                )
+                raise ConfigurationError(f"bootstrap_servers: invalid address {item!r}{hint}")
+            host = match["v6"] or match["host"]
+            port = int(match["port"]) if match["port"] is not None else DEFAULT_PORT
         else:
-            item = str(raw).strip()
-        if not item:
-            continue
-        if item.startswith("["):  # [ipv6]:port
-            host, _, rest = item[1:].partition("]")
-            port_text = rest.removeprefix(":")
-        elif item.count(":") == 1:
-            host, _, port_text = item.partition(":")
-        else:
-            host, port_text = item, ""
-        try:
-            port = int(port_text) if port_text else _DEFAULT_PORT
-        except ValueError:
-            raise ConfigurationError(
-                f"bootstrap_servers: {item!r} has an invalid port {port_text!r}"
-            ) from None
+            raise ConfigurationError(f"bootstrap_servers: invalid entry {item!r}")
         if not host or not 0 < port < 65536:
-            raise ConfigurationError(f"bootstrap_servers: {item!r} is not host:port")
+            raise ConfigurationError(f"bootstrap_servers: invalid host or port in {item!r}")
         parsed.append((host, port))
     if not parsed:
-        raise ConfigurationError("bootstrap_servers is empty: give at least one host:port")
+        raise ConfigurationError("bootstrap_servers must name at least one broker")
     return tuple(parsed)
 
 
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _int(name: str, value: object, low: int, high: int = _INT32_MAX) -> int:
+    if not _is_int(value):
+        raise ConfigurationError(f"{name} must be an int, not {value!r}")
+    assert isinstance(value, int)
+    if not low <= value <= high:
+        raise ConfigurationError(f"{name} must be between {low} and {high}, not {value}")
+    return value
+
+
 def _acks(value: object) -> int:
-    if value in ("all", -1, "-1"):
+    if value in ("all", "-1", -1):
         return -1
-    if value in (0, 1, "0", "1"):
+    if value in (0, 1, "0", "1") and not isinstance(value, bool):
         return int(str(value))
-    raise ConfigurationError(f"acks must be 0, 1 or 'all' (-1), not {value!r}")
+    raise ConfigurationError(f"acks must be 'all', -1, 0 or 1, not {value!r}")
 
 
-@dataclass(frozen=True, slots=True)
+def _optional_str(name: str, value: object, *, empty_ok: bool = True) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or (not empty_ok and not value):
+        raise ConfigurationError(f"{name} must be a non-empty string or None, not {value!r}")
+    return value
+
+
+def _callable_or_none(name: str, value: object) -> object:
+    if value is not None and not callable(value):
+        hint = " (give a Python callable, not a Java class name)" if isinstance(value, str) else ""
+        raise ConfigurationError(f"{name} must be callable or None, not {value!r}{hint}")
+    return value
+
+
+@dataclass(frozen=True, slots=True, init=False)
 class ProducerConfig:
-    """Every producer setting. Build it with keywords, or from Java property names."""
+    """The producer's settings; see the module docstring for the rules between them.
 
-    bootstrap_servers: tuple[tuple[str, int], ...] | str = "127.0.0.1:9092"
-    client_id: str | None = "aioproducer"
-    acks: int | str = -1
-    linger_ms: int = 5
-    batch_size: int = 16384
-    buffer_memory: int = 32 * 1024 * 1024
-    max_block_ms: int = 60_000
-    compression_type: CompressionType | str | None = CompressionType.NONE
-    compression_level: int | None = None
-    max_in_flight_requests_per_connection: int = 5
-    retries: int = _INT_MAX
-    retry_backoff_ms: int = 100
-    retry_backoff_max_ms: int = 1000
-    delivery_timeout_ms: int = 120_000
-    request_timeout_ms: int = 30_000
-    max_request_size: int = 1024 * 1024
-    metadata_max_age_ms: int = 300_000
-    connections_max_idle_ms: int = 540_000
-    reconnect_backoff_ms: int = 50
-    reconnect_backoff_max_ms: int = 1000
-    enable_idempotence: bool | None = None
-    """None: on unless acks or in-flight settings rule it out (Java's rule)."""
-    transactional_id: str | None = None
-    partitioner: Partitioner | None = field(default=None, repr=False)
-    key_serializer: Serializer | None = field(default=None, repr=False)
-    value_serializer: Serializer | None = field(default=None, repr=False)
+    To change settings use ``build_config(config, **changes)``: ``dataclasses.replace``
+    passes the resolved ``enable_idempotence`` on as if the user had asked for it.
+    """
 
-    def __post_init__(self) -> None:
-        def put(name: str, value: object) -> None:
-            object.__setattr__(self, name, value)
+    bootstrap_servers: tuple[tuple[str, int], ...]
+    client_id: str
+    acks: int
+    linger_ms: int
+    batch_size: int
+    buffer_memory: int
+    max_block_ms: int
+    compression_type: CompressionType
+    compression_level: int | None
+    max_in_flight_requests_per_connection: int
+    retries: int
+    retry_backoff_ms: int
+    retry_backoff_max_ms: int
+    delivery_timeout_ms: int
+    request_timeout_ms: int
+    max_request_size: int
+    metadata_max_age_ms: int
+    connections_max_idle_ms: int
+    reconnect_backoff_ms: int
+    reconnect_backoff_max_ms: int
+    partitioner: Partitioner | None
+    key_serializer: Serializer | None
+    value_serializer: Serializer | None
+    enable_idempotence: bool
+    transactional_id: str | None
+    security_protocol: str
+    sasl_mechanism: str | None
+    sasl_username: str | None
+    sasl_password: str | None = field(repr=False)
+    # What the user asked for, for the two settings whose defaults depend on others.
+    _requested_idempotence: bool | None = field(repr=False, compare=False, init=False)
+    _requested_delivery_timeout_ms: int | None = field(repr=False, compare=False, init=False)
 
-        put("bootstrap_servers", parse_bootstrap(self.bootstrap_servers))
-        put("acks", _acks(self.acks))
-        put("compression_type", CompressionType.parse(self.compression_type))
+    def __init__(
+        self,
+        *,
+        bootstrap_servers: str | Iterable[str | tuple[str, int]] = "localhost:9092",
+        client_id: str = "aioproducer",
+        acks: int | str = "all",
+        linger_ms: int = 5,
+        batch_size: int = 16384,
+        buffer_memory: int = 32 * 1024 * 1024,
+        max_block_ms: int = 60_000,
+        compression_type: str | int | None = "none",
+        compression_level: int | None = None,
+        max_in_flight_requests_per_connection: int = 5,
+        retries: int = _INT32_MAX,
+        retry_backoff_ms: int = 100,
+        retry_backoff_max_ms: int = 1000,
+        delivery_timeout_ms: int | None = None,
+        request_timeout_ms: int = 30_000,
+        max_request_size: int = 1024 * 1024,
+        metadata_max_age_ms: int = 300_000,
+        connections_max_idle_ms: int = 540_000,
+        reconnect_backoff_ms: int = 50,
+        reconnect_backoff_max_ms: int = 1000,
+        partitioner: Partitioner | None = None,
+        key_serializer: Serializer | None = None,
+        value_serializer: Serializer | None = None,
+        enable_idempotence: bool | None = None,
+        transactional_id: str | None = None,
+        security_protocol: str = "PLAINTEXT",
+        sasl_mechanism: str | None = None,
+        sasl_username: str | None = None,
+        sasl_password: str | None = None,
+    ) -> None:
+        """Validate and normalise; ``delivery_timeout_ms``/``enable_idempotence`` None = default."""
+        put = object.__setattr__
+        put(self, "bootstrap_servers", parse_bootstrap_servers(bootstrap_servers))
+        if not isinstance(client_id, str):
+            raise ConfigurationError(f"client_id must be a string, not {client_id!r}")
+        put(self, "client_id", client_id)
+        put(self, "acks", _acks(acks))
+        put(self, "linger_ms", _int("linger_ms", linger_ms, 0, _INT64_MAX))
+        put(self, "batch_size", _int("batch_size", batch_size, 0))
+        put(self, "buffer_memory", _int("buffer_memory", buffer_memory, 0, _INT64_MAX))
+        put(self, "max_block_ms", _int("max_block_ms", max_block_ms, 0, _INT64_MAX))
         try:
-            validate_level(self.compression_type, self.compression_level)  # type: ignore[arg-type]
+            codec = CompressionType.parse(compression_type)
+            validate_level(codec, compression_level)
         except ConfigurationError as exc:
-            raise ConfigurationError(f"compression_level: {exc}") from None
-        self._check_ranges()
-        if self.delivery_timeout_ms < self.linger_ms + self.request_timeout_ms:
             raise ConfigurationError(
-                f"delivery_timeout_ms ({self.delivery_timeout_ms}) must be at least linger_ms "
-                f"+ request_timeout_ms ({self.linger_ms} + {self.request_timeout_ms})"
-            )
-        if self.client_id is not None and not isinstance(self.client_id, str):
-            raise ConfigurationError(f"client_id must be a str, not {self.client_id!r}")
-        for name in ("key_serializer", "value_serializer"):
-            if getattr(self, name) is not None and not callable(getattr(self, name)):
-                raise ConfigurationError(f"{name} must be callable")
-        put("enable_idempotence", self._idempotence())
-
-    def _check_ranges(self) -> None:
-        minimums = {
-            "linger_ms": 0,
-            "batch_size": 1,
-            "buffer_memory": 1,
-            "max_block_ms": 0,
-            "max_in_flight_requests_per_connection": 1,
-            "retries": 0,
-            "retry_backoff_ms": 0,
-            "retry_backoff_max_ms": 0,
-            "delivery_timeout_ms": 1,
-            "request_timeout_ms": 1,
-            "max_request_size": 1,
-            "metadata_max_age_ms": 0,
-            "connections_max_idle_ms": -1,
-            "reconnect_backoff_ms": 0,
-            "reconnect_backoff_max_ms": 0,
-        }
-        for name, low in minimums.items():
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ConfigurationError(f"{name} must be an int >= {low}, not {value!r}")
-        if self.retry_backoff_max_ms < self.retry_backoff_ms:
-            object.__setattr__(self, "retry_backoff_max_ms", self.retry_backoff_ms)
-
-    def _idempotence(self) -> bool:
-        requested = self.enable_idempotence
-        compatible = (
-            self.acks == -1
-            and self.max_in_flight_requests_per_connection <= _MAX_IDEMPOTENT_IN_FLIGHT
+                f"compression_type={compression_type!r}, compression_level="
+                f"{compression_level!r}: {exc}"
+            ) from None
+        put(self, "compression_type", codec)
+        put(self, "compression_level", compression_level)
+        in_flight = _int(
+            "max_in_flight_requests_per_connection", max_in_flight_requests_per_connection, 1
         )
-        if requested and not compatible:
+        put(self, "max_in_flight_requests_per_connection", in_flight)
+        put(self, "retries", _int("retries", retries, 0))
+        put(self, "retry_backoff_ms", _int("retry_backoff_ms", retry_backoff_ms, 0, _INT64_MAX))
+        put(
+            self,
+            "retry_backoff_max_ms",
+            _int("retry_backoff_max_ms", retry_backoff_max_ms, 0, _INT64_MAX),
+        )
+        put(self, "request_timeout_ms", _int("request_timeout_ms", request_timeout_ms, 0))
+        put(self, "max_request_size", _int("max_request_size", max_request_size, 0))
+        put(
+            self,
+            "metadata_max_age_ms",
+            _int("metadata_max_age_ms", metadata_max_age_ms, 0, _INT64_MAX),
+        )
+        put(
+            self,
+            "connections_max_idle_ms",
+            _int("connections_max_idle_ms", connections_max_idle_ms, -1, _INT64_MAX),
+        )
+        put(
+            self,
+            "reconnect_backoff_ms",
+            _int("reconnect_backoff_ms", reconnect_backoff_ms, 0, _INT64_MAX),
+        )
+        put(
+            self,
+            "reconnect_backoff_max_ms",
+            _int("reconnect_backoff_max_ms", reconnect_backoff_max_ms, 0, _INT64_MAX),
+        )
+        if partitioner is not None and not (
+            callable(getattr(partitioner, "partition", None))
+            and callable(getattr(partitioner, "on_append", None))
+        ):
             raise ConfigurationError(
-                "enable_idempotence=True needs acks='all' and at most "
-                f"{_MAX_IDEMPOTENT_IN_FLIGHT} max_in_flight_requests_per_connection "
-                f"(got acks={self.acks}, in flight "
-                f"{self.max_in_flight_requests_per_connection})"
+                f"partitioner must have partition() and on_append() methods, not {partitioner!r}"
             )
-        if self.transactional_id is not None and requested is False:
-            raise ConfigurationError("transactional_id needs enable_idempotence")
-        return compatible if requested is None else bool(requested)
+        put(self, "partitioner", partitioner)
+        put(self, "key_serializer", _callable_or_none("key_serializer", key_serializer))
+        put(self, "value_serializer", _callable_or_none("value_serializer", value_serializer))
+        if enable_idempotence is not None and not isinstance(enable_idempotence, bool):
+            raise ConfigurationError(
+                f"enable_idempotence must be True, False or None, not {enable_idempotence!r}"
+            )
+        put(self, "_requested_idempotence", enable_idempotence)
+        put(self, "enable_idempotence", self._resolve_idempotence(enable_idempotence))
+        tid = _optional_str("transactional_id", transactional_id, empty_ok=False)
+        if tid is not None and not self.enable_idempotence:
+            raise ConfigurationError(
+                f"transactional_id={tid!r} needs idempotence, which is off "
+                "(enable_idempotence=False, acks 0/1, retries=0 or more than 5 in flight)"
+            )
+        put(self, "transactional_id", tid)
+        put(self, "_requested_delivery_timeout_ms", delivery_timeout_ms)
+        put(self, "delivery_timeout_ms", self._resolve_delivery_timeout(delivery_timeout_ms))
+        self._set_security(security_protocol, sasl_mechanism, sasl_username, sasl_password)
 
-    @property
-    def servers(self) -> tuple[tuple[str, int], ...]:
-        """The parsed bootstrap servers."""
-        return self.bootstrap_servers  # type: ignore[return-value]
+    def _resolve_idempotence(self, requested: bool | None) -> bool:
+        if requested is False:
+            return False
+        conflicts = []
+        if self.acks != -1:
+            conflicts.append(f"acks={self.acks} (needs 'all')")
+        if self.max_in_flight_requests_per_connection > _MAX_IDEMPOTENT_IN_FLIGHT:
+            conflicts.append(
+                "max_in_flight_requests_per_connection="
+                f"{self.max_in_flight_requests_per_connection} (needs at most 5)"
+            )
+        if self.retries == 0:
+            conflicts.append("retries=0 (needs at least 1)")
+        if conflicts and requested:
+            raise ConfigurationError(
+                "enable_idempotence=True conflicts with " + ", ".join(conflicts)
+            )
+        return not conflicts
 
-    @property
-    def compression(self) -> CompressionType:
-        return self.compression_type  # type: ignore[return-value]
+    def _resolve_delivery_timeout(self, requested: int | None) -> int:
+        floor = min(self.linger_ms + self.request_timeout_ms, _INT32_MAX)
+        if requested is None:
+            return max(_DEFAULT_DELIVERY_TIMEOUT_MS, floor)
+        value = _int("delivery_timeout_ms", requested, 0)
+        if value < floor:
+            raise ConfigurationError(
+                f"delivery_timeout_ms ({value}) must be at least linger_ms + request_timeout_ms "
+                f"({self.linger_ms} + {self.request_timeout_ms} = {floor})"
+            )
+        return value
 
-    @property
-    def acks_value(self) -> int:
-        return self.acks  # type: ignore[return-value]
+    def _set_security(
+        self,
+        protocol: object,
+        mechanism: object,
+        username: object,
+        password: object,
+    ) -> None:
+        put = object.__setattr__
+        if not isinstance(protocol, str) or protocol.upper() not in _SECURITY_PROTOCOLS:
+            raise ConfigurationError(
+                f"security_protocol must be one of {', '.join(_SECURITY_PROTOCOLS)}, "
+                f"not {protocol!r}"
+            )
+        protocol = protocol.upper()
+        put(self, "security_protocol", protocol)
+        mech = _optional_str("sasl_mechanism", mechanism, empty_ok=False)
+        if mech is not None:
+            mech = mech.upper()
+            if mech not in _SASL_MECHANISMS:
+                raise ConfigurationError(
+                    f"sasl_mechanism must be one of {', '.join(_SASL_MECHANISMS)}, "
+                    f"not {mechanism!r}"
+                )
+        put(self, "sasl_mechanism", mech)
+        put(self, "sasl_username", _optional_str("sasl_username", username))
+        if password is not None and not isinstance(password, str):
+            raise ConfigurationError("sasl_password must be a string or None")
+        put(self, "sasl_password", password)
+        if protocol.startswith("SASL_") and (mech is None or username is None or password is None):
+            raise ConfigurationError(
+                f"security_protocol={protocol} needs sasl_mechanism, sasl_username and "
+                "sasl_password"
+            )
 
+    # -- other ways in -----------------------------------------------------------------------
     @classmethod
     def from_mapping(cls, options: Mapping[str, object]) -> ProducerConfig:
-        """Build from snake_case or Java property names (``"linger.ms"``)."""
-        return cls(**_normalise(options))
+        """Build from Java property names (``"linger.ms"``) and/or snake_case names.
+
+        String values are converted as Java's ``ConfigDef`` does (``"5"``, ``"true"``).
+        Unknown names raise ConfigurationError listing all of them.
+        """
+        return cls(**_normalise(options))  # type: ignore[arg-type]
+
+    def options(self) -> dict[str, object]:
+        """The keyword arguments that rebuild this config (defaults that depend on others
+        stay unresolved, so changing ``acks`` again switches idempotence off quietly)."""
+        values: dict[str, object] = {
+            f.name: getattr(self, f.name) for f in fields(self) if not f.name.startswith("_")
+        }
+        values["enable_idempotence"] = self._requested_idempotence
+        values["delivery_timeout_ms"] = self._requested_delivery_timeout_ms
+        return values
 
 
-_FIELDS: Final = frozenset(f.name for f in dataclasses.fields(ProducerConfig))
+_INIT_NAMES: Final = frozenset(f.name for f in fields(ProducerConfig) if not f.name.startswith("_"))
+_ALIASES: Final = {"partitioner_class": "partitioner"}
+_INT_NAMES: Final = frozenset(
+    {
+        "linger_ms",
+        "batch_size",
+        "buffer_memory",
+        "max_block_ms",
+        "compression_level",
+        "max_in_flight_requests_per_connection",
+        "retries",
+        "retry_backoff_ms",
+        "retry_backoff_max_ms",
+        "delivery_timeout_ms",
+        "request_timeout_ms",
+        "max_request_size",
+        "metadata_max_age_ms",
+        "connections_max_idle_ms",
+        "reconnect_backoff_ms",
+        "reconnect_backoff_max_ms",
+    }
+)
+_LEVEL_KEY = re.compile(r"^compression[._](gzip|lz4|zstd)[._]level$")
 
 
-def _normalise(options: Mapping[str, object]) -> dict[str, Any]:
-    normalised: dict[str, Any] = {}
+def _from_string(name: str, value: object) -> object:
+    """Convert a properties-file string the way Java's ConfigDef would."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if name in _INT_NAMES:
+        try:
+            return int(text)
+        except ValueError:
+            raise ConfigurationError(f"{name} must be an int, not {value!r}") from None
+    if name == "enable_idempotence":
+        if text.lower() in ("true", "false"):
+            return text.lower() == "true"
+        raise ConfigurationError(f"enable_idempotence must be true or false, not {value!r}")
+    return value
+
+
+def _normalise(options: Mapping[str, object]) -> dict[str, object]:
+    """Map Java property names to snake_case, convert strings, reject unknown names."""
+    result: dict[str, object] = {}
+    levels: dict[str, object] = {}
     unknown: list[str] = []
-    for key, value in options.items():
+    for raw_key, value in options.items():
+        key: object = raw_key
+        if not isinstance(key, str):  # user input: mypy cannot see this case
+            unknown.append(repr(key))
+            continue
+        level = _LEVEL_KEY.match(key)
+        if level is not None:  # Java's per-codec compression.<codec>.level (KIP-390)
+            levels[level[1]] = value
+            continue
         name = key.replace(".", "_").replace("-", "_")
-        if name not in _FIELDS:
+        name = _ALIASES.get(name, name)
+        if name not in _INIT_NAMES:
             unknown.append(key)
             continue
-        normalised[name] = value
+        if name in result:
+            raise ConfigurationError(f"{name} is given twice (as {key!r} and another spelling)")
+        result[name] = _from_string(name, value)
     if unknown:
-        raise ConfigurationError(f"unknown producer settings: {', '.join(sorted(unknown))}")
-    return normalised
+        raise ConfigurationError(f"unknown producer setting(s): {', '.join(sorted(unknown))}")
+    if levels:
+        codec = str(result.get("compression_type") or "none").strip().lower()
+        if codec in levels and result.get("compression_level") is None:
+            result["compression_level"] = _from_string("compression_level", levels[codec])
+    return result
 
 
 def build_config(
-    config: ProducerConfig | Mapping[str, object] | None = None, **overrides: object
+    config: ProducerConfig | Mapping[str, object] | None = None, /, **overrides: object
 ) -> ProducerConfig:
-    """A ProducerConfig from an existing one, a mapping, keywords, or a mix."""
-    if isinstance(config, ProducerConfig):
+    """The config ``Producer(config, **overrides)`` uses: overrides win over ``config``."""
+    raw: object = config  # checked at run time too: this is user input
+    if isinstance(raw, ProducerConfig):
         if not overrides:
-            return config
-        base: dict[str, Any] = {f: getattr(config, f) for f in _FIELDS}
-        base.update(_normalise(overrides))
-        return ProducerConfig(**base)
-    merged = _normalise(config or {})
-    merged.update(_normalise(overrides))
-    return ProducerConfig(**merged)
+            return raw
+        base: dict[str, object] = raw.options()
+    elif raw is None:
+        base = {}
+    elif isinstance(raw, Mapping):
+        base = _normalise(raw)
+    else:
+        raise ConfigurationError(
+            f"config must be a ProducerConfig, a mapping or None, not {type(config).__name__}"
+        )
+    base.update(_normalise(overrides))
+    return ProducerConfig(**base)  # type: ignore[arg-type]
