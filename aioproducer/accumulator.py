@@ -1,334 +1,477 @@
 """RecordAccumulator: per-partition queues of batches, and the buffer_memory account.
 
-A plain object with no event loop in it; times are integer milliseconds passed in by the
-caller. The producer appends; the sender asks :meth:`ready` which brokers have sendable
-batches and :meth:`drain` takes at most one batch per partition for each of them.
+A plain object with no event loop in it: times are integer milliseconds passed in by the
+caller, and nothing here waits. The producer calls :meth:`~RecordAccumulator.append`
+(after :meth:`~RecordAccumulator.has_room`, waiting for space itself up to
+``max_block_ms``); the sender loop calls, in this order::
 
-A partition's first batch is ready when it is full (or others queue behind it), when
-``linger_ms`` has passed since it was created, while a flush is in progress, or when closing;
-a retried batch waits out its backoff. Bytes appended count against ``buffer_memory`` until
-their batch is settled (:meth:`deallocate`).
+    idempotence.maybe_bump_epoch()             # if idempotent
+    for batch in acc.expired_batches(now):     # past created + delivery_timeout_ms
+        idempotence.on_expired(batch); acc.deallocate(batch); batch.fail(timeout error)
+    result = acc.ready(now, metadata)          # nodes with sendable data, when to look again
+    drained = acc.drain(metadata, nodes, max_request_size, now)   # sealed, stamped batches
+    ... send batch.built for each; then per batch, one of:
+    acc.deallocate(batch); batch.complete(base_offset, log_append_time)   # success
+    acc.reenqueue(batch, now)                  # retriable error: front of its queue, backoff
+    acc.split_and_reenqueue(batch, now)        # MESSAGE_TOO_LARGE with several records
+    acc.deallocate(batch); batch.fail(error)   # anything else
+
+A partition's first batch is ready when it is full (or another batch queues behind it),
+when ``linger_ms`` has passed since it was created, while a flush is in progress, while
+closing, or while senders wait for buffer memory; a retried batch first waits out its
+backoff (exponential with jitter), unless its partition has a new leader. Bytes appended
+count against ``buffer_memory`` until their batch is deallocated.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, NamedTuple
+from enum import IntFlag
+from typing import Final, Protocol
 
 from aioproducer.backoff import ExponentialBackoff
-from aioproducer.batch import ProducerBatch, RecordMetadata
+from aioproducer.batch import Completion, ProducerBatch
 from aioproducer.config import ProducerConfig
-from aioproducer.errors import ProducerError
-from aioproducer.metadata import ClusterMetadata, TopicPartition
-from aioproducer.protocol.records import RecordBatchBuilder, decode_batches
+from aioproducer.errors import ProducerClosedError
+from aioproducer.idempotence import IdempotenceState, next_sequence
+from aioproducer.metadata import TopicPartition
+from aioproducer.protocol.records import Header, RecordBatchBuilder, decode_batches
 
-if TYPE_CHECKING:
-    from aioproducer.idempotence import IdempotenceState
+__all__ = ["AppendResult", "LeaderLookup", "ReadyResult", "RecordAccumulator"]
 
-__all__ = ["AppendResult", "ReadyResult", "RecordAccumulator"]
-
-Header = tuple[str, bytes | None]
-_NEVER = 1 << 62
+_NEVER: Final = 1 << 62
+_SEQUENCE_SPAN: Final = 1 << 31
 
 
-class AppendResult(NamedTuple):
-    new_batch: bool
-    batch_is_full: bool
+def _is_after(sequence: int, other: int) -> bool:
+    """``sequence`` comes after ``other``, modulo the wrap at 2**31."""
+    return 0 < (sequence - other) % _SEQUENCE_SPAN < _SEQUENCE_SPAN // 2
+
+
+class AppendResult(IntFlag):
+    """What :meth:`RecordAccumulator.append` did; constants, so no object per record."""
+
+    APPENDED = 0
+    NEW_BATCH = 1
+    BATCH_FULL = 2
+
+    @property
+    def new_batch(self) -> bool:
+        """The record opened a new batch."""
+        return bool(self & AppendResult.NEW_BATCH)
+
+    @property
+    def batch_is_full(self) -> bool:
+        """A batch of the partition is full: the sender has something to send."""
+        return bool(self & AppendResult.BATCH_FULL)
+
+
+_APPENDED: Final = AppendResult.APPENDED
+_FULL: Final = AppendResult.BATCH_FULL
+_NEW: Final = AppendResult.NEW_BATCH
+_NEW_FULL: Final = AppendResult.NEW_BATCH | AppendResult.BATCH_FULL
+
+
+class LeaderLookup(Protocol):
+    """Where partitions live; ``ClusterMetadata`` is one. A negative node id = unknown."""
+
+    def leader(self, topic: str, partition: int) -> int: ...
 
 
 @dataclass(slots=True)
 class ReadyResult:
+    """What :meth:`RecordAccumulator.ready` found."""
+
     ready_nodes: set[int] = field(default_factory=set)
     next_check_ms: int = _NEVER
+    """Milliseconds until some batch may become ready or expire."""
     unknown_leader_topics: set[str] = field(default_factory=set)
 
 
-class _FlushWaiter:
-    __slots__ = ("callback", "pending")
-
-    def __init__(self, pending: set[ProducerBatch], callback: Callable[[], None]) -> None:
-        self.pending = pending
-        self.callback = callback
-
-
 class RecordAccumulator:
-    """Queues of batches per partition; all state the producer and sender share."""
+    """Queues of batches per partition; the state the producer and the sender share."""
 
     def __init__(
         self,
         config: ProducerConfig,
         *,
-        on_space_freed: Callable[[], None] = lambda: None,
         idempotence: IdempotenceState | None = None,
+        on_space_freed: Callable[[], None] | None = None,
+        random: Callable[[], float] | None = None,
     ) -> None:
         self.config = config
         self.idempotence = idempotence
+        self.memory_waiters = 0
+        """Senders blocked on buffer memory; while > 0 every batch is ready (Java's rule)."""
         self._on_space_freed = on_space_freed
+        self._batch_size = config.batch_size
+        self._compression = config.compression_type
+        self._level = config.compression_level
+        self._linger_ms = config.linger_ms
+        self._delivery_timeout_ms = config.delivery_timeout_ms
+        self._buffer_memory = config.buffer_memory
+        self._backoff = ExponentialBackoff(
+            config.retry_backoff_ms, config.retry_backoff_max_ms, random=random
+        )
+        # One in flight per partition without idempotence and max in flight 1 (Java's
+        # guaranteeMessageOrder): the partition is muted while its batch is in flight.
+        self._guarantee_order = (
+            idempotence is None and config.max_in_flight_requests_per_connection == 1
+        )
+        self._muted: set[TopicPartition] = set()
         self._batches: dict[TopicPartition, deque[ProducerBatch]] = {}
         self._incomplete: set[ProducerBatch] = set()
         self._used = 0
-        self._flushes: list[_FlushWaiter] = []
-        self._closing = False
-        self._drain_index = 0
-        self._backoff = ExponentialBackoff(config.retry_backoff_ms, config.retry_backoff_max_ms)
-        self._batch_size = config.batch_size
-        self._linger = config.linger_ms
-        self._delivery_timeout = config.delivery_timeout_ms
-        self._compression = config.compression
-        self._level = config.compression_level
+        self._next_flush_id = 0
+        self._flushes = 0
+        self._closed = False
+        self._drain_start: dict[int, int] = {}
 
-    # -- appending -----------------------------------------------------------------------------
+    # -- buffer memory -----------------------------------------------------------------------
     @property
     def used_bytes(self) -> int:
+        """Bytes held by incomplete batches (uncompressed size, headers included)."""
         return self._used
 
-    def has_room(self, size: int) -> bool:
-        return self._used + size <= self.config.buffer_memory
+    def available(self) -> int:
+        """Bytes of ``buffer_memory`` still free (negative after a split overshoots)."""
+        return self._buffer_memory - self._used
 
-    def append(  # noqa: PLR0917 - the hot path takes positional arguments
+    def has_room(self, nbytes: int) -> bool:
+        """True if a record of at most ``nbytes`` (its batch upper bound) fits now."""
+        return self._used + nbytes <= self._buffer_memory
+
+    @property
+    def is_full(self) -> bool:
+        """No bytes left at all."""
+        return self._used >= self._buffer_memory
+
+    def deallocate(self, batch: ProducerBatch) -> None:
+        """``batch`` is settled (or split): give back its bytes. Safe to call twice."""
+        if batch not in self._incomplete:
+            return
+        self._incomplete.discard(batch)
+        self._muted.discard(batch.tp)
+        self._used -= batch.builder.estimated_size
+        if self._on_space_freed is not None:
+            self._on_space_freed()
+
+    # -- appending ---------------------------------------------------------------------------
+    def append(  # noqa: PLR0917 - the hot path: positional calls are cheapest
         self,
         tp: TopicPartition,
         timestamp_ms: int,
         key: bytes | None,
         value: bytes | None,
         headers: Sequence[Header],
-        future: asyncio.Future[RecordMetadata],
+        completion: Completion,
         now_ms: int,
-        size: int,
     ) -> AppendResult:
-        """Append one record to ``tp``'s open batch (or a new one); never waits."""
+        """Append one record to ``tp``'s open batch, or to a new one; never waits.
+
+        Charges the record's encoded bytes to buffer_memory; check :meth:`has_room` first.
+        """
+        if self._closed:
+            raise ProducerClosedError("the accumulator is closed")
         queue = self._batches.get(tp)
-        if queue is None:
-            queue = self._batches[tp] = deque()
-        new_batch = False
         if queue:
             batch = queue[-1]
-            if (
-                batch.sealed is None
-                and batch.builder.append(timestamp_ms, key, value, headers) is not None
-            ):
-                batch.futures.append(future)
+            builder = batch.builder
+            before = builder.estimated_size
+            if builder.append(timestamp_ms, key, value, headers) is not None:
+                size = builder.estimated_size
+                self._used += size - before
+                batch.completions.append(completion)
                 batch.timestamps.append(timestamp_ms)
-                batch.reserved += size
-                self._used += size
-                return AppendResult(False, batch.builder.estimated_size >= self._batch_size)
-        batch = self._new_batch(tp, now_ms)
-        batch.builder.append(timestamp_ms, key, value, headers)
-        batch.futures.append(future)
-        batch.timestamps.append(timestamp_ms)
-        batch.reserved += size
-        self._used += size
-        queue.append(batch)
-        new_batch = True
-        return AppendResult(
-            new_batch, len(queue) > 1 or batch.builder.estimated_size >= self._batch_size
-        )
+                if size >= self._batch_size or len(queue) > 1:
+                    return _FULL
+                return _APPENDED
+        return self._append_new(tp, queue, timestamp_ms, key, value, headers, completion, now_ms)
 
-    def _new_batch(self, tp: TopicPartition, now_ms: int) -> ProducerBatch:
+    def _append_new(  # noqa: PLR0917
+        self,
+        tp: TopicPartition,
+        queue: deque[ProducerBatch] | None,
+        timestamp_ms: int,
+        key: bytes | None,
+        value: bytes | None,
+        headers: Sequence[Header],
+        completion: Completion,
+        now_ms: int,
+    ) -> AppendResult:
+        if queue is None:
+            queue = self._batches[tp] = deque()
+        batch = self._new_batch(tp, now_ms, self._batch_size)
+        batch.builder.append(timestamp_ms, key, value, headers)  # an empty batch takes one
+        batch.completions.append(completion)
+        batch.timestamps.append(timestamp_ms)
+        self._used += batch.builder.estimated_size
+        queue.append(batch)
+        full = len(queue) > 1 or batch.builder.estimated_size >= self._batch_size
+        return _NEW_FULL if full else _NEW
+
+    def _new_batch(self, tp: TopicPartition, now_ms: int, limit: int) -> ProducerBatch:
         builder = RecordBatchBuilder(
-            batch_size=self._batch_size,
-            compression=self._compression,
-            compression_level=self._level,
+            batch_size=limit, compression=self._compression, compression_level=self._level
         )
-        batch = ProducerBatch(tp, builder, now_ms, now_ms + self._delivery_timeout)
+        self._next_flush_id += 1
+        batch = ProducerBatch(
+            tp, builder, now_ms, now_ms + self._delivery_timeout_ms, self._next_flush_id
+        )
         self._incomplete.add(batch)
         return batch
 
-    # -- readiness and draining ------------------------------------------------------------------
-    def ready(self, now_ms: int, metadata: ClusterMetadata) -> ReadyResult:
-        """Which brokers have a sendable batch, and when to look again."""
+    # -- readiness and draining ----------------------------------------------------------------
+    def ready(self, now_ms: int, leaders: LeaderLookup) -> ReadyResult:
+        """Which brokers lead a partition with a sendable batch, and when to look again."""
         result = ReadyResult()
-        flushing = bool(self._flushes) or self._closing
-        linger = self._linger
+        ready_nodes = result.ready_nodes
+        next_check = _NEVER
+        force = self._flushes > 0 or self._closed or self.memory_waiters > 0
+        linger, batch_size, muted = self._linger_ms, self._batch_size, self._muted
         for tp, queue in self._batches.items():
             if not queue:
                 continue
-            leader = metadata.leader(tp.topic, tp.partition)
+            first = queue[0]
+            next_check = min(next_check, first.deadline_ms - now_ms)
+            leader = leaders.leader(tp.topic, tp.partition)
             if leader < 0:
                 result.unknown_leader_topics.add(tp.topic)
                 continue
-            if leader in result.ready_nodes:
+            if leader in ready_nodes or tp in muted:
                 continue
-            first = queue[0]
-            if first.retry_at_ms > now_ms:
-                result.next_check_ms = min(result.next_check_ms, first.retry_at_ms - now_ms)
+            if first.attempts and now_ms < first.retry_at_ms and leader == first.last_node:
+                next_check = min(next_check, first.retry_at_ms - now_ms)
                 continue
+            waited = now_ms - first.created_ms
             if (
-                flushing
+                force
+                or waited >= linger
                 or len(queue) > 1
-                or first.attempts > 0
-                or first.builder.estimated_size >= self._batch_size
+                or first.attempts
                 or first.builder.closed
-                or now_ms - first.created_ms >= linger
+                or first.builder.estimated_size >= batch_size
             ):
-                result.ready_nodes.add(leader)
+                ready_nodes.add(leader)
             else:
-                result.next_check_ms = min(result.next_check_ms, first.created_ms + linger - now_ms)
+                next_check = min(next_check, linger - waited)
+        result.next_check_ms = max(next_check, 0)
         return result
 
     def drain(
         self,
-        metadata: ClusterMetadata,
-        nodes: Iterable[int],
+        leaders: LeaderLookup,
+        nodes: Collection[int],
         max_request_size: int,
         now_ms: int,
     ) -> dict[int, list[ProducerBatch]]:
-        """Take at most one batch per partition for each of ``nodes``, up to max_request_size."""
-        wanted = set(nodes)
+        """For each of ``nodes``: at most one batch per partition it leads, in one request.
+
+        Batches are sealed (compressed) and stamped with producer state here; a request
+        stops before ``max_request_size`` unless its first batch alone is larger. The start
+        partition rotates per node for fairness. Drained batches are ``in_flight``.
+        """
         by_node: dict[int, list[TopicPartition]] = {}
-        for tp, queue in self._batches.items():
-            if queue:
-                leader = metadata.leader(tp.topic, tp.partition)
-                if leader in wanted:
-                    by_node.setdefault(leader, []).append(tp)
+        for tp in self._batches:
+            leader = leaders.leader(tp.topic, tp.partition)
+            if leader in nodes:
+                by_node.setdefault(leader, []).append(tp)
         drained: dict[int, list[ProducerBatch]] = {}
-        self._drain_index += 1
-        idempotence = self.idempotence
-        for node, tps in by_node.items():
-            start = self._drain_index % len(tps)
-            size = 0
-            batches: list[ProducerBatch] = []
-            for tp in tps[start:] + tps[:start]:
-                queue = self._batches[tp]
-                first = queue[0]
-                if first.retry_at_ms > now_ms:
-                    continue
-                if idempotence is not None and not idempotence.can_send(first):
-                    continue
-                wire_size = len(first.seal())
-                if batches and size + wire_size > max_request_size:
-                    break
-                queue.popleft()
-                first.attempts += 1
-                first.in_flight = True
-                size += wire_size
-                batches.append(first)
+        for node, partitions in by_node.items():
+            batches = self._drain_node(node, partitions, max_request_size, now_ms)
             if batches:
                 drained[node] = batches
         return drained
 
-    # -- retries and expiry ------------------------------------------------------------------------
+    def _drain_node(
+        self, node: int, partitions: list[TopicPartition], max_request_size: int, now_ms: int
+    ) -> list[ProducerBatch]:
+        count = len(partitions)
+        start = self._drain_start.get(node, 0) % count
+        idempotence = self.idempotence
+        size = 0
+        batches: list[ProducerBatch] = []
+        stop_at = (start + 1) % count
+        for step in range(count):
+            index = (start + step) % count
+            tp = partitions[index]
+            queue = self._batches[tp]
+            if not queue or tp in self._muted:
+                continue
+            first = queue[0]
+            if first.attempts and now_ms < first.retry_at_ms and node == first.last_node:
+                continue
+            if idempotence is not None and not idempotence.can_drain(first):
+                continue
+            wire = first.seal()  # compresses once; the batch takes no more records
+            if batches and size + len(wire) > max_request_size:
+                stop_at = index  # this partition goes first in the next request
+                break
+            queue.popleft()
+            if idempotence is not None:
+                idempotence.assign(first)
+                wire = first.seal()  # re-stamped with the sequence
+            size += len(wire)
+            first.in_flight = True
+            first.last_node = node
+            if self._guarantee_order:
+                self._muted.add(tp)
+            batches.append(first)
+        self._drain_start[node] = stop_at
+        return batches
+
+    # -- retries, splits, expiry ----------------------------------------------------------------
     def reenqueue(self, batch: ProducerBatch, now_ms: int) -> None:
-        """Put a batch to retry at the front of its queue, in sequence order, after a backoff."""
+        """Put a batch back at the front of its queue to retry after a backoff.
+
+        With idempotence it goes in sequence order among other retried batches.
+        """
         batch.in_flight = False
+        batch.attempts += 1
         batch.retry_at_ms = now_ms + self._backoff.backoff(batch.attempts - 1)
+        self._muted.discard(batch.tp)
         queue = self._batches.setdefault(batch.tp, deque())
-        if batch.base_sequence < 0:
+        self._insert_in_order(queue, batch)
+
+    @staticmethod
+    def _insert_in_order(queue: deque[ProducerBatch], batch: ProducerBatch) -> None:
+        """Put ``batch`` at the front, behind retried batches with earlier sequences."""
+        if not batch.has_sequence:
             queue.appendleft(batch)
             return
+        base = batch.base_sequence
         index = 0
-        for index, queued in enumerate(queue):  # noqa: B007 - index is the insertion point
-            if queued.base_sequence < 0 or queued.base_sequence > batch.base_sequence:
+        for queued in queue:
+            if not queued.has_sequence or not _is_after(base, queued.base_sequence):
                 break
-        else:
-            index = len(queue)
+            index += 1
         queue.insert(index, batch)
 
+    def split_and_reenqueue(self, batch: ProducerBatch, now_ms: int) -> list[ProducerBatch]:
+        """Split a batch the broker found too large (MESSAGE_TOO_LARGE) and queue the pieces.
+
+        Records are re-read from the sealed bytes (nothing per record is kept for this).
+        Each piece is at most half the original's size; pieces keep the original's creation
+        time, deadline and completions, and its sequence range when it had one. The
+        original's bytes are released and the pieces' charged.
+        """
+        (decoded,) = decode_batches(batch.seal())
+        limit = max(1, batch.builder.estimated_size // 2)
+        pieces: list[ProducerBatch] = []
+        piece: ProducerBatch | None = None
+        for index, record in enumerate(decoded.records):
+            if piece is None or (
+                piece.builder.append(record.timestamp, record.key, record.value, record.headers)
+                is None
+            ):
+                piece = ProducerBatch(
+                    batch.tp,
+                    RecordBatchBuilder(
+                        batch_size=limit,
+                        compression=self._compression,
+                        compression_level=self._level,
+                    ),
+                    batch.created_ms,
+                    batch.deadline_ms,
+                    batch.flush_id,
+                )
+                piece.builder.append(record.timestamp, record.key, record.value, record.headers)
+                pieces.append(piece)
+            piece.completions.append(batch.completions[index])
+            piece.timestamps.append(batch.timestamps[index])
+        self.deallocate(batch)
+        batch.done = True  # its completions now belong to the pieces
+        batch.in_flight = False
+        sequence = batch.base_sequence
+        for piece in pieces:
+            piece.last_error = batch.last_error
+            if batch.has_sequence:
+                piece.set_producer_state(batch.producer_id, batch.producer_epoch, sequence)
+                sequence = next_sequence(sequence, piece.record_count)
+            piece.seal()
+            self._incomplete.add(piece)
+            self._used += piece.builder.estimated_size
+        if self.idempotence is not None:
+            self.idempotence.replace_in_flight(batch, pieces)
+        self._muted.discard(batch.tp)
+        queue = self._batches.setdefault(batch.tp, deque())
+        for piece in reversed(pieces):
+            self._insert_in_order(queue, piece)
+        return pieces
+
     def expired_batches(self, now_ms: int) -> list[ProducerBatch]:
-        """Remove and return queued batches past their delivery deadline."""
+        """Remove and return queued batches past their deadline (in-flight ones stay).
+
+        The caller fails them (and deallocates); as in Java, only in-flight batches wait
+        for their response or request timeout.
+        """
         expired: list[ProducerBatch] = []
         for queue in self._batches.values():
-            if (
-                queue
-                and queue[0].deadline_ms <= now_ms
-                or any(b.deadline_ms <= now_ms for b in queue)
-            ):
+            while queue and queue[0].deadline_ms <= now_ms:
+                expired.append(queue.popleft())
+            if queue and any(b.deadline_ms <= now_ms for b in queue):
+                # a retried batch went in front of older ones: keep order, drop the expired
                 keep = [b for b in queue if b.deadline_ms > now_ms]
                 expired.extend(b for b in queue if b.deadline_ms <= now_ms)
                 queue.clear()
                 queue.extend(keep)
         return expired
 
-    def split_and_reenqueue(self, batch: ProducerBatch, now_ms: int) -> None:
-        """Split a batch the broker found too large into halves, keeping record order."""
-        (decoded,) = decode_batches(batch.seal())
-        records = decoded.records
-        half = max(1, len(records) // 2)
-        pieces: list[ProducerBatch] = []
-        for start in (0, half):
-            chunk = records[start : start + half] if start == 0 else records[start:]
-            if not chunk:
-                continue
-            piece = ProducerBatch(
-                batch.tp,
-                RecordBatchBuilder(
-                    batch_size=max(1, self._batch_size),
-                    compression=self._compression,
-                    compression_level=self._level,
-                ),
-                batch.created_ms,
-                batch.deadline_ms,
-            )
-            for index, record in enumerate(chunk, start):
-                piece.builder.append(record.timestamp, record.key, record.value, record.headers)
-                piece.futures.append(batch.futures[index])
-                piece.timestamps.append(batch.timestamps[index])
-            piece.reserved = batch.reserved * len(chunk) // len(records)
-            piece.attempts = batch.attempts
-            pieces.append(piece)
-        # Hand the reservation over to the pieces.
-        self._incomplete.discard(batch)
-        batch.done = True
-        queue = self._batches.setdefault(batch.tp, deque())
-        for piece in reversed(pieces):
-            self._incomplete.add(piece)
-            queue.appendleft(piece)
-        leftover = batch.reserved - sum(p.reserved for p in pieces)
-        self._release_bytes(leftover)
-        self._replace_in_flushes(batch, pieces)
+    # -- flush, close, abort ---------------------------------------------------------------------
+    def begin_flush(self) -> int:
+        """Make every batch ready at once; return a token for :meth:`flush_done`."""
+        self._flushes += 1
+        return self._next_flush_id
 
-    # -- settling ------------------------------------------------------------------------------------
-    def deallocate(self, batch: ProducerBatch) -> None:
-        """A batch is settled: give back its bytes and wake flushes that waited for it."""
-        if batch not in self._incomplete:
-            return
-        self._incomplete.discard(batch)
-        self._release_bytes(batch.reserved)
-        if self._flushes:
-            finished = []
-            for waiter in self._flushes:
-                waiter.pending.discard(batch)
-                if not waiter.pending:
-                    finished.append(waiter)
-            for waiter in finished:
-                self._flushes.remove(waiter)
-                waiter.callback()
+    def flush_done(self, token: int) -> bool:
+        """True when every batch created before ``begin_flush`` returned ``token`` settled."""
+        return not any(batch.flush_id <= token for batch in self._incomplete)
 
-    def _release_bytes(self, nbytes: int) -> None:
-        if nbytes:
-            self._used -= nbytes
-            self._on_space_freed()
+    def end_flush(self) -> None:
+        """The flush that called :meth:`begin_flush` is over (done, timed out or cancelled)."""
+        self._flushes = max(0, self._flushes - 1)
 
-    def _replace_in_flushes(self, old: ProducerBatch, new: list[ProducerBatch]) -> None:
-        for waiter in self._flushes:
-            if old in waiter.pending:
-                waiter.pending.discard(old)
-                waiter.pending.update(new)
-
-    def begin_flush(self, callback: Callable[[], None]) -> None:
-        """Call ``callback`` once every batch incomplete now is settled; send without linger."""
-        if not self._incomplete:
-            callback()
-            return
-        self._flushes.append(_FlushWaiter(set(self._incomplete), callback))
+    @property
+    def flush_in_progress(self) -> bool:
+        """A flush is waiting: linger is ignored."""
+        return self._flushes > 0
 
     def close(self) -> None:
-        """From now on every batch is ready at once."""
-        self._closing = True
+        """From now on every batch is ready at once, and appends raise."""
+        self._closed = True
 
-    def abort_all(self, error: ProducerError) -> None:
-        """Fail every queued (not in-flight) batch with ``error``."""
+    @property
+    def closed(self) -> bool:
+        """:meth:`close` was called."""
+        return self._closed
+
+    def abort_all(self, error: BaseException) -> int:
+        """Fail every incomplete batch, queued or in flight, with ``error``; return how many.
+
+        Responses that arrive later for in-flight batches find them done and change nothing.
+        """
         for queue in self._batches.values():
-            while queue:
-                batch = queue.popleft()
-                self.deallocate(batch)
-                batch.fail(error)
+            queue.clear()
+        batches = sorted(self._incomplete, key=lambda b: b.flush_id)
+        for batch in batches:
+            self.deallocate(batch)
+            batch.in_flight = False
+            if self.idempotence is not None:
+                self.idempotence.on_failure(batch, adjust_sequences=False)
+            batch.fail(error)
+        return len(batches)
 
+    # -- queries ---------------------------------------------------------------------------------
     def has_undrained(self) -> bool:
+        """Some batch waits in a queue."""
         return any(self._batches.values())
 
     def has_incomplete(self) -> bool:
+        """Some batch is not settled yet (queued or in flight)."""
         return bool(self._incomplete)
+
+    def queued(self, tp: TopicPartition) -> list[ProducerBatch]:
+        """``tp``'s queued batches, oldest first (a copy)."""
+        return list(self._batches.get(tp, ()))

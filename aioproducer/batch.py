@@ -1,21 +1,31 @@
-"""ProducerBatch: the records of one partition travelling together, and their futures.
+"""ProducerBatch: the records of one partition travelling together, and their completions.
 
-A batch is open while records are appended, sealed into wire bytes when first drained, and
-re-stamped (producer id, epoch, base sequence) without recompression whenever idempotence
-needs it. It settles each record's future exactly once: with :class:`RecordMetadata` on
-success (offset = base offset + index), or with the error on failure.
+A batch is open while records are appended to its
+:class:`~aioproducer.protocol.records.RecordBatchBuilder`, sealed into bytes once when first
+drained (:meth:`ProducerBatch.seal`), and re-stamped with producer id, epoch and base
+sequence (no recompression) whenever idempotence changes them. It settles each record's
+completion exactly once: :class:`RecordMetadata` on success (offset = base offset + index),
+or the error on failure.
+
+There is no asyncio here: a completion is anything with ``done()``, ``cancelled()``,
+``exception()``, ``set_result()`` and ``set_exception()`` (an ``asyncio.Future`` is one).
+Per record the batch holds only that completion and the record's timestamp, kept in an
+``array`` of int64 (no Python object per record).
 """
 
 from __future__ import annotations
 
-import asyncio
-from typing import NamedTuple
+from array import array
+from typing import Final, NamedTuple, Protocol
 
-from aioproducer.errors import ProducerError
 from aioproducer.metadata import TopicPartition
 from aioproducer.protocol.records import RecordBatchBuilder, set_producer_state
 
-__all__ = ["ProducerBatch", "RecordMetadata"]
+__all__ = ["Completion", "ProducerBatch", "RecordMetadata", "last_sequence"]
+
+NO_SEQUENCE: Final = -1
+_SEQUENCE_SPAN: Final = 1 << 31
+_NO_STATE: Final = (-1, -1, -1)
 
 
 class RecordMetadata(NamedTuple):
@@ -24,114 +34,164 @@ class RecordMetadata(NamedTuple):
     topic: str
     partition: int
     offset: int
-    """-1 when acks=0 (the broker does not say)."""
+    """-1 when acks=0 or the broker reported a duplicate (it does not say where)."""
     timestamp_ms: int
     """The record's CreateTime, or the broker's LogAppendTime when the topic uses it."""
 
 
+class Completion(Protocol):
+    """What the batch settles for each record; ``asyncio.Future[RecordMetadata]`` fits."""
+
+    def done(self) -> bool: ...
+    def cancelled(self) -> bool: ...
+    def exception(self) -> BaseException | None: ...
+    def set_result(self, result: RecordMetadata, /) -> None: ...
+    def set_exception(self, exception: BaseException, /) -> None: ...
+
+
+def last_sequence(base_sequence: int, record_count: int) -> int:
+    """Sequence of a batch's last record; sequences wrap from 2**31-1 to 0."""
+    return (base_sequence + record_count - 1) % _SEQUENCE_SPAN
+
+
 class ProducerBatch:
-    """One partition's batch, from first record to settled futures."""
+    """One partition's batch, from first record to settled completions.
+
+    Times are absolute integer milliseconds of the caller's clock. ``attempts`` counts
+    re-enqueues (retries), as Java's ``ProducerBatch.attempts()`` does.
+    """
 
     __slots__ = (
         "attempts",
         "base_sequence",
         "builder",
+        "built",
+        "completions",
         "created_ms",
         "deadline_ms",
         "done",
-        "futures",
+        "flush_id",
         "in_flight",
         "last_error",
+        "last_node",
         "producer_epoch",
         "producer_id",
-        "reserved",
         "retry_at_ms",
-        "sealed",
+        "sequence_reset",
         "stamped",
         "timestamps",
         "tp",
     )
 
     def __init__(
-        self, tp: TopicPartition, builder: RecordBatchBuilder, created_ms: int, deadline_ms: int
+        self,
+        tp: TopicPartition,
+        builder: RecordBatchBuilder,
+        created_ms: int,
+        deadline_ms: int,
+        flush_id: int = 0,
     ) -> None:
         self.tp = tp
         self.builder = builder
         self.created_ms = created_ms
         self.deadline_ms = deadline_ms
-        self.futures: list[asyncio.Future[RecordMetadata]] = []
-        self.timestamps: list[int] = []
-        self.reserved = 0
+        """``created_ms + delivery_timeout_ms``: the batch fails if not acknowledged by then."""
+        self.flush_id = flush_id
+        """Creation order, inherited by the pieces of a split; flush() waits by it."""
+        self.completions: list[Completion] = []
+        self.timestamps = array("q")
         self.attempts = 0
         self.retry_at_ms = 0
-        self.last_error: ProducerError | None = None
-        self.sealed: bytes | None = None
-        self.stamped: bytes | None = None
-        self.producer_id = -1
-        self.producer_epoch = -1
-        self.base_sequence = -1
+        """While ``attempts > 0``: not to be sent again before this time (retry backoff)."""
+        self.last_node = -1
+        """The broker the batch was last drained for (a new leader skips the backoff)."""
+        self.last_error: BaseException | None = None
         self.in_flight = False
         self.done = False
+        self.built: bytes | None = None
+        """The sealed wire bytes (compressed once), stamped with ``stamped``."""
+        self.stamped: tuple[int, int, int] = _NO_STATE
+        self.producer_id = -1
+        self.producer_epoch = -1
+        self.base_sequence = NO_SEQUENCE
+        self.sequence_reset = False
+        """Its sequence was rewritten by an epoch bump (KIP-360) after it was sent."""
 
     def __repr__(self) -> str:
+        topic, partition = self.tp
         return (
-            f"<ProducerBatch {self.tp.topic}-{self.tp.partition} records={self.record_count} "
+            f"<ProducerBatch {topic}-{partition} records={self.record_count} "
             f"seq={self.base_sequence} attempts={self.attempts}>"
         )
 
     @property
     def record_count(self) -> int:
-        return len(self.futures)
+        """Records in the batch."""
+        return len(self.completions)
 
     @property
-    def is_full(self) -> bool:
-        """Sealed, or too full to take another typical record."""
-        return self.sealed is not None or self.builder.closed
+    def has_sequence(self) -> bool:
+        """True once idempotence gave the batch a base sequence."""
+        return self.base_sequence != NO_SEQUENCE
 
-    def seal(self) -> bytes:
-        """Build the wire bytes once (compressing), with no producer state."""
-        if self.sealed is None:
-            self.sealed = self.builder.build()
-            self.stamped = self.sealed
-        return self.sealed
+    @property
+    def last_sequence(self) -> int:
+        """Sequence of the last record (wrapping past 2**31-1)."""
+        return last_sequence(self.base_sequence, len(self.completions))
 
-    def wire(self) -> bytes:
-        """The bytes to send: sealed, stamped with the producer state if any."""
-        if self.stamped is None:
-            self.seal()
-        assert self.stamped is not None
-        return self.stamped
+    @property
+    def estimated_size(self) -> int:
+        """Uncompressed bytes, header included; what buffer_memory is charged for."""
+        return self.builder.estimated_size
 
-    def stamp(self, producer_id: int, epoch: int, base_sequence: int) -> None:
-        """Set producer id, epoch and base sequence in the header (CRC recomputed)."""
-        sealed = self.seal()
+    @property
+    def closed(self) -> bool:
+        """No more records can be appended (sealed, or split off another batch)."""
+        return self.builder.closed
+
+    def set_producer_state(self, producer_id: int, epoch: int, base_sequence: int) -> None:
+        """Record the producer state the batch must carry; :meth:`seal` stamps it."""
         self.producer_id = producer_id
         self.producer_epoch = epoch
         self.base_sequence = base_sequence
-        self.stamped = set_producer_state(sealed, producer_id, epoch, base_sequence)
 
-    def complete(self, base_offset: int, log_append_time_ms: int) -> None:
-        """Resolve every record's future with its metadata."""
+    def seal(self) -> bytes:
+        """The wire bytes: built (and compressed) once, re-stamped when the state changed."""
+        built = self.built
+        if built is None:
+            built = self.builder.build()
+        state = (self.producer_id, self.producer_epoch, self.base_sequence)
+        if state != self.stamped:
+            built = set_producer_state(built, *state)
+            self.stamped = state
+        self.built = built
+        return built
+
+    def complete(self, base_offset: int, log_append_time_ms: int = -1) -> None:
+        """Resolve every completion: offset ``base_offset + index`` (-1 if unknown)."""
         if self.done:
             return
         self.done = True
         topic, partition = self.tp
-        futures, timestamps = self.futures, self.timestamps
-        for index, future in enumerate(futures):
-            if not future.done():
-                offset = base_offset + index if base_offset >= 0 else -1
-                ts = log_append_time_ms if log_append_time_ms >= 0 else timestamps[index]
-                future.set_result(RecordMetadata(topic, partition, offset, ts))
+        timestamps = self.timestamps
+        for index, completion in enumerate(self.completions):
+            if not completion.done():
+                completion.set_result(
+                    RecordMetadata(
+                        topic,
+                        partition,
+                        base_offset + index if base_offset >= 0 else -1,
+                        log_append_time_ms if log_append_time_ms >= 0 else timestamps[index],
+                    )
+                )
 
-    def fail(self, error: ProducerError) -> None:
-        """Fail every record's future with ``error``."""
+    def fail(self, error: BaseException) -> None:
+        """Fail every record's completion with ``error`` (marked retrieved: no loop warnings)."""
         if self.done:
             return
         self.done = True
-        for future in self.futures:
-            if not future.done():
-                future.set_exception(error)
-        # A future nobody awaits must not log "exception was never retrieved".
-        for future in self.futures:
-            if not future.cancelled():
-                future.exception()
+        self.last_error = error
+        for completion in self.completions:
+            if not completion.done():
+                completion.set_exception(error)
+                completion.exception()  # the caller may never await a fire-and-forget send
