@@ -26,7 +26,7 @@ from aioproducer.errors import (
 from aioproducer.metadata import BrokerAddress, ClusterMetadata, TopicInfo
 from aioproducer.protocol.messages.metadata import MetadataRequest, MetadataResponse
 
-__all__ = ["Cluster"]
+__all__ = ["Cluster", "now_ms"]
 
 log = logging.getLogger("aioproducer.cluster")
 
@@ -40,7 +40,7 @@ class Cluster:
 
     def __init__(self, config: ProducerConfig) -> None:
         self.config = config
-        self.metadata = ClusterMetadata(config.servers, config.metadata_max_age_ms)
+        self.metadata = ClusterMetadata(config.bootstrap_servers, config.metadata_max_age_ms)
         self._connections: dict[int, BrokerConnection] = {}
         self._connecting: dict[int, asyncio.Task[BrokerConnection]] = {}
         self._failures: dict[int, int] = {}
@@ -59,7 +59,7 @@ class Cluster:
         deadline = asyncio.get_running_loop().time() + timeout
         errors: list[str] = []
         while True:
-            for host, port in self.config.servers:
+            for host, port in self.config.bootstrap_servers:
                 remaining = deadline - asyncio.get_running_loop().time()
                 if remaining <= 0:
                     break
@@ -79,7 +79,7 @@ class Cluster:
                 finally:
                     conn.close()
             if asyncio.get_running_loop().time() >= deadline:
-                servers = ", ".join(f"{h}:{p}" for h, p in self.config.servers)
+                servers = ", ".join(f"{h}:{p}" for h, p in self.config.bootstrap_servers)
                 raise BrokerUnavailableError(
                     f"could not bootstrap from {servers} within {timeout:.1f}s: "
                     + "; ".join(errors[-3:])

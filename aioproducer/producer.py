@@ -227,7 +227,6 @@ class Producer:
             header_list,
             future,
             now_ms(),
-            size,
         )
         if key_bytes is None:
             self._partitioner.on_append(topic, partition, size, result.batch_is_full)
@@ -240,19 +239,23 @@ class Producer:
         accumulator, event = self._accumulator, self._space_freed
         assert accumulator is not None
         assert event is not None
-        while not accumulator.has_room(size):
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise BufferFullError(
-                    f"buffer_memory ({self.config.buffer_memory} bytes) stayed full for "
-                    f"max_block_ms ({self.config.max_block_ms} ms)"
-                )
-            event.clear()
-            try:
-                async with asyncio.timeout(remaining):
-                    await event.wait()
-            except TimeoutError:
-                continue
+        accumulator.memory_waiters += 1  # every batch is ready while someone waits (Java)
+        assert self._sender is not None
+        self._sender.wakeup()
+        try:
+            while not accumulator.has_room(size) and self._state == _RUNNING:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise BufferFullError(
+                        f"buffer_memory ({self.config.buffer_memory} bytes) stayed full for "
+                        f"max_block_ms ({self.config.max_block_ms} ms)"
+                    )
+                event.clear()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(remaining):
+                        await event.wait()
+        finally:
+            accumulator.memory_waiters -= 1
 
     async def send_and_wait(
         self,
@@ -272,21 +275,20 @@ class Producer:
 
     async def flush(self, timeout: float | None = None) -> None:
         """Wait until every record sent so far is acknowledged or failed."""
-        if self._accumulator is None or self._sender is None:
+        accumulator, sender, event = self._accumulator, self._sender, self._space_freed
+        if accumulator is None or sender is None or event is None:
             return
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-
-        def done() -> None:
-            if not waiter.done():
-                waiter.set_result(None)
-
-        self._accumulator.begin_flush(done)
-        self._sender.wakeup()
+        token = accumulator.begin_flush()
+        sender.wakeup()
         try:
             async with asyncio.timeout(timeout):
-                await waiter
+                while not accumulator.flush_done(token):
+                    event.clear()
+                    await event.wait()
         except TimeoutError as exc:
             raise KafkaTimeoutError(f"flush() did not finish within {timeout} s") from exc
+        finally:
+            accumulator.end_flush()
 
     async def partitions_for(self, topic: str) -> list[int]:
         """The partition numbers of ``topic`` (waiting up to max_block_ms for its metadata)."""

@@ -33,12 +33,14 @@ from aioproducer.errors import (
     BrokerUnavailableError,
     ConnectionLostError,
     DeliveryTimeoutError,
+    FencedProducerError,
     KafkaTimeoutError,
     ProducerError,
     broker_error,
 )
 from aioproducer.idempotence import IdempotenceState
 from aioproducer.metadata import TopicPartition
+from aioproducer.protocol.api import Response
 from aioproducer.protocol.messages.init_producer_id import (
     InitProducerIdRequest,
     InitProducerIdResponse,
@@ -54,7 +56,6 @@ __all__ = ["Sender"]
 log = logging.getLogger("aioproducer.sender")
 
 _MESSAGE_TOO_LARGE: Final = 10
-_DUPLICATE_SEQUENCE: Final = 46
 _IDLE_WAIT_MS: Final = 100
 
 
@@ -76,7 +77,7 @@ class Sender:
         self._stopping = False
         self._force_close = False
         self._in_flight: set[asyncio.Future[object]] = set()
-        self._acks = config.acks_value
+        self._acks = config.acks
         self._id_task: asyncio.Task[None] | None = None
         self._timeout_ms = config.request_timeout_ms
 
@@ -208,11 +209,8 @@ class Sender:
     # -- requests ------------------------------------------------------------------------------
     def _send(self, conn: BrokerConnection, batches: Sequence[ProducerBatch], now: int) -> None:
         by_topic: dict[str, list[tuple[int, bytes]]] = {}
-        idempotence = self.idempotence
         for batch in batches:
-            if idempotence is not None:
-                idempotence.stamp(batch)
-            by_topic.setdefault(batch.tp.topic, []).append((batch.tp.partition, batch.wire()))
+            by_topic.setdefault(batch.tp.topic, []).append((batch.tp.partition, batch.seal()))
         request = ProduceRequest(
             acks=self._acks,
             timeout_ms=self._timeout_ms,
@@ -234,16 +232,17 @@ class Sender:
 
     def _on_response(
         self,
-        future: asyncio.Future[object],
+        future: asyncio.Future[Response],
         batches: dict[TopicPartition, ProducerBatch],
         conn: BrokerConnection,
     ) -> None:
         now = now_ms()
         try:
-            if future.cancelled():
-                exc: BaseException | None = ConnectionLostError("request cancelled")
-            else:
-                exc = future.exception()
+            exc: BaseException | None = (
+                ConnectionLostError("request cancelled")
+                if future.cancelled()
+                else future.exception()
+            )
             if exc is not None:
                 error = exc if isinstance(exc, ProducerError) else ConnectionLostError(str(exc))
                 self.cluster.metadata.request_refresh()
@@ -268,73 +267,85 @@ class Sender:
 
     def _on_partition(self, batch: ProducerBatch, part: ProducePartitionResponse, now: int) -> None:
         code = part.error_code
-        if code == 0 or (code == _DUPLICATE_SEQUENCE and self.idempotence is not None):
+        if batch.done:
+            return  # aborted meanwhile
+        if code == 0:
             self._complete(batch, part.base_offset, part.log_append_time_ms)
             return
+        idempotence = self.idempotence
+        verdict = "default"
+        if idempotence is not None:
+            verdict = idempotence.on_error(batch, code, part.log_start_offset)
+            if verdict == "success":  # DUPLICATE_SEQUENCE_NUMBER: the broker has it
+                self._complete(batch, part.base_offset, part.log_append_time_ms)
+                return
         message = part.error_message
         if part.record_errors:
             message = "; ".join(f"record {e.batch_index}: {e.message}" for e in part.record_errors)
         error = broker_error(code, message or f"producing to {batch.tp.topic}-{batch.tp.partition}")
+        if verdict == "fatal":
+            fenced = FencedProducerError(f"this producer was fenced: {error}")
+            fenced.__cause__ = error
+            self._fail(batch, fenced, code)
+            return
         if code == _MESSAGE_TOO_LARGE and batch.record_count > 1:
             log.info("splitting a batch of %d records for %s", batch.record_count, batch.tp)
-            if self.idempotence is not None:
-                self.idempotence.on_failure(batch)  # its sequence is abandoned: bump the epoch
             self.accumulator.split_and_reenqueue(batch, now)
             return
-        if self.idempotence is not None:
-            verdict = self.idempotence.on_error(batch, code)
-            if verdict == "fatal":
-                self._fail(batch, error)
-                return
-            if verdict == "retry":
-                self._reenqueue(batch, error, now)
-                return
-        self._retry_or_fail(batch, error, now)
+        self._retry_or_fail(batch, error, now, force_retriable=verdict == "retry")
 
     # -- outcomes ------------------------------------------------------------------------------
-    def _retry_or_fail(self, batch: ProducerBatch, error: ProducerError, now: int) -> None:
-        retriable = isinstance(error, ConnectionLostError) or (
-            isinstance(error, BrokerError) and error.retriable
+    def _retry_or_fail(
+        self, batch: ProducerBatch, error: ProducerError, now: int, *, force_retriable: bool = False
+    ) -> None:
+        if batch.done:
+            return
+        retriable = (
+            force_retriable
+            or isinstance(error, ConnectionLostError)
+            or (isinstance(error, BrokerError) and error.retriable)
         )
         if isinstance(error, BrokerError) and error.invalid_metadata:
             self.cluster.metadata.request_refresh()
-        if (
-            retriable
-            and not self._force_close
-            and batch.attempts <= self.config.retries
-            and now < batch.deadline_ms
-        ):
-            self._reenqueue(batch, error, now)
-        elif retriable and now >= batch.deadline_ms:
-            self._fail(batch, self._timeout_error(batch, error))
+        code = error.code if isinstance(error, BrokerError) else None
+        if not retriable or self._force_close:
+            self._fail(batch, error, code)
+        elif now >= batch.deadline_ms:
+            self._fail(batch, self._timeout_error(batch, error), code, sent=True)
+        elif batch.attempts >= self.config.retries:
+            self._fail(batch, error, code, sent=True)
         else:
-            self._fail(batch, error)
-
-    def _reenqueue(self, batch: ProducerBatch, error: ProducerError, now: int) -> None:
-        log.debug("retrying %s after %s", batch.tp, error)
-        batch.last_error = error
-        if self.idempotence is not None:
-            self.idempotence.on_retry(batch)
-        self.accumulator.reenqueue(batch, now)
+            log.debug("retrying %s after %s", batch, error)
+            batch.last_error = error
+            self.accumulator.reenqueue(batch, now)
 
     def _complete(self, batch: ProducerBatch, base_offset: int, log_append_time: int) -> None:
         if self.idempotence is not None:
-            self.idempotence.on_success(batch)
-        self._release(batch)
+            self.idempotence.on_success(batch, base_offset)
+        self.accumulator.deallocate(batch)
         batch.complete(base_offset, log_append_time)
 
-    def _fail(self, batch: ProducerBatch, error: ProducerError) -> None:
+    def _fail(
+        self,
+        batch: ProducerBatch,
+        error: ProducerError,
+        code: int | None = None,
+        *,
+        sent: bool = False,
+    ) -> None:
+        """Fail ``batch`` for good; ``sent``: the broker may have written it anyway."""
         if self.idempotence is not None:
-            self.idempotence.on_failure(batch)
-        self._release(batch)
-        batch.fail(error)
-
-    def _release(self, batch: ProducerBatch) -> None:
+            self.idempotence.on_failure(batch, code, adjust_sequences=not sent)
         self.accumulator.deallocate(batch)
+        batch.fail(error)
 
     def _fail_expired(self, now: int) -> None:
         for batch in self.accumulator.expired_batches(now):
-            self._fail(batch, self._timeout_error(batch, batch.last_error))
+            if self.idempotence is not None:
+                self.idempotence.on_expired(batch)
+            self.accumulator.deallocate(batch)
+            last = batch.last_error if isinstance(batch.last_error, ProducerError) else None
+            batch.fail(self._timeout_error(batch, last))
 
     def _timeout_error(
         self, batch: ProducerBatch, cause: ProducerError | None

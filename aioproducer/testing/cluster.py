@@ -31,7 +31,7 @@ from aioproducer.testing.admin import AdminClient, PartitionState
 from aioproducer.testing.jars import HarnessError, kafka_libs
 from aioproducer.testing.versions import KAFKA_VERSION
 
-__all__ = ["BrokerNode", "LocalKafkaCluster", "free_port"]
+__all__ = ["BrokerNode", "LocalKafkaCluster", "free_port", "running_clusters"]
 
 _LOG4J = Path(__file__).with_name("log4j2.properties")
 _LIVE: set[LocalKafkaCluster] = set()
