@@ -34,8 +34,9 @@ def test_confluent_round_trip(kafka_cluster: KafkaClusterHandle, new_topic: Topi
     seen: list[bytes] = []
     for _ in range(300):
         msg = consumer.poll(0.2)
-        if msg is not None and msg.error() is None:
-            seen.append(msg.value())
+        value = msg.value() if msg is not None and msg.error() is None else None
+        if value is not None:
+            seen.append(value)
         if len(seen) == 100:
             break
     consumer.close()

@@ -1,0 +1,90 @@
+"""A fault-injecting TCP proxy between a client and one Kafka broker (a test helper).
+
+It forwards bytes both ways, reading Kafka's frames to learn which request each response
+answers. With ``drop_every=N`` it lets the broker append every Nth Produce request but cuts
+the connection before the response reaches the client, so the client must retry a batch the
+broker already wrote: exactly the case idempotence exists for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import struct
+
+_HEADER = struct.Struct(">hhi")  # api_key, api_version, correlation_id
+_PRODUCE = 0
+
+
+class FaultyProxy:
+    """Listens on 127.0.0.1:``port`` and forwards to ``target_port``."""
+
+    def __init__(self, port: int, target_port: int, *, drop_every: int = 0) -> None:
+        self.port = port
+        self.target_port = target_port
+        self.drop_every = drop_every
+        self.produce_responses = 0
+        self.dropped = 0
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.port)
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for writer in list(self._writers):
+            writer.close()
+        if self._server is not None:
+            await self._server.wait_closed()
+
+    async def _handle(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
+        try:
+            broker_r, broker_w = await asyncio.open_connection("127.0.0.1", self.target_port)
+        except OSError:
+            client_w.close()
+            return
+        self._writers.update((client_w, broker_w))
+        api_keys: dict[int, int] = {}
+        upstream = asyncio.create_task(self._requests(client_r, broker_w, api_keys))
+        try:
+            await self._responses(broker_r, client_w, api_keys)
+        finally:
+            upstream.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await upstream
+            for writer in (client_w, broker_w):
+                writer.close()
+                self._writers.discard(writer)
+
+    @staticmethod
+    async def _frame(reader: asyncio.StreamReader) -> bytes | None:
+        try:
+            size = await reader.readexactly(4)
+            return size + await reader.readexactly(struct.unpack(">i", size)[0])
+        except (asyncio.IncompleteReadError, ConnectionError):
+            return None
+
+    async def _requests(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, api_keys: dict[int, int]
+    ) -> None:
+        while (frame := await self._frame(reader)) is not None:
+            api_key, _, correlation_id = _HEADER.unpack_from(frame, 4)
+            api_keys[correlation_id] = api_key
+            writer.write(frame)
+            await writer.drain()
+        writer.close()
+
+    async def _responses(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, api_keys: dict[int, int]
+    ) -> None:
+        while (frame := await self._frame(reader)) is not None:
+            (correlation_id,) = struct.unpack_from(">i", frame, 4)
+            if api_keys.pop(correlation_id, None) == _PRODUCE:
+                self.produce_responses += 1
+                if self.drop_every and self.produce_responses % self.drop_every == 0:
+                    self.dropped += 1
+                    return  # the broker wrote the batch; the client never hears of it
+            writer.write(frame)
+            await writer.drain()

@@ -1,0 +1,134 @@
+"""The producer against a real broker, read back with confluent-kafka's consumer."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections import Counter, defaultdict
+
+import pytest
+
+from aioproducer import Producer, RecordMetadata
+from aioproducer.partitioner import partition_for_key
+from aioproducer.testing.pytest_plugin import KafkaClusterHandle, TopicFactory
+from aioproducer.testing.readback import consume_all
+
+pytestmark = pytest.mark.integration
+
+
+async def test_send_returns_metadata(kafka_bootstrap: str, new_topic: TopicFactory) -> None:
+    topic = new_topic(partitions=1)
+    async with Producer(bootstrap_servers=kafka_bootstrap) as producer:
+        fut = await producer.send(topic, b"hello", key=b"k")
+        md = await fut
+        assert isinstance(md, RecordMetadata)
+        assert (md.topic, md.partition, md.offset) == (topic, 0, 0)
+        assert md.timestamp_ms > 0
+        md2 = await producer.send_and_wait(topic, b"again")
+        assert md2.offset == 1
+        assert await producer.partitions_for(topic) == [0]
+    records = consume_all(kafka_bootstrap, topic)
+    assert [(r.key, r.value) for r in records] == [(b"k", b"hello"), (None, b"again")]
+
+
+async def test_keys_land_on_java_partitions_in_order(
+    kafka_bootstrap: str, new_topic: TopicFactory
+) -> None:
+    topic = new_topic(partitions=6)
+    keys = [f"user-{i}".encode() for i in range(50)]
+    async with Producer(bootstrap_servers=kafka_bootstrap, linger_ms=2) as producer:
+        futures = [
+            await producer.send(topic, f"{k.decode()}:{n}".encode(), key=k)
+            for n in range(20)
+            for k in keys
+        ]
+        results = await asyncio.gather(*futures)
+    for md, fut_key in zip(results, [k for _ in range(20) for k in keys], strict=True):
+        assert md.partition == partition_for_key(fut_key, 6)
+    records = consume_all(kafka_bootstrap, topic)
+    assert len(records) == 1000
+    per_key: dict[bytes, list[int]] = defaultdict(list)
+    for r in records:
+        assert r.key is not None
+        assert r.value is not None
+        assert r.partition == partition_for_key(r.key, 6)
+        per_key[r.key].append(int(r.value.split(b":")[1]))
+    assert all(seq == list(range(20)) for seq in per_key.values())
+
+
+async def test_headers_null_values_and_timestamps_survive(
+    kafka_bootstrap: str, new_topic: TopicFactory
+) -> None:
+    topic = new_topic()
+    ts = int(time.time() * 1000) - 60_000
+    async with Producer(bootstrap_servers=kafka_bootstrap) as producer:
+        await producer.send_and_wait(
+            topic,
+            None,
+            key=b"tombstone",
+            headers=[("a", b"1"), ("b", None), ("a", b"2")],
+            timestamp_ms=ts,
+        )
+        await producer.send_and_wait(topic, b"", key=None, headers=[("ünï", b"\x00\xff")])
+    first, second = consume_all(kafka_bootstrap, topic)
+    assert (first.key, first.value, first.timestamp_ms) == (b"tombstone", None, ts)
+    assert first.headers == (("a", b"1"), ("b", None), ("a", b"2"))
+    assert (second.key, second.value) == (None, b"")
+    assert second.headers == (("ünï", b"\x00\xff"),)
+
+
+@pytest.mark.parametrize("codec", ["none", "gzip", "snappy", "lz4", "zstd"])
+async def test_every_codec_is_accepted_and_read_back(
+    kafka_bootstrap: str, new_topic: TopicFactory, codec: str
+) -> None:
+    topic = new_topic(partitions=2)
+    values = [f"value-{i}-".encode() * (i % 7 + 1) for i in range(2000)]
+    async with Producer(
+        bootstrap_servers=kafka_bootstrap, compression_type=codec, linger_ms=10
+    ) as producer:
+        futures = [await producer.send(topic, v, key=str(i).encode()) for i, v in enumerate(values)]
+        await asyncio.gather(*futures)
+    records = consume_all(kafka_bootstrap, topic)
+    assert sorted(r.value for r in records if r.value is not None) == sorted(values)
+
+
+@pytest.mark.parametrize("acks", [0, 1, "all"])
+async def test_acks_modes(kafka_bootstrap: str, new_topic: TopicFactory, acks: int | str) -> None:
+    topic = new_topic()
+    async with Producer(bootstrap_servers=kafka_bootstrap, acks=acks) as producer:
+        results = await asyncio.gather(
+            *[await producer.send(topic, str(i).encode()) for i in range(500)]
+        )
+    if acks == 0:
+        assert all(md.offset == -1 for md in results)
+    else:
+        assert [md.offset for md in results] == list(range(500))
+    records = consume_all(kafka_bootstrap, topic)
+    assert [r.value for r in records] == [str(i).encode() for i in range(500)]
+
+
+async def test_null_keys_are_sticky_and_spread(
+    kafka_bootstrap: str, new_topic: TopicFactory
+) -> None:
+    topic = new_topic(partitions=4)
+    async with Producer(bootstrap_servers=kafka_bootstrap, linger_ms=20) as producer:
+        futures = [await producer.send(topic, b"x" * 100) for _ in range(20_000)]
+        results = await asyncio.gather(*futures)
+    counts = Counter(md.partition for md in results)
+    assert set(counts) == {0, 1, 2, 3}
+    # Sticky: consecutive records share a partition in long runs, not one record per batch.
+    switches = sum(1 for a, b in itertools.pairwise(results) if a.partition != b.partition)
+    assert switches < len(results) / 50
+    assert len(consume_all(kafka_bootstrap, topic)) == 20_000
+
+
+async def test_log_append_time_is_reported(
+    kafka_cluster: KafkaClusterHandle, kafka_bootstrap: str
+) -> None:
+    topic = kafka_cluster.create_topic(config={"message.timestamp.type": "LogAppendTime"})
+    async with Producer(bootstrap_servers=kafka_bootstrap) as producer:
+        md = await producer.send_and_wait(topic, b"v", timestamp_ms=1000)
+    assert md.timestamp_ms > 1_000_000
+    (record,) = consume_all(kafka_bootstrap, topic)
+    assert record.timestamp_ms == md.timestamp_ms
