@@ -252,3 +252,4 @@ class Cluster:
         for conn in self._connections.values():
             conn.close()
         self._connections.clear()
+        await asyncio.sleep(0)  # let the aborted transports close their sockets

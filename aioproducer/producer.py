@@ -13,11 +13,11 @@ import contextlib
 import logging
 import re
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Final, Self
 
-from aioproducer.accumulator import RecordAccumulator
+from aioproducer.accumulator import AppendResult, RecordAccumulator
 from aioproducer.batch import RecordMetadata
 from aioproducer.cluster import Cluster, now_ms
 from aioproducer.config import ProducerConfig, build_config
@@ -31,9 +31,9 @@ from aioproducer.errors import (
     SerializationError,
 )
 from aioproducer.idempotence import IdempotenceState
-from aioproducer.metadata import TopicPartition
+from aioproducer.metadata import TopicInfo, TopicPartition
 from aioproducer.partitioner import DefaultPartitioner, Partitioner
-from aioproducer.protocol.records import batch_size_upper_bound
+from aioproducer.partitioner import murmur2 as _murmur2
 from aioproducer.sender import Sender
 
 __all__ = ["Producer", "RecordMetadata"]
@@ -44,6 +44,17 @@ Header = tuple[str, bytes | None]
 _BYTES_TYPES: Final = (bytes, bytearray, memoryview)
 _TOPIC_RE: Final = re.compile(r"^[a-zA-Z0-9._-]{1,249}$")
 _NEW, _RUNNING, _CLOSED = "new", "running", "closed"
+_RECORD_BOUND: Final = 61 + 21  # batch header + a record's largest varint overhead (Java)
+_APPENDED: Final = AppendResult.APPENDED
+_wall_clock = time.time
+
+
+def _no_loop() -> asyncio.Future[RecordMetadata]:
+    raise ProducerClosedError("the producer is not started")
+
+
+def _nothing() -> None:
+    return None
 
 
 def _check_topic(topic: object) -> str:
@@ -103,6 +114,14 @@ class Producer:
         )
         self._space_freed: asyncio.Event | None = None
         self._valid_topics: set[str] = set()
+        self._routes: dict[str, tuple[TopicInfo, list[TopicPartition]]] = {}
+        self._topics: dict[str, TopicInfo] = {}
+        self._key_serializer = self.config.key_serializer
+        self._value_serializer = self.config.value_serializer
+        self._java_partitioning = self.config.partitioner is None
+        self._max_record_size = min(self.config.max_request_size, self.config.buffer_memory)
+        self._create_future: Callable[[], asyncio.Future[RecordMetadata]] = _no_loop
+        self._wakeup: Callable[[], None] = _nothing
 
     def __repr__(self) -> str:
         return f"<Producer {self._state} client_id={self.config.client_id!r}>"
@@ -135,9 +154,11 @@ class Producer:
             await cluster.close()
             self._state = _CLOSED
             raise
-        self._sender_task = asyncio.get_running_loop().create_task(
-            self._sender.run(), name="aioproducer-sender"
-        )
+        loop = asyncio.get_running_loop()
+        self._sender_task = loop.create_task(self._sender.run(), name="aioproducer-sender")
+        self._create_future = loop.create_future
+        self._wakeup = self._sender.wakeup
+        self._topics = cluster.metadata.topics
         self._state = _RUNNING
 
     async def __aenter__(self) -> Self:
@@ -163,77 +184,103 @@ class Producer:
         timestamp_ms: int | None = None,
         headers: Sequence[Header] | None = None,
     ) -> asyncio.Future[RecordMetadata]:
-        """Queue one record; return a future of its :class:`RecordMetadata`."""
-        if self._state != _RUNNING:
+        """Queue one record; return a future of its :class:`RecordMetadata`.
+
+        Suspends only while the topic's metadata is unknown or buffer_memory is full (both
+        bounded by max_block_ms); otherwise returns at once.
+        """
+        if self._state is not _RUNNING:
             raise ProducerClosedError(
-                "send() before start()" if self._state == _NEW else "send() after close()"
+                "send() before start()" if self._state is _NEW else "send() after close()"
             )
-        config = self.config
-        if topic not in self._valid_topics:
-            self._valid_topics.add(_check_topic(topic))
-        key_bytes = _as_bytes("key", config.key_serializer(key) if config.key_serializer else key)
-        value_bytes = _as_bytes(
-            "value", config.value_serializer(value) if config.value_serializer else value
-        )
-        header_list = _check_headers(headers) if headers else []
+        # Serialize and check types: bytes pass straight through.
+        if self._key_serializer is not None:
+            key = self._key_serializer(key)
+        if key is not None and type(key) is not bytes:
+            key = _as_bytes("key", key)
+        if self._value_serializer is not None:
+            value = self._value_serializer(value)
+        if value is not None and type(value) is not bytes:
+            value = _as_bytes("value", value)
+        key_bytes: bytes | None = key
+        value_bytes: bytes | None = value
+        size = _RECORD_BOUND
+        if key_bytes is not None:
+            size += len(key_bytes)
+        if value_bytes is not None:
+            size += len(value_bytes)
+        header_list: Sequence[Header] = ()
+        if headers:
+            header_list = _check_headers(headers)
+            size += sum(len(n) * 4 + len(v or b"") + 10 for n, v in header_list)
         if timestamp_ms is None:
-            timestamp_ms = int(time.time() * 1000)
-        elif not isinstance(timestamp_ms, int) or timestamp_ms < 0:
+            timestamp_ms = int(_wall_clock() * 1000)
+        elif type(timestamp_ms) is not int or timestamp_ms < 0:
             raise SerializationError(
                 f"timestamp_ms must be a non-negative int, not {timestamp_ms!r}"
             )
+        if size > self._max_record_size:
+            self._raise_too_large(size)
 
-        size = batch_size_upper_bound(key_bytes, value_bytes, header_list)
-        if size > config.max_request_size:
-            raise RecordTooLargeError(
-                f"the record is {size} bytes serialized, more than max_request_size "
-                f"({config.max_request_size})"
-            )
-        if size > config.buffer_memory:
-            raise RecordTooLargeError(
-                f"the record is {size} bytes serialized, more than buffer_memory "
-                f"({config.buffer_memory})"
-            )
-
-        cluster = self._cluster
-        accumulator = self._accumulator
-        assert cluster is not None
-        assert accumulator is not None
-        deadline = time.monotonic() + config.max_block_ms / 1000
-        info = cluster.metadata.topics.get(topic)
-        if info is None or info.error is not None:
-            info = await cluster.wait_for_topic(topic, config.max_block_ms / 1000)
-        num_partitions = info.num_partitions
+        # Where it goes: a cached list of TopicPartitions per known topic.
+        route = self._routes.get(topic)
+        info = self._topics.get(topic)
+        if route is None or info is not route[0]:
+            route = await self._route(topic)
+            info = route[0]
+        tps = route[1]
         if partition is None:
-            partition = self._partitioner.partition(
-                topic, key_bytes, value_bytes, range(num_partitions), info.available
-            )
-        elif not isinstance(partition, int) or not 0 <= partition < num_partitions:
+            if key_bytes is not None and self._java_partitioning:
+                partition = (_murmur2(key_bytes) & 0x7FFFFFFF) % len(tps)
+            else:
+                partition = self._partitioner.partition(
+                    topic, key_bytes, value_bytes, range(len(tps)), info.available
+                )
+        elif type(partition) is not int or not 0 <= partition < len(tps):
             raise ProducerError(
                 f"partition {partition!r} is out of range: topic {topic!r} has "
-                f"{num_partitions} partitions"
+                f"{len(tps)} partitions"
             )
+        accumulator = self._accumulator
+        assert accumulator is not None
         if not accumulator.has_room(size):
-            await self._wait_for_space(size, deadline)
-            if self._state != _RUNNING:
+            await self._wait_for_space(size, time.monotonic() + self.config.max_block_ms / 1000)
+            if self._state is not _RUNNING:
                 raise ProducerClosedError("the producer was closed while send() waited")
 
-        future: asyncio.Future[RecordMetadata] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[RecordMetadata] = self._create_future()
         result = accumulator.append(
-            TopicPartition(topic, partition),
-            timestamp_ms,
-            key_bytes,
-            value_bytes,
-            header_list,
-            future,
-            now_ms(),
+            tps[partition], timestamp_ms, key_bytes, value_bytes, header_list, future, now_ms()
         )
-        if key_bytes is None:
-            self._partitioner.on_append(topic, partition, size, result.batch_is_full)
-        if result.batch_is_full or result.new_batch:
-            assert self._sender is not None
-            self._sender.wakeup()
+        if result is not _APPENDED:
+            if key_bytes is None:
+                self._partitioner.on_append(topic, partition, size, result.batch_is_full)
+            self._wakeup()
+        elif key_bytes is None:
+            self._partitioner.on_append(topic, partition, size, False)
         return future
+
+    async def _route(self, topic: str) -> tuple[TopicInfo, list[TopicPartition]]:
+        """The topic's metadata and partitions, waiting for them up to max_block_ms."""
+        if topic not in self._valid_topics:
+            self._valid_topics.add(_check_topic(topic))
+        cluster = self._cluster
+        assert cluster is not None
+        info = cluster.metadata.topics.get(topic)
+        if info is None or info.error is not None:
+            info = await cluster.wait_for_topic(topic, self.config.max_block_ms / 1000)
+        route = (info, [TopicPartition(topic, p) for p in range(info.num_partitions)])
+        self._routes[topic] = route
+        return route
+
+    def _raise_too_large(self, size: int) -> None:
+        config = self.config
+        limit, name = min(
+            (config.max_request_size, "max_request_size"), (config.buffer_memory, "buffer_memory")
+        )
+        raise RecordTooLargeError(
+            f"the record is up to {size} bytes serialized, more than {name} ({limit})"
+        )
 
     async def _wait_for_space(self, size: int, deadline: float) -> None:
         accumulator, event = self._accumulator, self._space_freed

@@ -330,11 +330,9 @@ class LocalKafkaCluster:
         if java is None:
             raise HarnessError("java is not on PATH; Kafka needs Java 17 or newer")
         props = str(node.directory / "server.properties")
-        extra = (
-            ["-t", self.cluster_id, "-c", props, "--ignore-formatted"]
-            if args == ("format",)
-            else [props]
-        )
+        extra = [props]
+        if args == ("format",):  # the "=" form: a cluster id may start with "-"
+            extra = [f"--cluster-id={self.cluster_id}", "-c", props, "--ignore-formatted"]
         command = [
             java,
             f"-Xmx{self.heap}",

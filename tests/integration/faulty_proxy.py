@@ -34,8 +34,12 @@ class FaultyProxy:
     async def stop(self) -> None:
         if self._server is not None:
             self._server.close()
-        for writer in list(self._writers):
+        writers = list(self._writers)
+        for writer in writers:
             writer.close()
+        for writer in writers:
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
         if self._server is not None:
             await self._server.wait_closed()
 
