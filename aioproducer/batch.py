@@ -16,12 +16,15 @@ Per record the batch holds only that completion and the record's timestamp, kept
 from __future__ import annotations
 
 from array import array
-from typing import Final, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Final, NamedTuple, Protocol
 
 from aioproducer.metadata import TopicPartition
 from aioproducer.protocol.records import RecordBatchBuilder, set_producer_state
 
-__all__ = ["Completion", "ProducerBatch", "RecordMetadata", "last_sequence"]
+if TYPE_CHECKING:
+    import asyncio
+
+__all__ = ["Completion", "ProducerBatch", "RecordGroup", "RecordMetadata", "last_sequence"]
 
 NO_SEQUENCE: Final = -1
 _SEQUENCE_SPAN: Final = 1 << 31
@@ -47,6 +50,77 @@ class Completion(Protocol):
     def exception(self) -> BaseException | None: ...
     def set_result(self, result: RecordMetadata, /) -> None: ...
     def set_exception(self, exception: BaseException, /) -> None: ...
+
+
+class RecordGroup:
+    """One future for many records (``Producer.send_many``): their metadata in input order.
+
+    Each record gets a :class:`_Slot` as its completion instead of an asyncio future. The
+    future resolves once every slot has a result and :meth:`close` was called, or fails
+    with the first error.
+    """
+
+    __slots__ = ("_closed", "_pending", "future", "results")
+
+    def __init__(self, future: asyncio.Future[list[RecordMetadata]]) -> None:
+        self.future = future
+        self.results: list[RecordMetadata | None] = []
+        self._pending = 0
+        self._closed = False
+
+    def slot(self, index: int) -> _Slot:
+        self.results.append(None)
+        self._pending += 1
+        return _Slot(self, index)
+
+    def close(self) -> None:
+        """No more records will be added."""
+        self._closed = True
+        self._maybe_done()
+
+    def _set(self, index: int, metadata: RecordMetadata) -> None:
+        self.results[index] = metadata
+        self._pending -= 1
+        self._maybe_done()
+
+    def _fail(self, error: BaseException) -> None:
+        if not self.future.done():
+            self.future.set_exception(error)
+
+    def _maybe_done(self) -> None:
+        if self._closed and not self._pending and not self.future.done():
+            self.future.set_result(self.results)  # type: ignore[arg-type]
+
+
+class _Slot:
+    """A record's place in a :class:`RecordGroup`; satisfies :class:`Completion`."""
+
+    __slots__ = ("_done", "group", "index")
+
+    def __init__(self, group: RecordGroup, index: int) -> None:
+        self.group = group
+        self.index = index
+        self._done = False
+
+    def done(self) -> bool:
+        return self._done or self.group.future.done()
+
+    def cancelled(self) -> bool:
+        return self.group.future.cancelled()
+
+    def exception(self) -> BaseException | None:
+        future = self.group.future
+        if future.done() and not future.cancelled():
+            return future.exception()
+        return None
+
+    def set_result(self, result: RecordMetadata, /) -> None:
+        self._done = True
+        self.group._set(self.index, result)
+
+    def set_exception(self, exception: BaseException, /) -> None:
+        self._done = True
+        self.group._fail(exception)
 
 
 def last_sequence(base_sequence: int, record_count: int) -> int:
