@@ -25,6 +25,7 @@ count against ``buffer_memory`` until their batch is deallocated.
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
@@ -42,6 +43,12 @@ from aioproducer.protocol.records import Header, RecordBatchBuilder, decode_batc
 __all__ = ["AppendResult", "LeaderLookup", "ReadyResult", "RecordAccumulator"]
 
 _NEVER: Final = 1 << 62
+
+
+def _monotonic_ms() -> int:
+    return int(time.monotonic() * 1000)
+
+
 _SEQUENCE_SPAN: Final = 1 << 31
 
 
@@ -100,8 +107,10 @@ class RecordAccumulator:
         idempotence: IdempotenceState | None = None,
         on_space_freed: Callable[[], None] | None = None,
         random: Callable[[], float] | None = None,
+        clock: Callable[[], int] = _monotonic_ms,
     ) -> None:
         self.config = config
+        self._clock = clock
         self.idempotence = idempotence
         self.memory_waiters = 0
         """Senders blocked on buffer memory; while > 0 every batch is ready (Java's rule)."""
@@ -167,9 +176,12 @@ class RecordAccumulator:
         value: bytes | None,
         headers: Sequence[Header],
         completion: Completion,
-        now_ms: int,
+        now_ms: int = -1,
     ) -> AppendResult:
         """Append one record to ``tp``'s open batch, or to a new one; never waits.
+
+        ``now_ms`` (creation time of a new batch) defaults to the accumulator's clock, read
+        only when a batch is opened.
 
         Charges the record's encoded bytes to buffer_memory; check :meth:`has_room` first.
         """
@@ -188,6 +200,8 @@ class RecordAccumulator:
                 if size >= self._batch_size or len(queue) > 1:
                     return _FULL
                 return _APPENDED
+        if now_ms < 0:
+            now_ms = self._clock()
         return self._append_new(tp, queue, timestamp_ms, key, value, headers, completion, now_ms)
 
     def _append_new(  # noqa: PLR0917

@@ -248,14 +248,18 @@ class ProducerBatch:
         self.done = True
         topic, partition = self.tp
         timestamps = self.timestamps
+        new = tuple.__new__  # RecordMetadata(...) without its Python-level __new__
         for index, completion in enumerate(self.completions):
             if not completion.done():
                 completion.set_result(
-                    RecordMetadata(
-                        topic,
-                        partition,
-                        base_offset + index if base_offset >= 0 else -1,
-                        log_append_time_ms if log_append_time_ms >= 0 else timestamps[index],
+                    new(
+                        RecordMetadata,
+                        (
+                            topic,
+                            partition,
+                            base_offset + index if base_offset >= 0 else -1,
+                            log_append_time_ms if log_append_time_ms >= 0 else timestamps[index],
+                        ),
                     )
                 )
 

@@ -40,6 +40,7 @@ __all__ = [
     "Partitioner",
     "murmur2",
     "partition_for_key",
+    "positive_murmur2",
 ]
 
 _SEED = 0x9747B28C
@@ -100,6 +101,18 @@ _murmur2_c = _load_c_murmur2()
 
 murmur2: Callable[[bytes], int] = _murmur2_c or _murmur2_py
 """Java's ``Utils.murmur2(bytes)``: a signed 32-bit int."""
+
+
+def _positive_hash() -> Callable[[bytes], int]:
+    """``key -> murmur2(key) & 0x7fffffff`` with as few Python frames as possible."""
+    if _murmur2_c is not None:
+        raw = cast(Callable[[bytes, int], int], importlib.import_module("murmurhash2").murmurhash2)
+        return lambda key: raw(key, _SEED) & 0x7FFFFFFF  # unsigned or signed: same low bits
+    return lambda key: _murmur2_py(key) & 0x7FFFFFFF
+
+
+positive_murmur2: Callable[[bytes], int] = _positive_hash()
+"""``toPositive(murmur2(key))``, the Java partitioner's hash of a key."""
 
 
 def partition_for_key(key: bytes, num_partitions: int) -> int:

@@ -19,7 +19,7 @@ from typing import Final, Self
 
 from aioproducer.accumulator import AppendResult, RecordAccumulator
 from aioproducer.batch import Completion, RecordGroup, RecordMetadata
-from aioproducer.cluster import Cluster, now_ms
+from aioproducer.cluster import Cluster
 from aioproducer.config import ProducerConfig, build_config
 from aioproducer.errors import (
     BufferFullError,
@@ -33,7 +33,7 @@ from aioproducer.errors import (
 from aioproducer.idempotence import IdempotenceState
 from aioproducer.metadata import TopicInfo, TopicPartition
 from aioproducer.partitioner import DefaultPartitioner, Partitioner
-from aioproducer.partitioner import murmur2 as _murmur2
+from aioproducer.partitioner import positive_murmur2 as _positive_murmur2
 from aioproducer.sender import Sender
 
 __all__ = ["Producer", "RecordMetadata"]
@@ -47,6 +47,8 @@ _NEW, _RUNNING, _CLOSED = "new", "running", "closed"
 _RECORD_BOUND: Final = 61 + 21  # batch header + a record's largest varint overhead (Java)
 _APPENDED: Final = AppendResult.APPENDED
 _NEED_ROUTE: Final = -1
+_FILLED: Final = 1  # appended, and the record opened a batch behind a full one
+_yield = asyncio.sleep
 _wall_clock = time.time
 
 
@@ -241,8 +243,12 @@ class Producer:
         headers: Sequence[Header] | None,
         completion: Completion,
     ) -> int:
-        """Append one record now. Returns 0, or what to wait for first: -1 for the topic's
-        metadata, else the bytes of buffer_memory the record needs."""
+        """Append one record now.
+
+        Returns 0 when appended; ``_FILLED`` when appended behind a batch that just filled
+        up (the caller should yield to the sender); ``_NEED_ROUTE`` when the topic's
+        metadata must be waited for; else the bytes of buffer_memory the record needs.
+        """
         # Serialize and check types: bytes pass straight through.
         if self._key_serializer is not None:
             key = self._key_serializer(key)
@@ -279,7 +285,7 @@ class Producer:
         info, tps = route
         if partition is None:
             if key_bytes is not None and self._java_partitioning:
-                partition = (_murmur2(key_bytes) & 0x7FFFFFFF) % len(tps)
+                partition = _positive_murmur2(key_bytes) % len(tps)
             else:
                 partition = self._partitioner.partition(
                     topic, key_bytes, value_bytes, range(len(tps)), info.available
@@ -294,15 +300,17 @@ class Producer:
         if not accumulator.has_room(size):
             return size
         result = accumulator.append(
-            tps[partition], timestamp_ms, key_bytes, value_bytes, header_list, completion, now_ms()
+            tps[partition], timestamp_ms, key_bytes, value_bytes, header_list, completion
         )
-        if result is not _APPENDED:
+        if result is _APPENDED:
             if key_bytes is None:
-                self._partitioner.on_append(topic, partition, size, result.batch_is_full)
-            self._wakeup()
-        elif key_bytes is None:
-            self._partitioner.on_append(topic, partition, size, False)
-        return 0
+                self._partitioner.on_append(topic, partition, size, False)
+            return 0
+        filled = result.batch_is_full
+        if key_bytes is None:
+            self._partitioner.on_append(topic, partition, size, filled)
+        self._wakeup()
+        return _FILLED if filled and result.new_batch else 0
 
     async def _enqueue_slowly(  # noqa: PLR0917
         self,
@@ -315,9 +323,16 @@ class Producer:
         headers: Sequence[Header] | None,
         completion: Completion,
     ) -> None:
-        """Wait for metadata or buffer space (max_block_ms in all), then append."""
+        """Wait for metadata or buffer space (max_block_ms in all), then append.
+
+        ``need == _FILLED``: the record is in; yield once so the sender can write the batch
+        that just filled up while the caller goes on producing.
+        """
+        if need == _FILLED:
+            await _yield(0)
+            return
         deadline = time.monotonic() + self.config.max_block_ms / 1000
-        while need:
+        while need > _FILLED or need == _NEED_ROUTE:
             if need == _NEED_ROUTE:
                 await self._route(topic, max(0.0, deadline - time.monotonic()))
             else:

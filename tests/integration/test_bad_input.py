@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
-from aioproducer import Producer
+from aioproducer import Producer, RecordMetadata
 from aioproducer.errors import (
     BrokerError,
     BrokerUnavailableError,
@@ -203,3 +203,41 @@ async def test_broker_down_buffer_full_cancel_and_delivery_timeout(
     started = time.monotonic()
     await producer.close(timeout=3)
     assert time.monotonic() - started < 5
+
+
+@pytest.mark.slow
+async def test_broker_restart_mid_stream_loses_nothing(lone_broker: LocalKafkaCluster) -> None:
+    """The only broker dies and comes back while records flow: every ack is readable."""
+    topic = lone_broker.create_topic(partitions=2)
+    acked: list[int] = []
+    async with Producer(
+        bootstrap_servers=lone_broker.bootstrap_servers,
+        linger_ms=2,
+        request_timeout_ms=3000,
+        retry_backoff_ms=50,
+    ) as producer:
+
+        def on_ack(i: int) -> Callable[[asyncio.Future[RecordMetadata]], None]:
+            def done(future: asyncio.Future[RecordMetadata]) -> None:
+                if future.exception() is None:
+                    acked.append(i)
+
+            return done
+
+        async def stream() -> None:
+            for i in range(6000):
+                future = await producer.send(topic, str(i).encode(), key=str(i % 10).encode())
+                future.add_done_callback(on_ack(i))
+                if i % 500 == 0:
+                    await asyncio.sleep(0.05)
+
+        task = asyncio.create_task(stream())
+        await asyncio.sleep(0.3)
+        await asyncio.to_thread(lone_broker.kill, 1)
+        await asyncio.sleep(1.0)
+        await asyncio.to_thread(lone_broker.restart, 1)
+        await task
+        await producer.flush()
+    assert len(acked) == 6000
+    values = {int(r.value) for r in consume_all(lone_broker.bootstrap_servers, topic) if r.value}
+    assert values == set(range(6000))
