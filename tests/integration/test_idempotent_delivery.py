@@ -115,6 +115,10 @@ async def test_forgotten_producer_state(
             for p in range(2)
         ]
         rest = await _produce_numbered(producer, topic, 2, 0)
+        state = producer._idempotence  # white box: prove the recovery path really ran
+        assert state is not None
+        epoch_after = state.epoch
+    assert epoch_after > 0, "the broker forgot us, so the producer must have bumped its epoch"
     assert not [r for r in first + rest if isinstance(r, BaseException)]
     assert len(second) == 100
     records = await asyncio.to_thread(consume_all, cluster.bootstrap_servers, topic)
