@@ -21,6 +21,10 @@ from aioproducer.protocol.messages.create_topics import (
     CreateTopicsRequest,
     CreateTopicsResponse,
 )
+from aioproducer.protocol.messages.describe_producers import (
+    DescribeProducersRequest,
+    DescribeProducersResponse,
+)
 from aioproducer.protocol.messages.metadata import MetadataRequest, MetadataResponse
 
 __all__ = ["AdminClient", "PartitionState"]
@@ -92,6 +96,21 @@ class AdminClient:
                 if p.partition_index == partition:
                     return PartitionState(p.leader_id, p.replica_nodes, p.isr_nodes)
         return PartitionState(-1, (), ())
+
+    def active_producers(self, topic: str, partition: int) -> list[tuple[int, int, int]]:
+        """``(producer id, epoch, last sequence)`` of each producer the partition remembers.
+
+        Ask the partition's leader (this client's broker must lead it).
+        """
+        request = DescribeProducersRequest({topic: [partition]})
+        response = self._call(request, None, DescribeProducersResponse)
+        for result in response.partitions:
+            if result.error_code != 0:
+                raise broker_error(result.error_code, result.error_message)
+            return [
+                (p.producer_id, p.producer_epoch, p.last_sequence) for p in result.active_producers
+            ]
+        return []
 
     def create_topic(
         self, name: str, partitions: int, replication_factor: int, config: Mapping[str, str]
