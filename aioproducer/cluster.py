@@ -51,6 +51,7 @@ class Cluster:
         self._refresh: asyncio.Task[None] | None = None
         self._updated = asyncio.Event()
         self._last_attempt_ms = -(10**9)
+        self._next_idle_check = 0.0
         self._closed = False
 
     # -- bootstrap ------------------------------------------------------------------------
@@ -155,8 +156,24 @@ class Cluster:
         return max(0, int((self._retry_at.get(node_id, 0.0) - time.monotonic()) * 1000))
 
     # -- metadata -------------------------------------------------------------------------
+    def close_idle(self) -> None:
+        """Close connections idle for connections_max_idle_ms (they reopen when needed)."""
+        max_idle = self.config.connections_max_idle_ms
+        if max_idle < 0 or not self._connections:
+            return
+        now = asyncio.get_running_loop().time()
+        if now < self._next_idle_check:
+            return
+        self._next_idle_check = now + min(max_idle / 1000, 1.0)
+        for node_id, conn in list(self._connections.items()):
+            if conn.in_flight == 0 and now - conn.last_used > max_idle / 1000:
+                log.debug("closing %s: idle for over %d ms", conn, max_idle)
+                del self._connections[node_id]
+                conn.close()
+
     def maybe_refresh(self) -> None:
         """Start a metadata refresh in the background if one is due and none is running."""
+        self.close_idle()
         if self._closed or (self._refresh is not None and not self._refresh.done()):
             return
         now = now_ms()

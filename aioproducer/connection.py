@@ -64,6 +64,8 @@ class BrokerConnection(asyncio.Protocol):
         self._write_ready: asyncio.Event | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.last_used = 0.0
+        """Loop time of the last request or response (for connections_max_idle_ms)."""
 
     def __repr__(self) -> str:
         return f"<BrokerConnection node={self.node_id} {self.host}:{self.port}>"
@@ -133,6 +135,7 @@ class BrokerConnection(asyncio.Protocol):
             version = self.version_for(type(request))
         correlation_id, data = self._core.send(request, version)
         self._transport.write(data)
+        self.last_used = self._loop.time()
         if not request.expects_response():
             return None
         future: asyncio.Future[Response] = self._loop.create_future()
@@ -182,6 +185,8 @@ class BrokerConnection(asyncio.Protocol):
             self.close(exc)
             return
         pending = self._pending
+        if responses and self._loop is not None:
+            self.last_used = self._loop.time()
         for correlation_id, response in responses:
             expected, future, _ = pending.popleft()
             if expected != correlation_id:  # the core checks order; this is a safety net

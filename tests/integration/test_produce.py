@@ -163,3 +163,17 @@ async def test_send_many_fails_with_the_first_error(
         group = await producer.send_many(topic, [(None, b"small"), (None, b"x" * 5000)])
         with pytest.raises(BrokerError):
             await group
+
+
+async def test_idle_connections_close_and_reopen(
+    kafka_bootstrap: str, new_topic: TopicFactory
+) -> None:
+    topic = new_topic()
+    async with Producer(bootstrap_servers=kafka_bootstrap, connections_max_idle_ms=300) as producer:
+        await producer.send_and_wait(topic, b"before")
+        cluster = producer._cluster  # white box: see the connection go
+        assert cluster is not None
+        await asyncio.sleep(1.0)
+        assert cluster.any_connection() is None
+        await producer.send_and_wait(topic, b"after")
+    assert [r.value for r in consume_all(kafka_bootstrap, topic)] == [b"before", b"after"]
