@@ -83,6 +83,11 @@ async def test_lost_responses(
 
     records = await asyncio.to_thread(consume_all, cluster.bootstrap_servers, topic)
     per_partition, duplicates = _tally(records)
+    print(
+        f"\nlost responses (idempotent={idempotent}): proxy dropped {proxy.dropped} of "
+        f"{proxy.produce_responses} Produce responses; read back {len(records)} records, "
+        f"{duplicates} duplicated"
+    )
     if idempotent:
         assert duplicates == 0
         for seqs in per_partition.values():
