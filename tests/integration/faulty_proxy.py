@@ -3,7 +3,8 @@
 It forwards bytes both ways, reading Kafka's frames to learn which request each response
 answers. With ``drop_every=N`` it lets the broker append every Nth Produce request but cuts
 the connection before the response reaches the client, so the client must retry a batch the
-broker already wrote: exactly the case idempotence exists for.
+broker already wrote: exactly the case idempotence exists for. With ``stall_every=N`` it
+instead goes silent after every Nth Produce response, as a hung broker would.
 """
 
 from __future__ import annotations
@@ -19,10 +20,16 @@ _PRODUCE = 0
 class FaultyProxy:
     """Listens on 127.0.0.1:``port`` and forwards to ``target_port``."""
 
-    def __init__(self, port: int, target_port: int, *, drop_every: int = 0) -> None:
+    def __init__(
+        self, port: int, target_port: int, *, drop_every: int = 0, stall_every: int = 0
+    ) -> None:
         self.port = port
         self.target_port = target_port
         self.drop_every = drop_every
+        self.stall_every = stall_every
+        """Hold every Nth Produce response and all after it on that connection, as a hung
+        broker would, until the client gives up and closes the connection."""
+        self.stalled = 0
         self.produce_responses = 0
         self.dropped = 0
         self._server: asyncio.Server | None = None
@@ -90,5 +97,10 @@ class FaultyProxy:
                 if self.drop_every and self.produce_responses % self.drop_every == 0:
                     self.dropped += 1
                     return  # the broker wrote the batch; the client never hears of it
+                if self.stall_every and self.produce_responses % self.stall_every == 0:
+                    self.stalled += 1
+                    while await self._frame(reader) is not None:
+                        pass  # swallow everything until a side closes
+                    return
             writer.write(frame)
             await writer.drain()

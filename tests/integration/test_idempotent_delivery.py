@@ -98,6 +98,30 @@ async def test_lost_responses(
             assert set(seqs) == set(range(3000))
 
 
+async def test_hung_broker_requests_time_out_and_retry(
+    proxied_broker: tuple[LocalKafkaCluster, FaultyProxy],
+) -> None:
+    """A broker that stops answering mid-request: request timeout, reconnect, exactly once."""
+    cluster, proxy = proxied_broker
+    topic = await asyncio.to_thread(cluster.create_topic, None, 2)
+    proxy.stall_every = 10
+    async with Producer(
+        bootstrap_servers=f"127.0.0.1:{proxy.port}",
+        linger_ms=2,
+        batch_size=4096,
+        request_timeout_ms=1000,
+        retry_backoff_ms=20,
+    ) as producer:
+        results = await _produce_numbered(producer, topic, 2, 1500)
+    assert not [r for r in results if isinstance(r, BaseException)]
+    assert proxy.stalled >= 2, "the proxy stalled too rarely to prove anything"
+    records = await asyncio.to_thread(consume_all, cluster.bootstrap_servers, topic)
+    per_partition, duplicates = _tally(records)
+    assert duplicates == 0
+    for seqs in per_partition.values():
+        assert seqs == list(range(1500))
+
+
 async def test_forgotten_producer_state(
     kafka_cluster_factory: Callable[..., LocalKafkaCluster],
 ) -> None:
