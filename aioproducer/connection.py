@@ -14,7 +14,7 @@ import asyncio
 import logging
 import socket
 from collections import deque
-from typing import Final, TypeVar
+from typing import Final
 
 from aioproducer.errors import (
     BrokerUnavailableError,
@@ -33,7 +33,6 @@ __all__ = ["BrokerConnection", "RequestTimeoutError"]
 log = logging.getLogger("aioproducer.connection")
 
 _UNSUPPORTED_VERSION: Final = 35
-R = TypeVar("R", bound=Response)
 
 
 class RequestTimeoutError(KafkaTimeoutError, ConnectionLostError):
