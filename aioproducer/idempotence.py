@@ -74,7 +74,11 @@ class _Partition:
 class IdempotenceState:
     """Producer id, epoch and per-partition sequence numbers of an idempotent producer."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, first_batch_alone: bool = True) -> None:
+        """``first_batch_alone``: until a partition acknowledges a batch of the current epoch,
+        keep only that batch in flight (the broker takes any first sequence from a producer
+        it does not know, so a later batch could otherwise land first)."""
+        self._first_batch_alone = first_batch_alone
         self.producer_id = -1
         self.epoch = -1
         self.fatal_code: int | None = None
@@ -178,6 +182,10 @@ class IdempotenceState:
             return False  # wait until the expired batch's sequence is resolved
         if in_flight and (entry.producer_id, entry.epoch) != (self.producer_id, self.epoch):
             return False  # batches of an older epoch are still in flight
+        if in_flight and entry.last_acked == NO_SEQUENCE and self._first_batch_alone:
+            # Until the partition has acknowledged a batch of this epoch, the broker takes any
+            # first sequence; a later batch could land before an earlier one being retried.
+            return False
         return len(in_flight) < MAX_IN_FLIGHT_PER_PARTITION
 
     def assign(self, batch: ProducerBatch) -> None:
@@ -243,6 +251,16 @@ class IdempotenceState:
             return "retry"
         if code == _OUT_OF_ORDER_SEQUENCE_NUMBER:
             entry = self._partitions.get(tp)
+            if (
+                entry is not None
+                and NO_SEQUENCE not in (entry.last_acked, batch.base_sequence)
+                and not _is_after(batch.base_sequence, entry.last_acked)
+            ):
+                # The broker already holds later sequences: this batch can never fit the
+                # current epoch. Bump it and resend rather than retry forever.
+                log.info("OUT_OF_ORDER_SEQUENCE_NUMBER for %s behind acked sequences: bump", tp)
+                self._request_bump(tp)
+                return "retry"
             unresolved = None if entry is None else entry.unresolved
             if unresolved is None and (
                 batch.sequence_reset or not self._is_next(entry, batch.base_sequence)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import socket
 import time
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Self, TypeVar
@@ -27,7 +28,7 @@ from aioproducer.protocol.messages.describe_producers import (
 )
 from aioproducer.protocol.messages.metadata import MetadataRequest, MetadataResponse
 
-__all__ = ["AdminClient", "PartitionState"]
+__all__ = ["AdminClient", "PartitionState", "create_fresh_topic"]
 
 _TOPIC_ALREADY_EXISTS = 36
 T = TypeVar("T")
@@ -134,3 +135,18 @@ class AdminClient:
                     return
             time.sleep(0.05)
         raise TimeoutError(f"topic {name} has no leader for every partition after {timeout}s")
+
+
+def create_fresh_topic(
+    address: str,
+    name: str | None = None,
+    partitions: int = 1,
+    replication_factor: int = 1,
+    config: Mapping[str, str] | None = None,
+) -> str:
+    """Create a topic (a unique name when ``name`` is None) and wait for its leaders."""
+    name = name or f"t-{uuid.uuid4().hex[:12]}"
+    with AdminClient(address) as admin:
+        admin.create_topic(name, partitions, replication_factor, config or {})
+        admin.wait_for_leaders(name, partitions)
+    return name

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Self
 
 from aioproducer.errors import ProducerError
-from aioproducer.testing.admin import AdminClient, PartitionState
+from aioproducer.testing.admin import AdminClient, PartitionState, create_fresh_topic
 from aioproducer.testing.jars import HarnessError, kafka_libs
 from aioproducer.testing.versions import KAFKA_VERSION
 
@@ -236,9 +236,7 @@ class LocalKafkaCluster:
     # -- topics -------------------------------------------------------------------------
     def admin(self, address: str | None = None) -> AdminClient:
         """A blocking admin client on one running node (any, when ``address`` is None)."""
-        if address is None:
-            address = next((n.address for n in self.nodes if n.running()), self.nodes[0].address)
-        return AdminClient(address)
+        return AdminClient(address or self._any_address())
 
     def create_topic(
         self,
@@ -247,11 +245,11 @@ class LocalKafkaCluster:
         replication_factor: int = 1,
         config: Mapping[str, str] | None = None,
     ) -> str:
-        name = name or f"t-{uuid.uuid4().hex[:12]}"
-        with self.admin() as admin:
-            admin.create_topic(name, partitions, replication_factor, config or {})
-            admin.wait_for_leaders(name, partitions)
-        return name
+        return create_fresh_topic(self._any_address(), name, partitions, replication_factor, config)
+
+    def _any_address(self) -> str:
+        """A running node's address (the first node's when none runs)."""
+        return next((n.address for n in self.nodes if n.running()), self.nodes[0].address)
 
     # -- state file, for the command line ------------------------------------------------
     def describe(self) -> dict[str, object]:

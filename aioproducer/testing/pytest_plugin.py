@@ -20,7 +20,7 @@ from typing import Protocol
 
 import pytest
 
-from aioproducer.testing.admin import AdminClient
+from aioproducer.testing.admin import create_fresh_topic
 from aioproducer.testing.cluster import LocalKafkaCluster
 from aioproducer.testing.versions import KAFKA_VERSION
 
@@ -77,14 +77,8 @@ class ExternalCluster:
         replication_factor: int = 1,
         config: Mapping[str, str] | None = None,
     ) -> str:
-        import uuid  # noqa: PLC0415
-
-        name = name or f"t-{uuid.uuid4().hex[:12]}"
         first = self._bootstrap.split(",")[0].strip()
-        with AdminClient(first) as admin:
-            admin.create_topic(name, partitions, replication_factor, config or {})
-            admin.wait_for_leaders(name, partitions)
-        return name
+        return create_fresh_topic(first, name, partitions, replication_factor, config)
 
 
 def _docker_available() -> bool:

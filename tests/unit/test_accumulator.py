@@ -416,7 +416,7 @@ def test_split_keeps_records_order_and_completions() -> None:
 
 
 def test_split_keeps_sequences_with_idempotence() -> None:
-    idem = IdempotenceState()
+    idem = IdempotenceState(first_batch_alone=False)
     idem.set_producer_id(9, 3)
     acc = make(idem, linger_ms=0)
     for _ in range(8):
@@ -456,7 +456,7 @@ def test_flush_token_waits_for_earlier_batches_and_split_pieces() -> None:
 
 
 def test_abort_all_fails_queued_and_in_flight() -> None:
-    idem = IdempotenceState()
+    idem = IdempotenceState(first_batch_alone=False)
     idem.set_producer_id(1, 0)
     acc = make(idem, linger_ms=0)
     in_flight_completion, _ = add(acc, T0)
@@ -547,7 +547,7 @@ def test_random_operations_keep_order_and_accounting(
 ) -> None:
     idem = None
     if idempotent:
-        idem = IdempotenceState()
+        idem = IdempotenceState(first_batch_alone=False)
         idem.set_producer_id(1, 0)
     acc = make(idem, linger_ms=5, batch_size=600)
     tps = [TopicPartition("t", p) for p in range(3)]

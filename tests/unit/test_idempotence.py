@@ -42,13 +42,13 @@ def send(state: IdempotenceState, batch: ProducerBatch) -> ProducerBatch:
 
 @pytest.fixture
 def state() -> IdempotenceState:
-    s = IdempotenceState()
+    s = IdempotenceState(first_batch_alone=False)
     s.set_producer_id(1000, 0)
     return s
 
 
 def test_no_producer_id_no_drain() -> None:
-    s = IdempotenceState()
+    s = IdempotenceState(first_batch_alone=False)
     assert not s.has_producer_id()
     assert not s.can_drain(make_batch())
     s.set_producer_id(1, 0)
@@ -182,7 +182,7 @@ def test_stale_epoch_batch_rejected_is_retried(state: IdempotenceState) -> None:
 
 
 def test_epoch_exhausted_needs_new_producer_id() -> None:
-    s = IdempotenceState()
+    s = IdempotenceState(first_batch_alone=False)
     s.set_producer_id(7, 32767)
     a = send(s, make_batch())
     s.on_error(a, OUT_OF_ORDER)
@@ -241,7 +241,7 @@ def test_never_sent_batch_expiring_changes_nothing(state: IdempotenceState) -> N
 
 
 def test_through_the_accumulator_retried_batch_first() -> None:
-    s = IdempotenceState()
+    s = IdempotenceState(first_batch_alone=False)
     s.set_producer_id(5, 0)
     config = ProducerConfig(linger_ms=0, batch_size=200)
     acc = RecordAccumulator(config, idempotence=s, random=lambda: 0.5)
@@ -266,3 +266,27 @@ def test_through_the_accumulator_retried_batch_first() -> None:
 
 def test_repr() -> None:
     assert "producer_id=-1" in repr(IdempotenceState())
+
+
+def test_first_batch_of_an_epoch_goes_alone() -> None:
+    """A broker takes any first sequence from a producer it does not know: until the first
+    batch is acknowledged, nothing else of the partition may be in flight (found against a
+    real Kafka 4.4 broker, where seq 296 landed before seq 0, which then never fitted)."""
+    s = IdempotenceState()
+    s.set_producer_id(7, 0)
+    first = send(s, make_batch(T0))
+    second = make_batch(T0)
+    assert not s.can_drain(second)
+    assert s.can_drain(make_batch(T1))  # other partitions are independent
+    s.on_success(first)
+    assert s.can_drain(send(s, second))
+    third = make_batch(T0)
+    assert s.can_drain(third)  # once acknowledged, up to five go in flight again
+
+
+def test_out_of_order_behind_acknowledged_sequences_bumps(state: IdempotenceState) -> None:
+    """Later batches were acknowledged before this one: it can never fit the epoch."""
+    early, late = send(state, make_batch(T0, 3)), send(state, make_batch(T0, 3))
+    state.on_success(late)
+    assert state.on_error(early, OUT_OF_ORDER) == "retry"
+    assert bumped(state)
