@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -34,13 +33,11 @@ from aioproducer.idempotence import IdempotenceState
 from aioproducer.metadata import TopicInfo, TopicPartition
 from aioproducer.partitioner import DefaultPartitioner, Partitioner
 from aioproducer.partitioner import positive_murmur2 as _positive_murmur2
+from aioproducer.protocol.records import Header
 from aioproducer.sender import Sender
 
 __all__ = ["Producer", "RecordMetadata"]
 
-log = logging.getLogger("aioproducer.producer")
-
-Header = tuple[str, bytes | None]
 _BYTES_TYPES: Final = (bytes, bytearray, memoryview)
 _TOPIC_RE: Final = re.compile(r"^[a-zA-Z0-9._-]{1,249}$")
 _NEW, _RUNNING, _CLOSED = "new", "running", "closed"
@@ -137,12 +134,6 @@ class Producer:
         config = self.config
         cluster = Cluster(config)
         self._cluster = cluster
-        try:
-            await cluster.bootstrap(config.max_block_ms / 1000)
-        except BaseException:
-            await cluster.close()
-            self._state = _CLOSED
-            raise
         self._space_freed = asyncio.Event()
         if config.enable_idempotence:
             self._idempotence = IdempotenceState()
@@ -151,6 +142,7 @@ class Producer:
         )
         self._sender = Sender(config, cluster, self._accumulator, self._idempotence)
         try:
+            await cluster.bootstrap(config.max_block_ms / 1000)
             if self._idempotence is not None:
                 await self._sender.init_producer_id(config.max_block_ms)
         except BaseException:
@@ -426,10 +418,8 @@ class Producer:
         """The partition numbers of ``topic`` (waiting up to max_block_ms for its metadata)."""
         if self._state != _RUNNING or self._cluster is None:
             raise ProducerClosedError(f"partitions_for() on a producer that is {self._state}")
-        info = await self._cluster.wait_for_topic(
-            _check_topic(topic), self.config.max_block_ms / 1000
-        )
-        return list(range(info.num_partitions))
+        _, tps = await self._route(topic)
+        return list(range(len(tps)))
 
     # -- closing ---------------------------------------------------------------------------------
     async def close(self, timeout: float | None = None) -> None:

@@ -76,7 +76,6 @@ class Sender:
         self._wakeup = asyncio.Event()
         self._stopping = False
         self._force_close = False
-        self._in_flight: set[asyncio.Future[object]] = set()
         self._acks = config.acks
         self._id_task: asyncio.Task[None] | None = None
         self._timeout_ms = config.request_timeout_ms
