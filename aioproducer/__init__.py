@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aioproducer.batch import RecordMetadata
+from aioproducer.batch import RecordMetadata, SentRecords
 from aioproducer.config import ProducerConfig
 from aioproducer.errors import ProducerError
 from aioproducer.partitioner import DefaultPartitioner, Partitioner
@@ -15,6 +15,7 @@ __all__ = [
     "ProducerConfig",
     "ProducerError",
     "RecordMetadata",
+    "SentRecords",
     "__version__",
 ]
 

@@ -30,10 +30,11 @@ from collections import deque
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from enum import IntFlag
+from itertools import pairwise
 from typing import Final, Protocol
 
 from aioproducer.backoff import ExponentialBackoff
-from aioproducer.batch import Completion, ProducerBatch
+from aioproducer.batch import Completion, ProducerBatch, RecordGroup
 from aioproducer.config import ProducerConfig
 from aioproducer.errors import ProducerClosedError
 from aioproducer.idempotence import IdempotenceState, next_sequence
@@ -130,6 +131,7 @@ class RecordAccumulator:
             idempotence is None and config.max_in_flight_requests_per_connection == 1
         )
         self._muted: set[TopicPartition] = set()
+        self._reordered: set[TopicPartition] = set()
         self._batches: dict[TopicPartition, deque[ProducerBatch]] = {}
         self._incomplete: set[ProducerBatch] = set()
         self._used = 0
@@ -151,6 +153,11 @@ class RecordAccumulator:
     def has_room(self, nbytes: int) -> bool:
         """True if a record of at most ``nbytes`` (its batch upper bound) fits now."""
         return self._used + nbytes <= self._buffer_memory
+
+    @property
+    def batch_bytes(self) -> int:
+        """Room :meth:`append_run` wants before it opens a batch: a whole batch_size."""
+        return min(self._batch_size, self._buffer_memory)
 
     @property
     def is_full(self) -> bool:
@@ -203,6 +210,53 @@ class RecordAccumulator:
         if now_ms < 0:
             now_ms = self._clock()
         return self._append_new(tp, queue, timestamp_ms, key, value, headers, completion, now_ms)
+
+    def append_run(  # noqa: PLR0917
+        self,
+        tp: TopicPartition,
+        timestamp_ms: int,
+        records: Sequence[tuple[bytes | None, bytes | None]],
+        indices: Sequence[int],
+        group: RecordGroup,
+        now_ms: int = -1,
+    ) -> tuple[int, bool]:
+        """Append ``records[i]`` for ``i`` in ``indices`` to ``tp``'s batches, as a run of
+        ``group`` per batch; return (records appended, whether a batch is full).
+
+        Fills the open batch, then opens new ones while buffer_memory has room for a whole
+        ``batch_size`` (or it is empty); appends fewer than asked when it has not: the
+        caller waits for space and appends the rest.
+        """
+        if self._closed:
+            raise ProducerClosedError("the accumulator is closed")
+        queue = self._batches.get(tp)
+        if queue is None:
+            queue = self._batches[tp] = deque()
+        total, done, full = len(indices), 0, False
+        batch_size, new_batch_bytes = self._batch_size, self.batch_bytes
+        while done < total:
+            batch = queue[-1] if queue else None
+            taken = 0
+            if batch is not None:
+                before = batch.builder.estimated_size
+                taken = batch.builder.append_run(timestamp_ms, records, indices[done:])
+            if not taken:
+                if self._used and self._used + new_batch_bytes > self._buffer_memory:
+                    break
+                if now_ms < 0:
+                    now_ms = self._clock()
+                batch = self._new_batch(tp, now_ms, batch_size)
+                queue.append(batch)
+                before = 0
+                taken = batch.builder.append_run(timestamp_ms, records, indices[done:])
+            assert batch is not None
+            batch.add_run(group, indices[done : done + taken], timestamp_ms)
+            size = batch.builder.estimated_size
+            self._used += size - before
+            done += taken
+            if size >= batch_size or len(queue) > 1:
+                full = True
+        return done, full
 
     def _append_new(  # noqa: PLR0917
         self,
@@ -349,9 +403,9 @@ class RecordAccumulator:
         queue = self._batches.setdefault(batch.tp, deque())
         self._insert_in_order(queue, batch)
 
-    @staticmethod
-    def _insert_in_order(queue: deque[ProducerBatch], batch: ProducerBatch) -> None:
+    def _insert_in_order(self, queue: deque[ProducerBatch], batch: ProducerBatch) -> None:
         """Put ``batch`` at the front, behind retried batches with earlier sequences."""
+        self._reordered.add(batch.tp)  # deadlines may now be out of order: see expired_batches
         if not batch.has_sequence:
             queue.appendleft(batch)
             return
@@ -371,6 +425,7 @@ class RecordAccumulator:
         time, deadline and completions, and its sequence range when it had one. The
         original's bytes are released and the pieces' charged.
         """
+        batch.detach_runs()
         (decoded,) = decode_batches(batch.seal())
         limit = max(1, batch.builder.estimated_size // 2)
         pieces: list[ProducerBatch] = []
@@ -425,12 +480,18 @@ class RecordAccumulator:
         for queue in self._batches.values():
             while queue and queue[0].deadline_ms <= now_ms:
                 expired.append(queue.popleft())
-            if queue and any(b.deadline_ms <= now_ms for b in queue):
-                # a retried batch went in front of older ones: keep order, drop the expired
+        # Appended batches come in deadline order; only a queue a retry went back into
+        # can hide an expired batch behind a live one.
+        for tp in list(self._reordered):
+            queue = self._batches[tp]
+            if any(b.deadline_ms <= now_ms for b in queue):
+                # keep the order of the others, drop the expired
                 keep = [b for b in queue if b.deadline_ms > now_ms]
                 expired.extend(b for b in queue if b.deadline_ms <= now_ms)
                 queue.clear()
                 queue.extend(keep)
+            if all(a.deadline_ms <= b.deadline_ms for a, b in pairwise(queue)):
+                self._reordered.discard(tp)
         return expired
 
     # -- flush, close, abort ---------------------------------------------------------------------

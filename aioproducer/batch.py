@@ -10,13 +10,16 @@ or the error on failure.
 There is no asyncio here: a completion is anything with ``done()``, ``cancelled()``,
 ``exception()``, ``set_result()`` and ``set_exception()`` (an ``asyncio.Future`` is one).
 Per record the batch holds only that completion and the record's timestamp, kept in an
-``array`` of int64 (no Python object per record).
+``array`` of int64. Records of ``Producer.send_many`` come in runs: the batch holds one
+entry per run and settles the run's :class:`RecordGroup` at once.
 """
 
 from __future__ import annotations
 
 from array import array
-from typing import TYPE_CHECKING, Final, NamedTuple, Protocol
+from collections.abc import Iterator, Sequence
+from itertools import repeat
+from typing import TYPE_CHECKING, Final, NamedTuple, Protocol, overload
 
 from aioproducer.metadata import TopicPartition
 from aioproducer.protocol.records import RecordBatchBuilder, set_producer_state
@@ -24,11 +27,20 @@ from aioproducer.protocol.records import RecordBatchBuilder, set_producer_state
 if TYPE_CHECKING:
     import asyncio
 
-__all__ = ["Completion", "ProducerBatch", "RecordGroup", "RecordMetadata", "last_sequence"]
+__all__ = [
+    "Completion",
+    "ProducerBatch",
+    "RecordGroup",
+    "RecordMetadata",
+    "SentRecords",
+    "last_sequence",
+]
 
 NO_SEQUENCE: Final = -1
 _SEQUENCE_SPAN: Final = 1 << 31
 _NO_STATE: Final = (-1, -1, -1)
+_MINUS_ONE_I: Final = array("i", (-1,))
+_MINUS_ONE_Q: Final = array("q", (-1,))
 
 
 class RecordMetadata(NamedTuple):
@@ -52,44 +64,122 @@ class Completion(Protocol):
     def set_exception(self, exception: BaseException, /) -> None: ...
 
 
-class RecordGroup:
-    """One future for many records (``Producer.send_many``): their metadata in input order.
+class SentRecords(Sequence[RecordMetadata]):
+    """The metadata of the records of one ``send_many`` call, in input order.
 
-    Each record gets a :class:`_Slot` as its completion instead of an asyncio future. The
-    future resolves once every slot has a result and :meth:`close` was called, or fails
-    with the first error.
+    Kept as arrays (partition, offset, timestamp per record); a :class:`RecordMetadata` is
+    made only when an item is read.
     """
 
-    __slots__ = ("_closed", "_pending", "future", "results")
+    __slots__ = ("offsets", "partitions", "timestamps", "topic")
 
-    def __init__(self, future: asyncio.Future[list[RecordMetadata]]) -> None:
+    def __init__(
+        self, topic: str, partitions: array[int], offsets: array[int], timestamps: array[int]
+    ) -> None:
+        self.topic = topic
+        self.partitions = partitions
+        self.offsets = offsets
+        self.timestamps = timestamps
+
+    def __len__(self) -> int:
+        return len(self.offsets)
+
+    @overload
+    def __getitem__(self, index: int) -> RecordMetadata: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[RecordMetadata]: ...
+    def __getitem__(self, index: int | slice) -> RecordMetadata | list[RecordMetadata]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        return RecordMetadata(
+            self.topic, self.partitions[index], self.offsets[index], self.timestamps[index]
+        )
+
+    def __iter__(self) -> Iterator[RecordMetadata]:
+        topic = self.topic
+        for partition, offset, timestamp in zip(
+            self.partitions, self.offsets, self.timestamps, strict=True
+        ):
+            yield RecordMetadata(topic, partition, offset, timestamp)
+
+    def __repr__(self) -> str:
+        return f"<SentRecords {self.topic} records={len(self)}>"
+
+
+class RecordGroup:
+    """One future for the records of a ``Producer.send_many`` call.
+
+    The accumulator hands whole runs of the group's records to a batch
+    (:meth:`ProducerBatch.add_run`); the batch settles a run at once (:meth:`resolve`).
+    A record appended alone (one with headers) gets a :class:`_Slot` as its completion.
+    The future resolves to :class:`SentRecords` once every record has a result and
+    :meth:`close` was called, or fails with the first error.
+    """
+
+    __slots__ = ("_closed", "_pending", "future", "offsets", "partitions", "timestamps", "topic")
+
+    def __init__(
+        self, future: asyncio.Future[SentRecords], topic: str, count: int, timestamp_ms: int
+    ) -> None:
         self.future = future
-        self.results: list[RecordMetadata | None] = []
-        self._pending = 0
+        self.topic = topic
+        self.partitions = array("i", _MINUS_ONE_I) * count
+        self.offsets = array("q", _MINUS_ONE_Q) * count
+        self.timestamps = array("q", (timestamp_ms,)) * count
+        self._pending = count
         self._closed = False
 
     def slot(self, index: int) -> _Slot:
-        self.results.append(None)
-        self._pending += 1
+        """The completion of record ``index`` when it is appended on its own."""
         return _Slot(self, index)
 
     def close(self) -> None:
-        """No more records will be added."""
+        """Every record is appended (or the call failed before appending any)."""
         self._closed = True
         self._maybe_done()
 
-    def _set(self, index: int, metadata: RecordMetadata) -> None:
-        self.results[index] = metadata
-        self._pending -= 1
+    def resolve(
+        self, indices: Sequence[int], partition: int, base_offset: int, log_append_time_ms: int
+    ) -> None:
+        """Records ``indices`` were written at ``base_offset`` on (-1: unknown)."""
+        partitions, offsets, count = self.partitions, self.offsets, len(indices)
+        if type(indices) is range and indices.step == 1:
+            run = slice(indices.start, indices.stop)
+            partitions[run] = array("i", (partition,)) * count
+            if base_offset >= 0:
+                offsets[run] = array("q", range(base_offset, base_offset + count))
+            if log_append_time_ms >= 0:
+                self.timestamps[run] = array("q", (log_append_time_ms,)) * count
+        else:
+            for offset, index in enumerate(indices, base_offset):
+                partitions[index] = partition
+                offsets[index] = offset
+            if base_offset < 0:
+                for index in indices:
+                    offsets[index] = -1
+            if log_append_time_ms >= 0:
+                for index in indices:
+                    self.timestamps[index] = log_append_time_ms
+        self._pending -= count
         self._maybe_done()
 
-    def _fail(self, error: BaseException) -> None:
+    def fail(self, error: BaseException) -> None:
+        """Fail the whole group (the first error wins)."""
         if not self.future.done():
             self.future.set_exception(error)
 
+    def _set(self, index: int, metadata: RecordMetadata) -> None:
+        self.partitions[index] = metadata.partition
+        self.offsets[index] = metadata.offset
+        self.timestamps[index] = metadata.timestamp_ms
+        self._pending -= 1
+        self._maybe_done()
+
     def _maybe_done(self) -> None:
         if self._closed and not self._pending and not self.future.done():
-            self.future.set_result(self.results)  # type: ignore[arg-type]
+            self.future.set_result(
+                SentRecords(self.topic, self.partitions, self.offsets, self.timestamps)
+            )
 
 
 class _Slot:
@@ -120,7 +210,7 @@ class _Slot:
 
     def set_exception(self, exception: BaseException, /) -> None:
         self._done = True
-        self.group._fail(exception)
+        self.group.fail(exception)
 
 
 def last_sequence(base_sequence: int, record_count: int) -> int:
@@ -151,6 +241,8 @@ class ProducerBatch:
         "producer_epoch",
         "producer_id",
         "retry_at_ms",
+        "run_records",
+        "runs",
         "sequence_reset",
         "stamped",
         "timestamps",
@@ -172,8 +264,12 @@ class ProducerBatch:
         """``created_ms + delivery_timeout_ms``: the batch fails if not acknowledged by then."""
         self.flush_id = flush_id
         """Creation order, inherited by the pieces of a split; flush() waits by it."""
-        self.completions: list[Completion] = []
+        self.completions: list[Completion | None] = []
+        """One per record, by offset delta; None for a record of a run (see :meth:`add_run`)."""
         self.timestamps = array("q")
+        self.runs: list[tuple[RecordGroup, int, Sequence[int]]] = []
+        """Runs of ``send_many`` records: (group, first offset delta, the group's indices)."""
+        self.run_records = 0
         self.attempts = 0
         self.retry_at_ms = 0
         """While ``attempts > 0``: not to be sent again before this time (retry backoff)."""
@@ -241,16 +337,42 @@ class ProducerBatch:
         self.built = built
         return built
 
+    def add_run(self, group: RecordGroup, indices: Sequence[int], timestamp_ms: int) -> None:
+        """The builder just took records ``indices`` of ``group``, all stamped ``timestamp_ms``."""
+        count = len(indices)
+        self.runs.append((group, len(self.completions), indices))
+        self.run_records += count
+        self.completions.extend(repeat(None, count))
+        self.timestamps.extend(repeat(timestamp_ms, count))
+
+    def detach_runs(self) -> None:
+        """Give each record of a run its own completion (before the batch is split)."""
+        completions = self.completions
+        for group, first, indices in self.runs:
+            for delta, index in enumerate(indices, first):
+                completions[delta] = group.slot(index)
+        self.runs = []
+        self.run_records = 0
+
     def complete(self, base_offset: int, log_append_time_ms: int = -1) -> None:
         """Resolve every completion: offset ``base_offset + index`` (-1 if unknown)."""
         if self.done:
             return
         self.done = True
         topic, partition = self.tp
+        for group, first, indices in self.runs:
+            group.resolve(
+                indices,
+                partition,
+                base_offset + first if base_offset >= 0 else -1,
+                log_append_time_ms,
+            )
+        if self.run_records == len(self.completions):
+            return
         timestamps = self.timestamps
         new = tuple.__new__  # RecordMetadata(...) without its Python-level __new__
         for index, completion in enumerate(self.completions):
-            if not completion.done():
+            if completion is not None and not completion.done():
                 completion.set_result(
                     new(
                         RecordMetadata,
@@ -269,7 +391,11 @@ class ProducerBatch:
             return
         self.done = True
         self.last_error = error
+        for group, _, _ in self.runs:
+            group.fail(error)
+            if not group.future.cancelled():
+                group.future.exception()  # retrieved, as below
         for completion in self.completions:
-            if not completion.done():
+            if completion is not None and not completion.done():
                 completion.set_exception(error)
                 completion.exception()  # the caller may never await a fire-and-forget send

@@ -263,6 +263,78 @@ class RecordBatchBuilder:
             self._max_timestamp = timestamp_ms
         return count
 
+    def append_run(
+        self,
+        timestamp_ms: int,
+        records: Sequence[tuple[bytes | None, bytes | None]],
+        indices: Sequence[int],
+    ) -> int:
+        """Append ``records[i]`` (key, value; no headers) for ``i`` in ``indices``, in order,
+        while they fit; return how many were appended (0 when full or built).
+
+        Every record gets ``timestamp_ms``. The bytes are those :meth:`append` would write.
+        """
+        count = self._count
+        limit = self._limit
+        if limit < 0 or not indices:
+            return 0
+        if not count:
+            self._base_timestamp = self._max_timestamp = timestamp_ms
+        delta = timestamp_ms - self._base_timestamp
+        if not 0 <= delta < len(_SMALL):
+            return self._append_each(timestamp_ms, records, indices)
+        small, join, null, zero = _SMALL, b"".join, _NULL, _ZERO
+        stamp = small[delta]
+        size, first = self._size, count
+        parts: list[bytes] = []
+        add = parts.append
+        for index in indices:
+            key, value = records[index]
+            try:
+                record = join(
+                    (
+                        zero,
+                        stamp,
+                        small[count],
+                        null if key is None else small[len(key)],
+                        key or b"",
+                        null if value is None else small[len(value)],
+                        value or b"",
+                        zero,
+                    )
+                )
+                length = small[len(record)]
+            except IndexError:
+                record = self._encode_general(delta, count, key, value, ())
+                length = _varint(len(record))
+            grown = size + len(length) + len(record)
+            if grown > limit and count:
+                break
+            add(length)
+            add(record)
+            size = grown
+            count += 1
+        self._buffer += join(parts)
+        self._size = size
+        self._count = count
+        if count > first:
+            self._max_timestamp = max(self._max_timestamp, timestamp_ms)
+        return count - first
+
+    def _append_each(
+        self,
+        timestamp_ms: int,
+        records: Sequence[tuple[bytes | None, bytes | None]],
+        indices: Sequence[int],
+    ) -> int:
+        appended = 0
+        for index in indices:
+            key, value = records[index]
+            if self.append(timestamp_ms, key, value) is None:
+                break
+            appended += 1
+        return appended
+
     @staticmethod
     def _encode_general(
         timestamp_delta: int,

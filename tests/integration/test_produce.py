@@ -10,7 +10,6 @@ from collections import Counter, defaultdict
 import pytest
 
 from aioproducer import Producer, RecordMetadata
-from aioproducer.errors import BrokerError
 from aioproducer.partitioner import partition_for_key
 from aioproducer.testing.pytest_plugin import KafkaClusterHandle, TopicFactory
 from aioproducer.testing.readback import consume_all
@@ -133,36 +132,6 @@ async def test_log_append_time_is_reported(
     assert md.timestamp_ms > 1_000_000
     (record,) = consume_all(kafka_bootstrap, topic)
     assert record.timestamp_ms == md.timestamp_ms
-
-
-async def test_send_many_bulk_path(kafka_bootstrap: str, new_topic: TopicFactory) -> None:
-    topic = new_topic(partitions=3)
-    records = [(f"k{i % 17}".encode(), f"v{i}".encode()) for i in range(5000)]
-    async with Producer(bootstrap_servers=kafka_bootstrap) as producer:
-        group = await producer.send_many(topic, records)
-        with_headers = await producer.send_many(topic, [(None, b"h", [("x", b"1")])])
-        results = await group
-        (last,) = await with_headers
-    assert len(results) == 5000
-    for (key, _), md in zip(records, results, strict=True):
-        assert md.partition == partition_for_key(key, 3)
-    read = consume_all(kafka_bootstrap, topic)
-    assert len(read) == 5001
-    by_offset = {(r.partition, r.offset): r for r in read}
-    for (key, value), md in zip(records, results, strict=True):
-        got = by_offset[(md.partition, md.offset)]
-        assert (got.key, got.value) == (key, value)
-    assert by_offset[(last.partition, last.offset)].headers == (("x", b"1"),)
-
-
-async def test_send_many_fails_with_the_first_error(
-    kafka_bootstrap: str, new_topic: TopicFactory
-) -> None:
-    topic = new_topic(config={"max.message.bytes": "2000"})
-    async with Producer(bootstrap_servers=kafka_bootstrap, linger_ms=50) as producer:
-        group = await producer.send_many(topic, [(None, b"small"), (None, b"x" * 5000)])
-        with pytest.raises(BrokerError):
-            await group
 
 
 async def test_idle_connections_close_and_reopen(
