@@ -31,7 +31,7 @@ import importlib
 import random
 import struct
 from collections.abc import Callable, Sequence
-from typing import Protocol, cast
+from typing import Final, Protocol, cast
 
 from aioproducer.errors import ConfigurationError
 
@@ -113,6 +113,18 @@ def _positive_hash() -> Callable[[bytes], int]:
 
 positive_murmur2: Callable[[bytes], int] = _positive_hash()
 """``toPositive(murmur2(key))``, the Java partitioner's hash of a key."""
+
+
+def _seeded() -> Callable[[bytes, int], int]:
+    if _murmur2_c is not None:
+        return cast(Callable[[bytes, int], int], importlib.import_module("murmurhash2").murmurhash2)
+    return lambda key, _seed: _murmur2_py(key)
+
+
+seeded_murmur2: Callable[[bytes, int], int] = _seeded()
+"""``seeded_murmur2(key, MURMUR2_SEED) & 0x7fffffff`` is :data:`positive_murmur2` with no
+Python frame of its own when the C hash is in use (for loops over many keys)."""
+MURMUR2_SEED: Final = _SEED
 
 
 def partition_for_key(key: bytes, num_partitions: int) -> int:

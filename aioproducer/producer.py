@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import struct
 import time
-from array import array
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Final, Self
@@ -32,10 +32,11 @@ from aioproducer.errors import (
 )
 from aioproducer.idempotence import IdempotenceState
 from aioproducer.metadata import TopicInfo, TopicPartition
-from aioproducer.partitioner import DefaultPartitioner, Partitioner
+from aioproducer.partitioner import MURMUR2_SEED, DefaultPartitioner, Partitioner, seeded_murmur2
 from aioproducer.partitioner import positive_murmur2 as _positive_murmur2
 from aioproducer.protocol.records import Header
 from aioproducer.sender import Sender
+from aioproducer.speedups import c as _c
 
 __all__ = ["Producer", "RecordMetadata", "SentRecords"]
 
@@ -47,6 +48,7 @@ _APPENDED: Final = AppendResult.APPENDED
 _NEED_ROUTE: Final = -1
 _FILLED: Final = 1  # appended, and the record opened a batch behind a full one
 _yield = asyncio.sleep
+_INDEX: Final = struct.Struct("=q")  # a record's index in a run (native, as memoryview 'q')
 _wall_clock = time.time
 
 
@@ -258,56 +260,86 @@ class Producer:
     ) -> tuple[list[tuple[int, Sequence[int]]], list[int]]:
         """Check every record (serializing in place); return the indices per partition and
         those of records with headers (appended one by one)."""
-        key_serializer, value_serializer = self._key_serializer, self._value_serializer
-        limit = self._max_record_size - _RECORD_BOUND
-        hashed = self._java_partitioning and partition is None
-        hash_key = _positive_murmur2
-        by_partition = [array("q") for _ in range(partitions)]
+        runs = [bytearray() for _ in range(partitions)]  # int64 indices, native order
         alone: list[int] = []
-        for index, record in enumerate(records):
-            if len(record) != 2:
-                if len(record) != 3:
-                    raise SerializationError(
-                        "send_many() takes (key, value) or (key, value, headers) records, "
-                        f"not {record!r}"
-                    )
-                alone.append(index)
-                continue
-            key, value = record
-            if (
-                key_serializer is not None
-                or value_serializer is not None
-                or (
-                    (key is not None and type(key) is not bytes)
-                    or (value is not None and type(value) is not bytes)
-                )
-            ):
-                key, value = self._serialize(key, value)
-                records[index] = (key, value)
-            if (len(key) if key else 0) + (len(value) if value else 0) > limit:
-                self._raise_too_large(_RECORD_BOUND + len(key or b"") + len(value or b""))
-            if hashed and key is not None:
-                by_partition[hash_key(key) % partitions].append(index)
-            elif partition is None:
-                chosen = self._partitioner.partition(
-                    topic, key, value, range(partitions), info.available
-                )
-                if key is None:
-                    size = _RECORD_BOUND + (len(value) if value else 0)
-                    self._partitioner.on_append(topic, chosen, size, True)
-                by_partition[chosen].append(index)
-            else:
-                by_partition[partition].append(index)
-        if not alone and partition is not None:
+        limit = self._max_record_size - _RECORD_BOUND
+        plain = self._key_serializer is None and self._value_serializer is None
+        if plain and partition is None and self._java_partitioning:
+            # The common case: bytes keys and values, Java's hash, in C or one tight loop.
+            index = 0
+            while index < len(records):
+                if _c is not None:
+                    index = _c.plan_keyed(records, runs, limit, index)
+                else:
+                    index = self._plan_keyed_py(records, runs, limit, index)
+                if index < len(records):
+                    self._place(topic, info, records, index, partition, runs, alone)
+                    index += 1
+        else:
+            for index in range(len(records)):
+                self._place(topic, info, records, index, partition, runs, alone)
+        if partition is not None and not alone:
             return [(partition, range(len(records)))], []
-        return [(number, memoryview(run)) for number, run in enumerate(by_partition) if run], alone
+        return [
+            (number, memoryview(run).cast("q")) for number, run in enumerate(runs) if run
+        ], alone
 
-    def _serialize(self, key: object, value: object) -> tuple[bytes | None, bytes | None]:
+    @staticmethod
+    def _plan_keyed_py(records: list[Any], runs: list[bytearray], limit: int, start: int) -> int:
+        """The Python twin of the C ``plan_keyed``: place records from ``start`` on that are
+        (bytes, bytes) within ``limit`` by Java's hash; return where it stopped."""
+        extend = [run.extend for run in runs]
+        murmur2, seed, pack, partitions = seeded_murmur2, MURMUR2_SEED, _INDEX.pack, len(runs)
+        for index in range(start, len(records)):
+            record = records[index]
+            if type(record) is not tuple or len(record) != 2:
+                return index
+            key, value = record
+            if type(key) is not bytes or type(value) is not bytes or len(key) + len(value) > limit:
+                return index
+            extend[(murmur2(key, seed) & 0x7FFFFFFF) % partitions](pack(index))
+        return len(records)
+
+    def _place(  # noqa: PLR0917
+        self,
+        topic: str,
+        info: TopicInfo,
+        records: list[Any],
+        index: int,
+        partition: int | None,
+        runs: list[bytearray],
+        alone: list[int],
+    ) -> None:
+        """Check and serialize ``records[index]`` and add its index to its partition's run
+        (or to ``alone`` when it has headers)."""
+        record = records[index]
+        if not isinstance(record, tuple | list) or len(record) not in (2, 3):
+            raise SerializationError(
+                f"send_many() takes (key, value) or (key, value, headers) records, not {record!r}"
+            )
+        if len(record) == 3:
+            alone.append(index)
+            return
+        key, value = record
         if self._key_serializer is not None:
             key = self._key_serializer(key)
         if self._value_serializer is not None:
             value = self._value_serializer(value)
-        return _as_bytes("key", key), _as_bytes("value", value)
+        key, value = _as_bytes("key", key), _as_bytes("value", value)
+        records[index] = (key, value)
+        size = _RECORD_BOUND + (len(key) if key else 0) + (len(value) if value else 0)
+        if size > self._max_record_size:
+            self._raise_too_large(size)
+        if partition is None:
+            if key is not None and self._java_partitioning:
+                partition = _positive_murmur2(key) % len(runs)
+            else:
+                partition = self._partitioner.partition(
+                    topic, key, value, range(len(runs)), info.available
+                )
+                if key is None:
+                    self._partitioner.on_append(topic, partition, size, True)
+        runs[partition] += _INDEX.pack(index)
 
     async def _append_run(
         self,

@@ -31,6 +31,7 @@ from crc32c import crc32c
 
 from aioproducer.compression import CompressionType, compress, decompress, validate_level
 from aioproducer.errors import ConfigurationError, IllegalStateError, ProtocolError
+from aioproducer.speedups import c as _c
 
 __all__ = [
     "BATCH_OVERHEAD",
@@ -273,7 +274,45 @@ class RecordBatchBuilder:
         while they fit; return how many were appended (0 when full or built).
 
         Every record gets ``timestamp_ms``. The bytes are those :meth:`append` would write.
+        ``indices`` is a ``range`` or a sequence of ints; with the C extension, a list of
+        records and a ``range`` or an int64 ``memoryview`` take its loop.
         """
+        count = self._count
+        if self._limit < 0 or not indices:
+            return 0
+        if not count:
+            self._base_timestamp = self._max_timestamp = timestamp_ms
+        if _c is not None and type(records) is list:
+            if type(indices) is range and indices.step == 1:
+                table, first, last = None, indices.start, indices.stop
+            elif type(indices) is memoryview and indices.format == "q":
+                table, first, last = indices, 0, len(indices)
+            else:
+                return self.append_run_py(timestamp_ms, records, indices)
+            taken = _c.encode_run(
+                self._buffer,
+                records,
+                table,
+                first,
+                last,
+                timestamp_ms - self._base_timestamp,
+                count,
+                self._limit,
+            )
+            self._size = len(self._buffer)
+            self._count = count + taken
+            if taken:
+                self._max_timestamp = max(self._max_timestamp, timestamp_ms)
+            return taken
+        return self.append_run_py(timestamp_ms, records, indices)
+
+    def append_run_py(
+        self,
+        timestamp_ms: int,
+        records: Sequence[tuple[bytes | None, bytes | None]],
+        indices: Sequence[int],
+    ) -> int:
+        """:meth:`append_run` in Python (the reference for the C loop)."""
         count = self._count
         limit = self._limit
         if limit < 0 or not indices:

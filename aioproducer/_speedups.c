@@ -1,0 +1,309 @@
+/*
+ * aioproducer._speedups: optional C versions of the two loops of Producer.send_many.
+ *
+ * Each function has a pure-Python twin that is the reference (tests compare the two):
+ *   plan_keyed  <->  Producer._plan_runs (its Java-hash loop)
+ *   encode_run  <->  RecordBatchBuilder.append_run (its per-record loop)
+ * Nothing here calls back into Python code, so the lists cannot change under a loop.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+/* ---- Java's Utils.murmur2 (seed 0x9747b28c) ---------------------------------------------- */
+
+static int32_t
+murmur2(const unsigned char *data, Py_ssize_t length)
+{
+    const uint32_t m = 0x5bd1e995;
+    uint32_t h = 0x9747b28cU ^ (uint32_t)length;
+    Py_ssize_t words = length / 4;
+    for (Py_ssize_t i = 0; i < words; i++) {
+        const unsigned char *p = data + 4 * i;
+        uint32_t k = (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
+                     ((uint32_t)p[3] << 24);
+        k *= m;
+        k ^= k >> 24;
+        k *= m;
+        h *= m;
+        h ^= k;
+    }
+    const unsigned char *tail = data + 4 * words;
+    switch (length & 3) {
+    case 3:
+        h ^= (uint32_t)tail[2] << 16;
+        /* fall through */
+    case 2:
+        h ^= (uint32_t)tail[1] << 8;
+        /* fall through */
+    case 1:
+        h ^= (uint32_t)tail[0];
+        h *= m;
+    }
+    h ^= h >> 13;
+    h *= m;
+    h ^= h >> 15;
+    return (int32_t)h;
+}
+
+static PyObject *
+py_murmur2(PyObject *module, PyObject *arg)
+{
+    if (!PyBytes_Check(arg)) {
+        PyErr_Format(PyExc_TypeError, "murmur2() takes bytes, not %.100s", Py_TYPE(arg)->tp_name);
+        return NULL;
+    }
+    return PyLong_FromLong(murmur2((const unsigned char *)PyBytes_AS_STRING(arg),
+                                   PyBytes_GET_SIZE(arg)));
+}
+
+/* ---- plan_keyed ------------------------------------------------------------------------- */
+
+PyDoc_STRVAR(plan_keyed_doc,
+"plan_keyed(records, runs, limit, start) -> int\n\n"
+"For records[start:] that are (bytes, bytes) tuples with len(key) + len(value) <= limit,\n"
+"append the record's index (int64, native order) to runs[toPositive(murmur2(key)) %\n"
+"len(runs)], a bytearray. Stop at the first other record and return its index\n"
+"(len(records) when all were placed).");
+
+static PyObject *
+py_plan_keyed(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 4) {
+        PyErr_SetString(PyExc_TypeError, "plan_keyed() takes 4 arguments");
+        return NULL;
+    }
+    PyObject *records = args[0], *runs = args[1];
+    if (!PyList_CheckExact(records) || !PyList_CheckExact(runs)) {
+        PyErr_SetString(PyExc_TypeError, "plan_keyed() takes lists of records and of runs");
+        return NULL;
+    }
+    Py_ssize_t limit = PyLong_AsSsize_t(args[2]);
+    Py_ssize_t start = PyLong_AsSsize_t(args[3]);
+    if ((limit == -1 || start == -1) && PyErr_Occurred()) {
+        return NULL;
+    }
+    Py_ssize_t partitions = PyList_GET_SIZE(runs);
+    if (partitions < 1 || start < 0) {
+        PyErr_SetString(PyExc_ValueError, "plan_keyed() needs runs and a start >= 0");
+        return NULL;
+    }
+    for (Py_ssize_t p = 0; p < partitions; p++) {
+        if (!PyByteArray_CheckExact(PyList_GET_ITEM(runs, p))) {
+            PyErr_SetString(PyExc_TypeError, "plan_keyed() runs must be bytearrays");
+            return NULL;
+        }
+    }
+    Py_ssize_t count = PyList_GET_SIZE(records);
+    Py_ssize_t index = start;
+    for (; index < count; index++) {
+        PyObject *record = PyList_GET_ITEM(records, index);
+        if (!PyTuple_CheckExact(record) || PyTuple_GET_SIZE(record) != 2) {
+            break;
+        }
+        PyObject *key = PyTuple_GET_ITEM(record, 0), *value = PyTuple_GET_ITEM(record, 1);
+        if (!PyBytes_CheckExact(key) || !PyBytes_CheckExact(value)) {
+            break;
+        }
+        Py_ssize_t key_length = PyBytes_GET_SIZE(key);
+        if (key_length + PyBytes_GET_SIZE(value) > limit) {
+            break;
+        }
+        uint32_t hash = (uint32_t)murmur2((const unsigned char *)PyBytes_AS_STRING(key),
+                                          key_length) & 0x7FFFFFFFU;
+        PyObject *run = PyList_GET_ITEM(runs, (Py_ssize_t)(hash % (uint32_t)partitions));
+        Py_ssize_t used = PyByteArray_GET_SIZE(run);
+        if (PyByteArray_Resize(run, used + 8) < 0) {
+            return NULL;
+        }
+        int64_t entry = (int64_t)index;
+        memcpy(PyByteArray_AS_STRING(run) + used, &entry, 8);
+    }
+    return PyLong_FromSsize_t(index);
+}
+
+/* ---- encode_run ------------------------------------------------------------------------- */
+
+static inline int
+varint_size(int64_t value)
+{
+    uint64_t zigzag = ((uint64_t)value << 1) ^ (uint64_t)(value >> 63);
+    int size = 1;
+    while (zigzag > 0x7F) {
+        zigzag >>= 7;
+        size++;
+    }
+    return size;
+}
+
+static inline char *
+put_varint(char *out, int64_t value)
+{
+    uint64_t zigzag = ((uint64_t)value << 1) ^ (uint64_t)(value >> 63);
+    while (zigzag > 0x7F) {
+        *out++ = (char)((zigzag & 0x7F) | 0x80);
+        zigzag >>= 7;
+    }
+    *out++ = (char)zigzag;
+    return out;
+}
+
+/* The key and value of records[index]: a (bytes | None, bytes | None) tuple, else -1. */
+static int
+record_at(PyObject *records, int64_t index, PyObject **key, PyObject **value)
+{
+    if (index < 0 || index >= PyList_GET_SIZE(records)) {
+        PyErr_SetString(PyExc_IndexError, "encode_run() index out of range");
+        return -1;
+    }
+    PyObject *record = PyList_GET_ITEM(records, (Py_ssize_t)index);
+    if (!PyTuple_Check(record) || PyTuple_GET_SIZE(record) != 2) {
+        PyErr_SetString(PyExc_TypeError, "encode_run() records must be (key, value) tuples");
+        return -1;
+    }
+    *key = PyTuple_GET_ITEM(record, 0);
+    *value = PyTuple_GET_ITEM(record, 1);
+    if ((*key != Py_None && !PyBytes_Check(*key)) ||
+        (*value != Py_None && !PyBytes_Check(*value))) {
+        PyErr_SetString(PyExc_TypeError, "encode_run() keys and values must be bytes or None");
+        return -1;
+    }
+    return 0;
+}
+
+static inline int64_t
+body_size(int timestamp_size, int64_t offset_delta, PyObject *key, PyObject *value)
+{
+    int64_t size = 1 + timestamp_size + varint_size(offset_delta) + 1; /* attributes, headers */
+    if (key == Py_None) {
+        size += 1;
+    } else {
+        Py_ssize_t length = PyBytes_GET_SIZE(key);
+        size += varint_size(length) + length;
+    }
+    if (value == Py_None) {
+        size += 1;
+    } else {
+        Py_ssize_t length = PyBytes_GET_SIZE(value);
+        size += varint_size(length) + length;
+    }
+    return size;
+}
+
+static inline char *
+put_bytes(char *out, PyObject *data)
+{
+    if (data == Py_None) {
+        *out++ = 1; /* varint -1 */
+        return out;
+    }
+    Py_ssize_t length = PyBytes_GET_SIZE(data);
+    out = put_varint(out, length);
+    memcpy(out, PyBytes_AS_STRING(data), (size_t)length);
+    return out + length;
+}
+
+PyDoc_STRVAR(encode_run_doc,
+"encode_run(buffer, records, indices, first, last, timestamp_delta, count, limit) -> int\n\n"
+"Append to the bytearray ``buffer`` the records records[indices[i]] for first <= i < last\n"
+"(records[i] when indices is None), with offset deltas from ``count``, while len(buffer)\n"
+"stays within ``limit`` (the first record of an empty batch always goes in). ``indices``\n"
+"is a buffer of native int64. Return how many were appended.");
+
+static PyObject *
+py_encode_run(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 8) {
+        PyErr_SetString(PyExc_TypeError, "encode_run() takes 8 arguments");
+        return NULL;
+    }
+    PyObject *buffer = args[0], *records = args[1], *indices = args[2];
+    if (!PyByteArray_Check(buffer) || !PyList_Check(records)) {
+        PyErr_SetString(PyExc_TypeError, "encode_run() takes a bytearray and a list");
+        return NULL;
+    }
+    Py_ssize_t first = PyLong_AsSsize_t(args[3]);
+    Py_ssize_t last = PyLong_AsSsize_t(args[4]);
+    int64_t timestamp_delta = PyLong_AsLongLong(args[5]);
+    int64_t count = PyLong_AsLongLong(args[6]);
+    Py_ssize_t limit = PyLong_AsSsize_t(args[7]);
+    if (PyErr_Occurred()) {
+        return NULL;
+    }
+    Py_buffer view = {0};
+    const int64_t *table = NULL;
+    if (indices != Py_None) {
+        if (PyObject_GetBuffer(indices, &view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) {
+            return NULL;
+        }
+        if (view.itemsize != 8 || view.format == NULL || strcmp(view.format, "q") != 0 ||
+            first < 0 || last > view.len / 8) {
+            PyBuffer_Release(&view);
+            PyErr_SetString(PyExc_ValueError, "encode_run() indices must be int64 ('q')");
+            return NULL;
+        }
+        table = (const int64_t *)view.buf;
+    }
+    PyObject *key, *value;
+    int timestamp_size = varint_size(timestamp_delta);
+    Py_ssize_t used = PyByteArray_GET_SIZE(buffer);
+    int64_t total = 0;
+    Py_ssize_t taken = 0;
+    for (Py_ssize_t i = first; i < last; i++) {
+        if (record_at(records, table ? table[i] : (int64_t)i, &key, &value) < 0) {
+            goto error;
+        }
+        int64_t body = body_size(timestamp_size, count + taken, key, value);
+        int64_t size = varint_size(body) + body;
+        if (used + total + size > limit && count + taken > 0) {
+            break;
+        }
+        total += size;
+        taken++;
+    }
+    if (PyByteArray_Resize(buffer, used + (Py_ssize_t)total) < 0) {
+        goto error;
+    }
+    char *out = PyByteArray_AS_STRING(buffer) + used;
+    for (Py_ssize_t i = first; i < first + taken; i++) {
+        record_at(records, table ? table[i] : (int64_t)i, &key, &value); /* checked above */
+        int64_t offset_delta = count + (i - first);
+        out = put_varint(out, body_size(timestamp_size, offset_delta, key, value));
+        *out++ = 0; /* attributes */
+        out = put_varint(out, timestamp_delta);
+        out = put_varint(out, offset_delta);
+        out = put_bytes(out, key);
+        out = put_bytes(out, value);
+        *out++ = 0; /* no headers */
+    }
+    if (table) {
+        PyBuffer_Release(&view);
+    }
+    return PyLong_FromSsize_t(taken);
+error:
+    if (table) {
+        PyBuffer_Release(&view);
+    }
+    return NULL;
+}
+
+/* ---- module ----------------------------------------------------------------------------- */
+
+static PyMethodDef methods[] = {
+    {"murmur2", (PyCFunction)py_murmur2, METH_O, "Java's Utils.murmur2(bytes), a signed int32."},
+    {"plan_keyed", (PyCFunction)(void (*)(void))py_plan_keyed, METH_FASTCALL, plan_keyed_doc},
+    {"encode_run", (PyCFunction)(void (*)(void))py_encode_run, METH_FASTCALL, encode_run_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module_def = {
+    PyModuleDef_HEAD_INIT, "aioproducer._speedups",
+    "Optional C loops of Producer.send_many; pure-Python twins are the reference.", -1, methods,
+};
+
+PyMODINIT_FUNC
+PyInit__speedups(void)
+{
+    return PyModule_Create(&module_def);
+}

@@ -1,0 +1,49 @@
+"""The optional C extension ``aioproducer._speedups``, or None.
+
+setup.py builds it wherever a C compiler is found; without it (or with the environment
+variable ``AIOPRODUCER_PURE_PYTHON=1``) every loop runs in Python. Each C function has a
+Python twin that the tests hold it to.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from typing import Protocol, cast
+
+__all__ = ["Speedups", "c"]
+
+
+class Speedups(Protocol):
+    """What the extension offers (aioproducer/_speedups.c documents each function)."""
+
+    def murmur2(self, data: bytes, /) -> int: ...
+    def plan_keyed(
+        self, records: list[tuple[object, object]], runs: list[bytearray], limit: int, start: int, /
+    ) -> int: ...
+    def encode_run(  # noqa: PLR0917 - mirrors the C signature
+        self,
+        buffer: bytearray,
+        records: list[tuple[bytes | None, bytes | None]],
+        indices: memoryview | None,
+        first: int,
+        last: int,
+        timestamp_delta: int,
+        count: int,
+        limit: int,
+        /,
+    ) -> int: ...
+
+
+def _load() -> Speedups | None:
+    if os.environ.get("AIOPRODUCER_PURE_PYTHON") == "1":
+        return None
+    try:
+        module = importlib.import_module("aioproducer._speedups")
+    except ImportError:
+        return None
+    return cast(Speedups, module)
+
+
+c: Speedups | None = _load()
+"""The extension, or None when it is not built or not wanted."""
