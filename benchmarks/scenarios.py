@@ -19,6 +19,7 @@ CLIENT_LABELS: dict[str, str] = {
     "confluent-sync-batch": "confluent-kafka Producer.produce_batch (sync)",
     "kafka-python": "kafka-python KafkaProducer",
     "java": "Java ProducerPerformance (ceiling)",
+    "asyncio-floor": "asyncio floor: the workload alone, no Kafka (a bound)",
 }
 
 
@@ -69,7 +70,7 @@ SCENARIOS: dict[int, Scenario] = {
     1: Scenario(
         1,
         "Throughput: 100 B values, 8 B keys, 6 partitions, acks=1, linger 5 ms, 16 KiB batches",
-        _STANDARD,
+        (*_STANDARD, "asyncio-floor"),
         records=1_000_000,
         quick_records=100_000,
     ),

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from benchmarks.workload import Outcome, RunSpec
 
-__all__ = ["MODULES", "load"]
+__all__ = ["MODULES", "NO_KAFKA", "load"]
 
 #: Client name -> module under ``benchmarks.clients``.
 MODULES: dict[str, str] = {
@@ -23,7 +23,11 @@ MODULES: dict[str, str] = {
     "confluent-sync-batch": "confluent_client",
     "kafka-python": "kafka_python_client",
     "java": "java_client",
+    "asyncio-floor": "floor_client",
 }
+
+#: Clients that send nothing to Kafka (their runs are not read back).
+NO_KAFKA: frozenset[str] = frozenset({"asyncio-floor"})
 
 
 def load(name: str) -> Callable[[str, RunSpec], Outcome]:
