@@ -152,6 +152,11 @@ class BrokerConnection(asyncio.Protocol):
             raise ProtocolError("request() needs a request that expects a response")
         return await future
 
+    @property
+    def writable(self) -> bool:
+        """False while the transport's write buffer is above its high-water mark."""
+        return self._write_ready is None or self._write_ready.is_set()
+
     async def wait_writable(self) -> None:
         """Wait while the transport's write buffer is above its high-water mark."""
         if self._write_ready is not None and not self._write_ready.is_set():

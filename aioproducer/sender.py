@@ -57,6 +57,7 @@ log = logging.getLogger("aioproducer.sender")
 
 _MESSAGE_TOO_LARGE: Final = 10
 _IDLE_WAIT_MS: Final = 100
+_PAUSED_POLL_MS: Final = 2
 
 
 class Sender:
@@ -190,6 +191,9 @@ class Sender:
                 delay = min(delay, max(cluster.backoff_remaining_ms(node_id), 10))
                 continue
             if conn.in_flight >= self.config.max_in_flight_requests_per_connection:
+                continue
+            if not conn.writable:  # the socket buffer is full: let it drain first
+                delay = min(delay, _PAUSED_POLL_MS)
                 continue
             sendable.append(node_id)
         if not sendable:

@@ -146,3 +146,25 @@ async def test_idle_connections_close_and_reopen(
         assert cluster.any_connection() is None
         await producer.send_and_wait(topic, b"after")
     assert [r.value for r in consume_all(kafka_bootstrap, topic)] == [b"before", b"after"]
+
+
+async def test_sender_waits_while_the_socket_buffer_is_full(
+    kafka_bootstrap: str, new_topic: TopicFactory
+) -> None:
+    """Produce requests are not queued behind a paused transport (pause_writing)."""
+    topic = new_topic(partitions=1)
+    async with Producer(bootstrap_servers=kafka_bootstrap, linger_ms=0) as producer:
+        await producer.send_and_wait(topic, b"warm-up")  # the leader's connection is open
+        cluster = producer._cluster  # white box: the transport's flow control, by hand
+        assert cluster is not None
+        conn = cluster.any_connection()
+        assert conn is not None
+        conn.pause_writing()  # what asyncio calls when the write buffer passes its high mark
+        future = await producer.send(topic, b"held")
+        await asyncio.sleep(0.3)
+        assert not future.done()
+        assert conn.in_flight == 0
+        conn.resume_writing()
+        md = await asyncio.wait_for(future, 5)
+    assert md.offset == 1
+    assert [r.value for r in consume_all(kafka_bootstrap, topic)] == [b"warm-up", b"held"]
