@@ -288,12 +288,159 @@ error:
     return NULL;
 }
 
+/* ---- encode_record ---------------------------------------------------------------------- */
+
+PyDoc_STRVAR(encode_record_doc,
+"encode_record(buffer, timestamp_delta, offset_delta, key, value, limit) -> int\n\n"
+"Append one record without headers to the bytearray ``buffer`` unless that takes\n"
+"len(buffer) past ``limit`` and offset_delta > 0 (the first record always goes in).\n"
+"Return the bytes appended, 0 when it did not fit.");
+
+static PyObject *
+py_encode_record(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 6) {
+        PyErr_SetString(PyExc_TypeError, "encode_record() takes 6 arguments");
+        return NULL;
+    }
+    PyObject *buffer = args[0], *key = args[3], *value = args[4];
+    if (!PyByteArray_Check(buffer)) {
+        PyErr_SetString(PyExc_TypeError, "encode_record() takes a bytearray");
+        return NULL;
+    }
+    if ((key != Py_None && !PyBytes_Check(key)) || (value != Py_None && !PyBytes_Check(value))) {
+        PyErr_SetString(PyExc_TypeError, "encode_record() keys and values must be bytes or None");
+        return NULL;
+    }
+    int64_t timestamp_delta = PyLong_AsLongLong(args[1]);
+    int64_t offset_delta = PyLong_AsLongLong(args[2]);
+    Py_ssize_t limit = PyLong_AsSsize_t(args[5]);
+    if (PyErr_Occurred()) {
+        return NULL;
+    }
+    int64_t body = body_size(varint_size(timestamp_delta), offset_delta, key, value);
+    int64_t size = varint_size(body) + body;
+    Py_ssize_t used = PyByteArray_GET_SIZE(buffer);
+    if (used + size > limit && offset_delta > 0) {
+        return PyLong_FromLong(0);
+    }
+    if (PyByteArray_Resize(buffer, used + (Py_ssize_t)size) < 0) {
+        return NULL;
+    }
+    char *out = PyByteArray_AS_STRING(buffer) + used;
+    out = put_varint(out, body);
+    *out++ = 0; /* attributes */
+    out = put_varint(out, timestamp_delta);
+    out = put_varint(out, offset_delta);
+    out = put_bytes(out, key);
+    out = put_bytes(out, value);
+    *out = 0; /* no headers */
+    return PyLong_FromLongLong(size);
+}
+
+/* ---- settle ------------------------------------------------------------------------------ */
+
+PyDoc_STRVAR(settle_doc,
+"settle(completions, metadata_type, topic, partition, base_offset, log_append_time_ms,\n"
+"       timestamps) -> None\n\n"
+"ProducerBatch.complete's loop: for each completion (None entries skipped) that is not\n"
+"done(), set_result(metadata_type((topic, partition, offset, timestamp))) where offset is\n"
+"base_offset + index (-1 when base_offset < 0) and timestamp log_append_time_ms when >= 0,\n"
+"else timestamps[index] (a buffer of int64).");
+
+static PyObject *
+py_settle(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 7) {
+        PyErr_SetString(PyExc_TypeError, "settle() takes 7 arguments");
+        return NULL;
+    }
+    PyObject *completions = args[0], *type = args[1], *topic = args[2], *partition = args[3];
+    if (!PyList_Check(completions) || !PyType_Check(type) ||
+        !PyType_IsSubtype((PyTypeObject *)type, &PyTuple_Type)) {
+        PyErr_SetString(PyExc_TypeError, "settle() takes a list and a tuple subclass");
+        return NULL;
+    }
+    int64_t base_offset = PyLong_AsLongLong(args[4]);
+    int64_t log_append_time = PyLong_AsLongLong(args[5]);
+    if (PyErr_Occurred()) {
+        return NULL;
+    }
+    Py_buffer view;
+    if (PyObject_GetBuffer(args[6], &view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) {
+        return NULL;
+    }
+    if (view.itemsize != 8 || view.format == NULL || strcmp(view.format, "q") != 0) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_ValueError, "settle() timestamps must be int64 ('q')");
+        return NULL;
+    }
+    const int64_t *timestamps = (const int64_t *)view.buf;
+    Py_ssize_t stamped = view.len / 8;
+    PyObject *done_name = PyUnicode_InternFromString("done");
+    PyObject *set_name = PyUnicode_InternFromString("set_result");
+    PyObject *result = NULL;
+    if (done_name == NULL || set_name == NULL) {
+        goto finally;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(completions); i++) {
+        PyObject *completion = PyList_GET_ITEM(completions, i);
+        if (completion == Py_None) {
+            continue;
+        }
+        Py_INCREF(completion);
+        PyObject *done = PyObject_CallMethodNoArgs(completion, done_name);
+        int is_done = done == NULL ? -1 : PyObject_IsTrue(done);
+        Py_XDECREF(done);
+        if (is_done) {
+            Py_DECREF(completion);
+            if (is_done < 0) {
+                goto finally;
+            }
+            continue;
+        }
+        if (log_append_time < 0 && i >= stamped) {
+            Py_DECREF(completion);
+            PyErr_SetString(PyExc_IndexError, "settle() has fewer timestamps than completions");
+            goto finally;
+        }
+        PyObject *fields = Py_BuildValue(
+            "(OOLL)", topic, partition, (long long)(base_offset >= 0 ? base_offset + i : -1),
+            (long long)(log_append_time >= 0 ? log_append_time : timestamps[i]));
+        PyObject *call_args = fields == NULL ? NULL : PyTuple_Pack(1, fields);
+        Py_XDECREF(fields);
+        PyObject *metadata =
+            call_args == NULL ? NULL : PyTuple_Type.tp_new((PyTypeObject *)type, call_args, NULL);
+        Py_XDECREF(call_args);
+        if (metadata == NULL) {
+            Py_DECREF(completion);
+            goto finally;
+        }
+        PyObject *outcome = PyObject_CallMethodOneArg(completion, set_name, metadata);
+        Py_DECREF(metadata);
+        Py_DECREF(completion);
+        if (outcome == NULL) {
+            goto finally;
+        }
+        Py_DECREF(outcome);
+    }
+    result = Py_NewRef(Py_None);
+finally:
+    Py_XDECREF(done_name);
+    Py_XDECREF(set_name);
+    PyBuffer_Release(&view);
+    return result;
+}
+
 /* ---- module ----------------------------------------------------------------------------- */
 
 static PyMethodDef methods[] = {
     {"murmur2", (PyCFunction)py_murmur2, METH_O, "Java's Utils.murmur2(bytes), a signed int32."},
     {"plan_keyed", (PyCFunction)(void (*)(void))py_plan_keyed, METH_FASTCALL, plan_keyed_doc},
     {"encode_run", (PyCFunction)(void (*)(void))py_encode_run, METH_FASTCALL, encode_run_doc},
+    {"encode_record", (PyCFunction)(void (*)(void))py_encode_record, METH_FASTCALL,
+     encode_record_doc},
+    {"settle", (PyCFunction)(void (*)(void))py_settle, METH_FASTCALL, settle_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Final, NamedTuple, Protocol, overload
 
 from aioproducer.metadata import TopicPartition
 from aioproducer.protocol.records import RecordBatchBuilder, set_producer_state
+from aioproducer.speedups import c as _c
 
 if TYPE_CHECKING:
     import asyncio
@@ -369,6 +370,22 @@ class ProducerBatch:
             )
         if self.run_records == len(self.completions):
             return
+        if _c is not None:
+            _c.settle(
+                self.completions,
+                RecordMetadata,
+                topic,
+                partition,
+                base_offset,
+                log_append_time_ms,
+                self.timestamps,
+            )
+            return
+        self._settle_py(base_offset, log_append_time_ms)
+
+    def _settle_py(self, base_offset: int, log_append_time_ms: int) -> None:
+        """The completions' loop of :meth:`complete` in Python (the C ``settle`` twin)."""
+        topic, partition = self.tp
         timestamps = self.timestamps
         new = tuple.__new__  # RecordMetadata(...) without its Python-level __new__
         for index, completion in enumerate(self.completions):

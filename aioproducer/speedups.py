@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import importlib
 import os
+from array import array
+from collections.abc import Sequence
 from typing import Protocol, cast
 
 __all__ = ["Speedups", "c"]
@@ -33,6 +35,27 @@ class Speedups(Protocol):
         limit: int,
         /,
     ) -> int: ...
+    def encode_record(  # noqa: PLR0917 - mirrors the C signature
+        self,
+        buffer: bytearray,
+        timestamp_delta: int,
+        offset_delta: int,
+        key: bytes | None,
+        value: bytes | None,
+        limit: int,
+        /,
+    ) -> int: ...
+    def settle(  # noqa: PLR0917 - mirrors the C signature
+        self,
+        completions: Sequence[object | None],
+        metadata_type: type[tuple[str, int, int, int]],
+        topic: str,
+        partition: int,
+        base_offset: int,
+        log_append_time_ms: int,
+        timestamps: array[int],
+        /,
+    ) -> None: ...
 
 
 def _load() -> Speedups | None:

@@ -225,6 +225,29 @@ class RecordBatchBuilder:
         headers: Sequence[Header] = (),
     ) -> int | None:
         """Add a record; return its offset delta, or None if the batch is full or built."""
+        if _c is None or headers:
+            return self.append_py(timestamp_ms, key, value, headers)
+        count = self._count
+        base = self._base_timestamp if count else timestamp_ms
+        if not _c.encode_record(self._buffer, timestamp_ms - base, count, key, value, self._limit):
+            return None
+        self._size = len(self._buffer)
+        self._count = count + 1
+        if not count:
+            self._base_timestamp = timestamp_ms
+            self._max_timestamp = timestamp_ms
+        elif timestamp_ms > self._max_timestamp:
+            self._max_timestamp = timestamp_ms
+        return count
+
+    def append_py(
+        self,
+        timestamp_ms: int,
+        key: bytes | None,
+        value: bytes | None,
+        headers: Sequence[Header] = (),
+    ) -> int | None:
+        """:meth:`append` in Python (the reference for the C one, and the path for headers)."""
         count = self._count
         base = self._base_timestamp if count else timestamp_ms
         small = _SMALL

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+from array import array
 from collections.abc import Sequence
 from typing import Any
 
@@ -10,6 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from aioproducer.batch import ProducerBatch, RecordMetadata
+from aioproducer.metadata import TopicPartition
 from aioproducer.partitioner import _JAVA_VECTORS, _murmur2_py
 from aioproducer.producer import Producer
 from aioproducer.protocol.records import RecordBatchBuilder
@@ -133,3 +137,101 @@ def test_plan_keyed_rejects_bad_runs(speedups: Speedups) -> None:
         speedups.plan_keyed([(b"k", b"v")], [[]], 10, 0)  # type: ignore[list-item]
     with pytest.raises(ValueError, match="runs"):
         speedups.plan_keyed([(b"k", b"v")], [], 10, 0)
+
+
+# -- encode_record ---------------------------------------------------------------------------------
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    records=st.lists(
+        st.tuples(
+            st.integers(-(1 << 40), 1 << 40),
+            st.none() | st.binary(max_size=200),
+            st.none() | st.binary(max_size=9000),
+        ),
+        max_size=30,
+    ),
+    batch_size=st.sampled_from([90, 1000, 16384]),
+)
+def test_encode_record_writes_what_python_writes(
+    records: list[tuple[int, bytes | None, bytes | None]], batch_size: int
+) -> None:
+    if c is None:
+        return
+    python, native = (
+        RecordBatchBuilder(batch_size=batch_size),
+        RecordBatchBuilder(batch_size=batch_size),
+    )
+    for delta, key, value in records:
+        timestamp = 1_700_000_000_000 + delta
+        assert native.append(timestamp, key, value) == python.append_py(timestamp, key, value)
+    assert native.record_count == python.record_count
+    assert native.estimated_size == python.estimated_size
+    if python.record_count:
+        assert native.build() == python.build()
+        assert native.append(1, b"k", b"v") is None  # built
+
+
+def test_encode_record_rejects_bad_input(speedups: Speedups) -> None:
+    buffer = bytearray(61)
+    with pytest.raises(TypeError, match="bytes or None"):
+        speedups.encode_record(buffer, 0, 0, "k", b"v", 1000)  # type: ignore[arg-type]
+    assert speedups.encode_record(buffer, 0, 1, b"k", b"v" * 2000, 1000) == 0  # too big
+    assert buffer == bytearray(61)
+
+
+# -- settle ----------------------------------------------------------------------------------------
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    states=st.lists(st.sampled_from(["pending", "cancelled", "none"]), max_size=20),
+    base_offset=st.sampled_from([-1, 0, 1 << 40]),
+    log_append_time=st.sampled_from([-1, 5, 1_700_000_000_000]),
+)
+def test_settle_resolves_what_python_resolves(
+    states: list[str], base_offset: int, log_append_time: int
+) -> None:
+    if c is None:
+        return
+    loop = asyncio.new_event_loop()
+    try:
+        outcomes = []
+        for settle in ("c", "python"):
+            futures: list[asyncio.Future[RecordMetadata] | None] = []
+            batch = ProducerBatch(TopicPartition("t", 3), RecordBatchBuilder(batch_size=100), 0, 0)
+            for index, state in enumerate(states):
+                future: asyncio.Future[RecordMetadata] | None = None
+                if state != "none":
+                    future = loop.create_future()
+                    if state == "cancelled":
+                        future.cancel()
+                futures.append(future)
+                batch.completions.append(future)
+                batch.timestamps.append(1000 + index)
+            if settle == "c":
+                batch.complete(base_offset, log_append_time)
+            else:
+                batch._settle_py(base_offset, log_append_time)
+            outcomes.append(
+                [
+                    None if f is None else "cancelled" if f.cancelled() else f.result()
+                    for f in futures
+                ]
+            )
+        assert outcomes[0] == outcomes[1]
+        assert all(type(r) is RecordMetadata for r in outcomes[0] if isinstance(r, tuple))
+    finally:
+        loop.close()
+
+
+def test_settle_needs_a_timestamp_per_record(speedups: Speedups) -> None:
+    loop = asyncio.new_event_loop()
+    try:
+        future = loop.create_future()
+        with pytest.raises(IndexError):
+            speedups.settle([future], RecordMetadata, "t", 0, 0, -1, array("q"))
+        assert not future.done()
+    finally:
+        loop.close()
