@@ -48,6 +48,7 @@ _APPENDED: Final = AppendResult.APPENDED
 _NEED_ROUTE: Final = -1
 _FILLED: Final = 1  # appended, and the record opened a batch behind a full one
 _yield = asyncio.sleep
+_murmur2 = seeded_murmur2  # toPositive(murmur2(key)) is _murmur2(key, MURMUR2_SEED) & 0x7FFFFFFF
 _INDEX: Final = struct.Struct("=q")  # a record's index in a run (native, as memoryview 'q')
 _wall_clock = time.time
 
@@ -418,7 +419,7 @@ class Producer:
         info, tps = route
         if partition is None:
             if key_bytes is not None and self._java_partitioning:
-                partition = _positive_murmur2(key_bytes) % len(tps)
+                partition = (_murmur2(key_bytes, MURMUR2_SEED) & 0x7FFFFFFF) % len(tps)
             else:
                 partition = self._partitioner.partition(
                     topic, key_bytes, value_bytes, range(len(tps)), info.available

@@ -163,10 +163,10 @@ class RecordBatchBuilder:
         "_count",
         "_limit",
         "_max_timestamp",
-        "_size",
         "batch_size",
         "compression",
         "compression_level",
+        "estimated_size",
         "timestamp_type",
     )
 
@@ -186,7 +186,8 @@ class RecordBatchBuilder:
         self.compression_level = compression_level
         self.timestamp_type = timestamp_type
         self._buffer = bytearray(BATCH_OVERHEAD)
-        self._size = BATCH_OVERHEAD
+        self.estimated_size = BATCH_OVERHEAD
+        """Uncompressed bytes so far, the 61-byte batch header included (read-only)."""
         self._limit = batch_size
         self._count = 0
         self._base_timestamp = 0
@@ -196,11 +197,6 @@ class RecordBatchBuilder:
     def record_count(self) -> int:
         """Records appended so far."""
         return self._count
-
-    @property
-    def estimated_size(self) -> int:
-        """Uncompressed bytes so far, the 61-byte batch header included."""
-        return self._size
 
     @property
     def base_timestamp(self) -> int:
@@ -231,7 +227,7 @@ class RecordBatchBuilder:
         base = self._base_timestamp if count else timestamp_ms
         if not _c.encode_record(self._buffer, timestamp_ms - base, count, key, value, self._limit):
             return None
-        self._size = len(self._buffer)
+        self.estimated_size = len(self._buffer)
         self._count = count + 1
         if not count:
             self._base_timestamp = timestamp_ms
@@ -272,13 +268,13 @@ class RecordBatchBuilder:
         except IndexError:
             record = self._encode_general(timestamp_ms - base, count, key, value, headers)
             length = _varint(len(record))
-        size = self._size + len(length) + len(record)
+        size = self.estimated_size + len(length) + len(record)
         if size > self._limit and count:
             return None
         buffer = self._buffer
         buffer += length
         buffer += record
-        self._size = size
+        self.estimated_size = size
         self._count = count + 1
         if not count:
             self._base_timestamp = timestamp_ms
@@ -322,7 +318,7 @@ class RecordBatchBuilder:
                 count,
                 self._limit,
             )
-            self._size = len(self._buffer)
+            self.estimated_size = len(self._buffer)
             self._count = count + taken
             if taken:
                 self._max_timestamp = max(self._max_timestamp, timestamp_ms)
@@ -347,7 +343,7 @@ class RecordBatchBuilder:
             return self._append_each(timestamp_ms, records, indices)
         small, join, null, zero = _SMALL, b"".join, _NULL, _ZERO
         stamp = small[delta]
-        size, first = self._size, count
+        size, first = self.estimated_size, count
         parts: list[bytes] = []
         add = parts.append
         for index in indices:
@@ -377,7 +373,7 @@ class RecordBatchBuilder:
             size = grown
             count += 1
         self._buffer += join(parts)
-        self._size = size
+        self.estimated_size = size
         self._count = count
         if count > first:
             self._max_timestamp = max(self._max_timestamp, timestamp_ms)
