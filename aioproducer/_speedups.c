@@ -379,7 +379,8 @@ py_settle(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     Py_ssize_t stamped = view.len / 8;
     PyObject *done_name = PyUnicode_InternFromString("done");
     PyObject *set_name = PyUnicode_InternFromString("set_result");
-    PyObject *result = NULL;
+    PyObject *result = NULL, *stamp_object = NULL;
+    int64_t stamp_value = 0;
     if (done_name == NULL || set_name == NULL) {
         goto finally;
     }
@@ -404,9 +405,31 @@ py_settle(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             PyErr_SetString(PyExc_IndexError, "settle() has fewer timestamps than completions");
             goto finally;
         }
-        PyObject *fields = Py_BuildValue(
-            "(OOLL)", topic, partition, (long long)(base_offset >= 0 ? base_offset + i : -1),
-            (long long)(log_append_time >= 0 ? log_append_time : timestamps[i]));
+        int64_t stamp = log_append_time >= 0 ? log_append_time : timestamps[i];
+        if (stamp_object == NULL || stamp != stamp_value) {
+            /* records of a batch mostly share a millisecond: share its int too */
+            Py_XDECREF(stamp_object);
+            stamp_object = PyLong_FromLongLong(stamp);
+            if (stamp_object == NULL) {
+                Py_DECREF(completion);
+                goto finally;
+            }
+            stamp_value = stamp;
+        }
+        PyObject *offset = PyLong_FromLongLong(base_offset >= 0 ? base_offset + i : -1);
+        PyObject *fields = offset == NULL ? NULL : PyTuple_New(4);
+        if (fields == NULL) {
+            Py_XDECREF(offset);
+            Py_DECREF(completion);
+            goto finally;
+        }
+        Py_INCREF(topic);
+        PyTuple_SET_ITEM(fields, 0, topic);
+        Py_INCREF(partition);
+        PyTuple_SET_ITEM(fields, 1, partition);
+        PyTuple_SET_ITEM(fields, 2, offset);
+        Py_INCREF(stamp_object);
+        PyTuple_SET_ITEM(fields, 3, stamp_object);
         PyObject *call_args = fields == NULL ? NULL : PyTuple_Pack(1, fields);
         Py_XDECREF(fields);
         PyObject *metadata =
@@ -426,6 +449,7 @@ py_settle(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     }
     result = Py_NewRef(Py_None);
 finally:
+    Py_XDECREF(stamp_object);
     Py_XDECREF(done_name);
     Py_XDECREF(set_name);
     PyBuffer_Release(&view);
