@@ -45,6 +45,8 @@ _TOPIC_RE: Final = re.compile(r"^[a-zA-Z0-9._-]{1,249}$")
 _NEW, _RUNNING, _CLOSED = "new", "running", "closed"
 _RECORD_BOUND: Final = 61 + 21  # batch header + a record's largest varint overhead (Java)
 _APPENDED: Final = AppendResult.APPENDED
+_OPENED: Final = AppendResult.NEW_BATCH
+_OPENED_FULL: Final = AppendResult.NEW_BATCH | AppendResult.BATCH_FULL
 _NEED_ROUTE: Final = -1
 _FILLED: Final = 1  # appended, and the record opened a batch behind a full one
 _yield = asyncio.sleep
@@ -440,11 +442,11 @@ class Producer:
             if key_bytes is None:
                 self._partitioner.on_append(topic, partition, size, False)
             return 0
-        filled = result.batch_is_full
+        # The other results: BATCH_FULL, NEW_BATCH, or both (constants: compared by identity).
         if key_bytes is None:
-            self._partitioner.on_append(topic, partition, size, filled)
+            self._partitioner.on_append(topic, partition, size, result is not _OPENED)
         self._wakeup()
-        return _FILLED if filled and result.new_batch else 0
+        return _FILLED if result is _OPENED_FULL else 0
 
     async def _enqueue_slowly(  # noqa: PLR0917
         self,
