@@ -102,6 +102,11 @@ def _check_headers(headers: object) -> list[Header]:
     return checked
 
 
+def _headers_bound(headers: Sequence[Header]) -> int:
+    """Bytes the headers may take in a record (utf-8 names, varint lengths)."""
+    return sum(len(name) * 4 + len(value or b"") + 10 for name, value in headers)
+
+
 class Producer:
     """An asyncio Kafka producer. Use as ``async with Producer(...) as producer``."""
 
@@ -215,7 +220,10 @@ class Producer:
         order); it fails with the first error any record meets. All records get the same
         timestamp. Every record is checked before any is queued: a bad one raises here and
         queues nothing. Much cheaper per record than :meth:`send`: the records of a
-        partition are encoded in runs, and settled a batch at a time.
+        partition are encoded in runs, and settled a batch at a time. Waits for
+        buffer_memory as :meth:`send` does; if it stays full for max_block_ms the
+        :class:`~aioproducer.errors.BufferFullError` says how many records went in before
+        (those are still delivered).
         """
         if self._state is not _RUNNING:
             raise ProducerClosedError(
@@ -232,21 +240,13 @@ class Producer:
                 f"{len(tps)} partitions"
             )
         timestamp_ms = int(_wall_clock() * 1000)
-        runs, alone = self._plan_runs(topic, info, len(tps), records, partition)
+        plan = self._plan_runs(topic, info, len(tps), records, partition)
         group = RecordGroup(
             asyncio.get_running_loop().create_future(), topic, len(records), timestamp_ms
         )
-        filled = False
-        for number, indices in runs:
-            filled |= await self._append_run(tps[number], timestamp_ms, records, indices, group)
-        for index in alone:
-            key, value, headers = records[index]  # type: ignore[misc]
-            slot = group.slot(index)
-            need = self._enqueue(topic, value, key, partition, timestamp_ms, headers, slot)
-            if need:
-                await self._enqueue_slowly(
-                    need, topic, value, key, partition, timestamp_ms, headers, slot
-                )
+        filled = await self._queue_planned(
+            topic, tps, partition, timestamp_ms, records, plan, group
+        )
         group.close()
         if filled:
             self._wakeup()
@@ -320,17 +320,22 @@ class Producer:
             raise SerializationError(
                 f"send_many() takes (key, value) or (key, value, headers) records, not {record!r}"
             )
-        if len(record) == 3:
-            alone.append(index)
-            return
-        key, value = record
+        key, value = record[0], record[1]
         if self._key_serializer is not None:
             key = self._key_serializer(key)
         if self._value_serializer is not None:
             value = self._value_serializer(value)
         key, value = _as_bytes("key", key), _as_bytes("value", value)
-        records[index] = (key, value)
         size = _RECORD_BOUND + (len(key) if key else 0) + (len(value) if value else 0)
+        if len(record) == 3:  # with headers: appended alone, after the runs
+            headers = _check_headers(record[2]) if record[2] else []
+            size += _headers_bound(headers)
+            if size > self._max_record_size:
+                self._raise_too_large(size)
+            records[index] = (key, value, headers)
+            alone.append(index)
+            return
+        records[index] = (key, value)
         if size > self._max_record_size:
             self._raise_too_large(size)
         if partition is None:
@@ -344,29 +349,58 @@ class Producer:
                     self._partitioner.on_append(topic, partition, size, True)
         runs[partition] += _INDEX.pack(index)
 
-    async def _append_run(
+    async def _queue_planned(  # noqa: PLR0917
         self,
-        tp: TopicPartition,
+        topic: str,
+        tps: list[TopicPartition],
+        partition: int | None,
         timestamp_ms: int,
         records: list[Any],
-        indices: Sequence[int],
+        plan: tuple[list[tuple[int, Sequence[int]]], list[int]],
         group: RecordGroup,
     ) -> bool:
-        """Append a partition's records, waiting for buffer space (max_block_ms per wait)."""
+        """Append the checked records of ``send_many``: each partition's run, then those
+        with headers one by one, waiting for buffer space (max_block_ms per wait). Returns
+        whether a batch filled up. An error while waiting says how many went in before."""
         accumulator = self._accumulator
         assert accumulator is not None
-        filled = False
-        while indices:
-            done, full = accumulator.append_run(tp, timestamp_ms, records, indices, group)
-            filled |= full
-            indices = indices[done:]
-            if indices:
-                if full:
-                    self._wakeup()
-                deadline = time.monotonic() + self.config.max_block_ms / 1000
-                await self._wait_for_space(accumulator.batch_bytes, deadline)
-                if self._state is not _RUNNING:
-                    raise ProducerClosedError("the producer was closed while send_many() waited")
+        runs, alone = plan
+        filled, queued = False, 0
+        try:
+            for number, run in runs:
+                indices = run
+                while indices:
+                    done, full = accumulator.append_run(
+                        tps[number], timestamp_ms, records, indices, group
+                    )
+                    filled |= full
+                    queued += done
+                    indices = indices[done:]
+                    if indices:
+                        if full:
+                            self._wakeup()
+                        deadline = time.monotonic() + self.config.max_block_ms / 1000
+                        await self._wait_for_space(accumulator.batch_bytes, deadline)
+                        if self._state is not _RUNNING:
+                            raise ProducerClosedError(
+                                "the producer was closed while send_many() waited"
+                            )
+            for index in alone:
+                key, value, headers = records[index]
+                slot = group.slot(index)
+                need = self._enqueue(
+                    topic, value, key, partition, timestamp_ms, headers, slot, True
+                )
+                if need:
+                    await self._enqueue_slowly(
+                        need, topic, value, key, partition, timestamp_ms, headers, slot, True
+                    )
+                queued += 1
+        except (BufferFullError, ProducerClosedError) as exc:
+            raise type(exc)(
+                f"{exc}; {queued} of the {len(records)} records went in before and are "
+                "still delivered"
+            ) from exc
         return filled
 
     def _enqueue(  # noqa: PLR0917 - the hot path: positional calls are cheapest
@@ -378,19 +412,21 @@ class Producer:
         timestamp_ms: int | None,
         headers: Sequence[Header] | None,
         completion: Completion,
+        serialized: bool = False,
     ) -> int:
-        """Append one record now.
+        """Append one record now (``serialized``: key and value went through the
+        serializers already).
 
         Returns 0 when appended; ``_FILLED`` when appended behind a batch that just filled
         up (the caller should yield to the sender); ``_NEED_ROUTE`` when the topic's
         metadata must be waited for; else the bytes of buffer_memory the record needs.
         """
         # Serialize and check types: bytes pass straight through.
-        if self._key_serializer is not None:
+        if self._key_serializer is not None and not serialized:
             key = self._key_serializer(key)
         if key is not None and type(key) is not bytes:
             key = _as_bytes("key", key)
-        if self._value_serializer is not None:
+        if self._value_serializer is not None and not serialized:
             value = self._value_serializer(value)
         if value is not None and type(value) is not bytes:
             value = _as_bytes("value", value)
@@ -404,7 +440,7 @@ class Producer:
         header_list: Sequence[Header] = ()
         if headers:
             header_list = _check_headers(headers)
-            size += sum(len(n) * 4 + len(v or b"") + 10 for n, v in header_list)
+            size += _headers_bound(header_list)
         if timestamp_ms is None:
             timestamp_ms = int(_wall_clock() * 1000)
         elif type(timestamp_ms) is not int or timestamp_ms < 0:
@@ -458,6 +494,7 @@ class Producer:
         timestamp_ms: int | None,
         headers: Sequence[Header] | None,
         completion: Completion,
+        serialized: bool = False,
     ) -> None:
         """Wait for metadata or buffer space (max_block_ms in all), then append.
 
@@ -475,7 +512,9 @@ class Producer:
                 await self._wait_for_space(need, deadline)
             if self._state is not _RUNNING:
                 raise ProducerClosedError("the producer was closed while send() waited")
-            need = self._enqueue(topic, value, key, partition, timestamp_ms, headers, completion)
+            need = self._enqueue(
+                topic, value, key, partition, timestamp_ms, headers, completion, serialized
+            )
 
     async def _route(
         self, topic: str, timeout: float | None = None

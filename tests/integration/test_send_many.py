@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from aioproducer import Producer, SentRecords
 from aioproducer.errors import BrokerError, RecordTooLargeError, SerializationError
 from aioproducer.partitioner import partition_for_key
+from aioproducer.protocol.records import Header
 from aioproducer.testing.pytest_plugin import KafkaClusterHandle, TopicFactory
 from aioproducer.testing.readback import consume_all
 
@@ -58,6 +60,9 @@ async def test_fails_with_the_first_error(kafka_bootstrap: str, new_topic: Topic
         ((1, b"v"), SerializationError),
         ((b"k",), SerializationError),
         ((None, b"x" * 2_000_000), RecordTooLargeError),
+        ((1, b"v", [("h", b"x")]), SerializationError),
+        ((b"k", b"v", "not headers"), SerializationError),
+        ((b"k", b"v", [("h", "text")]), SerializationError),
     ],
 )
 async def test_a_bad_record_raises_and_queues_nothing(
@@ -123,3 +128,28 @@ async def test_closed_producer(kafka_bootstrap: str) -> None:
     producer = Producer(bootstrap_servers=kafka_bootstrap)
     with pytest.raises(Exception, match="before start"):
         await producer.send_many("t", [(None, b"v")])
+
+
+async def test_serializers_run_once_and_headers_keep_the_partition(
+    kafka_bootstrap: str, new_topic: TopicFactory
+) -> None:
+    topic = new_topic(partitions=3)
+    records: list[tuple[object, object] | tuple[object, object, list[Header]]] = [
+        ("k1", {"n": 1}),
+        ("k2", {"n": 2}, [("h", b"x")]),
+        ("k3", {"n": 3}),
+    ]
+    async with Producer(
+        bootstrap_servers=kafka_bootstrap,
+        key_serializer=str.encode,
+        value_serializer=lambda v: json.dumps(v).encode(),
+    ) as producer:
+        sent = await (await producer.send_many(topic, records, partition=1))
+    assert [md.partition for md in sent] == [1, 1, 1]
+    read = consume_all(kafka_bootstrap, topic)
+    assert [(r.partition, r.key, r.value, r.headers) for r in read] == [
+        (1, b"k1", b'{"n": 1}', ()),
+        (1, b"k3", b'{"n": 3}', ()),
+        (1, b"k2", b'{"n": 2}', (("h", b"x"),)),  # records with headers go in after the runs
+    ]
+    assert [md.offset for md in sent] == [0, 2, 1]
