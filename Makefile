@@ -17,9 +17,15 @@ demo: $(STAMP)
 	@BOOTSTRAP=$$($(PY) -m aioproducer.testing up) && echo "broker: $$BOOTSTRAP" && \
 	  $(PY) -m benchmarks.demo --bootstrap "$$BOOTSTRAP"
 
+# The paths the optional C extension replaces, run again on the pure-Python code alone.
+PURE_TESTS := tests/unit/test_records.py tests/unit/test_accumulator.py \
+	tests/unit/test_record_runs.py tests/integration/test_produce.py \
+	tests/integration/test_send_many.py
+
 ## test: quality gates, then the whole suite against a broker the run starts itself
 test: $(STAMP) lint typecheck
 	$(PY) -m pytest
+	AIOPRODUCER_PURE_PYTHON=1 $(PY) -m pytest -q $(PURE_TESTS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check aioproducer tests benchmarks
