@@ -329,12 +329,12 @@ class ProducerBatch:
     def seal(self) -> bytes:
         """The wire bytes: built (and compressed) once, re-stamped when the state changed."""
         built = self.built
-        if built is None:
-            built = self.builder.build()
         state = (self.producer_id, self.producer_epoch, self.base_sequence)
-        if state != self.stamped:
+        if built is None:
+            built = self.builder.build(*state)  # stamped as built: one copy, one CRC
+        elif state != self.stamped:
             built = set_producer_state(built, *state)
-            self.stamped = state
+        self.stamped = state
         self.built = built
         return built
 

@@ -65,7 +65,6 @@ _CODEC_MASK = 0x07
 _TIMESTAMP_TYPE_BIT = 0x08
 _TRANSACTIONAL_BIT = 0x10
 _CONTROL_BIT = 0x20
-_NO_PRODUCER = (-1, -1, -1)
 
 
 def _varint(value: int) -> bytes:
@@ -408,11 +407,11 @@ class RecordBatchBuilder:
         parts.append(_encode_headers(headers) if headers else _ZERO)
         return b"".join(parts)
 
-    def build(self) -> bytes:
-        """Close the batch and return it, compressed, with no producer state and a valid CRC.
+    def build(self, producer_id: int = -1, epoch: int = -1, base_sequence: int = -1) -> bytes:
+        """Close the batch and return it, compressed, with a valid CRC.
 
-        Producer id, epoch and base sequence are -1; stamp them with
-        :func:`set_producer_state`. Later appends return None.
+        Producer id, epoch and base sequence default to -1 (none); :func:`set_producer_state`
+        re-stamps them later without recompressing. Later appends return None.
         """
         count = self._count
         if not count:
@@ -436,7 +435,9 @@ class RecordBatchBuilder:
             count - 1,
             self._base_timestamp,
             self._max_timestamp,
-            *_NO_PRODUCER,
+            producer_id,
+            epoch,
+            base_sequence,
             count,
         )
         _UINT32.pack_into(buffer, _CRC_OFFSET, crc32c(memoryview(buffer)[_ATTRIBUTES_OFFSET:]))

@@ -445,3 +445,15 @@ def test_module_is_sans_io() -> None:
         if isinstance(node, ast.ImportFrom)
     }
     assert not imported & {"asyncio", "socket", "ssl", "time", "selectors"}
+
+
+@pytest.mark.parametrize("codec", [CompressionType.NONE, CompressionType.LZ4])
+def test_build_stamps_producer_state_as_set_producer_state_would(codec: CompressionType) -> None:
+    builders = [RecordBatchBuilder(batch_size=16384, compression=codec) for _ in range(2)]
+    for builder in builders:
+        for i in range(20):
+            builder.append(1_000 + i, f"k{i}".encode(), b"v" * i)
+    stamped = builders[0].build(77, 3, 2_147_483_640)
+    assert stamped == set_producer_state(builders[1].build(), 77, 3, 2_147_483_640)
+    (batch,) = decode_batches(stamped)
+    assert (batch.producer_id, batch.producer_epoch, batch.base_sequence) == (77, 3, 2_147_483_640)
