@@ -149,6 +149,17 @@ put_varint(char *out, int64_t value)
     return out;
 }
 
+/* 0 when key and value are each bytes or None, else -1 with a TypeError naming ``function``. */
+static int
+check_key_value(const char *function, PyObject *key, PyObject *value)
+{
+    if ((key != Py_None && !PyBytes_Check(key)) || (value != Py_None && !PyBytes_Check(value))) {
+        PyErr_Format(PyExc_TypeError, "%s() keys and values must be bytes or None", function);
+        return -1;
+    }
+    return 0;
+}
+
 /* The key and value of records[index]: a (bytes | None, bytes | None) tuple, else -1. */
 static int
 record_at(PyObject *records, int64_t index, PyObject **key, PyObject **value)
@@ -164,12 +175,7 @@ record_at(PyObject *records, int64_t index, PyObject **key, PyObject **value)
     }
     *key = PyTuple_GET_ITEM(record, 0);
     *value = PyTuple_GET_ITEM(record, 1);
-    if ((*key != Py_None && !PyBytes_Check(*key)) ||
-        (*value != Py_None && !PyBytes_Check(*value))) {
-        PyErr_SetString(PyExc_TypeError, "encode_run() keys and values must be bytes or None");
-        return -1;
-    }
-    return 0;
+    return check_key_value("encode_run", *key, *value);
 }
 
 static inline int64_t
@@ -202,6 +208,21 @@ put_bytes(char *out, PyObject *data)
     out = put_varint(out, length);
     memcpy(out, PyBytes_AS_STRING(data), (size_t)length);
     return out + length;
+}
+
+/* One record without headers: its length (``body``), attributes, deltas, key and value. */
+static char *
+put_record(char *out, int64_t body, int64_t timestamp_delta, int64_t offset_delta, PyObject *key,
+           PyObject *value)
+{
+    out = put_varint(out, body);
+    *out++ = 0; /* attributes */
+    out = put_varint(out, timestamp_delta);
+    out = put_varint(out, offset_delta);
+    out = put_bytes(out, key);
+    out = put_bytes(out, value);
+    *out++ = 0; /* no headers */
+    return out;
 }
 
 PyDoc_STRVAR(encode_run_doc,
@@ -269,13 +290,8 @@ py_encode_run(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     for (Py_ssize_t i = first; i < first + taken; i++) {
         record_at(records, table ? table[i] : (int64_t)i, &key, &value); /* checked above */
         int64_t offset_delta = count + (i - first);
-        out = put_varint(out, body_size(timestamp_size, offset_delta, key, value));
-        *out++ = 0; /* attributes */
-        out = put_varint(out, timestamp_delta);
-        out = put_varint(out, offset_delta);
-        out = put_bytes(out, key);
-        out = put_bytes(out, value);
-        *out++ = 0; /* no headers */
+        out = put_record(out, body_size(timestamp_size, offset_delta, key, value), timestamp_delta,
+                         offset_delta, key, value);
     }
     if (table) {
         PyBuffer_Release(&view);
@@ -308,8 +324,7 @@ py_encode_record(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_TypeError, "encode_record() takes a bytearray");
         return NULL;
     }
-    if ((key != Py_None && !PyBytes_Check(key)) || (value != Py_None && !PyBytes_Check(value))) {
-        PyErr_SetString(PyExc_TypeError, "encode_record() keys and values must be bytes or None");
+    if (check_key_value("encode_record", key, value) < 0) {
         return NULL;
     }
     int64_t timestamp_delta = PyLong_AsLongLong(args[1]);
@@ -327,14 +342,8 @@ py_encode_record(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     if (PyByteArray_Resize(buffer, used + (Py_ssize_t)size) < 0) {
         return NULL;
     }
-    char *out = PyByteArray_AS_STRING(buffer) + used;
-    out = put_varint(out, body);
-    *out++ = 0; /* attributes */
-    out = put_varint(out, timestamp_delta);
-    out = put_varint(out, offset_delta);
-    out = put_bytes(out, key);
-    out = put_bytes(out, value);
-    *out = 0; /* no headers */
+    put_record(PyByteArray_AS_STRING(buffer) + used, body, timestamp_delta, offset_delta, key,
+               value);
     return PyLong_FromLongLong(size);
 }
 

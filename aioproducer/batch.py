@@ -152,12 +152,11 @@ class RecordGroup:
             if log_append_time_ms >= 0:
                 self.timestamps[run] = array("q", (log_append_time_ms,)) * count
         else:
-            for offset, index in enumerate(indices, base_offset):
+            for index in indices:
                 partitions[index] = partition
-                offsets[index] = offset
-            if base_offset < 0:
-                for index in indices:
-                    offsets[index] = -1
+            if base_offset >= 0:  # else they stay -1, as made
+                for offset, index in enumerate(indices, base_offset):
+                    offsets[index] = offset
             if log_append_time_ms >= 0:
                 for index in indices:
                     self.timestamps[index] = log_append_time_ms
@@ -165,9 +164,11 @@ class RecordGroup:
         self._maybe_done()
 
     def fail(self, error: BaseException) -> None:
-        """Fail the whole group (the first error wins)."""
+        """Fail the whole group (the first error wins), marked retrieved: the caller may
+        never await it."""
         if not self.future.done():
             self.future.set_exception(error)
+            self.future.exception()
 
     def _set(self, index: int, metadata: RecordMetadata) -> None:
         self.partitions[index] = metadata.partition
@@ -410,8 +411,6 @@ class ProducerBatch:
         self.last_error = error
         for group, _, _ in self.runs:
             group.fail(error)
-            if not group.future.cancelled():
-                group.future.exception()  # retrieved, as below
         for completion in self.completions:
             if completion is not None and not completion.done():
                 completion.set_exception(error)

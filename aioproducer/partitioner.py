@@ -21,8 +21,9 @@ p's open batch still has room: as in Java, the sticky partition then changes onl
 batch boundary, or in any case once twice ``batch_size`` bytes have gone to it. A custom
 :class:`Partitioner` that needs no feedback implements ``on_append`` as a no-op.
 
-:func:`murmur2` uses the ``murmurhash2`` C extension when it is installed and gives Java's
-results (checked at import), and an optimized pure-Python version otherwise.
+:func:`murmur2` is this package's C extension when it is built, else the ``murmurhash2``
+package when installed (each used only if it gives Java's results, checked at import), else
+an optimized pure-Python version.
 """
 
 from __future__ import annotations
@@ -31,9 +32,10 @@ import importlib
 import random
 import struct
 from collections.abc import Callable, Sequence
-from typing import Final, Protocol, cast
+from typing import Protocol, cast
 
 from aioproducer.errors import ConfigurationError
+from aioproducer.speedups import c as _speedups
 
 __all__ = [
     "DefaultPartitioner",
@@ -78,7 +80,8 @@ def _murmur2_py(data: bytes, _unpack: Callable[..., tuple[int, ...]] = struct.un
     return h - 0x100000000 if h & 0x80000000 else h
 
 
-def _load_c_murmur2() -> Callable[[bytes], int] | None:
+def _murmurhash2_package() -> Callable[[bytes], int] | None:
+    """Java's murmur2 on the ``murmurhash2`` package (it takes a seed, returns unsigned)."""
     try:
         module = importlib.import_module("murmurhash2")
     except ImportError:
@@ -89,11 +92,20 @@ def _load_c_murmur2() -> Callable[[bytes], int] | None:
         h = raw(data, _SEED)
         return h - 0x100000000 if h & 0x80000000 else h
 
-    try:
-        if all(murmur2_c(key) == expected for key, expected in _JAVA_VECTORS.items()):
-            return murmur2_c
-    except Exception:  # any failure: do not use it
-        return None
+    return murmur2_c
+
+
+def _load_c_murmur2() -> Callable[[bytes], int] | None:
+    """Our C extension's murmur2, else the ``murmurhash2`` package's: the first that gives
+    Java's results."""
+    for candidate in (None if _speedups is None else _speedups.murmur2, _murmurhash2_package()):
+        try:
+            if candidate is not None and all(
+                candidate(key) == expected for key, expected in _JAVA_VECTORS.items()
+            ):
+                return candidate
+        except Exception:  # noqa: S112 - any failure: do not use it
+            continue
     return None
 
 
@@ -103,33 +115,14 @@ murmur2: Callable[[bytes], int] = _murmur2_c or _murmur2_py
 """Java's ``Utils.murmur2(bytes)``: a signed 32-bit int."""
 
 
-def _positive_hash() -> Callable[[bytes], int]:
-    """``key -> murmur2(key) & 0x7fffffff`` with as few Python frames as possible."""
-    if _murmur2_c is not None:
-        raw = cast(Callable[[bytes, int], int], importlib.import_module("murmurhash2").murmurhash2)
-        return lambda key: raw(key, _SEED) & 0x7FFFFFFF  # unsigned or signed: same low bits
-    return lambda key: _murmur2_py(key) & 0x7FFFFFFF
-
-
-positive_murmur2: Callable[[bytes], int] = _positive_hash()
-"""``toPositive(murmur2(key))``, the Java partitioner's hash of a key."""
-
-
-def _seeded() -> Callable[[bytes, int], int]:
-    if _murmur2_c is not None:
-        return cast(Callable[[bytes, int], int], importlib.import_module("murmurhash2").murmurhash2)
-    return lambda key, _seed: _murmur2_py(key)
-
-
-seeded_murmur2: Callable[[bytes, int], int] = _seeded()
-"""``seeded_murmur2(key, MURMUR2_SEED) & 0x7fffffff`` is :data:`positive_murmur2` with no
-Python frame of its own when the C hash is in use (for loops over many keys)."""
-MURMUR2_SEED: Final = _SEED
+def positive_murmur2(key: bytes) -> int:
+    """``toPositive(murmur2(key))``, the Java partitioner's hash of a key."""
+    return murmur2(key) & 0x7FFFFFFF
 
 
 def partition_for_key(key: bytes, num_partitions: int) -> int:
     """The partition Java's default partitioner picks for ``key``."""
-    return (murmur2(key) & 0x7FFFFFFF) % num_partitions
+    return positive_murmur2(key) % num_partitions
 
 
 class Partitioner(Protocol):

@@ -15,7 +15,7 @@ import struct
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import TracebackType
-from typing import Any, Final, Self
+from typing import Any, Final, NoReturn, Self
 
 from aioproducer.accumulator import AppendResult, RecordAccumulator
 from aioproducer.batch import Completion, RecordGroup, RecordMetadata, SentRecords
@@ -32,8 +32,7 @@ from aioproducer.errors import (
 )
 from aioproducer.idempotence import IdempotenceState
 from aioproducer.metadata import TopicInfo, TopicPartition
-from aioproducer.partitioner import MURMUR2_SEED, DefaultPartitioner, Partitioner, seeded_murmur2
-from aioproducer.partitioner import positive_murmur2 as _positive_murmur2
+from aioproducer.partitioner import DefaultPartitioner, Partitioner, murmur2, positive_murmur2
 from aioproducer.protocol.records import Header
 from aioproducer.sender import Sender
 from aioproducer.speedups import c as _c
@@ -50,7 +49,6 @@ _OPENED_FULL: Final = AppendResult.NEW_BATCH | AppendResult.BATCH_FULL
 _NEED_ROUTE: Final = -1
 _FILLED: Final = 1  # appended, and the record opened a batch behind a full one
 _yield = asyncio.sleep
-_murmur2 = seeded_murmur2  # toPositive(murmur2(key)) is _murmur2(key, MURMUR2_SEED) & 0x7FFFFFFF
 _INDEX: Final = struct.Struct("=q")  # a record's index in a run (native, as memoryview 'q')
 _wall_clock = time.time
 
@@ -100,6 +98,12 @@ def _check_headers(headers: object) -> list[Header]:
             )
         checked.append((name, None if value is None else bytes(value)))
     return checked
+
+
+def _raise_bad_partition(topic: str, partition: object, partitions: int) -> NoReturn:
+    raise ProducerError(
+        f"partition {partition!r} is out of range: topic {topic!r} has {partitions} partitions"
+    )
 
 
 def _headers_bound(headers: Sequence[Header]) -> int:
@@ -235,10 +239,7 @@ class Producer:
             route = await self._route(topic)
         info, tps = route
         if partition is not None and (type(partition) is not int or not 0 <= partition < len(tps)):
-            raise ProducerError(
-                f"partition {partition!r} is out of range: topic {topic!r} has "
-                f"{len(tps)} partitions"
-            )
+            _raise_bad_partition(topic, partition, len(tps))
         timestamp_ms = int(_wall_clock() * 1000)
         plan = self._plan_runs(topic, info, len(tps), records, partition)
         group = RecordGroup(
@@ -292,7 +293,7 @@ class Producer:
         """The Python twin of the C ``plan_keyed``: place records from ``start`` on that are
         (bytes, bytes) within ``limit`` by Java's hash; return where it stopped."""
         extend = [run.extend for run in runs]
-        murmur2, seed, pack, partitions = seeded_murmur2, MURMUR2_SEED, _INDEX.pack, len(runs)
+        pack, partitions = _INDEX.pack, len(runs)
         for index in range(start, len(records)):
             record = records[index]
             if type(record) is not tuple or len(record) != 2:
@@ -300,7 +301,7 @@ class Producer:
             key, value = record
             if type(key) is not bytes or type(value) is not bytes or len(key) + len(value) > limit:
                 return index
-            extend[(murmur2(key, seed) & 0x7FFFFFFF) % partitions](pack(index))
+            extend[positive_murmur2(key) % partitions](pack(index))
         return len(records)
 
     def _place(  # noqa: PLR0917
@@ -327,20 +328,18 @@ class Producer:
             value = self._value_serializer(value)
         key, value = _as_bytes("key", key), _as_bytes("value", value)
         size = _RECORD_BOUND + (len(key) if key else 0) + (len(value) if value else 0)
+        headers = _check_headers(record[2]) if len(record) == 3 and record[2] else []
+        size += _headers_bound(headers)
+        if size > self._max_record_size:
+            self._raise_too_large(size)
         if len(record) == 3:  # with headers: appended alone, after the runs
-            headers = _check_headers(record[2]) if record[2] else []
-            size += _headers_bound(headers)
-            if size > self._max_record_size:
-                self._raise_too_large(size)
             records[index] = (key, value, headers)
             alone.append(index)
             return
         records[index] = (key, value)
-        if size > self._max_record_size:
-            self._raise_too_large(size)
         if partition is None:
             if key is not None and self._java_partitioning:
-                partition = _positive_murmur2(key) % len(runs)
+                partition = positive_murmur2(key) % len(runs)
             else:
                 partition = self._partitioner.partition(
                     topic, key, value, range(len(runs)), info.available
@@ -457,16 +456,13 @@ class Producer:
         info, tps = route
         if partition is None:
             if key_bytes is not None and self._java_partitioning:
-                partition = (_murmur2(key_bytes, MURMUR2_SEED) & 0x7FFFFFFF) % len(tps)
+                partition = (murmur2(key_bytes) & 0x7FFFFFFF) % len(tps)  # no frame of ours
             else:
                 partition = self._partitioner.partition(
                     topic, key_bytes, value_bytes, range(len(tps)), info.available
                 )
         elif type(partition) is not int or not 0 <= partition < len(tps):
-            raise ProducerError(
-                f"partition {partition!r} is out of range: topic {topic!r} has "
-                f"{len(tps)} partitions"
-            )
+            _raise_bad_partition(topic, partition, len(tps))
         accumulator = self._accumulator
         assert accumulator is not None
         if not accumulator.has_room(size):

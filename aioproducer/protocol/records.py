@@ -295,34 +295,34 @@ class RecordBatchBuilder:
         ``indices`` is a ``range`` or a sequence of ints; with the C extension, a list of
         records and a ``range`` or an int64 ``memoryview`` take its loop.
         """
+        if _c is None or type(records) is not list:
+            return self.append_run_py(timestamp_ms, records, indices)
+        if type(indices) is range and indices.step == 1:
+            table, first, last = None, indices.start, indices.stop
+        elif type(indices) is memoryview and indices.format == "q":
+            table, first, last = indices, 0, len(indices)
+        else:
+            return self.append_run_py(timestamp_ms, records, indices)
         count = self._count
-        if self._limit < 0 or not indices:
+        if self._limit < 0 or first >= last:
             return 0
         if not count:
             self._base_timestamp = self._max_timestamp = timestamp_ms
-        if _c is not None and type(records) is list:
-            if type(indices) is range and indices.step == 1:
-                table, first, last = None, indices.start, indices.stop
-            elif type(indices) is memoryview and indices.format == "q":
-                table, first, last = indices, 0, len(indices)
-            else:
-                return self.append_run_py(timestamp_ms, records, indices)
-            taken = _c.encode_run(
-                self._buffer,
-                records,
-                table,
-                first,
-                last,
-                timestamp_ms - self._base_timestamp,
-                count,
-                self._limit,
-            )
-            self.estimated_size = len(self._buffer)
-            self._count = count + taken
-            if taken:
-                self._max_timestamp = max(self._max_timestamp, timestamp_ms)
-            return taken
-        return self.append_run_py(timestamp_ms, records, indices)
+        taken = _c.encode_run(
+            self._buffer,
+            records,
+            table,
+            first,
+            last,
+            timestamp_ms - self._base_timestamp,
+            count,
+            self._limit,
+        )
+        self.estimated_size = len(self._buffer)
+        self._count = count + taken
+        if taken:
+            self._max_timestamp = max(self._max_timestamp, timestamp_ms)
+        return taken
 
     def append_run_py(
         self,
@@ -387,7 +387,7 @@ class RecordBatchBuilder:
         appended = 0
         for index in indices:
             key, value = records[index]
-            if self.append(timestamp_ms, key, value) is None:
+            if self.append_py(timestamp_ms, key, value) is None:
                 break
             appended += 1
         return appended

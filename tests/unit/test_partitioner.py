@@ -21,7 +21,9 @@ with warnings.catch_warnings():  # kafka-python's import warns on Python 3.11+
 
 IMPLEMENTATIONS: dict[str, Callable[[bytes], int]] = {"python": module._murmur2_py}
 if module._murmur2_c is not None:
-    IMPLEMENTATIONS["c"] = module._murmur2_c
+    IMPLEMENTATIONS["c"] = module._murmur2_c  # the one in use
+if (package := module._murmurhash2_package()) is not None:
+    IMPLEMENTATIONS["murmurhash2"] = package
 
 # org.apache.kafka.common.utils.UtilsTest#testMurmur2
 JAVA_HASHES = [
@@ -175,7 +177,15 @@ def test_c_extension_is_used_only_when_it_matches_java(monkeypatch: pytest.Monke
     def missing(name: str) -> object:
         raise ImportError(name)
 
+    class WrongExtension:
+        @staticmethod
+        def murmur2(data: bytes) -> int:
+            return 0
+
+    monkeypatch.setattr(module, "_speedups", None)
     monkeypatch.setattr(importlib, "import_module", missing)
     assert module._load_c_murmur2() is None
     monkeypatch.setattr(importlib, "import_module", lambda name: Wrong)
+    assert module._load_c_murmur2() is None
+    monkeypatch.setattr(module, "_speedups", WrongExtension)
     assert module._load_c_murmur2() is None

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from aioproducer import partitioner
 from aioproducer.batch import ProducerBatch, RecordMetadata
 from aioproducer.metadata import TopicPartition
 from aioproducer.partitioner import _JAVA_VECTORS, _murmur2_py
@@ -235,3 +236,7 @@ def test_settle_needs_a_timestamp_per_record(speedups: Speedups) -> None:
         assert not future.done()
     finally:
         loop.close()
+
+
+def test_partitioner_hashes_with_the_extension(speedups: Speedups) -> None:
+    assert partitioner.murmur2 is speedups.murmur2
