@@ -370,6 +370,11 @@ py_settle(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_TypeError, "settle() takes a list and a tuple subclass");
         return NULL;
     }
+    /* A metadata tuple holds a str and three ints and (without a __dict__) nothing else: it
+       can never be part of a reference cycle, so it is untracked as CPython untracks such
+       plain tuples. A batch's results then cost the collector nothing while they are alive. */
+    int untrack = PyUnicode_CheckExact(topic) && PyLong_CheckExact(partition) &&
+                  ((PyTypeObject *)type)->tp_dictoffset == 0;
     int64_t base_offset = PyLong_AsLongLong(args[4]);
     int64_t log_append_time = PyLong_AsLongLong(args[5]);
     if (PyErr_Occurred()) {
@@ -447,6 +452,9 @@ py_settle(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         if (metadata == NULL) {
             Py_DECREF(completion);
             goto finally;
+        }
+        if (untrack && PyObject_GC_IsTracked(metadata)) {
+            PyObject_GC_UnTrack(metadata);
         }
         PyObject *outcome = PyObject_CallMethodOneArg(completion, set_name, metadata);
         Py_DECREF(metadata);

@@ -21,6 +21,7 @@ from collections.abc import Iterator, Sequence
 from itertools import repeat
 from typing import TYPE_CHECKING, Final, NamedTuple, Protocol, overload
 
+from aioproducer.compression import CompressionType
 from aioproducer.metadata import TopicPartition
 from aioproducer.protocol.records import RecordBatchBuilder, set_producer_state
 from aioproducer.speedups import c as _c
@@ -338,6 +339,15 @@ class ProducerBatch:
         self.stamped = state
         self.built = built
         return built
+
+    def wire_size_bound(self) -> int:
+        """At least the size :meth:`seal` returns, known without building the batch."""
+        if self.built is not None:
+            return len(self.built)
+        size = self.builder.estimated_size
+        if self.builder.compression == CompressionType.NONE:
+            return size
+        return size + size // 4 + 64  # above every codec's worst-case expansion
 
     def add_run(self, group: RecordGroup, indices: Sequence[int], timestamp_ms: int) -> None:
         """The builder just took records ``indices`` of ``group``, all stamped ``timestamp_ms``."""

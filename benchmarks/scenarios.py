@@ -77,7 +77,7 @@ SCENARIOS: dict[int, Scenario] = {
     2: Scenario(
         2,
         "Throughput: 1 KiB values, lz4, acks=all, idempotent where supported",
-        _STANDARD,
+        (*_STANDARD, "asyncio-floor"),
         records=200_000,
         quick_records=20_000,
         value_size=1024,

@@ -28,7 +28,7 @@ from __future__ import annotations
 import struct
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from aioproducer.errors import ProtocolError
 
@@ -282,6 +282,24 @@ class Reader:
         self.pos = end
         value: int = st.unpack_from(self._data, pos)[0]
         return value
+
+    def fields(self, st: struct.Struct, what: str) -> tuple[Any, ...]:
+        """Read the fixed-size fields of ``st`` in one step (``what`` names them in errors)."""
+        pos = self.pos
+        end = pos + st.size
+        if end > self._end:
+            raise ProtocolError(f"truncated {what} at offset {pos}")
+        self.pos = end
+        return st.unpack_from(self._data, pos)
+
+    def skip_exact(self, expected: bytes) -> bool:
+        """Consume ``expected`` if the next bytes are exactly it; else consume nothing."""
+        pos = self.pos
+        end = pos + len(expected)
+        if end > self._end or self._data[pos:end] != expected:
+            return False
+        self.pos = end
+        return True
 
     def int8(self) -> int:
         """Read a signed 8-bit integer."""

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from aioproducer import batch as batch_module
 from aioproducer.accumulator import AppendResult, RecordAccumulator
 from aioproducer.batch import ProducerBatch, RecordMetadata
 from aioproducer.config import ProducerConfig
@@ -18,6 +19,7 @@ from aioproducer.protocol.records import (
     RecordBatchBuilder,
     batch_size_upper_bound,
     decode_batches,
+    set_producer_state,
 )
 
 T0 = TopicPartition("t", 0)
@@ -433,6 +435,58 @@ def test_split_keeps_sequences_with_idempotence() -> None:
     assert first is pieces[0]
     (decoded,) = decode_batches(first.built or b"")
     assert (decoded.producer_id, decoded.producer_epoch, decoded.base_sequence) == (9, 3, 0)
+
+
+def _fill_three(acc: RecordAccumulator) -> list[TopicPartition]:
+    tps = [TopicPartition("t", p) for p in range(3)]
+    for _ in range(4):
+        for tp in tps:
+            add(acc, tp)
+    return tps
+
+
+@pytest.mark.parametrize("room", ["ample", "exact", "none"])
+def test_idempotent_drain_stamps_every_batch_with_its_sequence(
+    room: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Room for the batch: sequence first, built once; too tight to know: built, re-stamped."""
+    plain = make(linger_ms=0, compression_type="lz4")
+    one = len(plain.queued(_fill_three(plain)[0])[0].seal())
+    max_request_size = {"ample": 1 << 20, "exact": 2 * one, "none": 1}[room]
+    restamps: list[int] = []
+
+    def counting(built: bytes, producer_id: int, epoch: int, sequence: int) -> bytes:
+        restamps.append(sequence)
+        return set_producer_state(built, producer_id, epoch, sequence)
+
+    monkeypatch.setattr(batch_module, "set_producer_state", counting)
+    idem = IdempotenceState(first_batch_alone=False)
+    idem.set_producer_id(9, 3)
+    acc = make(idem, linger_ms=0, compression_type="lz4")
+    tps = _fill_three(acc)
+    drained = acc.drain(Leaders(dict.fromkeys(tps, 1)), {1}, max_request_size, 0)[1]
+    assert len(drained) == {"ample": 3, "exact": 2, "none": 1}[room]
+    for batch in drained:
+        (decoded,) = decode_batches(batch.built or b"")
+        assert (decoded.producer_id, decoded.producer_epoch) == (9, 3)
+        assert decoded.base_sequence == batch.base_sequence == 0
+    # the first batch of a request, or one sure to fit, is built once, already stamped
+    assert restamps == ([0] if room == "exact" else [])
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    codec=st.sampled_from(["none", "gzip", "snappy", "lz4", "zstd"]),
+    values=st.lists(st.binary(min_size=0, max_size=3000), min_size=1, max_size=8),
+)
+def test_wire_size_bound_is_never_below_the_sealed_size(codec: str, values: list[bytes]) -> None:
+    acc = make(compression_type=codec, batch_size=16384)
+    for value in values:
+        add(acc, T0, value)
+    for batch in acc.queued(T0):
+        bound = batch.wire_size_bound()
+        assert len(batch.seal()) <= bound
+        assert batch.wire_size_bound() == len(batch.seal())
 
 
 # -- flush, abort -------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 from array import array
 from collections.abc import Sequence
@@ -234,6 +235,25 @@ def test_settle_needs_a_timestamp_per_record(speedups: Speedups) -> None:
         with pytest.raises(IndexError):
             speedups.settle([future], RecordMetadata, "t", 0, 0, -1, array("q"))
         assert not future.done()
+    finally:
+        loop.close()
+
+
+def test_settled_metadata_costs_the_collector_nothing(speedups: Speedups) -> None:
+    """A str and three ints cannot form a cycle: the C settle untracks the tuple, as
+    CPython untracks such plain tuples; a subclass with a __dict__ stays tracked."""
+
+    class Loose(tuple[Any, ...]):  # has a __dict__: could reach a cycle
+        pass
+
+    loop = asyncio.new_event_loop()
+    try:
+        for kind, tracked in ((RecordMetadata, False), (Loose, True)):
+            future = loop.create_future()
+            speedups.settle([future], kind, "t", 0, 7, -1, array("q", [5]))
+            result = future.result()
+            assert tuple(result) == ("t", 0, 7, 5)
+            assert gc.is_tracked(result) is tracked
     finally:
         loop.close()
 

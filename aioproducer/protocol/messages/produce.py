@@ -6,6 +6,7 @@ is written into one ``bytearray`` with the batches appended as they are.
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
@@ -69,7 +70,7 @@ class NodeEndpoint:
     rack: str | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one per partition per response; frozen costs 4x to build
 class ProducePartitionResponse:
     """The result of writing one partition's batches."""
 
@@ -202,12 +203,28 @@ def _node_endpoint(r: Reader) -> NodeEndpoint:
     return endpoint
 
 
+_PARTITION_FIXED = struct.Struct(">ihqqq")  # index .. log_start_offset (v5+)
+_NOTHING_MORE = {
+    True: b"\x01\x00\x00",  # no record errors, null message, no tagged fields
+    False: b"\x00\x00\x00\x00\xff\xff",  # no record errors, null message
+}
+
+
 def _partition(r: Reader, version: int, flexible: bool) -> ProducePartitionResponse:
-    index = r.int32()
-    error_code = r.int16()
-    base_offset = r.int64()
-    log_append_time = r.int64()
-    log_start_offset = r.int64() if version >= 5 else -1
+    if version >= 8:  # the usual reply in one unpack (v5+), and no more when all is well
+        index, error_code, base_offset, log_append_time, log_start_offset = r.fields(
+            _PARTITION_FIXED, "partition response"
+        )
+        if r.skip_exact(_NOTHING_MORE[flexible]):
+            return ProducePartitionResponse(
+                index, error_code, base_offset, log_append_time, log_start_offset
+            )
+    else:
+        index = r.int32()
+        error_code = r.int16()
+        base_offset = r.int64()
+        log_append_time = r.int64()
+        log_start_offset = r.int64() if version >= 5 else -1
     record_errors: tuple[RecordError, ...] = ()
     error_message = None
     if version >= 8:

@@ -218,6 +218,38 @@ def test_responses_from_aiokafka() -> None:
     assert (created.topics[0].error_code, created.topics[0].error_message) == (36, "exists")
 
 
+def test_produce_response_mixes_clean_and_failed_partitions() -> None:
+    """A clean partition takes the decoder's short path; one with errors, the long one."""
+    from aiokafka.protocol import produce  # noqa: PLC0415
+
+    body = produce.ProduceResponse_v8(
+        [
+            (
+                "t",
+                [
+                    (0, 0, 10, -1, 0, [], None),
+                    (1, 87, -1, -1, 0, [(4, "bad key")], "invalid record"),
+                    (2, 0, 30, 999, 5, [], None),
+                ],
+            )
+        ],
+        0,
+    ).encode()
+    parts = [p for _, p in ProduceRequest.decode_response(memoryview(body), 8).iter_partitions()]
+    assert [(p.index, p.error_code, p.base_offset) for p in parts] == [
+        (0, 0, 10),
+        (1, 87, -1),
+        (2, 0, 30),
+    ]
+    assert (parts[0].record_errors, parts[0].error_message) == ((), None)
+    assert parts[1].record_errors[0].batch_index == 4
+    assert parts[1].error_message == "invalid record"
+    assert (parts[2].log_append_time_ms, parts[2].log_start_offset) == (999, 5)
+    for cut in (10, 40, len(body) - 3):
+        with pytest.raises(ProtocolError):
+            ProduceRequest.decode_response(memoryview(body[:cut]), 8)
+
+
 # ---------------------------------------------------------------------- local misuse
 
 
