@@ -411,13 +411,17 @@ class RecordBatchBuilder:
         """Close the batch and return it, compressed, with a valid CRC.
 
         Producer id, epoch and base sequence default to -1 (none); :func:`set_producer_state`
-        re-stamps them later without recompressing. Later appends return None.
+        re-stamps them later without recompressing. Later appends return None, and the
+        records' buffer is released: the returned bytes are the batch's only copy.
         """
         count = self._count
         if not count:
             raise IllegalStateError("cannot build a record batch with no records")
+        if self._limit < 0:
+            raise IllegalStateError("the record batch was built already")
         self._limit = -1
         buffer = self._buffer
+        self._buffer = bytearray()
         codec = self.compression
         if codec != CompressionType.NONE:
             records = compress(codec, memoryview(buffer)[BATCH_OVERHEAD:], self.compression_level)

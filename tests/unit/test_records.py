@@ -249,6 +249,20 @@ def test_build_closes_the_batch() -> None:
     assert builder.append(1, b"a", b"b") is None
 
 
+@pytest.mark.parametrize("codec", [CompressionType.NONE, CompressionType.LZ4])
+def test_a_built_batch_keeps_one_copy_and_builds_once(codec: CompressionType) -> None:
+    builder = RecordBatchBuilder(batch_size=100_000, compression=codec)
+    for i in range(50):
+        builder.append(i, None, b"v" * 1000)
+    built = builder.build()
+    assert len(decode_batches(built)[0].records) == 50
+    assert builder.append_py(1, None, b"v") is None
+    assert builder.append(1, None, b"v") is None
+    with pytest.raises(IllegalStateError, match="built already"):
+        builder.build()
+    assert builder.estimated_size > 50_000  # its buffer_memory charge is unchanged
+
+
 def test_empty_batch_cannot_be_built() -> None:
     with pytest.raises(IllegalStateError):
         RecordBatchBuilder(batch_size=1000).build()

@@ -1,0 +1,62 @@
+"""Under overload, memory stays bounded by buffer_memory (issue 6).
+
+The broker throttles the producer's client id with a byte-rate quota (set with Kafka's own
+ConfigCommand), so ``send()`` outpaces what the broker takes and must wait for buffer space.
+The producer runs in its own process, whose peak RSS is read from ``/proc``; the records are
+counted back with confluent-kafka.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from aioproducer.testing.pytest_plugin import TopicFactory
+from aioproducer.testing.quotas import set_producer_byte_rate
+from aioproducer.testing.readback import count_records
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads VmHWM from /proc"),
+    pytest.mark.skipif(shutil.which("java") is None, reason="Kafka's ConfigCommand needs Java"),
+]
+
+MIB = 1024 * 1024
+WORKER = Path(__file__).with_name("overload_worker.py")
+
+
+def test_peak_rss_is_bounded_by_buffer_memory_under_overload(
+    kafka_bootstrap: str, new_topic: TopicFactory
+) -> None:
+    topic = new_topic(partitions=6)
+    client_id = f"overload-{topic}"
+    # 32 MiB of values at 2 MiB/s: Kafka averages a client's rate over about ten seconds, so
+    # it throttles once that average is above the quota. The data is well beyond what the
+    # kernel's socket buffers absorb, so an unbounded producer would hold much of it.
+    buffer_memory, records = MIB, 32_000
+    set_producer_byte_rate(kafka_bootstrap, client_id, 2 * MIB)
+    try:
+        arguments = [kafka_bootstrap, topic, client_id, str(buffer_memory), str(records)]
+        done = subprocess.run(
+            [sys.executable, str(WORKER), *arguments],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+    finally:
+        set_producer_byte_rate(kafka_bootstrap, client_id, None)
+    assert done.returncode == 0, done.stderr
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    assert figures["waited_for_memory"], "the quota did not put the producer under overload"
+    growth = figures["after"] - figures["before"]
+    # The queued records' bytes are bounded by buffer_memory; their futures and the request
+    # frames in flight add a little on top. With buffer_memory at 64 MiB the same run grows
+    # by about 15 MiB.
+    assert growth <= buffer_memory + 4 * MIB, f"peak RSS grew by {growth / MIB:.1f} MiB"
+    assert count_records(kafka_bootstrap, topic) == 1000 + records
