@@ -65,6 +65,8 @@ class BrokerConnection(asyncio.Protocol):
         self._loop: asyncio.AbstractEventLoop | None = None
         self.last_used = 0.0
         """Loop time of the last request or response (for connections_max_idle_ms)."""
+        self.throttled_until_ms = 0
+        """Monotonic ms before which the broker asked for no more requests (KIP-219)."""
 
     def __repr__(self) -> str:
         return f"<BrokerConnection node={self.node_id} {self.host}:{self.port}>"
@@ -117,6 +119,12 @@ class BrokerConnection(asyncio.Protocol):
                 f"broker {self.host}:{self.port} does not support API key {request_type.API_KEY}"
             )
         return negotiate(request_type, span[0], span[1])
+
+    def throttle(self, throttle_time_ms: int, now_ms: int) -> None:
+        """Honour a response's throttle time: the broker mutes this connection meanwhile
+        (KIP-219), so, as the Java client does, send it nothing more until it ends."""
+        if throttle_time_ms > 0:
+            self.throttled_until_ms = max(self.throttled_until_ms, now_ms + throttle_time_ms)
 
     @property
     def connected(self) -> bool:

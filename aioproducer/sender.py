@@ -192,6 +192,9 @@ class Sender:
                 continue
             if conn.in_flight >= self.config.max_in_flight_requests_per_connection:
                 continue
+            if conn.throttled_until_ms > now:  # the broker throttles this client (a quota)
+                delay = min(delay, conn.throttled_until_ms - now)
+                continue
             if not conn.writable:  # the socket buffer is full: let it drain first
                 delay = min(delay, _PAUSED_POLL_MS)
                 continue
@@ -254,6 +257,8 @@ class Sender:
                 return
             response = future.result()
             assert isinstance(response, ProduceResponse)
+            if response.throttle_time_ms > 0 and conn.version_for(ProduceRequest) >= 6:
+                conn.throttle(response.throttle_time_ms, now)  # older versions: the broker waited
             for topic, part in response.iter_partitions():
                 found = batches.pop(TopicPartition(topic, part.index), None)
                 if found is not None:

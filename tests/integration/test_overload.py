@@ -1,9 +1,9 @@
-"""Under overload, memory stays bounded by buffer_memory (issue 6).
+"""A producer the broker throttles: its memory stays bounded by buffer_memory, and it sends
+nothing while a throttle lasts.
 
 The broker throttles the producer's client id with a byte-rate quota (set with Kafka's own
 ConfigCommand), so ``send()`` outpaces what the broker takes and must wait for buffer space.
-The producer runs in its own process, whose peak RSS is read from ``/proc``; the records are
-counted back with confluent-kafka.
+Records are counted or read back with confluent-kafka.
 """
 
 from __future__ import annotations
@@ -13,12 +13,18 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from aioproducer import Producer
+from aioproducer.cluster import now_ms
+from aioproducer.connection import BrokerConnection
+from aioproducer.protocol.api import Request
+from aioproducer.protocol.messages.produce import ProduceRequest
 from aioproducer.testing.pytest_plugin import TopicFactory
 from aioproducer.testing.quotas import set_producer_byte_rate
-from aioproducer.testing.readback import count_records
+from aioproducer.testing.readback import consume_all, count_records
 
 pytestmark = [
     pytest.mark.integration,
@@ -60,3 +66,39 @@ def test_peak_rss_is_bounded_by_buffer_memory_under_overload(
     # by about 15 MiB.
     assert growth <= buffer_memory + 4 * MIB, f"peak RSS grew by {growth / MIB:.1f} MiB"
     assert count_records(kafka_bootstrap, topic) == 1000 + records
+
+
+async def test_no_request_goes_to_a_broker_while_it_throttles_us(
+    kafka_bootstrap: str, new_topic: TopicFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """KIP-219: the broker answers at once with a throttle time and mutes the connection;
+    the producer, like Java's, holds its requests until the throttle time has passed."""
+    topic = new_topic(partitions=3)
+    client_id = f"throttled-{topic}"
+    set_producer_byte_rate(kafka_bootstrap, client_id, 256 * 1024)
+    early: list[int] = []
+    throttled: list[int] = []
+    real_send = BrokerConnection.send
+
+    def watched_send(self: BrokerConnection, request: Request, version: int | None = None) -> Any:
+        if isinstance(request, ProduceRequest):
+            now = now_ms()
+            if self.throttled_until_ms > now:
+                early.append(self.throttled_until_ms - now)
+            if self.throttled_until_ms:
+                throttled.append(self.throttled_until_ms)
+        return real_send(self, request, version)
+
+    monkeypatch.setattr(BrokerConnection, "send", watched_send)
+    value = b"x" * 1024
+    try:
+        async with Producer(bootstrap_servers=kafka_bootstrap, client_id=client_id) as producer:
+            futures = [await producer.send(topic, value, i.to_bytes(4, "big")) for i in range(4000)]
+            sent = [await f for f in futures]
+    finally:
+        set_producer_byte_rate(kafka_bootstrap, client_id, None)
+    assert throttled, "the broker never throttled the producer"
+    assert early == []
+    read = consume_all(kafka_bootstrap, topic)
+    assert sorted(r.key or b"" for r in read) == [i.to_bytes(4, "big") for i in range(4000)]
+    assert {(r.partition, r.offset) for r in read} == {(m.partition, m.offset) for m in sent}
