@@ -162,11 +162,15 @@ first run of each client and scenario, by offsets in the others. Ratios divide e
 median by the first client's median (msgs/s; p99 latency in scenario 3, where lower is
 better).
 
-`asyncio-floor` in scenario 1 is not a client: it runs the same workload (`await send()` per
-record, one asyncio future each, all gathered) around a `send` that does no Kafka work and
-returns an already-resolved future. It is what the workload costs any asyncio producer, so
-aiokafka's time divided by the floor's bounds the ratio any producer can reach over aiokafka
-in that scenario.
+`asyncio-floor` in scenarios 1 and 2 is not a client: it runs the same workload (`await send()`
+per record, one asyncio future each, all gathered) around a `send` that does no Kafka work and
+returns an already-resolved future. It is what the workload costs any asyncio producer, so a
+peer's time divided by the floor's bounds the ratio any asyncio producer can reach over that
+peer in that scenario.
+
+Memory under overload (the producer faster than the broker takes) is not a speed figure and is
+checked by a test instead: `tests/integration/test_overload.py` throttles the producer with a
+broker quota and holds its peak RSS growth to `buffer_memory` + 4 MiB.
 
 Clients:
 {legend}
