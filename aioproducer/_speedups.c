@@ -473,6 +473,106 @@ finally:
     return result;
 }
 
+/* ---- resolve_run ------------------------------------------------------------------------- */
+
+PyDoc_STRVAR(resolve_run_doc,
+"resolve_run(indices, partitions, offsets, timestamps, partition, base_offset,\n"
+"            log_append_time_ms) -> None\n\n"
+"RecordGroup.resolve's loop for a run given as int64 indices: for the k-th index i,\n"
+"partitions[i] = partition, offsets[i] = base_offset + k when base_offset >= 0, and\n"
+"timestamps[i] = log_append_time_ms when that is >= 0. partitions is an int32 ('i')\n"
+"array, offsets and timestamps int64 ('q'). Every index is checked before any is written.");
+
+/* A contiguous buffer of ``format`` items (``itemsize`` bytes each), writable if asked. */
+static int
+get_array(PyObject *obj, Py_buffer *view, const char *format, Py_ssize_t itemsize, int writable)
+{
+    int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0);
+    if (PyObject_GetBuffer(obj, view, flags) < 0) {
+        return -1;
+    }
+    if (view->format == NULL || strcmp(view->format, format) != 0 || view->itemsize != itemsize) {
+        PyBuffer_Release(view);
+        PyErr_Format(PyExc_ValueError, "resolve_run() needs '%s' buffers", format);
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *
+py_resolve_run(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 7) {
+        PyErr_SetString(PyExc_TypeError, "resolve_run() takes 7 arguments");
+        return NULL;
+    }
+    long long partition = PyLong_AsLongLong(args[4]);
+    long long base_offset = PyLong_AsLongLong(args[5]);
+    long long log_append_time = PyLong_AsLongLong(args[6]);
+    if (PyErr_Occurred()) {
+        return NULL;
+    }
+    if (partition < INT32_MIN || partition > INT32_MAX) {
+        PyErr_SetString(PyExc_OverflowError, "resolve_run() partition out of int32 range");
+        return NULL;
+    }
+    Py_buffer idx, parts, offs, stamps;
+    if (get_array(args[0], &idx, "q", 8, 0) < 0) {
+        return NULL;
+    }
+    if (get_array(args[1], &parts, "i", 4, 1) < 0) {
+        PyBuffer_Release(&idx);
+        return NULL;
+    }
+    if (get_array(args[2], &offs, "q", 8, 1) < 0) {
+        PyBuffer_Release(&idx);
+        PyBuffer_Release(&parts);
+        return NULL;
+    }
+    if (get_array(args[3], &stamps, "q", 8, 1) < 0) {
+        PyBuffer_Release(&idx);
+        PyBuffer_Release(&parts);
+        PyBuffer_Release(&offs);
+        return NULL;
+    }
+    PyObject *result = NULL;
+    const int64_t *indices = (const int64_t *)idx.buf;
+    Py_ssize_t count = idx.len / 8;
+    Py_ssize_t size = parts.len / 4;
+    if (offs.len / 8 < size) {
+        size = offs.len / 8;
+    }
+    if (stamps.len / 8 < size) {
+        size = stamps.len / 8;
+    }
+    for (Py_ssize_t k = 0; k < count; k++) {
+        if (indices[k] < 0 || indices[k] >= size) {
+            PyErr_Format(PyExc_IndexError, "resolve_run() index %lld out of range",
+                         (long long)indices[k]);
+            goto finally;
+        }
+    }
+    int32_t *partitions = (int32_t *)parts.buf;
+    int64_t *offsets = (int64_t *)offs.buf, *timestamps = (int64_t *)stamps.buf;
+    for (Py_ssize_t k = 0; k < count; k++) {
+        int64_t i = indices[k];
+        partitions[i] = (int32_t)partition;
+        if (base_offset >= 0) {
+            offsets[i] = base_offset + k;
+        }
+        if (log_append_time >= 0) {
+            timestamps[i] = log_append_time;
+        }
+    }
+    result = Py_NewRef(Py_None);
+finally:
+    PyBuffer_Release(&idx);
+    PyBuffer_Release(&parts);
+    PyBuffer_Release(&offs);
+    PyBuffer_Release(&stamps);
+    return result;
+}
+
 /* ---- module ----------------------------------------------------------------------------- */
 
 static PyMethodDef methods[] = {
@@ -482,6 +582,7 @@ static PyMethodDef methods[] = {
     {"encode_record", (PyCFunction)(void (*)(void))py_encode_record, METH_FASTCALL,
      encode_record_doc},
     {"settle", (PyCFunction)(void (*)(void))py_settle, METH_FASTCALL, settle_doc},
+    {"resolve_run", (PyCFunction)(void (*)(void))py_resolve_run, METH_FASTCALL, resolve_run_doc},
     {NULL, NULL, 0, NULL},
 };
 

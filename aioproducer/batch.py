@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Iterator, Sequence
-from itertools import repeat
 from typing import TYPE_CHECKING, Final, NamedTuple, Protocol, overload
 
 from aioproducer.compression import CompressionType
@@ -152,17 +151,29 @@ class RecordGroup:
                 offsets[run] = array("q", range(base_offset, base_offset + count))
             if log_append_time_ms >= 0:
                 self.timestamps[run] = array("q", (log_append_time_ms,)) * count
+        elif _c is not None and type(indices) is memoryview:  # send_many's int64 index runs
+            _c.resolve_run(
+                indices, partitions, offsets, self.timestamps, partition, base_offset,
+                log_append_time_ms,
+            )  # fmt: skip
         else:
-            for index in indices:
-                partitions[index] = partition
-            if base_offset >= 0:  # else they stay -1, as made
-                for offset, index in enumerate(indices, base_offset):
-                    offsets[index] = offset
-            if log_append_time_ms >= 0:
-                for index in indices:
-                    self.timestamps[index] = log_append_time_ms
+            self._resolve_py(indices, partition, base_offset, log_append_time_ms)
         self._pending -= count
         self._maybe_done()
+
+    def _resolve_py(
+        self, indices: Sequence[int], partition: int, base_offset: int, log_append_time_ms: int
+    ) -> None:
+        """:meth:`resolve`'s loop for scattered indices (the C ``resolve_run`` twin)."""
+        partitions, offsets, timestamps = self.partitions, self.offsets, self.timestamps
+        for index in indices:
+            partitions[index] = partition
+        if base_offset >= 0:  # else they stay -1, as made
+            for offset, index in enumerate(indices, base_offset):
+                offsets[index] = offset
+        if log_append_time_ms >= 0:
+            for index in indices:
+                timestamps[index] = log_append_time_ms
 
     def fail(self, error: BaseException) -> None:
         """Fail the whole group (the first error wins), marked retrieved: the caller may
@@ -354,8 +365,8 @@ class ProducerBatch:
         count = len(indices)
         self.runs.append((group, len(self.completions), indices))
         self.run_records += count
-        self.completions.extend(repeat(None, count))
-        self.timestamps.extend(repeat(timestamp_ms, count))
+        self.completions += [None] * count
+        self.timestamps += array("q", (timestamp_ms,)) * count
 
     def detach_runs(self) -> None:
         """Give each record of a run its own completion (before the batch is split)."""

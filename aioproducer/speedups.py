@@ -56,6 +56,17 @@ class Speedups(Protocol):
         timestamps: array[int],
         /,
     ) -> None: ...
+    def resolve_run(  # noqa: PLR0917 - mirrors the C signature
+        self,
+        indices: memoryview,
+        partitions: array[int],
+        offsets: array[int],
+        timestamps: array[int],
+        partition: int,
+        base_offset: int,
+        log_append_time_ms: int,
+        /,
+    ) -> None: ...
 
 
 def _load() -> Speedups | None:

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aioproducer import partitioner
-from aioproducer.batch import ProducerBatch, RecordMetadata
+from aioproducer.batch import ProducerBatch, RecordGroup, RecordMetadata
 from aioproducer.metadata import TopicPartition
 from aioproducer.partitioner import _JAVA_VECTORS, _murmur2_py
 from aioproducer.producer import Producer
@@ -226,6 +226,52 @@ def test_settle_resolves_what_python_resolves(
         assert all(type(r) is RecordMetadata for r in outcomes[0] if isinstance(r, tuple))
     finally:
         loop.close()
+
+
+# -- resolve_run -----------------------------------------------------------------------------------
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    size=st.integers(1, 40),
+    picks=st.lists(st.integers(0, 39), max_size=40, unique=True),
+    base_offset=st.sampled_from([-1, 0, 1 << 40]),
+    log_append_time=st.sampled_from([-1, 5, 1_700_000_000_000]),
+)
+def test_resolve_run_writes_what_python_writes(
+    size: int, picks: list[int], base_offset: int, log_append_time: int
+) -> None:
+    if c is None:
+        return
+    indices = memoryview(array("q", [i for i in picks if i < size]))
+    groups = []
+    for resolve in ("c", "python"):
+        loop = asyncio.new_event_loop()
+        try:
+            group = RecordGroup(loop.create_future(), "t", size, 77)
+            if resolve == "c":
+                c.resolve_run(
+                    indices, group.partitions, group.offsets, group.timestamps, 4, base_offset,
+                    log_append_time,
+                )  # fmt: skip
+            else:
+                group._resolve_py(indices, 4, base_offset, log_append_time)
+            groups.append((group.partitions, group.offsets, group.timestamps))
+        finally:
+            loop.close()
+    assert groups[0] == groups[1]
+
+
+def test_resolve_run_checks_every_index_before_writing(speedups: Speedups) -> None:
+    partitions, offsets, stamps = array("i", [-1] * 3), array("q", [-1] * 3), array("q", [9] * 3)
+    for bad in ([0, 3], [-1], [2, 0, 5]):
+        with pytest.raises(IndexError):
+            speedups.resolve_run(memoryview(array("q", bad)), partitions, offsets, stamps, 1, 0, 8)
+        assert (list(partitions), list(offsets), list(stamps)) == ([-1] * 3, [-1] * 3, [9] * 3)
+    with pytest.raises(ValueError, match="'i'"):
+        speedups.resolve_run(memoryview(array("q", [0])), offsets, offsets, stamps, 1, 0, 8)
+    with pytest.raises(BufferError):  # read-only
+        speedups.resolve_run(memoryview(array("q", [0])), bytes(12), offsets, stamps, 1, 0, 8)  # type: ignore[arg-type]
 
 
 def test_settle_needs_a_timestamp_per_record(speedups: Speedups) -> None:
