@@ -419,9 +419,7 @@ class RecordBatchBuilder:
             raise IllegalStateError("cannot build a record batch with no records")
         if self._limit < 0:
             raise IllegalStateError("the record batch was built already")
-        self._limit = -1
         buffer = self._buffer
-        self._buffer = bytearray()
         codec = self.compression
         if codec != CompressionType.NONE:
             records = compress(codec, memoryview(buffer)[BATCH_OVERHEAD:], self.compression_level)
@@ -445,7 +443,10 @@ class RecordBatchBuilder:
             count,
         )
         _UINT32.pack_into(buffer, _CRC_OFFSET, crc32c(memoryview(buffer)[_ATTRIBUTES_OFFSET:]))
-        return bytes(buffer)
+        built = bytes(buffer)
+        self._limit = -1  # closed only once built: a failed build leaves the batch as it was
+        self._buffer = bytearray()
+        return built
 
 
 def set_producer_state(

@@ -263,6 +263,22 @@ def test_a_built_batch_keeps_one_copy_and_builds_once(codec: CompressionType) ->
     assert builder.estimated_size > 50_000  # its buffer_memory charge is unchanged
 
 
+def test_a_failed_build_leaves_the_batch_open(monkeypatch: pytest.MonkeyPatch) -> None:
+    builder = RecordBatchBuilder(batch_size=100_000, compression=CompressionType.GZIP)
+    builder.append(1, b"k", b"v" * 100)
+
+    def broken(*_: object) -> bytes:
+        raise MemoryError("no room to compress")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(records_module, "compress", broken)
+        with pytest.raises(MemoryError):
+            builder.build()
+    assert not builder.closed
+    assert builder.append(2, b"k", b"w") == 1
+    assert [r.value for r in decode_batches(builder.build())[0].records] == [b"v" * 100, b"w"]
+
+
 def test_empty_batch_cannot_be_built() -> None:
     with pytest.raises(IllegalStateError):
         RecordBatchBuilder(batch_size=1000).build()
