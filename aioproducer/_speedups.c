@@ -123,6 +123,26 @@ py_plan_keyed(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     return PyLong_FromSsize_t(index);
 }
 
+/* ---- typed buffers ---------------------------------------------------------------------- */
+
+/* Get a C-contiguous buffer of ``format`` items of ``itemsize`` bytes (``type`` names it),
+   writable if asked; else ValueError "<function>() <what> must be <type> ('<format>')". */
+static int
+get_typed_buffer(PyObject *obj, Py_buffer *view, const char *format, Py_ssize_t itemsize,
+                 int writable, const char *function, const char *what, const char *type)
+{
+    int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0);
+    if (PyObject_GetBuffer(obj, view, flags) < 0) {
+        return -1;
+    }
+    if (view->format == NULL || strcmp(view->format, format) != 0 || view->itemsize != itemsize) {
+        PyBuffer_Release(view);
+        PyErr_Format(PyExc_ValueError, "%s() %s must be %s ('%s')", function, what, type, format);
+        return -1;
+    }
+    return 0;
+}
+
 /* ---- encode_run ------------------------------------------------------------------------- */
 
 static inline int
@@ -255,11 +275,10 @@ py_encode_run(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     Py_buffer view = {0};
     const int64_t *table = NULL;
     if (indices != Py_None) {
-        if (PyObject_GetBuffer(indices, &view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) {
+        if (get_typed_buffer(indices, &view, "q", 8, 0, "encode_run", "indices", "int64") < 0) {
             return NULL;
         }
-        if (view.itemsize != 8 || view.format == NULL || strcmp(view.format, "q") != 0 ||
-            first < 0 || last > view.len / 8) {
+        if (first < 0 || last > view.len / 8) {
             PyBuffer_Release(&view);
             PyErr_SetString(PyExc_ValueError, "encode_run() indices must be int64 ('q')");
             return NULL;
@@ -381,12 +400,7 @@ py_settle(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     }
     Py_buffer view;
-    if (PyObject_GetBuffer(args[6], &view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) {
-        return NULL;
-    }
-    if (view.itemsize != 8 || view.format == NULL || strcmp(view.format, "q") != 0) {
-        PyBuffer_Release(&view);
-        PyErr_SetString(PyExc_ValueError, "settle() timestamps must be int64 ('q')");
+    if (get_typed_buffer(args[6], &view, "q", 8, 0, "settle", "timestamps", "int64") < 0) {
         return NULL;
     }
     const int64_t *timestamps = (const int64_t *)view.buf;
@@ -483,22 +497,6 @@ PyDoc_STRVAR(resolve_run_doc,
 "timestamps[i] = log_append_time_ms when that is >= 0. partitions is an int32 ('i')\n"
 "array, offsets and timestamps int64 ('q'). Every index is checked before any is written.");
 
-/* A contiguous buffer of ``format`` items (``itemsize`` bytes each), writable if asked. */
-static int
-get_array(PyObject *obj, Py_buffer *view, const char *format, Py_ssize_t itemsize, int writable)
-{
-    int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0);
-    if (PyObject_GetBuffer(obj, view, flags) < 0) {
-        return -1;
-    }
-    if (view->format == NULL || strcmp(view->format, format) != 0 || view->itemsize != itemsize) {
-        PyBuffer_Release(view);
-        PyErr_Format(PyExc_ValueError, "resolve_run() needs '%s' buffers", format);
-        return -1;
-    }
-    return 0;
-}
-
 static PyObject *
 py_resolve_run(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -517,19 +515,19 @@ py_resolve_run(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     }
     Py_buffer idx, parts, offs, stamps;
-    if (get_array(args[0], &idx, "q", 8, 0) < 0) {
+    if (get_typed_buffer(args[0], &idx, "q", 8, 0, "resolve_run", "indices", "int64") < 0) {
         return NULL;
     }
-    if (get_array(args[1], &parts, "i", 4, 1) < 0) {
+    if (get_typed_buffer(args[1], &parts, "i", 4, 1, "resolve_run", "partitions", "int32") < 0) {
         PyBuffer_Release(&idx);
         return NULL;
     }
-    if (get_array(args[2], &offs, "q", 8, 1) < 0) {
+    if (get_typed_buffer(args[2], &offs, "q", 8, 1, "resolve_run", "offsets", "int64") < 0) {
         PyBuffer_Release(&idx);
         PyBuffer_Release(&parts);
         return NULL;
     }
-    if (get_array(args[3], &stamps, "q", 8, 1) < 0) {
+    if (get_typed_buffer(args[3], &stamps, "q", 8, 1, "resolve_run", "timestamps", "int64") < 0) {
         PyBuffer_Release(&idx);
         PyBuffer_Release(&parts);
         PyBuffer_Release(&offs);
