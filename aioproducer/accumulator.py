@@ -373,21 +373,17 @@ class RecordAccumulator:
                 continue
             if idempotence is not None and not idempotence.can_drain(first):
                 continue
-            if idempotence is not None and (
-                not batches or size + first.wire_size_bound() <= max_request_size
-            ):  # it goes: its sequence first, so that it is built (and compressed) once
-                queue.popleft()
-                idempotence.assign(first)
-                wire = first.seal()
-            else:
-                wire = first.seal()  # compresses once; the batch takes no more records
-                if batches and size + len(wire) > max_request_size:
-                    stop_at = index  # this partition goes first in the next request
-                    break
-                queue.popleft()
-                if idempotence is not None:
-                    idempotence.assign(first)
-                    wire = first.seal()  # re-stamped with the sequence
+            if (  # the bound cannot tell: build (compress) it and measure
+                batches
+                and size + first.wire_size_bound() > max_request_size
+                and size + len(first.seal()) > max_request_size
+            ):
+                stop_at = index  # this partition goes first in the next request
+                break
+            queue.popleft()
+            if idempotence is not None:
+                idempotence.assign(first)  # before the build when the bound said it fits
+            wire = first.seal()  # built once; re-stamped only if it was built above
             size += len(wire)
             first.in_flight = True
             first.last_node = node
