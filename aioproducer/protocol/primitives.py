@@ -275,12 +275,7 @@ class Reader:
         return self._data[self.pos :]
 
     def _fixed(self, st: struct.Struct, what: str) -> int:
-        pos = self.pos
-        end = pos + st.size
-        if end > self._end:
-            raise ProtocolError(f"truncated {what} at offset {pos}")
-        self.pos = end
-        value: int = st.unpack_from(self._data, pos)[0]
+        value: int = self.fields(st, what)[0]
         return value
 
     def fields(self, st: struct.Struct, what: str) -> tuple[Any, ...]:
