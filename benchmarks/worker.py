@@ -14,10 +14,11 @@ import sys
 import traceback
 from typing import Any
 
+from aioproducer.testing.process import peak_rss_kb
 from benchmarks.clients import load
 from benchmarks.workload import RunSpec
 
-__all__ = ["latency_summary", "main", "peak_rss_kb"]
+__all__ = ["latency_summary", "main"]
 
 
 def latency_summary(samples: list[float]) -> dict[str, float]:
@@ -31,23 +32,6 @@ def latency_summary(samples: list[float]) -> dict[str, float]:
         return ordered[min(n - 1, max(0, math.ceil(q * n) - 1))]
 
     return {"p50": rank(0.50), "p99": rank(0.99), "p99.9": rank(0.999), "max": ordered[-1]}
-
-
-def peak_rss_kb() -> int:
-    """This process's peak resident set size in KiB.
-
-    ``VmHWM`` belongs to the process's own address space, which starts afresh at exec;
-    ``ru_maxrss`` (the fallback off Linux) keeps the parent's RSS at fork time, so a large
-    parent would leak into every worker's figure.
-    """
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 def _measure(client: str, spec: RunSpec) -> dict[str, Any]:

@@ -8,16 +8,9 @@ import json
 import sys
 
 from aioproducer import Producer
+from aioproducer.testing.process import peak_rss_kb
 
 VALUE = bytes(range(256)) * 4  # 1 KiB
-
-
-def peak_rss_bytes() -> int:
-    with open("/proc/self/status", encoding="ascii") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    raise RuntimeError("no VmHWM in /proc/self/status")
 
 
 async def main(bootstrap: str, topic: str, client_id: str, buffer_memory: int, count: int) -> None:
@@ -27,7 +20,7 @@ async def main(bootstrap: str, topic: str, client_id: str, buffer_memory: int, c
         for i in range(1000):  # imports, connections and allocator arenas before measuring
             await producer.send(topic, VALUE, i.to_bytes(4, "big"))
         await producer.flush()
-        before = peak_rss_bytes()
+        before = peak_rss_kb() * 1024
         most_waiting = 0
 
         async def watch() -> None:
@@ -43,7 +36,7 @@ async def main(bootstrap: str, topic: str, client_id: str, buffer_memory: int, c
             await producer.send(topic, VALUE, i.to_bytes(4, "big"))  # the future is dropped
         await producer.flush()
         watcher.cancel()
-        after = peak_rss_bytes()
+        after = peak_rss_kb() * 1024
     print(json.dumps({"before": before, "after": after, "waited_for_memory": most_waiting > 0}))
 
 
