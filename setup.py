@@ -6,7 +6,7 @@ setup(
     ext_modules=[
         Extension(
             "aioproducer._speedups",
-            ["aioproducer/_speedups.c"],
+            ["aioproducer/_speedups.c", "aioproducer/_relay.c"],
             optional=True,  # without a C compiler the pure-Python loops are used
             extra_compile_args=["-O2", "-Wall", "-Werror"],
         )

@@ -1,10 +1,13 @@
 /*
- * aioproducer._speedups: optional C versions of the two loops of Producer.send_many.
+ * aioproducer._speedups: optional C versions of the hot loops (and, in _relay.c, of
+ * aioproducer.futures.CallbackRelay).
  *
  * Each function has a pure-Python twin that is the reference (tests compare the two):
  *   plan_keyed  <->  Producer._plan_runs (its Java-hash loop)
  *   encode_run  <->  RecordBatchBuilder.append_run (its per-record loop)
- * Nothing here calls back into Python code, so the lists cannot change under a loop.
+ *   CallbackRelay (_relay.c)  <->  aioproducer.futures.CallbackRelay
+ * Apart from settle (futures' set_result) and the relay (callbacks), nothing here calls back
+ * into Python code, so the lists cannot change under a loop.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -589,8 +592,14 @@ static struct PyModuleDef module_def = {
     "Optional C loops of Producer.send_many; pure-Python twins are the reference.", -1, methods,
 };
 
+int add_callback_relay(PyObject *module); /* _relay.c */
+
 PyMODINIT_FUNC
 PyInit__speedups(void)
 {
-    return PyModule_Create(&module_def);
+    PyObject *module = PyModule_Create(&module_def);
+    if (module != NULL && add_callback_relay(module) < 0) {
+        Py_CLEAR(module);
+    }
+    return module;
 }

@@ -30,6 +30,7 @@ from aioproducer.errors import (
     RecordTooLargeError,
     SerializationError,
 )
+from aioproducer.futures import relay_for
 from aioproducer.idempotence import IdempotenceState
 from aioproducer.metadata import TopicInfo, TopicPartition
 from aioproducer.partitioner import DefaultPartitioner, Partitioner, murmur2, positive_murmur2
@@ -53,7 +54,7 @@ _INDEX: Final = struct.Struct("=q")  # a record's index in a run (native, as mem
 _wall_clock = time.time
 
 
-def _no_loop() -> asyncio.Future[RecordMetadata]:
+def _no_loop() -> asyncio.Future[Any]:
     raise ProducerClosedError("the producer is not started")
 
 
@@ -135,7 +136,8 @@ class Producer:
         self._value_serializer = self.config.value_serializer
         self._java_partitioning = self.config.partitioner is None
         self._max_record_size = min(self.config.max_request_size, self.config.buffer_memory)
-        self._create_future: Callable[[], asyncio.Future[RecordMetadata]] = _no_loop
+        # the futures send() and send_many() return: RecordFutures of the loop start() ran in
+        self._create_future: Callable[[], asyncio.Future[Any]] = _no_loop
         self._wakeup: Callable[[], None] = _nothing
 
     def __repr__(self) -> str:
@@ -166,7 +168,7 @@ class Producer:
             raise
         loop = asyncio.get_running_loop()
         self._sender_task = loop.create_task(self._sender.run(), name="aioproducer-sender")
-        self._create_future = loop.create_future
+        self._create_future = relay_for(loop).create_future
         self._wakeup = self._sender.wakeup
         self._topics = cluster.metadata.topics
         self._state = _RUNNING
@@ -242,9 +244,7 @@ class Producer:
             _raise_bad_partition(topic, partition, len(tps))
         timestamp_ms = int(_wall_clock() * 1000)
         plan = self._plan_runs(topic, info, len(tps), records, partition)
-        group = RecordGroup(
-            asyncio.get_running_loop().create_future(), topic, len(records), timestamp_ms
-        )
+        group = RecordGroup(self._create_future(), topic, len(records), timestamp_ms)
         filled = await self._queue_planned(
             topic, tps, partition, timestamp_ms, records, plan, group
         )

@@ -11,13 +11,16 @@ import importlib
 import os
 from array import array
 from collections.abc import Sequence
-from typing import Protocol, cast
+from typing import Any, Protocol, cast
 
 __all__ = ["Speedups", "c"]
 
 
 class Speedups(Protocol):
     """What the extension offers (aioproducer/_speedups.c documents each function)."""
+
+    # aioproducer/_relay.c: the twin of aioproducer.futures.CallbackRelay
+    CallbackRelay: Any
 
     def murmur2(self, data: bytes, /) -> int: ...
     def plan_keyed(

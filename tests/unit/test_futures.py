@@ -1,0 +1,308 @@
+"""RecordFuture and its CallbackRelay: asyncio's future semantics, callbacks run in batches.
+
+Every test runs against the Python relay (the reference) and, when the extension is built,
+its C twin.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import gc
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from aioproducer.futures import CallbackRelay, RecordFuture
+from aioproducer.speedups import c as _c
+
+RelayFactory = Callable[[asyncio.AbstractEventLoop], CallbackRelay]
+
+
+def _python(loop: asyncio.AbstractEventLoop) -> CallbackRelay:
+    return CallbackRelay(loop)
+
+
+def _native(loop: asyncio.AbstractEventLoop) -> CallbackRelay:
+    assert _c is not None
+    relay: CallbackRelay = _c.CallbackRelay(loop, RecordFuture)
+    return relay
+
+
+_RELAYS = [pytest.param(_python, id="python")]
+if _c is not None:
+    _RELAYS.append(pytest.param(_native, id="c"))
+
+
+@pytest.fixture(params=_RELAYS)
+def make_relay(request: pytest.FixtureRequest) -> RelayFactory:
+    factory: RelayFactory = request.param
+    return factory
+
+
+@pytest.fixture
+def loop() -> Iterator[asyncio.AbstractEventLoop]:
+    """A fresh loop, not running: tests drive it with run_until_complete."""
+    loop = asyncio.new_event_loop()
+    yield loop
+    loop.close()
+
+
+def _count_call_soon(loop: asyncio.AbstractEventLoop) -> list[object]:
+    """Record each callback handed to the real loop's call_soon (the loop still runs it)."""
+    seen: list[object] = []
+    original = loop.call_soon
+
+    def call_soon(callback: Any, *args: Any, context: Any = None) -> asyncio.Handle:
+        seen.append(callback)
+        return original(callback, *args, context=context)
+
+    loop.call_soon = call_soon  # type: ignore[method-assign,assignment]
+    return seen
+
+
+def test_a_record_future_is_an_asyncio_future_of_the_real_loop(
+    make_relay: RelayFactory, loop: asyncio.AbstractEventLoop
+) -> None:
+    relay = make_relay(loop)
+    future = relay.create_future()
+    assert isinstance(future, asyncio.Future)
+    assert asyncio.isfuture(future)
+    assert future.get_loop() is loop
+    assert relay.loop is loop
+    assert not future.done()
+
+
+def test_a_batch_of_results_costs_one_loop_callback(
+    make_relay: RelayFactory, loop: asyncio.AbstractEventLoop
+) -> None:
+    relay = make_relay(loop)
+    futures = [relay.create_future() for _ in range(100)]
+    ran: list[int] = []
+    for index, future in enumerate(futures):
+        future.add_done_callback(lambda f, index=index: ran.append(index))  # type: ignore[misc]
+    scheduled = _count_call_soon(loop)
+    for index, future in enumerate(futures):
+        future.set_result(index)
+    assert len(scheduled) == 1
+    assert ran == []  # soon, not now: asyncio's rule
+    loop.run_until_complete(asyncio.sleep(0))
+    assert ran == list(range(100))
+    futures[0].add_done_callback(lambda f: ran.append(-1))  # on a done future: soon too
+    assert ran[-1] == 99
+    loop.run_until_complete(asyncio.sleep(0))
+    assert ran[-1] == -1
+    runs = [callback for callback in scheduled if getattr(callback, "__name__", "") == "_run"]
+    assert len(runs) == 2  # one relay run per batch (the rest are the sleeps' own steps)
+
+
+def test_gather_wait_shield_and_as_completed(
+    make_relay: RelayFactory, loop: asyncio.AbstractEventLoop
+) -> None:
+    relay = make_relay(loop)
+
+    async def main() -> None:
+        futures = [relay.create_future() for _ in range(10)]
+
+        def settle_all() -> None:
+            for index, future in enumerate(futures):
+                future.set_result(index)
+
+        loop.call_later(0.01, settle_all)
+        assert await asyncio.gather(*futures) == list(range(10))
+        more = [relay.create_future() for _ in range(3)]
+        loop.call_soon(more[1].set_result, "b")
+        done, pending = await asyncio.wait(more, return_when=asyncio.FIRST_COMPLETED)
+        assert done == {more[1]}
+        assert pending == {more[0], more[2]}
+        more[0].set_result("a")
+        assert await asyncio.shield(more[0]) == "a"
+        loop.call_soon(more[2].set_exception, ValueError("c"))
+        for next_done in asyncio.as_completed([more[2]]):
+            with pytest.raises(ValueError, match="c"):
+                await next_done
+        assert await asyncio.wait_for(more[0], 1) == "a"
+
+    loop.run_until_complete(main())
+
+
+def test_a_task_awaits_a_result_an_error_and_a_cancellation(
+    make_relay: RelayFactory, loop: asyncio.AbstractEventLoop
+) -> None:
+    relay = make_relay(loop)
+
+    async def main() -> None:
+        ok, bad, cancelled = (relay.create_future() for _ in range(3))
+        loop.call_soon(ok.set_result, 1)
+        assert await ok == 1
+        loop.call_soon(bad.set_exception, KeyError("k"))
+        with pytest.raises(KeyError):
+            await bad
+        loop.call_soon(cancelled.cancel, "gone")
+        with pytest.raises(asyncio.CancelledError):
+            await cancelled
+        slow = relay.create_future()
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(slow, 0.01)
+        assert slow.cancelled()  # wait_for cancels what it gave up on
+
+    loop.run_until_complete(main())
+    late = relay.create_future()
+    loop.call_soon(late.set_result, "run_until_complete")
+    assert loop.run_until_complete(late) == "run_until_complete"
+
+
+def test_cancelling_the_awaiting_task_cancels_nothing_else(
+    make_relay: RelayFactory, loop: asyncio.AbstractEventLoop
+) -> None:
+    relay = make_relay(loop)
+    future = relay.create_future()
+
+    async def waiter() -> object:
+        return await asyncio.shield(future)
+
+    async def main() -> None:
+        task = loop.create_task(waiter())
+        await asyncio.sleep(0)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert not future.done()
+        future.set_result(5)
+        assert await future == 5
+
+    loop.run_until_complete(main())
+
+
+def test_callbacks_run_in_their_own_context(
+    make_relay: RelayFactory, loop: asyncio.AbstractEventLoop
+) -> None:
+    relay = make_relay(loop)
+    variable: contextvars.ContextVar[str] = contextvars.ContextVar("variable", default="none")
+    seen: list[str] = []
+    futures = [relay.create_future() for _ in range(3)]
+    for name, future in zip(("a", "b"), futures, strict=False):
+        variable.set(name)
+        future.add_done_callback(lambda f: seen.append(variable.get()))
+    given = contextvars.copy_context()
+    given.run(variable.set, "given")
+    futures[2].add_done_callback(lambda f: seen.append(variable.get()), context=given)
+    variable.set("outside")
+    for future in futures:
+        future.set_result(None)
+    loop.run_until_complete(asyncio.sleep(0))
+    assert seen == ["a", "b", "given"]
+    assert variable.get() == "outside"
+
+
+def test_a_failing_callback_reaches_the_exception_handler_and_the_rest_run(
+    make_relay: RelayFactory, loop: asyncio.AbstractEventLoop
+) -> None:
+    relay = make_relay(loop)
+    reported: list[dict[str, Any]] = []
+    loop.set_exception_handler(lambda _loop, context: reported.append(context))
+    ran: list[str] = []
+    first, second = relay.create_future(), relay.create_future()
+
+    def fails(future: asyncio.Future[Any]) -> None:
+        raise RuntimeError("callback broke")
+
+    first.add_done_callback(fails)
+    second.add_done_callback(lambda f: ran.append("second"))
+    first.set_result(1)
+    second.set_result(2)
+    loop.run_until_complete(asyncio.sleep(0))
+    assert ran == ["second"]
+    assert len(reported) == 1
+    assert isinstance(reported[0]["exception"], RuntimeError)
+    assert reported[0]["future"] is first
+    assert reported[0]["message"].startswith("Exception in callback")
+
+
+def test_keyboard_interrupt_propagates_and_the_rest_run_next_time(
+    make_relay: RelayFactory, loop: asyncio.AbstractEventLoop
+) -> None:
+    relay = make_relay(loop)
+    ran: list[str] = []
+    futures = [relay.create_future() for _ in range(3)]
+
+    def interrupt(future: asyncio.Future[Any]) -> None:
+        ran.append("interrupt")
+        raise KeyboardInterrupt
+
+    futures[0].add_done_callback(lambda f: ran.append("first"))
+    futures[1].add_done_callback(interrupt)
+    futures[2].add_done_callback(lambda f: ran.append("third"))
+    for future in futures:
+        future.set_result(None)
+    with pytest.raises(KeyboardInterrupt):
+        relay._run()
+    assert ran == ["first", "interrupt"]
+    relay._run()
+    assert ran == ["first", "interrupt", "third"]
+
+
+def test_a_lost_exception_is_reported_when_the_future_is_collected(
+    make_relay: RelayFactory, loop: asyncio.AbstractEventLoop
+) -> None:
+    relay = make_relay(loop)
+    reported: list[dict[str, Any]] = []
+    loop.set_exception_handler(lambda _loop, context: reported.append(context))
+    future = relay.create_future()
+    future.set_exception(ValueError("never looked at"))
+    del future
+    gc.collect()
+    assert [context["message"] for context in reported] == [
+        "RecordFuture exception was never retrieved"
+    ]
+
+
+def test_remove_done_callback_and_the_loops_other_services(
+    make_relay: RelayFactory, loop: asyncio.AbstractEventLoop
+) -> None:
+    relay = make_relay(loop)
+    ran: list[str] = []
+    future = relay.create_future()
+
+    def callback(f: asyncio.Future[Any]) -> None:
+        ran.append("callback")
+
+    future.add_done_callback(callback)
+    assert future.remove_done_callback(callback) == 1
+    future.set_result(None)
+    scheduled = _count_call_soon(loop)
+
+    def two(a: str, b: str) -> None:
+        ran.append(a + b)
+
+    relay.call_soon(two, "plain", "call")  # not a future's callback: the loop's own call_soon
+    relay.call_soon(ran.append, "relayed")
+    assert scheduled[0] is two
+    loop.run_until_complete(asyncio.sleep(0))
+    assert ran == ["plaincall", "relayed"]
+    assert relay.time() == pytest.approx(loop.time(), abs=1.0)
+    assert relay.get_debug() is loop.get_debug()
+    loop.set_debug(True)
+    assert relay.get_debug() is True
+    assert getattr(relay.create_future(), "_source_traceback", None) is not None
+
+
+def test_the_relay_refuses_unknown_keywords(
+    make_relay: RelayFactory, loop: asyncio.AbstractEventLoop
+) -> None:
+    relay = make_relay(loop)
+    with pytest.raises(TypeError):
+        relay.call_soon(print, 1, when=2)  # type: ignore[call-arg]
+
+
+def test_a_closed_loop_refuses_and_nothing_stays_queued(
+    make_relay: RelayFactory, loop: asyncio.AbstractEventLoop
+) -> None:
+    relay = make_relay(loop)
+    future = relay.create_future()
+    future.add_done_callback(lambda f: None)
+    loop.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        future.set_result(1)
+    relay._run()  # nothing was left behind to run
