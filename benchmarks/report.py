@@ -164,9 +164,10 @@ better).
 
 `asyncio-floor` in scenarios 1 and 2 is not a client: it runs the same workload (`await send()`
 per record, one asyncio future each, all gathered) around a `send` that does no Kafka work and
-returns an already-resolved future. It is what the workload costs any asyncio producer, so a
-peer's time divided by the floor's bounds the ratio any asyncio producer can reach over that
-peer in that scenario.
+returns an already-resolved `asyncio.Future`. It is what the workload costs a producer that
+returns asyncio's own futures, whose every done-callback is a loop callback of its own.
+aioproducer's futures run the callbacks of a settled batch in one loop callback
+(`aioproducer.futures`), which is how it can cost less than the floor.
 
 Memory under overload (the producer faster than the broker takes) is not a speed figure and is
 checked by a test instead: `tests/integration/test_overload.py` throttles the producer with a

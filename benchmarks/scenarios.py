@@ -19,7 +19,7 @@ CLIENT_LABELS: dict[str, str] = {
     "confluent-sync-batch": "confluent-kafka Producer.produce_batch (sync)",
     "kafka-python": "kafka-python KafkaProducer",
     "java": "Java ProducerPerformance (ceiling)",
-    "asyncio-floor": "asyncio floor: the workload alone, no Kafka (a bound)",
+    "asyncio-floor": "asyncio floor: the workload alone with asyncio futures, no Kafka",
 }
 
 

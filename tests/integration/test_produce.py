@@ -168,3 +168,34 @@ async def test_sender_waits_while_the_socket_buffer_is_full(
         md = await asyncio.wait_for(future, 5)
     assert md.offset == 1
     assert [r.value for r in consume_all(kafka_bootstrap, topic)] == [b"warm-up", b"held"]
+
+
+async def test_record_futures_work_with_tasks_wait_and_cancellation(
+    kafka_bootstrap: str, new_topic: TopicFactory
+) -> None:
+    """send()'s futures (RecordFutures, callbacks run a batch at a time) in the ways a service
+    uses them; a cancelled future only stops the caller waiting: its record is still sent."""
+    topic = new_topic(partitions=3)
+    seen: list[int] = []
+    async with Producer(bootstrap_servers=kafka_bootstrap, linger_ms=5) as producer:
+        futures = [await producer.send(topic, str(i).encode(), key=b"k%d" % i) for i in range(300)]
+        for future in futures[::3]:
+            future.cancel()
+        for future in futures[1::3]:
+            future.add_done_callback(lambda f: seen.append(f.result().offset))
+        waited = await asyncio.wait_for(asyncio.gather(*futures[1::3]), 30)
+        done, pending = await asyncio.wait(futures[2::3], timeout=30)
+        assert not pending
+        in_tasks = await asyncio.gather(
+            *(asyncio.create_task(_await(producer, topic, i)) for i in range(300, 320))
+        )
+    assert all(future.cancelled() for future in futures[::3])
+    assert sorted(seen) == sorted(md.offset for md in waited)
+    assert all(future.result().topic == topic for future in done)
+    assert [md.topic for md in in_tasks] == [topic] * 20
+    values = sorted(int(r.value or b"") for r in consume_all(kafka_bootstrap, topic))
+    assert values == list(range(320))
+
+
+async def _await(producer: Producer, topic: str, i: int) -> RecordMetadata:
+    return await (await producer.send(topic, str(i).encode()))
