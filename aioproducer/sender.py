@@ -60,6 +60,11 @@ _IDLE_WAIT_MS: Final = 100
 _PAUSED_POLL_MS: Final = 2
 
 
+def _release(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
 class Sender:
     """Moves batches from the accumulator to the brokers."""
 
@@ -74,7 +79,7 @@ class Sender:
         self.cluster = cluster
         self.accumulator = accumulator
         self.idempotence = idempotence
-        self._wakeup = asyncio.Event()
+        self._waiter: asyncio.Future[None] | None = None  # set while run() idles
         self._stopping = False
         self._force_close = False
         self._acks = config.acks
@@ -83,20 +88,23 @@ class Sender:
 
     # -- control ---------------------------------------------------------------------------
     def wakeup(self) -> None:
-        self._wakeup.set()
+        """End the sender's idle wait now (a no-op while it is working: it looks again anyway)."""
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     def initiate_close(self) -> None:
         """Finish what is queued, then stop."""
         self._stopping = True
         self.accumulator.close()
-        self._wakeup.set()
+        self.wakeup()
 
     def force_close(self, exc: ProducerError) -> None:
         """Stop now; fail everything still queued with ``exc``."""
         self._stopping = True
         self._force_close = True
         self.accumulator.abort_all(exc)
-        self._wakeup.set()
+        self.wakeup()
 
     # -- producer id -----------------------------------------------------------------------------
     async def init_producer_id(self, timeout_ms: int) -> None:
@@ -119,7 +127,7 @@ class Sender:
                     log.info(
                         "producer id %d, epoch %d", response.producer_id, response.producer_epoch
                     )
-                    self._wakeup.set()
+                    self.wakeup()
                     return
                 error = broker_error(response.error_code, "InitProducerId")
                 if not error.retriable:
@@ -154,14 +162,22 @@ class Sender:
             if self._stopping and (self._force_close or not self.accumulator.has_incomplete()):
                 return
             if delay_ms > 0:
-                self._wakeup.clear()
-                try:
-                    async with asyncio.timeout(delay_ms / 1000):
-                        await self._wakeup.wait()
-                except TimeoutError:
-                    pass
+                await self._idle(delay_ms)
             else:
                 await asyncio.sleep(0)
+
+    async def _idle(self, delay_ms: int) -> None:
+        """Wait ``delay_ms`` or until :meth:`wakeup` (a future and a timer: this runs once per
+        pass, and ``asyncio.timeout`` around an ``Event`` costs several times as much)."""
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[None] = loop.create_future()
+        timer = loop.call_later(delay_ms / 1000, _release, waiter)
+        self._waiter = waiter
+        try:
+            await waiter
+        finally:
+            self._waiter = None
+            timer.cancel()
 
     def _run_once(self) -> int:
         now = now_ms()
@@ -271,7 +287,7 @@ class Sender:
                 if not batch.done:
                     self._fail(batch, ProducerError("internal error handling the response"))
         finally:
-            self._wakeup.set()
+            self.wakeup()
 
     def _on_partition(self, batch: ProducerBatch, part: ProducePartitionResponse, now: int) -> None:
         code = part.error_code
