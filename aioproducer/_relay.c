@@ -19,9 +19,29 @@ typedef struct {
     PyObject *init_kwargs; /* {"loop": self}, what create_future passes the future type */
     PyObject *pending;     /* flat list: callback, argument, context, callback, ... */
     int scheduled;
+    int debug_attribute; /* the loop's get_debug() is asyncio's: read loop._debug instead */
 } RelayObject;
 
 static PyObject *empty_tuple;
+static PyObject *get_debug_name;        /* interned "get_debug" */
+static PyObject *debug_attribute_name;  /* interned "_debug" */
+static PyObject *asyncio_get_debug;     /* asyncio.BaseEventLoop.get_debug */
+
+/* A future asks its loop for get_debug() each time it is made, and asyncio's is a Python
+   method returning self._debug: called from C it costs several times the future itself.
+   For a loop whose get_debug is asyncio's, the relay reads the attribute. */
+static int
+uses_asyncio_get_debug(PyObject *loop)
+{
+    PyObject *method = PyObject_GetAttr((PyObject *)Py_TYPE(loop), get_debug_name);
+    if (method == NULL) {
+        PyErr_Clear();
+        return 0;
+    }
+    int same = method == asyncio_get_debug;
+    Py_DECREF(method);
+    return same;
+}
 
 /* The error being raised, taken out and put back (PyErr_Fetch is deprecated from 3.12). */
 #if PY_VERSION_HEX >= 0x030C0000
@@ -105,6 +125,7 @@ relay_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     self->loop = loop;
     Py_INCREF(future_type);
     self->future_type = future_type;
+    self->debug_attribute = uses_asyncio_get_debug(loop);
     self->pending = PyList_New(0);
     self->init_kwargs = PyDict_New();
     if (self->pending == NULL || self->init_kwargs == NULL ||
@@ -192,11 +213,12 @@ relay_call_soon(RelayObject *self, PyObject *const *args, Py_ssize_t nargs, PyOb
     Py_RETURN_NONE;
 }
 
-static PyObject *get_debug_name; /* interned "get_debug" */
-
 static PyObject *
 relay_get_debug(RelayObject *self, PyObject *unused)
 {
+    if (self->debug_attribute) {
+        return PyObject_GetAttr(self->loop, debug_attribute_name);
+    }
     return PyObject_CallMethodNoArgs(self->loop, get_debug_name);
 }
 
@@ -326,7 +348,17 @@ add_callback_relay(PyObject *module)
 {
     empty_tuple = PyTuple_New(0);
     get_debug_name = PyUnicode_InternFromString("get_debug");
-    if (empty_tuple == NULL || get_debug_name == NULL || PyType_Ready(&RelayType) < 0) {
+    debug_attribute_name = PyUnicode_InternFromString("_debug");
+    if (empty_tuple == NULL || get_debug_name == NULL || debug_attribute_name == NULL) {
+        return -1;
+    }
+    PyObject *base_events = PyImport_ImportModule("asyncio.base_events");
+    PyObject *base_loop =
+        base_events == NULL ? NULL : PyObject_GetAttrString(base_events, "BaseEventLoop");
+    Py_XDECREF(base_events);
+    asyncio_get_debug = base_loop == NULL ? NULL : PyObject_GetAttr(base_loop, get_debug_name);
+    Py_XDECREF(base_loop);
+    if (asyncio_get_debug == NULL || PyType_Ready(&RelayType) < 0) {
         return -1;
     }
     Py_INCREF(&RelayType);

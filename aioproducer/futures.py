@@ -49,10 +49,11 @@ class CallbackRelay:
     (``__getattr__`` forwards it).
     """
 
-    __slots__ = ("_pending", "_scheduled", "loop")
+    __slots__ = ("_debug_attribute", "_pending", "_scheduled", "loop")
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
+        self._debug_attribute = type(loop).get_debug is asyncio.BaseEventLoop.get_debug
         self._pending: list[_Queued] = []
         self._scheduled = False
 
@@ -83,7 +84,10 @@ class CallbackRelay:
             self._scheduled = True
 
     def get_debug(self) -> bool:
-        """The real loop's debug flag (a future asks for it when it is made)."""
+        """The real loop's debug flag (a future asks for it when it is made). asyncio's
+        ``get_debug()`` returns ``loop._debug``; for such a loop the attribute is read."""
+        if self._debug_attribute:
+            return bool(self.loop._debug)  # type: ignore[attr-defined]
         return self.loop.get_debug()
 
     def __getattr__(self, name: str) -> Any:

@@ -306,3 +306,19 @@ def test_a_closed_loop_refuses_and_nothing_stays_queued(
     with pytest.raises(RuntimeError, match="closed"):
         future.set_result(1)
     relay._run()  # nothing was left behind to run
+
+
+class _AlwaysDebugLoop(asyncio.SelectorEventLoop):
+    def get_debug(self) -> bool:
+        return True
+
+
+def test_a_loop_of_its_own_get_debug_is_asked(make_relay: RelayFactory) -> None:
+    """asyncio's get_debug() is read as loop._debug; any other loop's get_debug() is called."""
+    loop = _AlwaysDebugLoop()
+    try:
+        relay = make_relay(loop)
+        assert relay.get_debug() is True
+        assert getattr(relay.create_future(), "_source_traceback", None) is not None
+    finally:
+        loop.close()
