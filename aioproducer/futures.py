@@ -35,9 +35,11 @@ class RecordFuture(asyncio.Future[_T]):
     __slots__ = ()
 
     def get_loop(self) -> asyncio.AbstractEventLoop:
-        """The event loop the relay serves (not the relay itself)."""
-        relay: CallbackRelay = self._loop  # type: ignore[assignment]
-        return relay.loop
+        """The event loop the relay serves (not the relay itself); made with a plain loop,
+        that loop."""
+        loop = self._loop
+        real: asyncio.AbstractEventLoop = getattr(loop, "loop", loop)
+        return real
 
 
 class CallbackRelay:

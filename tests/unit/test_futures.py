@@ -322,3 +322,12 @@ def test_a_loop_of_its_own_get_debug_is_asked(make_relay: RelayFactory) -> None:
         assert getattr(relay.create_future(), "_source_traceback", None) is not None
     finally:
         loop.close()
+
+
+def test_a_record_future_made_with_a_plain_loop_is_an_ordinary_future(
+    loop: asyncio.AbstractEventLoop,
+) -> None:
+    future: RecordFuture[int] = RecordFuture(loop=loop)
+    assert future.get_loop() is loop
+    loop.call_soon(future.set_result, 3)
+    assert loop.run_until_complete(future) == 3
