@@ -51,7 +51,7 @@ _NEED_ROUTE: Final = -1
 _FILLED: Final = 1  # appended, and the record opened a batch behind a full one
 _yield = asyncio.sleep
 _INDEX: Final = struct.Struct("=q")  # a record's index in a run (native, as memoryview 'q')
-_wall_clock = time.time
+_wall_clock_ns = time.time_ns  # a record's default timestamp: wall-clock ms, as Java
 
 
 def _no_loop() -> asyncio.Future[Any]:
@@ -242,7 +242,7 @@ class Producer:
         info, tps = route
         if partition is not None and (type(partition) is not int or not 0 <= partition < len(tps)):
             _raise_bad_partition(topic, partition, len(tps))
-        timestamp_ms = int(_wall_clock() * 1000)
+        timestamp_ms = _wall_clock_ns() // 1_000_000
         plan = self._plan_runs(topic, info, len(tps), records, partition)
         group = RecordGroup(self._create_future(), topic, len(records), timestamp_ms)
         filled = await self._queue_planned(
@@ -441,7 +441,7 @@ class Producer:
             header_list = _check_headers(headers)
             size += _headers_bound(header_list)
         if timestamp_ms is None:
-            timestamp_ms = int(_wall_clock() * 1000)
+            timestamp_ms = _wall_clock_ns() // 1_000_000
         elif type(timestamp_ms) is not int or timestamp_ms < 0:
             raise SerializationError(
                 f"timestamp_ms must be a non-negative int, not {timestamp_ms!r}"
