@@ -278,7 +278,11 @@ class Sender:
             for topic, part in response.iter_partitions():
                 found = batches.pop(TopicPartition(topic, part.index), None)
                 if found is not None:
-                    self._on_partition(found, part, now)
+                    try:
+                        self._on_partition(found, part, now)
+                    except Exception:
+                        batches[found.tp] = found  # failed below with the others left
+                        raise
             for batch in batches.values():  # the broker left some out: retry them
                 self._retry_or_fail(batch, ConnectionLostError(f"{conn} omitted a partition"), now)
         except Exception:

@@ -24,6 +24,7 @@ from aioproducer.errors import (
     SerializationError,
     UnknownTopicError,
 )
+from aioproducer.sender import Sender
 from aioproducer.testing import LocalKafkaCluster, free_port
 from aioproducer.testing.pytest_plugin import TopicFactory
 from aioproducer.testing.readback import consume_all
@@ -241,3 +242,28 @@ async def test_broker_restart_mid_stream_loses_nothing(lone_broker: LocalKafkaCl
     assert len(acked) == 6000
     values = {int(r.value) for r in consume_all(lone_broker.bootstrap_servers, topic) if r.value}
     assert values == set(range(6000))
+
+
+async def test_a_bug_settling_a_batch_fails_its_records_instead_of_losing_them(
+    kafka_bootstrap: str, new_topic: TopicFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An unexpected error while handling a partition's response fails that batch's futures
+    (nothing waits for it forever, close() returns); the batches after it go on."""
+    topic = new_topic(partitions=1)
+    original = Sender._complete
+    broken: list[int] = []
+
+    def complete_once_broken(self: Sender, batch: Any, base_offset: int, log_time: int) -> None:
+        if not broken:
+            broken.append(base_offset)
+            raise RuntimeError("a bug in completing a batch")
+        original(self, batch, base_offset, log_time)
+
+    monkeypatch.setattr(Sender, "_complete", complete_once_broken)
+    async with Producer(bootstrap_servers=kafka_bootstrap, acks=1) as producer:
+        with pytest.raises(ProducerError, match="internal error"):
+            await asyncio.wait_for(await producer.send(topic, b"first"), 30)
+        later = await asyncio.wait_for(producer.send_and_wait(topic, b"second"), 30)
+    assert broken == [0]
+    assert later.offset == 1
+    assert [r.value for r in consume_all(kafka_bootstrap, topic)] == [b"first", b"second"]
