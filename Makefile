@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: demo test lint typecheck unit integration bench down clean
 
-$(STAMP): pyproject.toml setup.py aioproducer/_speedups.c
+$(STAMP): pyproject.toml setup.py aioproducer/_speedups.c aioproducer/_relay.c
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev]'
