@@ -28,7 +28,7 @@ from typing import Self
 
 from aioproducer.errors import ProducerError
 from aioproducer.testing.admin import AdminClient, PartitionState, create_fresh_topic
-from aioproducer.testing.jars import HarnessError, kafka_libs
+from aioproducer.testing.jars import HarnessError, java_command, kafka_libs
 from aioproducer.testing.versions import KAFKA_VERSION
 
 __all__ = ["BrokerNode", "LocalKafkaCluster", "free_port", "running_clusters"]
@@ -324,26 +324,18 @@ class LocalKafkaCluster:
         return "".join(f"{key}={value}\n" for key, value in settings.items())
 
     def _java(self, libs: Path, node: BrokerNode, main: str, *args: str) -> subprocess.Popen[bytes]:
-        java = shutil.which("java")
-        if java is None:
-            raise HarnessError("java is not on PATH; Kafka needs Java 17 or newer")
         props = str(node.directory / "server.properties")
         extra = [props]
         if args == ("format",):  # the "=" form: a cluster id may start with "-"
             extra = [f"--cluster-id={self.cluster_id}", "-c", props, "--ignore-formatted"]
-        command = [
-            java,
+        jvm = [
             f"-Xmx{self.heap}",
             f"-Xms{self.heap}",
             "-XX:+UseG1GC",
             "-Djava.awt.headless=true",
             f"-Dlog4j2.configurationFile={_LOG4J}",
-            "-cp",
-            f"{libs}/*",
-            main,
-            *args,
-            *extra,
         ]
+        command = java_command(main, *args, *extra, libs=libs, jvm=jvm)
         log = node.log_file.open("ab")
         try:
             return subprocess.Popen(

@@ -10,11 +10,12 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 from aioproducer.testing.versions import KAFKA_VERSION
 
-__all__ = ["HarnessError", "cache_root", "kafka_libs"]
+__all__ = ["HarnessError", "cache_root", "java_command", "kafka_libs"]
 
 _POM = Path(__file__).with_name("pom.xml")
 
@@ -65,3 +66,14 @@ def kafka_libs(version: str = KAFKA_VERSION) -> Path:
     staging.rename(libs)
     marker.write_text(version + "\n")
     return libs
+
+
+def java_command(
+    main: str, *args: str, libs: Path | None = None, jvm: Sequence[str] = ()
+) -> list[str]:
+    """``java <jvm options> -cp <Kafka's jars>/* main args...`` (``libs`` defaults to
+    :func:`kafka_libs`); HarnessError when Java is not on PATH."""
+    java = shutil.which("java")
+    if java is None:
+        raise HarnessError("java is not on PATH; Kafka needs Java 17 or newer")
+    return [java, *jvm, "-cp", f"{libs if libs is not None else kafka_libs()}/*", main, *args]

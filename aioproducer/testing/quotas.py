@@ -6,28 +6,21 @@ producer under overload (it produces faster than the broker takes) against a rea
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 
-from aioproducer.testing.jars import HarnessError, kafka_libs
+from aioproducer.testing.jars import HarnessError, java_command
 
 __all__ = ["set_producer_byte_rate"]
 
 
 def set_producer_byte_rate(bootstrap: str, client_id: str, bytes_per_second: int | None) -> None:
     """Throttle ``client_id`` to ``bytes_per_second`` of produced data (None: remove it)."""
-    java = shutil.which("java")
-    if java is None:
-        raise HarnessError("java is not on PATH; Kafka's tools need Java 17 or newer")
     change = (
         ["--delete-config", "producer_byte_rate"]
         if bytes_per_second is None
         else ["--add-config", f"producer_byte_rate={bytes_per_second}"]
     )
-    command = [
-        java,
-        "-cp",
-        f"{kafka_libs()}/*",
+    command = java_command(
         "org.apache.kafka.tools.ConfigCommand",
         "--bootstrap-server",
         bootstrap,
@@ -37,7 +30,7 @@ def set_producer_byte_rate(bootstrap: str, client_id: str, bytes_per_second: int
         "clients",
         "--entity-name",
         client_id,
-    ]
+    )
     done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
     if done.returncode != 0 or "Completed" not in done.stdout:
         raise HarnessError(f"ConfigCommand failed ({done.returncode}): {done.stdout}{done.stderr}")

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import re
 import resource
-import shutil
 import subprocess
 import tempfile
 import time
+from pathlib import Path
 
+from aioproducer.testing.jars import java_command
 from benchmarks.workload import Outcome, RunSpec
 
 __all__ = ["parse_summary", "run"]
@@ -56,9 +57,8 @@ def run(name: str, spec: RunSpec) -> Outcome:
     del name
     if spec.concurrency:
         raise RuntimeError("ProducerPerformance has no concurrent send_and_wait mode")
-    java = shutil.which("java")
-    if java is None or spec.kafka_libs is None:
-        raise RuntimeError("java is not on PATH or Kafka's jars are unknown")
+    if spec.kafka_libs is None:
+        raise RuntimeError("Kafka's jars are unknown")
     props = [
         f"bootstrap.servers={spec.bootstrap}",
         f"acks={spec.acks}",
@@ -67,11 +67,7 @@ def run(name: str, spec: RunSpec) -> Outcome:
         f"compression.type={spec.compression or 'none'}",
         f"enable.idempotence={'true' if spec.idempotent else 'false'}",
     ]
-    command = [
-        java,
-        "-Xmx512m",  # as kafka-producer-perf-test.sh
-        "-cp",
-        f"{spec.kafka_libs}/*",
+    command = java_command(
         "org.apache.kafka.tools.ProducerPerformance",
         "--topic",
         spec.topic,
@@ -83,7 +79,9 @@ def run(name: str, spec: RunSpec) -> Outcome:
         str(spec.rate or -1),
         "--producer-props",
         *props,
-    ]
+        libs=Path(spec.kafka_libs),
+        jvm=["-Xmx512m"],  # as kafka-producer-perf-test.sh
+    )
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
