@@ -79,11 +79,10 @@ class CallbackRelay:
         self._pending.append((callback, args[0], context))
         if not self._scheduled:
             try:
-                self.loop.call_soon(self._run)
+                self._schedule()
             except BaseException:
                 del self._pending[-1]
                 raise
-            self._scheduled = True
 
     def get_debug(self) -> bool:
         """The real loop's debug flag (a future asks for it when it is made). asyncio's
@@ -120,8 +119,12 @@ class CallbackRelay:
             return
         self._pending[:0] = rest
         if not self._scheduled:
-            self._scheduled = True
-            self.loop.call_soon(self._run)
+            self._schedule()
+
+    def _schedule(self) -> None:
+        """Ask the real loop to run :meth:`_run` soon."""
+        self.loop.call_soon(self._run)
+        self._scheduled = True
 
 
 def relay_for(loop: asyncio.AbstractEventLoop) -> CallbackRelay:
