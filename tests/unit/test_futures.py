@@ -62,6 +62,13 @@ def _count_call_soon(loop: asyncio.AbstractEventLoop) -> list[object]:
     return seen
 
 
+def _collect_reports(loop: asyncio.AbstractEventLoop) -> list[dict[str, Any]]:
+    """What the loop's exception handler is given, collected instead of logged."""
+    reported: list[dict[str, Any]] = []
+    loop.set_exception_handler(lambda _loop, context: reported.append(context))
+    return reported
+
+
 def test_a_record_future_is_an_asyncio_future_of_the_real_loop(
     make_relay: RelayFactory, loop: asyncio.AbstractEventLoop
 ) -> None:
@@ -200,8 +207,7 @@ def test_a_failing_callback_reaches_the_exception_handler_and_the_rest_run(
     make_relay: RelayFactory, loop: asyncio.AbstractEventLoop
 ) -> None:
     relay = make_relay(loop)
-    reported: list[dict[str, Any]] = []
-    loop.set_exception_handler(lambda _loop, context: reported.append(context))
+    reported = _collect_reports(loop)
     ran: list[str] = []
     first, second = relay.create_future(), relay.create_future()
 
@@ -247,8 +253,7 @@ def test_a_lost_exception_is_reported_when_the_future_is_collected(
     make_relay: RelayFactory, loop: asyncio.AbstractEventLoop
 ) -> None:
     relay = make_relay(loop)
-    reported: list[dict[str, Any]] = []
-    loop.set_exception_handler(lambda _loop, context: reported.append(context))
+    reported = _collect_reports(loop)
     future = relay.create_future()
     future.set_exception(ValueError("never looked at"))
     del future
