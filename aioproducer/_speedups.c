@@ -589,7 +589,9 @@ static PyMethodDef methods[] = {
 
 static struct PyModuleDef module_def = {
     PyModuleDef_HEAD_INIT, "aioproducer._speedups",
-    "Optional C loops of Producer.send_many; pure-Python twins are the reference.", -1, methods,
+    "Optional C versions of the hot loops and of the callback relay; pure-Python twins are\n"
+    "the reference.",
+    -1, methods,
 };
 
 int add_callback_relay(PyObject *module); /* _relay.c */
