@@ -4,23 +4,118 @@
  * the callbacks the future schedules when it is done are queued here, and all those queued
  * run in one callback of the real loop, each in its own context, in order. Errors go to the
  * loop's exception handler, as asyncio's Handle sends them; SystemExit and KeyboardInterrupt
- * propagate and leave the callbacks not yet run queued for the next run.
+ * propagate and leave the callbacks not yet run queued for the next run. Unlike the Python
+ * relay, it keeps the contexts only its queue holds untracked by the collector (see
+ * owned_by_queue).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <structmember.h>
+#include <string.h>
 
 int add_callback_relay(PyObject *module);
+
+/* A queued callback: callback(argument) to run in context. */
+typedef struct {
+    PyObject *callback, *argument, *context;
+} Entry;
+
+/* The callbacks queued for the next run, in order (the relay owns their references). */
+typedef struct {
+    Entry *items;
+    Py_ssize_t size, capacity;
+} Queue;
 
 typedef struct {
     PyObject_HEAD
     PyObject *loop;
     PyObject *future_type;
     PyObject *init_kwargs; /* {"loop": self}, what create_future passes the future type */
-    PyObject *pending;     /* flat list: callback, argument, context, callback, ... */
+    Queue pending;
     int scheduled;
     int debug_attribute; /* the loop's get_debug() is asyncio's: read loop._debug instead */
 } RelayObject;
+
+/*
+ * Contexts held only by the queue are untracked by the garbage collector.
+ *
+ * A future that is done when a callback is added (gather adds one to each future it is given)
+ * schedules the callback at once, with a new copy of the current context that only the queue
+ * will hold. Gathering many done futures queues as many contexts before any runs, and each
+ * full collection would walk them all: most of the collector's time in a gather of a million
+ * futures. Such a context (the caller's reference its only one, so no other object can hold
+ * it) is untracked while queued; the relay's traverse walks its references as the relay's
+ * own, so a cycle through a context variable is still found, and it is tracked again before
+ * the queue lets it go (CPython requires a context to be tracked when it is freed). A context
+ * someone else holds stays tracked.
+ */
+static int
+owned_by_queue(PyObject *context)
+{
+    return !PyObject_GC_IsTracked(context) && Py_REFCNT(context) == 1;
+}
+
+/* Append callback(argument) in context, taking new references to callback and argument and
+   the caller's reference to context; -1 on MemoryError (the context's reference kept). */
+static int
+queue_push(Queue *queue, PyObject *callback, PyObject *argument, PyObject *context)
+{
+    if (queue->size == queue->capacity) {
+        Py_ssize_t capacity = queue->capacity < 64 ? 64 : queue->capacity * 2;
+        Entry *items = PyMem_Realloc(queue->items, (size_t)capacity * sizeof(Entry));
+        if (items == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        queue->items = items;
+        queue->capacity = capacity;
+    }
+    /* Held by the caller of call_soon at most (a future drops it when call_soon returns) and
+       by the queue: untracked, the queue will hold it alone. Were the caller to keep it, the
+       traverse would see it shared and leave it be, and it would be tracked again when the
+       queue lets it go. */
+    if (PyContext_CheckExact(context) && Py_REFCNT(context) <= 2 &&
+        PyObject_GC_IsTracked(context)) {
+        PyObject_GC_UnTrack(context);
+    }
+    Entry *entry = &queue->items[queue->size++];
+    entry->callback = Py_NewRef(callback);
+    entry->argument = Py_NewRef(argument);
+    entry->context = context;
+    return 0;
+}
+
+/* Drop an entry's references, tracking its context again first. */
+static void
+entry_release(Entry *entry)
+{
+    if (!PyObject_GC_IsTracked(entry->context)) {
+        PyObject_GC_Track(entry->context);
+    }
+    Py_DECREF(entry->callback);
+    Py_DECREF(entry->argument);
+    Py_DECREF(entry->context);
+}
+
+/* Release entries[first:] of a queue taken out of its relay, and its memory. */
+static void
+queue_release(Queue *queue, Py_ssize_t first)
+{
+    for (Py_ssize_t i = first; i < queue->size; i++) {
+        entry_release(&queue->items[i]);
+    }
+    PyMem_Free(queue->items);
+    *queue = (Queue){NULL, 0, 0};
+}
+
+/* The relay's queue, handed over (the relay's own is empty afterwards). */
+static Queue
+queue_take(RelayObject *self)
+{
+    Queue taken = self->pending;
+    self->pending = (Queue){NULL, 0, 0};
+    return taken;
+}
 
 static PyObject *empty_tuple;
 static PyObject *get_debug_name;        /* interned "get_debug" */
@@ -86,17 +181,32 @@ relay_traverse(RelayObject *self, visitproc visit, void *arg)
     Py_VISIT(self->loop);
     Py_VISIT(self->future_type);
     Py_VISIT(self->init_kwargs);
-    Py_VISIT(self->pending);
+    for (Py_ssize_t i = 0; i < self->pending.size; i++) {
+        Entry *entry = &self->pending.items[i];
+        Py_VISIT(entry->callback);
+        Py_VISIT(entry->argument);
+        if (owned_by_queue(entry->context)) {
+            /* an untracked context only the queue holds: its references are the relay's */
+            int failed = Py_TYPE(entry->context)->tp_traverse(entry->context, visit, arg);
+            if (failed) {
+                return failed;
+            }
+        }
+        else {
+            Py_VISIT(entry->context);
+        }
+    }
     return 0;
 }
 
 static int
 relay_clear(RelayObject *self)
 {
+    Queue pending = queue_take(self);
+    queue_release(&pending, 0);
     Py_CLEAR(self->loop);
     Py_CLEAR(self->future_type);
     Py_CLEAR(self->init_kwargs);
-    Py_CLEAR(self->pending);
     return 0;
 }
 
@@ -126,9 +236,8 @@ relay_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     Py_INCREF(future_type);
     self->future_type = future_type;
     self->debug_attribute = uses_asyncio_get_debug(loop);
-    self->pending = PyList_New(0);
     self->init_kwargs = PyDict_New();
-    if (self->pending == NULL || self->init_kwargs == NULL ||
+    if (self->init_kwargs == NULL ||
         PyDict_SetItemString(self->init_kwargs, "loop", (PyObject *)self) < 0) {
         Py_DECREF(self);
         return NULL;
@@ -196,17 +305,14 @@ relay_call_soon(RelayObject *self, PyObject *const *args, Py_ssize_t nargs, PyOb
     else {
         Py_INCREF(context);
     }
-    Py_ssize_t size = PyList_GET_SIZE(self->pending);
-    int failed = PyList_Append(self->pending, args[0]) < 0 ||
-                 PyList_Append(self->pending, args[1]) < 0 ||
-                 PyList_Append(self->pending, context) < 0;
-    Py_DECREF(context);
-    if (!failed && !self->scheduled && schedule(self) < 0) {
-        failed = 1;
+    if (queue_push(&self->pending, args[0], args[1], context) < 0) {
+        Py_DECREF(context);
+        return NULL;
     }
-    if (failed) {
+    if (!self->scheduled && schedule(self) < 0) {
         SavedError error = save_error();
-        PyList_SetSlice(self->pending, size, PyList_GET_SIZE(self->pending), NULL);
+        Entry last = self->pending.items[--self->pending.size];
+        entry_release(&last);
         restore_error(error);
         return NULL;
     }
@@ -245,58 +351,68 @@ report(RelayObject *self, PyObject *callback, PyObject *argument)
     Py_XDECREF(result);
 }
 
-/* Put batch[first:] back in front of the queue, keeping the error that is set. */
+/* Put batch's entries [first:] back in front of the queue, keeping the error that is set;
+   the batch's memory is freed, its other entries released. */
 static void
-requeue(RelayObject *self, PyObject *batch, Py_ssize_t first)
+requeue(RelayObject *self, Queue *batch, Py_ssize_t first)
 {
     SavedError error = save_error();
-    Py_ssize_t size = PyList_GET_SIZE(batch);
-    if (first < size) {
-        PyObject *rest = PyList_GetSlice(batch, first, size);
-        if (rest == NULL || PyList_SetSlice(self->pending, 0, 0, rest) < 0 ||
-            (!self->scheduled && schedule(self) < 0)) {
+    Py_ssize_t rest = batch->size - first;
+    if (rest > 0) {
+        Queue *pending = &self->pending;
+        Entry *items = PyMem_Malloc((size_t)(rest + pending->size) * sizeof(Entry));
+        if (items == NULL) {
+            PyErr_NoMemory();
             PyErr_WriteUnraisable((PyObject *)self);
         }
-        Py_XDECREF(rest);
+        else {
+            memcpy(items, batch->items + first, (size_t)rest * sizeof(Entry));
+            if (pending->size > 0) {
+                memcpy(items + rest, pending->items, (size_t)pending->size * sizeof(Entry));
+            }
+            PyMem_Free(pending->items);
+            pending->items = items;
+            pending->size = pending->capacity = rest + pending->size;
+            batch->size = first; /* the moved entries are the queue's now */
+            if (!self->scheduled && schedule(self) < 0) {
+                PyErr_WriteUnraisable((PyObject *)self);
+            }
+        }
     }
+    queue_release(batch, first);
     restore_error(error);
 }
 
 static PyObject *
 relay_run(RelayObject *self, PyObject *unused)
 {
-    PyObject *fresh = PyList_New(0);
-    if (fresh == NULL) {
-        return NULL;
-    }
-    PyObject *batch = self->pending;
-    self->pending = fresh;
+    Queue batch = queue_take(self);
     self->scheduled = 0;
-    Py_ssize_t size = PyList_GET_SIZE(batch);
-    for (Py_ssize_t i = 0; i + 2 < size; i += 3) {
-        PyObject *callback = PyList_GET_ITEM(batch, i);
-        PyObject *argument = PyList_GET_ITEM(batch, i + 1);
-        PyObject *context = PyList_GET_ITEM(batch, i + 2);
+    for (Py_ssize_t i = 0; i < batch.size; i++) {
+        Entry *entry = &batch.items[i];
         PyObject *result = NULL;
-        if (PyContext_Enter(context) == 0) {
-            result = PyObject_CallOneArg(callback, argument);
-            if (PyContext_Exit(context) < 0) {
+        if (PyContext_Enter(entry->context) == 0) {
+            result = PyObject_CallOneArg(entry->callback, entry->argument);
+            if (PyContext_Exit(entry->context) < 0) {
                 Py_CLEAR(result);
             }
         }
         if (result != NULL) {
             Py_DECREF(result);
-            continue;
         }
-        if (PyErr_ExceptionMatches(PyExc_SystemExit) ||
-            PyErr_ExceptionMatches(PyExc_KeyboardInterrupt)) {
-            requeue(self, batch, i + 3);
-            Py_DECREF(batch);
+        else if (PyErr_ExceptionMatches(PyExc_SystemExit) ||
+                 PyErr_ExceptionMatches(PyExc_KeyboardInterrupt)) {
+            entry_release(entry);
+            requeue(self, &batch, i + 1);
             return NULL;
         }
-        report(self, callback, argument);
+        else {
+            report(self, entry->callback, entry->argument);
+        }
+        entry_release(entry);
     }
-    Py_DECREF(batch);
+    batch.size = 0; /* every entry is released */
+    queue_release(&batch, 0);
     Py_RETURN_NONE;
 }
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import gc
+import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -336,3 +337,122 @@ def test_a_record_future_made_with_a_plain_loop_is_an_ordinary_future(
     assert future.get_loop() is loop
     loop.call_soon(future.set_result, 3)
     assert loop.run_until_complete(future) == 3
+
+
+_holder: contextvars.ContextVar[Any] = contextvars.ContextVar("holder")
+
+
+class _Node:
+    """An object in a reference cycle of its own (only the collector frees it)."""
+
+    def __init__(self, payload: object) -> None:
+        self.payload = payload
+        self.itself = self
+
+
+def _gather_done(relay: CallbackRelay, count: int, seen: list[object]) -> list[Any]:
+    """``count`` done futures, each then given a callback (as gather gives one): the relay
+    queues them with a fresh copy of the current context each."""
+    futures = [relay.create_future() for _ in range(count)]
+    for future in futures:
+        future.set_result(None)
+        future.add_done_callback(lambda f: seen.append(_holder.get(None)))
+    return futures
+
+
+def _queue_holding(value: object, relay: CallbackRelay, count: int, seen: list[object]) -> None:
+    """:func:`_gather_done` in a context where ``_holder`` is ``value`` (run it in a copy)."""
+    _holder.set(value)
+    _gather_done(relay, count, seen)
+
+
+def test_queued_contexts_keep_their_values_through_a_collection(
+    make_relay: RelayFactory, loop: asyncio.AbstractEventLoop
+) -> None:
+    """A value only a queued callback's context holds survives collections, intact."""
+    relay = make_relay(loop)
+    seen: list[object] = []
+
+    # the value lives in the queued contexts only
+    contextvars.copy_context().run(_queue_holding, _Node("kept"), relay, 50, seen)
+    gc.collect()
+    gc.collect()
+    loop.run_until_complete(asyncio.sleep(0))
+    assert len(seen) == 50
+    assert all(isinstance(node, _Node) and node.itself is node for node in seen)
+    assert {node.payload for node in seen if isinstance(node, _Node)} == {"kept"}
+
+
+def test_a_cycle_through_a_queued_context_is_collected(
+    make_relay: RelayFactory, loop: asyncio.AbstractEventLoop
+) -> None:
+    """A relay dropped with callbacks still queued, whose contexts hold a value that holds the
+    relay: the collector finds the cycle and frees it all."""
+    relay = make_relay(loop)
+    node = _Node(relay)  # relay -> queued context -> node -> relay
+    alive = weakref.ref(node)
+
+    contextvars.copy_context().run(_queue_holding, node, relay, 20, [])
+    del node, relay
+    loop.close()  # drops the loop's handle of the relay's run; the callbacks never run
+    gc.collect()
+    assert alive() is None
+
+
+def test_queued_contexts_cost_the_collector_nothing_in_c() -> None:
+    """The C relay untracks the contexts only its queue holds (gathering a million done futures
+    queues a million of them); contexts someone else holds stay tracked."""
+    if _c is None:
+        pytest.skip("the extension is not built")
+    loop = asyncio.new_event_loop()
+    try:
+        relay = _native(loop)
+
+        def tracked_contexts() -> int:
+            return sum(type(o) is contextvars.Context for o in gc.get_objects())
+
+        before = tracked_contexts()
+        futures = _gather_done(relay, 1_000, [])
+        assert tracked_contexts() - before < 10
+        shared = contextvars.copy_context()
+        futures[0].add_done_callback(lambda f: None, context=shared)
+        assert gc.is_tracked(shared)
+        loop.run_until_complete(asyncio.sleep(0))
+        assert gc.is_tracked(shared)
+    finally:
+        loop.close()
+
+
+def test_queued_contexts_are_freed_however_the_queue_ends(
+    make_relay: RelayFactory, loop: asyncio.AbstractEventLoop
+) -> None:
+    """Run, interrupted and requeued, or dropped with the relay: no context is left behind
+    (and none is freed untracked, which would crash the interpreter)."""
+    relay = make_relay(loop)
+    values = [_Node(i) for i in range(3)]
+    refs = [weakref.ref(value) for value in values]
+    futures = [relay.create_future() for _ in range(3)]
+    for future in futures:
+        future.set_result(None)
+
+    def interrupt(f: asyncio.Future[Any]) -> None:
+        raise KeyboardInterrupt
+
+    def add(future: asyncio.Future[Any], value: _Node, callback: Any) -> None:
+        _holder.set(value)
+        future.add_done_callback(callback)
+
+    first = relay.create_future()  # queued first, so the loop's handle of the relay's run
+    first.set_result(None)  # copies this context, not one holding a value
+    first.add_done_callback(lambda f: None)
+    for future, value, callback in zip(futures, values, [repr, interrupt, repr], strict=True):
+        contextvars.Context().run(add, future, value, callback)
+    del values, value
+    with pytest.raises(KeyboardInterrupt):
+        relay._run()  # runs all but the third, queued again
+    gc.collect()
+    assert [ref() is None for ref in refs] == [True, True, False]
+    del relay, futures, future, first
+    loop.close()
+    gc.collect()
+    assert all(ref() is None for ref in refs)
