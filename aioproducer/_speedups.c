@@ -448,28 +448,19 @@ py_settle(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             stamp_value = stamp;
         }
         PyObject *offset = PyLong_FromLongLong(base_offset >= 0 ? base_offset + i : -1);
-        PyObject *fields = offset == NULL ? NULL : PyTuple_New(4);
-        if (fields == NULL) {
+        /* what tuple.__new__(type, (topic, partition, offset, stamp)) makes, without the two
+           tuples it would make on the way: the instance is allocated and filled directly */
+        PyObject *metadata =
+            offset == NULL ? NULL : ((PyTypeObject *)type)->tp_alloc((PyTypeObject *)type, 4);
+        if (metadata == NULL) {
             Py_XDECREF(offset);
             Py_DECREF(completion);
             goto finally;
         }
-        Py_INCREF(topic);
-        PyTuple_SET_ITEM(fields, 0, topic);
-        Py_INCREF(partition);
-        PyTuple_SET_ITEM(fields, 1, partition);
-        PyTuple_SET_ITEM(fields, 2, offset);
-        Py_INCREF(stamp_object);
-        PyTuple_SET_ITEM(fields, 3, stamp_object);
-        PyObject *call_args = fields == NULL ? NULL : PyTuple_Pack(1, fields);
-        Py_XDECREF(fields);
-        PyObject *metadata =
-            call_args == NULL ? NULL : PyTuple_Type.tp_new((PyTypeObject *)type, call_args, NULL);
-        Py_XDECREF(call_args);
-        if (metadata == NULL) {
-            Py_DECREF(completion);
-            goto finally;
-        }
+        PyTuple_SET_ITEM(metadata, 0, Py_NewRef(topic));
+        PyTuple_SET_ITEM(metadata, 1, Py_NewRef(partition));
+        PyTuple_SET_ITEM(metadata, 2, offset);
+        PyTuple_SET_ITEM(metadata, 3, Py_NewRef(stamp_object));
         if (untrack && PyObject_GC_IsTracked(metadata)) {
             PyObject_GC_UnTrack(metadata);
         }
