@@ -283,7 +283,9 @@ py_encode_run(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         }
         if (first < 0 || last > view.len / 8) {
             PyBuffer_Release(&view);
-            PyErr_SetString(PyExc_ValueError, "encode_run() indices must be int64 ('q')");
+            PyErr_Format(PyExc_IndexError,
+                         "encode_run() range [%zd, %zd) is outside the %zd indices", first, last,
+                         view.len / 8);
             return NULL;
         }
         table = (const int64_t *)view.buf;
