@@ -100,7 +100,7 @@ def test_encode_run_rejects_bad_input(speedups: Speedups) -> None:
     wrong = memoryview(bytearray(16)).cast("i")
     with pytest.raises(ValueError, match="int64"):
         speedups.encode_run(buffer, [(b"k", b"v")], wrong, 0, 1, 0, 0, 1000)
-    indices = array("q", [0])
+    indices = memoryview(array("q", [0]))
     with pytest.raises(IndexError):
         speedups.encode_run(buffer, [(b"k", b"v")], indices, 0, 2, 0, 0, 1000)
     with pytest.raises(IndexError):
