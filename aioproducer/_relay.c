@@ -32,6 +32,11 @@ typedef struct {
     PyObject *future_type;
     PyObject *init_kwargs; /* {"loop": self}, what create_future passes the future type */
     Queue pending;
+    /* Bound get_debug and call_soon, made once: a future asks for the first when it is made
+       and for the second when it schedules a callback; a type with its own getattro gets no
+       unbound-method shortcut, so each ask would otherwise make a bound method. */
+    PyObject *bound_get_debug;
+    PyObject *bound_call_soon;
     int scheduled;
     int debug_attribute; /* the loop's get_debug() is asyncio's: read loop._debug instead */
 } RelayObject;
@@ -120,6 +125,8 @@ queue_take(RelayObject *self)
 static PyObject *empty_tuple;
 static PyObject *get_debug_name;        /* interned "get_debug" */
 static PyObject *debug_attribute_name;  /* interned "_debug" */
+static PyObject *call_soon_name;        /* interned "call_soon" */
+static PyObject *context_name;          /* interned "context" */
 static PyObject *asyncio_get_debug;     /* asyncio.BaseEventLoop.get_debug */
 
 /* A future asks its loop for get_debug() each time it is made, and asyncio's is a Python
@@ -181,6 +188,8 @@ relay_traverse(RelayObject *self, visitproc visit, void *arg)
     Py_VISIT(self->loop);
     Py_VISIT(self->future_type);
     Py_VISIT(self->init_kwargs);
+    Py_VISIT(self->bound_get_debug);
+    Py_VISIT(self->bound_call_soon);
     for (Py_ssize_t i = 0; i < self->pending.size; i++) {
         Entry *entry = &self->pending.items[i];
         Py_VISIT(entry->callback);
@@ -207,6 +216,8 @@ relay_clear(RelayObject *self)
     Py_CLEAR(self->loop);
     Py_CLEAR(self->future_type);
     Py_CLEAR(self->init_kwargs);
+    Py_CLEAR(self->bound_get_debug);
+    Py_CLEAR(self->bound_call_soon);
     return 0;
 }
 
@@ -274,8 +285,9 @@ relay_call_soon(RelayObject *self, PyObject *const *args, Py_ssize_t nargs, PyOb
 {
     PyObject *context = Py_None;
     Py_ssize_t nkw = kwnames == NULL ? 0 : PyTuple_GET_SIZE(kwnames);
-    if (nkw > 1 || (nkw == 1 && PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(kwnames, 0),
-                                                                   "context") != 0)) {
+    if (nkw > 1 ||
+        (nkw == 1 && PyTuple_GET_ITEM(kwnames, 0) != context_name &&
+         PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(kwnames, 0), "context") != 0)) {
         PyErr_SetString(PyExc_TypeError, "call_soon() takes only the keyword 'context'");
         return NULL;
     }
@@ -419,6 +431,16 @@ relay_run(RelayObject *self, PyObject *unused)
 static PyObject *
 relay_getattro(PyObject *self, PyObject *name)
 {
+    RelayObject *relay = (RelayObject *)self;
+    PyObject **bound = name == get_debug_name   ? &relay->bound_get_debug
+                       : name == call_soon_name ? &relay->bound_call_soon
+                                                : NULL;
+    if (bound != NULL) {
+        if (*bound == NULL) {
+            *bound = PyObject_GenericGetAttr(self, name);
+        }
+        return Py_XNewRef(*bound);
+    }
     PyObject *value = PyObject_GenericGetAttr(self, name);
     if (value != NULL || !PyErr_ExceptionMatches(PyExc_AttributeError)) {
         return value;
@@ -465,7 +487,10 @@ add_callback_relay(PyObject *module)
     empty_tuple = PyTuple_New(0);
     get_debug_name = PyUnicode_InternFromString("get_debug");
     debug_attribute_name = PyUnicode_InternFromString("_debug");
-    if (empty_tuple == NULL || get_debug_name == NULL || debug_attribute_name == NULL) {
+    call_soon_name = PyUnicode_InternFromString("call_soon");
+    context_name = PyUnicode_InternFromString("context");
+    if (empty_tuple == NULL || get_debug_name == NULL || debug_attribute_name == NULL ||
+        call_soon_name == NULL || context_name == NULL) {
         return -1;
     }
     PyObject *base_events = PyImport_ImportModule("asyncio.base_events");
