@@ -130,6 +130,22 @@ py_plan_keyed(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 
 /* Get a C-contiguous buffer of ``format`` items of ``itemsize`` bytes (``type`` names it),
    writable if asked; else ValueError "<function>() <what> must be <type> ('<format>')". */
+/* Lengthen the bytearray ``buffer`` (``used`` bytes long) by ``size`` bytes. When its
+   allocation must grow, it at least doubles: bytearray grows by an eighth, or to the exact size
+   asked when that is more, so appending 1 KiB records one by one would move a 16 KiB batch
+   to a new allocation at nearly every record. Shortening it again to the length wanted keeps
+   the allocation (bytearray only gives memory back below half of it). */
+static int
+extend_bytearray(PyObject *buffer, Py_ssize_t used, Py_ssize_t size)
+{
+    Py_ssize_t wanted = used + size;
+    if (wanted >= ((PyByteArrayObject *)buffer)->ob_alloc && wanted < 2 * used &&
+        PyByteArray_Resize(buffer, 2 * used) < 0) {
+        return -1;
+    }
+    return PyByteArray_Resize(buffer, wanted);
+}
+
 static int
 get_typed_buffer(PyObject *obj, Py_buffer *view, const char *format, Py_ssize_t itemsize,
                  int writable, const char *function, const char *what, const char *type)
@@ -307,7 +323,7 @@ py_encode_run(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         total += size;
         taken++;
     }
-    if (PyByteArray_Resize(buffer, used + (Py_ssize_t)total) < 0) {
+    if (extend_bytearray(buffer, used, (Py_ssize_t)total) < 0) {
         goto error;
     }
     char *out = PyByteArray_AS_STRING(buffer) + used;
@@ -363,7 +379,7 @@ py_encode_record(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     if (used + size > limit && offset_delta > 0) {
         return PyLong_FromLong(0);
     }
-    if (PyByteArray_Resize(buffer, used + (Py_ssize_t)size) < 0) {
+    if (extend_bytearray(buffer, used, (Py_ssize_t)size) < 0) {
         return NULL;
     }
     put_record(PyByteArray_AS_STRING(buffer) + used, body, timestamp_delta, offset_delta, key,
