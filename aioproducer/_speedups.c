@@ -128,8 +128,6 @@ py_plan_keyed(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 
 /* ---- typed buffers ---------------------------------------------------------------------- */
 
-/* Get a C-contiguous buffer of ``format`` items of ``itemsize`` bytes (``type`` names it),
-   writable if asked; else ValueError "<function>() <what> must be <type> ('<format>')". */
 /* Lengthen the bytearray ``buffer`` (``used`` bytes long) by ``size`` bytes. When its
    allocation must grow, it at least doubles: bytearray grows by an eighth, or to the exact size
    asked when that is more, so appending 1 KiB records one by one would move a 16 KiB batch
@@ -146,6 +144,8 @@ extend_bytearray(PyObject *buffer, Py_ssize_t used, Py_ssize_t size)
     return PyByteArray_Resize(buffer, wanted);
 }
 
+/* Get a C-contiguous buffer of ``format`` items of ``itemsize`` bytes (``type`` names it),
+   writable if asked; else ValueError "<function>() <what> must be <type> ('<format>')". */
 static int
 get_typed_buffer(PyObject *obj, Py_buffer *view, const char *format, Py_ssize_t itemsize,
                  int writable, const char *function, const char *what, const char *type)
