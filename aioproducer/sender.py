@@ -90,8 +90,8 @@ class Sender:
     def wakeup(self) -> None:
         """End the sender's idle wait now (a no-op while it is working: it looks again anyway)."""
         waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+        if waiter is not None:
+            _release(waiter)
 
     def initiate_close(self) -> None:
         """Finish what is queued, then stop."""
