@@ -264,7 +264,7 @@ schedule(RelayObject *self)
     if (run == NULL) {
         return -1;
     }
-    PyObject *handle = PyObject_CallMethod(self->loop, "call_soon", "O", run);
+    PyObject *handle = PyObject_CallMethodOneArg(self->loop, call_soon_name, run);
     Py_DECREF(run);
     if (handle == NULL) {
         return -1;
@@ -296,7 +296,7 @@ relay_call_soon(RelayObject *self, PyObject *const *args, Py_ssize_t nargs, PyOb
     }
     if (nargs != 2) {
         /* not a future's callback: the real loop's call_soon, unchanged */
-        PyObject *call_soon = PyObject_GetAttrString(self->loop, "call_soon");
+        PyObject *call_soon = PyObject_GetAttr(self->loop, call_soon_name);
         if (call_soon == NULL) {
             return NULL;
         }
