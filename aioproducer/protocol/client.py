@@ -68,8 +68,11 @@ class ClientConnection:
         """The requests in flight, oldest first."""
         return tuple(self._in_flight)
 
-    def send(self, request: Request, version: int) -> tuple[int, bytes]:
-        """Frame ``request`` at ``version``; return ``(correlation id, bytes to write)``."""
+    def send(self, request: Request, version: int) -> tuple[int, bytearray]:
+        """Frame ``request`` at ``version``; return ``(correlation id, bytes to write)``.
+
+        The bytes are a new buffer, not kept here: handed to a transport without a copy.
+        """
         self._check()
         request_type = type(request)
         check_version(request_type, version)
@@ -93,7 +96,7 @@ class ClientConnection:
         INT32.pack_into(buf, 0, len(buf) - 4)
         if request.expects_response():
             self._in_flight.append(InFlightRequest(correlation_id, request_type, version))
-        return correlation_id, bytes(buf)
+        return correlation_id, buf
 
     def receive_data(self, data: bytes | bytearray | memoryview) -> list[tuple[int, Response]]:
         """Feed received bytes; return the responses they complete, in request order."""
