@@ -421,15 +421,15 @@ class RecordBatchBuilder:
             raise IllegalStateError("the record batch was built already")
         buffer = self._buffer
         codec = self.compression
+        records: bytes | None = None
         if codec != CompressionType.NONE:
             records = compress(codec, memoryview(buffer)[BATCH_OVERHEAD:], self.compression_level)
-            buffer = bytearray(BATCH_OVERHEAD)
-            buffer += records
+            buffer = bytearray(BATCH_OVERHEAD)  # the header alone; records joined on below
         _HEADER.pack_into(
             buffer,
             0,
             0,  # baseOffset: assigned by the broker
-            len(buffer) - 12,  # batchLength: bytes after this field
+            len(buffer) - 12 + (0 if records is None else len(records)),  # bytes after this
             -1,  # partitionLeaderEpoch
             2,  # magic
             0,  # crc, set below
@@ -442,8 +442,11 @@ class RecordBatchBuilder:
             base_sequence,
             count,
         )
-        _UINT32.pack_into(buffer, _CRC_OFFSET, crc32c(memoryview(buffer)[_ATTRIBUTES_OFFSET:]))
-        built = bytes(buffer)
+        crc = crc32c(memoryview(buffer)[_ATTRIBUTES_OFFSET:])
+        if records is not None:
+            crc = crc32c(records, crc)
+        _UINT32.pack_into(buffer, _CRC_OFFSET, crc)
+        built = bytes(buffer) if records is None else b"".join((buffer, records))
         self._limit = -1  # closed only once built: a failed build leaves the batch as it was
         self._buffer = bytearray()
         return built
