@@ -300,13 +300,9 @@ relay_call_soon(RelayObject *self, PyObject *const *args, Py_ssize_t nargs, PyOb
         if (call_soon == NULL) {
             return NULL;
         }
-        PyObject *result = PyObject_Vectorcall(call_soon, args, (size_t)nargs, kwnames);
+        PyObject *handle = PyObject_Vectorcall(call_soon, args, (size_t)nargs, kwnames);
         Py_DECREF(call_soon);
-        if (result == NULL) {
-            return NULL;
-        }
-        Py_DECREF(result);
-        Py_RETURN_NONE;
+        return handle; /* the loop's Handle, as the caller would get from the loop */
     }
     if (context == Py_None) {
         context = PyContext_CopyCurrent();
@@ -454,7 +450,8 @@ static PyMethodDef relay_methods[] = {
      "A new pending future whose callbacks this relay runs."},
     {"call_soon", (PyCFunction)(void (*)(void))relay_call_soon, METH_FASTCALL | METH_KEYWORDS,
      "Queue callback(future) to run in context (a copy of the current one if None) in the\n"
-     "relay's next run; any other call is the real loop's call_soon."},
+     "relay's next run (returns None); any other call is the real loop's call_soon (returns\n"
+     "its Handle)."},
     {"get_debug", (PyCFunction)relay_get_debug, METH_NOARGS, "The real loop's debug flag."},
     {"_run", (PyCFunction)relay_run, METH_NOARGS,
      "Run the callbacks queued so far (those queued meanwhile wait for the next run)."},

@@ -68,12 +68,12 @@ class CallbackRelay:
         callback: Callable[..., object],
         *args: Any,
         context: contextvars.Context | None = None,
-    ) -> None:
+    ) -> asyncio.Handle | None:
         """Queue ``callback(future)`` to run in ``context`` (a copy of the current one if
-        None) in the relay's next run; any other call is the real loop's ``call_soon``."""
+        None) in the relay's next run (returns None); any other call is the real loop's
+        ``call_soon`` (returns its Handle)."""
         if len(args) != 1:
-            self.loop.call_soon(callback, *args, context=context)
-            return
+            return self.loop.call_soon(callback, *args, context=context)
         if context is None:
             context = contextvars.copy_context()
         self._pending.append((callback, args[0], context))
@@ -83,6 +83,7 @@ class CallbackRelay:
             except BaseException:
                 del self._pending[-1]
                 raise
+        return None
 
     def get_debug(self) -> bool:
         """The real loop's debug flag (a future asks for it when it is made). asyncio's

@@ -282,8 +282,10 @@ def test_remove_done_callback_and_the_loops_other_services(
     def two(a: str, b: str) -> None:
         ran.append(a + b)
 
-    relay.call_soon(two, "plain", "call")  # not a future's callback: the loop's own call_soon
-    relay.call_soon(ran.append, "relayed")
+    handle = relay.call_soon(two, "plain", "call")  # not a future's callback: the loop's own
+    assert isinstance(handle, asyncio.Handle)  # ... and its Handle, which can be cancelled
+    relay.call_soon(two, "not", "run").cancel()  # type: ignore[union-attr]
+    assert relay.call_soon(ran.append, "relayed") is None
     assert scheduled[0] is two
     loop.run_until_complete(asyncio.sleep(0))
     assert ran == ["plaincall", "relayed"]
