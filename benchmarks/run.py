@@ -3,7 +3,8 @@
 Each client run is a ``python -m benchmarks.worker`` subprocess (see ``benchmarks.worker``),
 so a crash or a hang costs that run only: it is reported as failed with its error.
 Clients take turns within each repetition (the order rotates between repetitions) so that
-load from elsewhere on the machine spreads over all of them.
+load from elsewhere on the machine spreads over all of them. Each scenario starts with a
+warm-up run that is not counted, so that no client meets a cold broker.
 """
 
 from __future__ import annotations
@@ -249,12 +250,42 @@ def run_once(
     return result
 
 
+def warm_up(
+    client: str, scenario: Scenario, bootstrap: str, libs: str | None, options: Options
+) -> dict[str, Any]:
+    """One run of ``client`` that is not counted, before the scenario's repetitions.
+
+    A broker serves its first requests of a kind slower (the JVM compiles its hot paths
+    as they run); without this the first client measured, always the same one in the
+    first repetition, pays for it. The paced scenario warms up at its quick length.
+    """
+    topic = f"bench-s{scenario.number}-warm-up-{uuid.uuid4().hex[:8]}"
+    spec = scenario.spec(bootstrap, topic, options.quick or bool(scenario.rate), libs)
+    began = time.monotonic()
+    try:
+        create_topic(bootstrap, topic, spec.partitions)
+    except Exception as exc:
+        result: dict[str, Any] = {"ok": False, "error": f"creating the topic failed: {exc}"}
+    else:
+        result = run_worker(client, spec, options.timeout)
+        delete_topic(bootstrap, topic)
+    result.update(client=client, scenario=scenario.number, topic=topic, records=spec.records)
+    if result.get("ok"):
+        result["verified"] = "not counted"
+    print(
+        f"  [warm-up] {client:<21} {_line(result)} ({time.monotonic() - began:.0f} s)", flush=True
+    )
+    return result
+
+
 def run_scenario(
     scenario: Scenario, bootstrap: str, libs: str | None, options: Options
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Every client of ``scenario``, interleaved over the repetitions; (runs, summary)."""
+    """Every client of ``scenario``, interleaved over the repetitions, after a warm-up run
+    of the first one; (runs, summary). The warm-up is in the summary, not in the medians."""
     clients = [c for c in scenario.clients if options.clients is None or c in options.clients]
     print(f"\n== scenario {scenario.number}: {scenario.title}", flush=True)
+    warm = warm_up(clients[0], scenario, bootstrap, libs, options) if clients else None
     runs: list[dict[str, Any]] = []
     read_back: set[str] = set()  # clients whose count was read back in full already
     for rep in range(options.repeats):
@@ -272,7 +303,9 @@ def run_scenario(
                 f"({time.monotonic() - began:.0f} s)",
                 flush=True,
             )
-    return runs, summarize(scenario, clients, runs)
+    summary = summarize(scenario, clients, runs)
+    summary["warm_up"] = warm
+    return runs, summary
 
 
 def run(options: Options) -> dict[str, Any]:
