@@ -62,6 +62,10 @@ def _nothing() -> None:
     return None
 
 
+def _nothing_for(tp: TopicPartition) -> None:
+    return None
+
+
 def _check_topic(topic: object) -> str:
     if not isinstance(topic, str) or not _TOPIC_RE.match(topic) or topic in (".", ".."):
         raise InvalidTopicNameError(
@@ -139,6 +143,7 @@ class Producer:
         # the futures send() and send_many() return: RecordFutures of the loop start() ran in
         self._create_future: Callable[[], asyncio.Future[Any]] = _no_loop
         self._wakeup: Callable[[], None] = _nothing
+        self._wakeup_for: Callable[[TopicPartition], None] = _nothing_for
 
     def __repr__(self) -> str:
         return f"<Producer {self._state} client_id={self.config.client_id!r}>"
@@ -170,6 +175,7 @@ class Producer:
         self._sender_task = loop.create_task(self._sender.run(), name="aioproducer-sender")
         self._create_future = relay_for(loop).create_future
         self._wakeup = self._sender.wakeup
+        self._wakeup_for = self._sender.wakeup_for
         self._topics = cluster.metadata.topics
         self._state = _RUNNING
 
@@ -477,7 +483,7 @@ class Producer:
         # The other results: BATCH_FULL, NEW_BATCH, or both (constants: compared by identity).
         if key_bytes is None:
             self._partitioner.on_append(topic, partition, size, result is not _OPENED)
-        self._wakeup()
+        self._wakeup_for(tps[partition])
         return _FILLED if result is _OPENED_FULL else 0
 
     async def _enqueue_slowly(  # noqa: PLR0917

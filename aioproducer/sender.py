@@ -80,6 +80,9 @@ class Sender:
         self.accumulator = accumulator
         self.idempotence = idempotence
         self._waiter: asyncio.Future[None] | None = None  # set while run() idles
+        self._window_full: set[int] = set()
+        """Brokers the last pass found with max_in_flight requests out: only a response
+        (which wakes the sender) lets it send to them again."""
         self._stopping = False
         self._force_close = False
         self._acks = config.acks
@@ -92,6 +95,17 @@ class Sender:
         waiter = self._waiter
         if waiter is not None:
             _release(waiter)
+
+    def wakeup_for(self, tp: TopicPartition) -> None:
+        """A batch of ``tp`` opened or filled: :meth:`wakeup`, unless ``tp``'s leader has a
+        full window of requests in flight (its next response wakes the sender anyway)."""
+        waiter = self._waiter
+        if waiter is None:
+            return
+        window_full = self._window_full
+        if window_full and self.cluster.metadata.leader(tp.topic, tp.partition) in window_full:
+            return
+        _release(waiter)
 
     def initiate_close(self) -> None:
         """Finish what is queued, then stop."""
@@ -181,6 +195,7 @@ class Sender:
 
     def _run_once(self) -> int:
         now = now_ms()
+        self._window_full.clear()
         cluster = self.cluster
         cluster.maybe_refresh()
         self._fail_expired(now)
@@ -201,12 +216,14 @@ class Sender:
             cluster.maybe_refresh()
         delay = result.next_check_ms
         sendable: list[int] = []
+        window_full = self._window_full
         for node_id in result.ready_nodes:
             conn = cluster.ready_connection(node_id)
             if conn is None:
                 delay = min(delay, max(cluster.backoff_remaining_ms(node_id), 10))
                 continue
             if conn.in_flight >= self.config.max_in_flight_requests_per_connection:
+                window_full.add(node_id)
                 continue
             if conn.throttled_until_ms > now:  # the broker throttles this client (a quota)
                 delay = min(delay, conn.throttled_until_ms - now)
