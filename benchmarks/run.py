@@ -14,13 +14,15 @@ import datetime as dt
 import json
 import os
 import shlex
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +46,7 @@ class Options:
     clients: tuple[str, ...] | None  # None means every client of each scenario
     timeout: float
     command: str
+    source: Path = ROOT  # where the workers import aioproducer and benchmarks from
 
 
 # -- the broker ------------------------------------------------------------------------------
@@ -117,8 +120,23 @@ def read_back(bootstrap: str, topic: str) -> int:
 
 
 # -- one run ---------------------------------------------------------------------------------
-def run_worker(client: str, spec: RunSpec, timeout: float) -> dict[str, Any]:
-    """Run ``client`` in a worker process; its JSON result, or a failure with the error."""
+@contextlib.contextmanager
+def source_snapshot() -> Iterator[Path]:
+    """A copy of ``aioproducer/`` (with its built extension) and ``benchmarks/`` for the
+    workers to import: editing the tree during a run cannot change the runs still to come."""
+    with tempfile.TemporaryDirectory(prefix="aioproducer-benchmarks-") as tmp:
+        for package in ("aioproducer", "benchmarks"):
+            shutil.copytree(
+                ROOT / package,
+                Path(tmp) / package,
+                ignore=shutil.ignore_patterns("__pycache__", "results", "*.c"),
+            )
+        yield Path(tmp)
+
+
+def run_worker(client: str, spec: RunSpec, timeout: float, source: Path = ROOT) -> dict[str, Any]:
+    """Run ``client`` in a worker process that imports from ``source``; its JSON result,
+    or a failure with the error."""
     command = [
         sys.executable,
         "-m",
@@ -129,7 +147,7 @@ def run_worker(client: str, spec: RunSpec, timeout: float) -> dict[str, Any]:
     ]
     try:
         proc = subprocess.run(
-            command, capture_output=True, text=True, timeout=timeout, check=False, cwd=ROOT
+            command, capture_output=True, text=True, timeout=timeout, check=False, cwd=source
         )
     except subprocess.TimeoutExpired:
         return {"ok": False, "error": f"timed out after {timeout:.0f} s"}
@@ -240,7 +258,7 @@ def run_once(
             "error": f"creating the topic failed: {type(exc).__name__}: {exc}",
         }
     else:
-        result = run_worker(client, spec, options.timeout)
+        result = run_worker(client, spec, options.timeout, options.source)
         if client in NO_KAFKA:
             result["verified"] = "no Kafka I/O"
         else:
@@ -267,7 +285,7 @@ def warm_up(
     except Exception as exc:
         result: dict[str, Any] = {"ok": False, "error": f"creating the topic failed: {exc}"}
     else:
-        result = run_worker(client, spec, options.timeout)
+        result = run_worker(client, spec, options.timeout, options.source)
         delete_topic(bootstrap, topic)
     result.update(client=client, scenario=scenario.number, topic=topic, records=spec.records)
     if result.get("ok"):
@@ -313,8 +331,9 @@ def run(options: Options) -> dict[str, Any]:
     all_runs: list[dict[str, Any]] = []
     summaries: list[dict[str, Any]] = []
     libs = _kafka_libs()
-    with broker() as (bootstrap, kafka_version):
+    with broker() as (bootstrap, kafka_version), source_snapshot() as source:
         print(f"broker: {bootstrap} (Kafka {kafka_version})", flush=True)
+        options = replace(options, source=source)
         for number in options.scenarios:
             runs, summary = run_scenario(SCENARIOS[number], bootstrap, libs, options)
             all_runs.extend(runs)
