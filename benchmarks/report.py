@@ -144,9 +144,9 @@ all against the same broker in one run. Absolute figures depend on the machine a
 it was doing; the ratios within one run are what to read.
 
 Made by `{results["command"]}`, from {results["started"]} to {results["finished"]}:
-{"quick sizes, " if results["quick"] else ""}the median of {results["repeats"]} repetition(s)
-per client, clients interleaved, after one run per scenario that is not counted (it warms the
-broker up).
+{"quick sizes, " if results["quick"] else ""}the median of {results["repeats"]} repetition(s) \
+per client, clients interleaved, after one run per scenario that is not counted (it warms \
+the broker up).
 
 - Machine: {machine["cpu"]}, {machine["cores"]} cores, {ram} GiB RAM, {machine["os"]}
 - Python {machine["python"]}; Kafka {machine["kafka"]}, one local broker; {machine["java"]}
