@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit integration bench down clean
+.PHONY: demo test lint typecheck unit unit-newest integration bench down clean
 
 $(STAMP): pyproject.toml setup.py aioproducer/_speedups.c aioproducer/_relay.c
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,24 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(PY) -m pytest tests/unit
 
+# The unit tests (the C extension's included) on the newest CPython this machine has besides
+# $(PYTHON), when it has one (on PATH, or installed by pyenv but not activated): the
+# extension has code paths for 3.12+ that 3.11 never builds.
+NEWEST ?= python3.13
+NEWEST_VENV := .venv-newest
+unit-newest:
+	@newest=""; \
+	if $(NEWEST) -c pass >/dev/null 2>&1; then newest=$$(command -v $(NEWEST)); \
+	else for candidate in $$(pyenv root 2>/dev/null)/versions/*/bin/$(NEWEST); do \
+	  if [ -x "$$candidate" ]; then newest=$$candidate; fi; done; fi; \
+	if [ -z "$$newest" ]; then echo "unit-newest: no $(NEWEST) here, skipped"; exit 0; fi; \
+	set -e; echo "unit-newest: $$($$newest --version) at $$newest"; \
+	$$newest -m venv $(NEWEST_VENV); \
+	$(NEWEST_VENV)/bin/python -m pip install -q --upgrade pip; \
+	$(NEWEST_VENV)/bin/python -m pip install -q -e '.[dev]'; \
+	AIOPRODUCER_REQUIRE_SPEEDUPS=1 $(NEWEST_VENV)/bin/python -m pytest -q -p no:cacheprovider \
+	  tests/unit
+
 bench: $(STAMP)
 	$(PY) -m benchmarks run
 
@@ -45,4 +63,4 @@ down: $(STAMP)
 	$(PY) -m aioproducer.testing down
 
 clean: down
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) $(NEWEST_VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
