@@ -83,6 +83,9 @@ class Sender:
         self._window_full: set[int] = set()
         """Brokers the last pass found with max_in_flight requests out: only a response
         (which wakes the sender) lets it send to them again."""
+        self._quiet: set[TopicPartition] = set()
+        """Partitions :meth:`wakeup_for` found led by one of them since the last pass (a
+        backlogged partition reports every append as full)."""
         self._stopping = False
         self._force_close = False
         self._acks = config.acks
@@ -100,10 +103,11 @@ class Sender:
         """A batch of ``tp`` opened or filled: :meth:`wakeup`, unless ``tp``'s leader has a
         full window of requests in flight (its next response wakes the sender anyway)."""
         waiter = self._waiter
-        if waiter is None:
+        if waiter is None or tp in self._quiet:
             return
         window_full = self._window_full
         if window_full and self.cluster.metadata.leader(tp.topic, tp.partition) in window_full:
+            self._quiet.add(tp)
             return
         _release(waiter)
 
@@ -196,6 +200,7 @@ class Sender:
     def _run_once(self) -> int:
         now = now_ms()
         self._window_full.clear()
+        self._quiet.clear()
         cluster = self.cluster
         cluster.maybe_refresh()
         self._fail_expired(now)
