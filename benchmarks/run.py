@@ -245,11 +245,21 @@ def summarize(
 
 # -- the whole run ---------------------------------------------------------------------------
 def run_once(
-    client: str, scenario: Scenario, bootstrap: str, libs: str | None, options: Options, full: bool
+    client: str,
+    scenario: Scenario,
+    bootstrap: str,
+    libs: str | None,
+    options: Options,
+    full: bool,
+    *,
+    warm_up: bool = False,
 ) -> dict[str, Any]:
-    """One client run on a fresh topic, verified (read back in full when ``full``)."""
-    topic = f"bench-s{scenario.number}-{client}-{uuid.uuid4().hex[:8]}"
-    spec = scenario.spec(bootstrap, topic, options.quick, libs)
+    """One client run on a fresh topic, verified (read back in full when ``full``); a
+    ``warm_up`` run is not verified, and the paced scenario's runs at its quick length."""
+    name = "warm-up" if warm_up else client
+    topic = f"bench-s{scenario.number}-{name}-{uuid.uuid4().hex[:8]}"
+    quick = options.quick or (warm_up and bool(scenario.rate))
+    spec = scenario.spec(bootstrap, topic, quick, libs)
     try:
         create_topic(bootstrap, topic, spec.partitions)
     except Exception as exc:
@@ -259,7 +269,10 @@ def run_once(
         }
     else:
         result = run_worker(client, spec, options.timeout, options.source)
-        if client in NO_KAFKA:
+        if warm_up:
+            if result.get("ok"):
+                result["verified"] = "not counted"
+        elif client in NO_KAFKA:
             result["verified"] = "no Kafka I/O"
         else:
             verify(result, bootstrap, topic, spec.records, full)
@@ -275,21 +288,10 @@ def warm_up(
 
     A broker serves its first requests of a kind slower (the JVM compiles its hot paths
     as they run); without this the first client measured, always the same one in the
-    first repetition, pays for it. The paced scenario warms up at its quick length.
+    first repetition, pays for it.
     """
-    topic = f"bench-s{scenario.number}-warm-up-{uuid.uuid4().hex[:8]}"
-    spec = scenario.spec(bootstrap, topic, options.quick or bool(scenario.rate), libs)
     began = time.monotonic()
-    try:
-        create_topic(bootstrap, topic, spec.partitions)
-    except Exception as exc:
-        result: dict[str, Any] = {"ok": False, "error": f"creating the topic failed: {exc}"}
-    else:
-        result = run_worker(client, spec, options.timeout, options.source)
-        delete_topic(bootstrap, topic)
-    result.update(client=client, scenario=scenario.number, topic=topic, records=spec.records)
-    if result.get("ok"):
-        result["verified"] = "not counted"
+    result = run_once(client, scenario, bootstrap, libs, options, False, warm_up=True)
     print(
         f"  [warm-up] {client:<21} {_line(result)} ({time.monotonic() - began:.0f} s)", flush=True
     )
