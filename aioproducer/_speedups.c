@@ -6,49 +6,17 @@
  *   plan_keyed  <->  Producer._plan_runs (its Java-hash loop)
  *   encode_run  <->  RecordBatchBuilder.append_run (its per-record loop)
  *   CallbackRelay (_relay.c)  <->  aioproducer.futures.CallbackRelay
- * Apart from settle (futures' set_result) and the relay (callbacks), nothing here calls back
- * into Python code, so the lists cannot change under a loop.
+ *   FastSend (_fastsend.c)  <->  Producer.send's path for a keyed bytes record
+ * Apart from settle (futures' set_result), the relay (callbacks) and FastSend (which calls
+ * create_future, wakeup_for and, for every call it does not take, Producer.send), nothing
+ * here calls back into Python code, so the lists cannot change under a loop.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdint.h>
 #include <string.h>
 
-/* ---- Java's Utils.murmur2 (seed 0x9747b28c) ---------------------------------------------- */
-
-static int32_t
-murmur2(const unsigned char *data, Py_ssize_t length)
-{
-    const uint32_t m = 0x5bd1e995;
-    uint32_t h = 0x9747b28cU ^ (uint32_t)length;
-    Py_ssize_t words = length / 4;
-    for (Py_ssize_t i = 0; i < words; i++) {
-        const unsigned char *p = data + 4 * i;
-        uint32_t k = (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
-                     ((uint32_t)p[3] << 24);
-        k *= m;
-        k ^= k >> 24;
-        k *= m;
-        h *= m;
-        h ^= k;
-    }
-    const unsigned char *tail = data + 4 * words;
-    switch (length & 3) {
-    case 3:
-        h ^= (uint32_t)tail[2] << 16;
-        /* fall through */
-    case 2:
-        h ^= (uint32_t)tail[1] << 8;
-        /* fall through */
-    case 1:
-        h ^= (uint32_t)tail[0];
-        h *= m;
-    }
-    h ^= h >> 13;
-    h *= m;
-    h ^= h >> 15;
-    return (int32_t)h;
-}
+#include "_encode.h"
 
 static PyObject *
 py_murmur2(PyObject *module, PyObject *arg)
@@ -128,22 +96,6 @@ py_plan_keyed(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 
 /* ---- typed buffers ---------------------------------------------------------------------- */
 
-/* Lengthen the bytearray ``buffer`` (``used`` bytes long) by ``size`` bytes. When its
-   allocation must grow, it at least doubles: bytearray grows by an eighth, or to the exact size
-   asked when that is more, so appending 1 KiB records one by one would move a 16 KiB batch
-   to a new allocation at nearly every record. Shortening it again to the length wanted keeps
-   the allocation (bytearray only gives memory back below half of it). */
-static int
-extend_bytearray(PyObject *buffer, Py_ssize_t used, Py_ssize_t size)
-{
-    Py_ssize_t wanted = used + size;
-    if (wanted >= ((PyByteArrayObject *)buffer)->ob_alloc && wanted < 2 * used &&
-        PyByteArray_Resize(buffer, 2 * used) < 0) {
-        return -1;
-    }
-    return PyByteArray_Resize(buffer, wanted);
-}
-
 /* Get a C-contiguous buffer of ``format`` items of ``itemsize`` bytes (``type`` names it),
    writable if asked; else ValueError "<function>() <what> must be <type> ('<format>')". */
 static int
@@ -163,30 +115,6 @@ get_typed_buffer(PyObject *obj, Py_buffer *view, const char *format, Py_ssize_t 
 }
 
 /* ---- encode_run ------------------------------------------------------------------------- */
-
-static inline int
-varint_size(int64_t value)
-{
-    uint64_t zigzag = ((uint64_t)value << 1) ^ (uint64_t)(value >> 63);
-    int size = 1;
-    while (zigzag > 0x7F) {
-        zigzag >>= 7;
-        size++;
-    }
-    return size;
-}
-
-static inline char *
-put_varint(char *out, int64_t value)
-{
-    uint64_t zigzag = ((uint64_t)value << 1) ^ (uint64_t)(value >> 63);
-    while (zigzag > 0x7F) {
-        *out++ = (char)((zigzag & 0x7F) | 0x80);
-        zigzag >>= 7;
-    }
-    *out++ = (char)zigzag;
-    return out;
-}
 
 /* 0 when key and value are each bytes or None, else -1 with a TypeError naming ``function``. */
 static int
@@ -215,53 +143,6 @@ record_at(PyObject *records, int64_t index, PyObject **key, PyObject **value)
     *key = PyTuple_GET_ITEM(record, 0);
     *value = PyTuple_GET_ITEM(record, 1);
     return check_key_value("encode_run", *key, *value);
-}
-
-static inline int64_t
-body_size(int timestamp_size, int64_t offset_delta, PyObject *key, PyObject *value)
-{
-    int64_t size = 1 + timestamp_size + varint_size(offset_delta) + 1; /* attributes, headers */
-    if (key == Py_None) {
-        size += 1;
-    } else {
-        Py_ssize_t length = PyBytes_GET_SIZE(key);
-        size += varint_size(length) + length;
-    }
-    if (value == Py_None) {
-        size += 1;
-    } else {
-        Py_ssize_t length = PyBytes_GET_SIZE(value);
-        size += varint_size(length) + length;
-    }
-    return size;
-}
-
-static inline char *
-put_bytes(char *out, PyObject *data)
-{
-    if (data == Py_None) {
-        *out++ = 1; /* varint -1 */
-        return out;
-    }
-    Py_ssize_t length = PyBytes_GET_SIZE(data);
-    out = put_varint(out, length);
-    memcpy(out, PyBytes_AS_STRING(data), (size_t)length);
-    return out + length;
-}
-
-/* One record without headers: its length (``body``), attributes, deltas, key and value. */
-static char *
-put_record(char *out, int64_t body, int64_t timestamp_delta, int64_t offset_delta, PyObject *key,
-           PyObject *value)
-{
-    out = put_varint(out, body);
-    *out++ = 0; /* attributes */
-    out = put_varint(out, timestamp_delta);
-    out = put_varint(out, offset_delta);
-    out = put_bytes(out, key);
-    out = put_bytes(out, value);
-    *out++ = 0; /* no headers */
-    return out;
 }
 
 PyDoc_STRVAR(encode_run_doc,
@@ -604,12 +485,13 @@ static struct PyModuleDef module_def = {
 };
 
 int add_callback_relay(PyObject *module); /* _relay.c */
+int add_fast_send(PyObject *module);      /* _fastsend.c */
 
 PyMODINIT_FUNC
 PyInit__speedups(void)
 {
     PyObject *module = PyModule_Create(&module_def);
-    if (module != NULL && add_callback_relay(module) < 0) {
+    if (module != NULL && (add_callback_relay(module) < 0 || add_fast_send(module) < 0)) {
         Py_CLEAR(module);
     }
     return module;

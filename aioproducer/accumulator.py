@@ -140,6 +140,11 @@ class RecordAccumulator:
         self._closed = False
         self._drain_start: dict[int, int] = {}
 
+    @property
+    def batches_by_partition(self) -> dict[TopicPartition, deque[ProducerBatch]]:
+        """The queues of batches, by partition (FastSend appends to their last batch)."""
+        return self._batches
+
     # -- buffer memory -----------------------------------------------------------------------
     @property
     def used_bytes(self) -> int:

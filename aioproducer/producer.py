@@ -13,9 +13,9 @@ import contextlib
 import re
 import struct
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from types import TracebackType
-from typing import Any, Final, NoReturn, Self
+from typing import Any, Final, NoReturn, Self, TypeVar
 
 from aioproducer.accumulator import AppendResult, RecordAccumulator
 from aioproducer.batch import Completion, RecordGroup, RecordMetadata, SentRecords
@@ -52,6 +52,18 @@ _FILLED: Final = 1  # appended, and the record opened a batch behind a full one
 _yield = asyncio.sleep
 _INDEX: Final = struct.Struct("=q")  # a record's index in a run (native, as memoryview 'q')
 _wall_clock_ns = time.time_ns  # a record's default timestamp: wall-clock ms, as Java
+_C = TypeVar("_C", bound=Completion)
+
+
+async def _ready_py(future: asyncio.Future[RecordMetadata]) -> asyncio.Future[RecordMetadata]:
+    return future
+
+
+#: What send() returns when the record is queued: awaiting it gives the record's future
+#: (in C, a Ready: registered as a Coroutine, so asyncio.create_task takes it too).
+_ready: Callable[
+    [asyncio.Future[RecordMetadata]], Coroutine[Any, Any, asyncio.Future[RecordMetadata]]
+] = _ready_py if _c is None else _c.Ready
 
 
 def _no_loop() -> asyncio.Future[Any]:
@@ -178,6 +190,29 @@ class Producer:
         self._wakeup_for = self._sender.wakeup_for
         self._topics = cluster.metadata.topics
         self._state = _RUNNING
+        self._install_fast_send()
+
+    def _install_fast_send(self) -> None:
+        """Answer the common send() in C when nothing of ours must run for it (no
+        serializers, Java's partitioning): the instance's ``send`` becomes a FastSend that
+        hands every other call to :meth:`send`. close() takes it away."""
+        config, accumulator = self.config, self._accumulator
+        if _c is None or accumulator is None or self._sender is None:
+            return
+        if config.key_serializer or config.value_serializer or not self._java_partitioning:
+            return
+        self.send = _c.FastSend(  # type: ignore[method-assign]
+            self.send,
+            self._create_future,
+            self._routes,
+            self._topics,
+            accumulator,
+            accumulator.batches_by_partition,
+            self._wakeup_for,
+            self._max_record_size,
+            config.batch_size,
+            config.buffer_memory,
+        )
 
     async def __aenter__(self) -> Self:
         await self.start()
@@ -192,7 +227,7 @@ class Producer:
         await self.close()
 
     # -- sending ---------------------------------------------------------------------------------
-    async def send(
+    def send(
         self,
         topic: str,
         value: object = None,
@@ -201,11 +236,16 @@ class Producer:
         partition: int | None = None,
         timestamp_ms: int | None = None,
         headers: Sequence[Header] | None = None,
-    ) -> asyncio.Future[RecordMetadata]:
-        """Queue one record; return a future of its :class:`RecordMetadata`.
+    ) -> Coroutine[Any, Any, asyncio.Future[RecordMetadata]]:
+        """Queue one record; return an awaitable of the future of its :class:`RecordMetadata`.
 
-        Suspends only while the topic's metadata is unknown or buffer_memory is full (both
-        bounded by max_block_ms); otherwise returns at once.
+        Use as ``future = await producer.send(...)``. The record is checked and queued when
+        send() is called (a bad record raises then); the awaitable suspends only while the
+        topic's metadata is unknown or buffer_memory is full (both bounded by max_block_ms),
+        and the record is then queued when it is awaited. A started producer without
+        serializers or a custom partitioner answers the common call, ``send(topic, value,
+        key)`` with bytes, in C (``aioproducer._speedups.FastSend``, set as the instance's
+        ``send``); this method decides every other call.
         """
         if self._state is not _RUNNING:
             raise ProducerClosedError(
@@ -214,10 +254,10 @@ class Producer:
         future: asyncio.Future[RecordMetadata] = self._create_future()
         need = self._enqueue(topic, value, key, partition, timestamp_ms, headers, future)
         if need:
-            await self._enqueue_slowly(
+            return self._enqueue_slowly(
                 need, topic, value, key, partition, timestamp_ms, headers, future
             )
-        return future
+        return _ready(future)
 
     async def send_many(
         self,
@@ -495,17 +535,18 @@ class Producer:
         partition: int | None,
         timestamp_ms: int | None,
         headers: Sequence[Header] | None,
-        completion: Completion,
+        completion: _C,
         serialized: bool = False,
-    ) -> None:
-        """Wait for metadata or buffer space (max_block_ms in all), then append.
+    ) -> _C:
+        """Wait for metadata or buffer space (max_block_ms in all), then append; return
+        ``completion``.
 
         ``need == _FILLED``: the record is in; yield once so the sender can write the batch
         that just filled up while the caller goes on producing.
         """
         if need == _FILLED:
             await _yield(0)
-            return
+            return completion
         deadline = time.monotonic() + self.config.max_block_ms / 1000
         while need > _FILLED or need == _NEED_ROUTE:
             if need == _NEED_ROUTE:
@@ -517,6 +558,7 @@ class Producer:
             need = self._enqueue(
                 topic, value, key, partition, timestamp_ms, headers, completion, serialized
             )
+        return completion
 
     async def _route(
         self, topic: str, timeout: float | None = None
@@ -613,6 +655,7 @@ class Producer:
             return
         was_running = self._state == _RUNNING
         self._state = _CLOSED
+        self.__dict__.pop("send", None)  # the FastSend, if any: send() now raises
         if self._space_freed is not None:
             self._space_freed.set()
         sender, task = self._sender, self._sender_task

@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 import os
 from array import array
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from typing import Any, Protocol, cast
 
 __all__ = ["Speedups", "c"]
@@ -21,6 +21,9 @@ class Speedups(Protocol):
 
     # aioproducer/_relay.c: the twin of aioproducer.futures.CallbackRelay
     CallbackRelay: Any
+    # aioproducer/_fastsend.c: Producer.send's common call, and the awaitable it returns
+    FastSend: Any
+    Ready: Any
 
     def murmur2(self, data: bytes, /) -> int: ...
     def plan_keyed(
@@ -79,6 +82,7 @@ def _load() -> Speedups | None:
         module = importlib.import_module("aioproducer._speedups")
     except ImportError:
         return None
+    Coroutine.register(module.Ready)  # so asyncio.create_task() takes what send() returns
     return cast(Speedups, module)
 
 

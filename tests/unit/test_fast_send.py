@@ -1,0 +1,255 @@
+"""FastSend (C) against the Python send path: same batches, same bytes, same wakeups; and
+Ready, the awaitable it returns."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import os
+import time
+import weakref
+from typing import Any, cast
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from aioproducer.accumulator import AppendResult, RecordAccumulator
+from aioproducer.config import ProducerConfig
+from aioproducer.errors import ProducerClosedError
+from aioproducer.metadata import TopicInfo, TopicPartition
+from aioproducer.partitioner import positive_murmur2
+from aioproducer.speedups import Speedups, c
+
+BOUND = 82  # Producer's _RECORD_BOUND
+TOPIC = "t"
+
+
+if c is None:
+    if os.environ.get("AIOPRODUCER_REQUIRE_SPEEDUPS") == "1":
+        pytest.fail("the C extension aioproducer._speedups was not built", pytrace=False)
+    pytest.skip("the C extension is not built here", allow_module_level=True)
+
+
+@pytest.fixture
+def speedups() -> Speedups:
+    assert c is not None
+    return c
+
+
+class Rig:
+    """An accumulator, a route and a FastSend whose fallback is a Python twin of
+    Producer.send's path for keyed bytes records (logged, so tests see which calls fell back)."""
+
+    def __init__(
+        self, speedups: Speedups, batch_size: int, buffer_memory: int, partitions: int = 3
+    ) -> None:
+        config = ProducerConfig(
+            bootstrap_servers="127.0.0.1:9",
+            batch_size=batch_size,
+            buffer_memory=buffer_memory,
+            max_request_size=buffer_memory,
+            enable_idempotence=False,
+        )
+        self.accumulator = RecordAccumulator(config)
+        self.info = TopicInfo(leaders=[1] * partitions, available=list(range(partitions)))
+        self.tps = [TopicPartition(TOPIC, p) for p in range(partitions)]
+        self.routes: dict[str, Any] = {TOPIC: (self.info, self.tps)}
+        self.topics = {TOPIC: self.info}
+        self.woken: list[TopicPartition] = []
+        self.fallbacks: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
+        self.futures: list[object] = []
+        self.fast = speedups.FastSend(
+            self.slow,
+            self.create_future,
+            self.routes,
+            self.topics,
+            self.accumulator,
+            self.accumulator.batches_by_partition,
+            self.woken.append,
+            buffer_memory,
+            batch_size,
+            buffer_memory,
+        )
+
+    def create_future(self) -> object:
+        future = object()
+        self.futures.append(future)
+        return future
+
+    def slow(self, *args: Any, **options: Any) -> str:
+        """Producer.send's path for what the tests send: keyed bytes, Java's hash."""
+        self.fallbacks.append((args, options))
+        given = dict(zip(("topic", "value", "key"), args, strict=False))
+        rest = {name: v for name, v in options.items() if name not in ("value", "key")}
+        given.update((name, options[name]) for name in ("value", "key") if name in options)
+        if len(args) > 3 or any(v is not None for v in rest.values()):
+            return "declined"
+        value, key = given.get("value"), given.get("key")
+        if type(key) is not bytes or type(value) not in (bytes, type(None)):
+            return "declined"
+        size = BOUND + len(key) + len(value or b"")
+        if not self.accumulator.has_room(size):
+            return "no room"
+        tp = self.tps[positive_murmur2(key) % len(self.tps)]
+        future = self.create_future()
+        now = time.time_ns() // 1_000_000
+        result = self.accumulator.append(tp, now, key, value, (), cast(Any, future))
+        if result is not AppendResult.APPENDED:
+            self.woken.append(tp)
+        return "python"
+
+
+def replay(rig: Rig, sent: list[tuple[bytes, bytes | None]]) -> Rig:
+    """What the Python path alone makes of ``sent``, with the timestamps ``rig`` gave them."""
+    stamps: dict[TopicPartition, list[int]] = {}
+    for tp, queue in rig.accumulator.batches_by_partition.items():
+        stamps[tp] = [t for batch in queue for t in batch.timestamps]
+    twin = Rig.__new__(Rig)
+    twin.accumulator = RecordAccumulator(rig.accumulator.config)
+    twin.woken = []
+    for key, value in sent:
+        tp = rig.tps[positive_murmur2(key) % len(rig.tps)]
+        result = twin.accumulator.append(tp, stamps[tp].pop(0), key, value, (), cast(Any, None))
+        if result is not AppendResult.APPENDED:
+            twin.woken.append(tp)
+    return twin
+
+
+def state(rig: Rig) -> list[tuple[Any, ...]]:
+    return [
+        (
+            tp,
+            bytes(batch.builder._buffer),
+            batch.builder.estimated_size,
+            batch.builder.record_count,
+            batch.builder.base_timestamp,
+            batch.builder.max_timestamp,
+            len(batch.completions),
+            list(batch.timestamps),
+        )
+        for tp, queue in sorted(rig.accumulator.batches_by_partition.items())
+        for batch in queue
+    ]
+
+
+records = st.lists(
+    st.tuples(st.binary(min_size=0, max_size=12), st.none() | st.binary(max_size=300)),
+    min_size=1,
+    max_size=60,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(sent=records, batch_size=st.integers(100, 2_000), keywords=st.booleans())
+def test_fast_send_leaves_what_the_python_path_leaves(
+    sent: list[tuple[bytes, bytes | None]], batch_size: int, keywords: bool
+) -> None:
+    assert c is not None
+    rig = Rig(c, batch_size, buffer_memory=1 << 20)
+    for key, value in sent:
+        if keywords:
+            result = rig.fast(TOPIC, value, key=key, headers=None, partition=None)
+        else:
+            result = rig.fast(TOPIC, value, key)
+        if result != "python":  # appended in C: awaiting it gives the future made for it
+            assert type(result) is c.Ready
+            with pytest.raises(StopIteration) as stop:
+                result.send(None)
+            assert stop.value.value is rig.futures[-1]
+    assert len(rig.futures) == len(sent)
+    twin = replay(rig, sent)
+    assert state(rig) == state(twin)
+    assert rig.accumulator.used_bytes == twin.accumulator.used_bytes
+    assert rig.woken == twin.woken
+    fell_back = len(rig.fallbacks)
+    opened = sum(len(queue) for queue in rig.accumulator.batches_by_partition.values())
+    assert fell_back == opened  # only the records that opened a batch went to Python
+
+
+def test_every_other_call_goes_to_python(speedups: Speedups) -> None:
+    rig = Rig(speedups, batch_size=1_000, buffer_memory=10_000)
+    rig.fast(TOPIC, b"v", b"k")  # opens the batch (Python)
+    assert len(rig.fallbacks) == 1
+    calls: list[tuple[tuple[object, ...], dict[str, Any]]] = [
+        ((TOPIC, b"v", b"k"), {"partition": 0}),
+        ((TOPIC, b"v", b"k"), {"timestamp_ms": 5}),
+        ((TOPIC, b"v", b"k"), {"headers": [("h", b"1")]}),
+        ((TOPIC, b"v", b"k"), {"other": None}),
+        ((TOPIC, b"v"), {}),  # no key: the partitioner's call
+        ((TOPIC, b"v", None), {}),
+        ((TOPIC, "v", b"k"), {}),  # not bytes: serializer's or SerializationError's call
+        ((TOPIC, bytearray(b"v"), b"k"), {}),
+        ((TOPIC, b"v", bytearray(b"k")), {}),
+        (("other", b"v", b"k"), {}),  # no route yet
+        ((5, b"v", b"k"), {}),
+        ((TOPIC, b"v" * 10_000, b"k"), {}),  # larger than max_record_size
+        ((TOPIC, b"v", b"k", None), {}),  # a fourth positional argument
+        ((), {}),
+    ]
+    for args, options in calls:
+        before = len(rig.fallbacks)
+        rig.fast(*args, **options)
+        assert len(rig.fallbacks) == before + 1, (args, options)
+        assert rig.fallbacks[-1] == (args, options)  # handed over as given
+
+
+def test_a_stale_route_a_closed_accumulator_or_a_full_buffer_go_to_python(
+    speedups: Speedups,
+) -> None:
+    rig = Rig(speedups, batch_size=1_000, buffer_memory=400)
+    assert rig.fast(TOPIC, b"v", b"k") == "python"
+    assert type(rig.fast(TOPIC, b"v", b"k")) is speedups.Ready
+    rig.topics[TOPIC] = TopicInfo(leaders=[1, 1, 1], available=[0, 1, 2])  # new metadata
+    assert rig.fast(TOPIC, b"v", b"k") == "python"
+    rig.topics[TOPIC] = rig.info
+    assert rig.fast(TOPIC, b"v" * 250, b"k") == "no room"  # 82 + 251 more than is left
+    rig.accumulator._closed = True
+    with pytest.raises(ProducerClosedError):  # Python's answer, not a record appended in C
+        rig.fast(TOPIC, b"v", b"k")
+
+
+def test_a_backlog_wakes_the_sender_for_each_record(speedups: Speedups) -> None:
+    rig = Rig(speedups, batch_size=200, buffer_memory=1 << 20, partitions=1)
+    for _ in range(3):
+        rig.fast(TOPIC, b"v" * 60, b"k")
+    assert len(rig.accumulator.batches_by_partition[rig.tps[0]]) == 2
+    rig.woken.clear()
+    assert type(rig.fast(TOPIC, b"v", b"k")) is speedups.Ready  # to the second, open batch
+    assert rig.woken == [rig.tps[0]]  # as Python: a queue of two reports the batch full
+
+
+def test_ready_is_a_coroutine_that_returns_its_value(speedups: Speedups) -> None:
+    value = object()
+
+    async def main() -> None:
+        assert await speedups.Ready(value) is value
+        assert await asyncio.create_task(speedups.Ready(value)) is value
+        assert await asyncio.ensure_future(speedups.Ready(value)) is value
+        assert list(await asyncio.gather(speedups.Ready(1), speedups.Ready(2))) == [1, 2]
+
+    asyncio.run(main())
+    spent = speedups.Ready(value)
+    with pytest.raises(StopIteration):
+        next(spent)
+    with pytest.raises(RuntimeError, match="already awaited"):
+        spent.send(None)
+    closed = speedups.Ready(value)
+    closed.close()
+    with pytest.raises(RuntimeError):
+        closed.send(None)
+    with pytest.raises(KeyError):
+        speedups.Ready(value).throw(KeyError("k"))
+    with pytest.raises(KeyError):
+        speedups.Ready(value).throw(KeyError)
+    with pytest.raises(TypeError):
+        speedups.Ready(value).throw(5)
+
+
+def test_fast_send_keeps_no_cycle_alive(speedups: Speedups) -> None:
+    rig = Rig(speedups, batch_size=1_000, buffer_memory=10_000)
+    rig.fast(TOPIC, b"v", b"k")
+    probe = weakref.ref(rig.accumulator)
+    del rig  # rig -> FastSend -> rig.slow (bound) -> rig: a cycle the collector must see
+    gc.collect()
+    assert probe() is None
