@@ -4,7 +4,7 @@
  * RecordAccumulator.append); tests hold the two to the same bytes and state.
  *
  * FastSend(send, create_future, routes, topics, accumulator, batches, wakeup_for,
- *          max_record_size, batch_size) is installed as a started producer's ``send`` when
+ *          builder_type, batch_type, max_record_size, batch_size, buffer_memory) is installed as a started producer's ``send`` when
  * no serializer or custom partitioner is configured. A call send(topic, value, key) with a
  * str topic whose route is cached, an exact bytes key, a bytes or None value and no other
  * argument, for a partition whose open batch has room, is appended here: the record is
@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <structmember.h>
 #include <time.h>
 
 #include "_encode.h"
@@ -29,6 +30,9 @@ int add_fast_send(PyObject *module);
 
 /* ---- Ready: an awaitable that is already done with a value -------------------------------- */
 
+/* Not tracked by the collector: one is made per record sent, and each tracked allocation
+   brings the next collection nearer. It holds one reference, and is spent (drops it) the
+   moment it is awaited; a cycle through one that is never awaited is not collected. */
 typedef struct {
     PyObject_HEAD
     PyObject *value; /* NULL once awaited or closed */
@@ -39,12 +43,11 @@ static PyTypeObject ReadyType;
 static PyObject *
 ready_make(PyObject *value)
 {
-    ReadyObject *self = PyObject_GC_New(ReadyObject, &ReadyType);
+    ReadyObject *self = PyObject_New(ReadyObject, &ReadyType);
     if (self == NULL) {
         return NULL;
     }
     self->value = Py_NewRef(value);
-    PyObject_GC_Track(self);
     return (PyObject *)self;
 }
 
@@ -59,26 +62,11 @@ ready_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     return ready_make(value);
 }
 
-static int
-ready_traverse(ReadyObject *self, visitproc visit, void *arg)
-{
-    Py_VISIT(self->value);
-    return 0;
-}
-
-static int
-ready_clear(ReadyObject *self)
-{
-    Py_CLEAR(self->value);
-    return 0;
-}
-
 static void
 ready_dealloc(ReadyObject *self)
 {
-    PyObject_GC_UnTrack(self);
     Py_CLEAR(self->value);
-    PyObject_GC_Del(self);
+    PyObject_Free(self);
 }
 
 /* The value, taken (the Ready is spent), or NULL with RuntimeError when it already was. */
@@ -183,13 +171,11 @@ static PyAsyncMethods ready_as_async = {
 static PyTypeObject ReadyType = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "aioproducer._speedups.Ready",
     .tp_basicsize = sizeof(ReadyObject),
-    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
     .tp_doc = "Ready(value): awaiting it gives ``value`` at once, as a coroutine that\n"
               "returns ``value`` would; it has a coroutine's send, throw and close.",
     .tp_new = ready_new,
     .tp_dealloc = (destructor)ready_dealloc,
-    .tp_traverse = (traverseproc)ready_traverse,
-    .tp_clear = (inquiry)ready_clear,
     .tp_as_async = &ready_as_async,
     .tp_iter = PyObject_SelfIter,
     .tp_iternext = (iternextfunc)ready_iternext,
@@ -198,24 +184,45 @@ static PyTypeObject ReadyType = {
 
 /* ---- FastSend ----------------------------------------------------------------------------- */
 
+/*
+ * The builder's and the batch's attributes are __slots__: FastSend reads and writes them at
+ * the offsets their member descriptors give (found once, for the exact classes it is given),
+ * as the descriptors themselves would; an object of any other class goes to Python.
+ */
+enum {
+    BUILDER_BUFFER,
+    BUILDER_COUNT,
+    BUILDER_LIMIT,
+    BUILDER_BASE_TIMESTAMP,
+    BUILDER_MAX_TIMESTAMP,
+    BUILDER_ESTIMATED_SIZE,
+    BUILDER_SLOTS
+};
+enum { BATCH_BUILDER, BATCH_COMPLETIONS, BATCH_TIMESTAMPS, BATCH_SLOTS };
+static const char *builder_slot_names[BUILDER_SLOTS] = {
+    "_buffer", "_count", "_limit", "_base_timestamp", "_max_timestamp", "estimated_size"};
+static const char *batch_slot_names[BATCH_SLOTS] = {"builder", "completions", "timestamps"};
+
 typedef struct {
     PyObject_HEAD
     PyObject *send;          /* Producer.send, bound: every call not taken here */
     PyObject *create_future; /* the relay's create_future */
     PyObject *routes;        /* Producer._routes: topic -> (TopicInfo, [TopicPartition]) */
     PyObject *topics;        /* cluster.metadata.topics: topic -> TopicInfo */
-    PyObject *accumulator;   /* the RecordAccumulator (its _used and _closed) */
+    PyObject *accumulator;   /* the RecordAccumulator's __dict__ (its _used and _closed) */
     PyObject *batches;       /* accumulator._batches: TopicPartition -> deque[ProducerBatch] */
     PyObject *wakeup_for;    /* Sender.wakeup_for */
+    PyObject *builder_type;  /* RecordBatchBuilder */
+    PyObject *batch_type;    /* ProducerBatch */
+    Py_ssize_t builder_slots[BUILDER_SLOTS];
+    Py_ssize_t batch_slots[BATCH_SLOTS];
     Py_ssize_t max_record_size;
     Py_ssize_t batch_size;
     Py_ssize_t buffer_memory;
     vectorcallfunc vectorcall;
 } FastSendObject;
 
-static PyObject *name_used, *name_closed, *name_builder, *name_buffer, *name_count, *name_limit,
-    *name_base_timestamp, *name_max_timestamp, *name_estimated_size, *name_completions,
-    *name_timestamps, *name_append;
+static PyObject *name_used, *name_closed, *name_append;
 
 static int
 fast_traverse(FastSendObject *self, visitproc visit, void *arg)
@@ -227,6 +234,8 @@ fast_traverse(FastSendObject *self, visitproc visit, void *arg)
     Py_VISIT(self->accumulator);
     Py_VISIT(self->batches);
     Py_VISIT(self->wakeup_for);
+    Py_VISIT(self->builder_type);
+    Py_VISIT(self->batch_type);
     return 0;
 }
 
@@ -240,6 +249,8 @@ fast_clear(FastSendObject *self)
     Py_CLEAR(self->accumulator);
     Py_CLEAR(self->batches);
     Py_CLEAR(self->wakeup_for);
+    Py_CLEAR(self->builder_type);
+    Py_CLEAR(self->batch_type);
     return 0;
 }
 
@@ -251,29 +262,62 @@ fast_dealloc(FastSendObject *self)
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
-/* An attribute that must be an int fitting int64 (else -1 with an error set). */
+/* The offsets of ``type``'s __slots__ ``names`` (object members), or -1 with an error. */
 static int
-get_int64(PyObject *obj, PyObject *name, int64_t *out)
+find_slots(PyObject *type, const char **names, int count, Py_ssize_t *offsets)
 {
-    PyObject *value = PyObject_GetAttr(obj, name);
-    if (value == NULL) {
-        return -1;
+    for (int i = 0; i < count; i++) {
+        PyObject *descriptor = PyObject_GetAttrString(type, names[i]);
+        if (descriptor == NULL) {
+            return -1;
+        }
+        int is_slot = Py_IS_TYPE(descriptor, &PyMemberDescr_Type) &&
+                      ((PyMemberDescrObject *)descriptor)->d_member->type == T_OBJECT_EX;
+        if (is_slot) {
+            offsets[i] = ((PyMemberDescrObject *)descriptor)->d_member->offset;
+        }
+        Py_DECREF(descriptor);
+        if (!is_slot) {
+            PyErr_Format(PyExc_TypeError, "FastSend: %R.%s is not a __slots__ attribute", type,
+                         names[i]);
+            return -1;
+        }
     }
-    *out = PyLong_AsLongLong(value);
-    Py_DECREF(value);
-    return (*out == -1 && PyErr_Occurred()) ? -1 : 0;
+    return 0;
 }
 
-static int
-set_int64(PyObject *obj, PyObject *name, int64_t number)
+/* The slot at ``offset`` of ``obj``: a borrowed reference, NULL when unset. */
+static inline PyObject *
+slot_get(PyObject *obj, Py_ssize_t offset)
 {
-    PyObject *value = PyLong_FromLongLong(number);
-    if (value == NULL) {
-        return -1;
+    return *(PyObject **)((char *)obj + offset);
+}
+
+/* Set the slot at ``offset`` of ``obj`` to ``value`` (a reference it steals). */
+static inline void
+slot_set(PyObject *obj, Py_ssize_t offset, PyObject *value)
+{
+    PyObject **slot = (PyObject **)((char *)obj + offset);
+    PyObject *old = *slot;
+    *slot = value;
+    Py_XDECREF(old);
+}
+
+/* An int64 from a slot holding an int, else 0 with *ok cleared (no error set). */
+static inline int64_t
+slot_int64(PyObject *obj, Py_ssize_t offset, int *ok)
+{
+    PyObject *value = slot_get(obj, offset);
+    if (value == NULL || !PyLong_CheckExact(value)) {
+        *ok = 0;
+        return 0;
     }
-    int status = PyObject_SetAttr(obj, name, value);
-    Py_DECREF(value);
-    return status;
+    int overflow = 0;
+    long long number = PyLong_AsLongLongAndOverflow(value, &overflow);
+    if (overflow) {
+        *ok = 0;
+    }
+    return (int64_t)number;
 }
 
 /* Wall-clock milliseconds, as time.time_ns() // 1_000_000. */
@@ -285,67 +329,71 @@ wall_clock_ms(void)
     return (int64_t)now.tv_sec * 1000 + (int64_t)(now.tv_nsec / 1000000);
 }
 
-/* The open batch of ``tp`` if it is the only one there (else Py_None as ``*batch`` with
-   *more set when there are several), new reference; NULL on error. */
+/* The open batch of ``tp`` (borrowed; NULL when there is none), with *several set when the
+   partition has more than one batch queued. */
 static PyObject *
 last_batch(FastSendObject *self, PyObject *tp, int *several)
 {
     PyObject *queue = PyDict_GetItemWithError(self->batches, tp);
     if (queue == NULL) {
-        return PyErr_Occurred() ? NULL : Py_NewRef(Py_None);
-    }
-    Py_ssize_t length = PyObject_Size(queue);
-    if (length < 0) {
         return NULL;
     }
-    if (length == 0) {
-        return Py_NewRef(Py_None);
+    Py_ssize_t length = PyObject_Size(queue);
+    if (length <= 0) {
+        PyErr_Clear();
+        return NULL;
     }
     *several = length > 1;
-    return PySequence_GetItem(queue, length - 1);
+    PyObject *batch = PySequence_GetItem(queue, length - 1);
+    if (batch == NULL) {
+        PyErr_Clear();
+        return NULL;
+    }
+    Py_DECREF(batch); /* the deque still holds it */
+    return batch;
 }
 
 /*
- * Append (key, value) to ``batch``, the open batch of ``tp``: 1 when appended (``*future``
- * then holds the new future), 0 when it is not this file's case, -1 on error.
+ * Append (key, value) to ``batch``, the open batch of its partition: 1 when appended (2 when
+ * that filled it; ``*future`` then holds the new future), 0 when it is not this file's case,
+ * -1 on error.
  */
 static int
 append_here(FastSendObject *self, PyObject *batch, PyObject *key, PyObject *value, int64_t size,
             PyObject **future)
 {
-    int status = -1;
-    int64_t used, count, limit, base, max_timestamp, estimated;
-    PyObject *builder = NULL, *buffer = NULL, *stamp = NULL, *list = NULL, *stamps = NULL;
-    PyObject *closed = PyObject_GetAttr(self->accumulator, name_closed);
-    if (closed == NULL) {
-        return -1;
+    PyObject *closed = PyDict_GetItemWithError(self->accumulator, name_closed);
+    PyObject *used_object = PyDict_GetItemWithError(self->accumulator, name_used);
+    if (closed != Py_False || used_object == NULL || !PyLong_CheckExact(used_object)) {
+        return PyErr_Occurred() ? -1 : 0;
     }
-    int is_closed = PyObject_IsTrue(closed);
-    Py_DECREF(closed);
-    if (is_closed != 0) {
-        return is_closed < 0 ? -1 : 0;
-    }
-    if (get_int64(self->accumulator, name_used, &used) < 0) {
+    int64_t used = PyLong_AsLongLong(used_object);
+    if (used == -1 && PyErr_Occurred()) {
         return -1;
     }
     if (used + size > self->buffer_memory) {
         return 0; /* Python waits for buffer memory */
     }
-    builder = PyObject_GetAttr(batch, name_builder);
-    if (builder == NULL) {
-        goto finally;
+    if ((PyObject *)Py_TYPE(batch) != self->batch_type) {
+        return 0;
     }
-    buffer = PyObject_GetAttr(builder, name_buffer);
-    if (buffer == NULL || get_int64(builder, name_count, &count) < 0 ||
-        get_int64(builder, name_limit, &limit) < 0 ||
-        get_int64(builder, name_base_timestamp, &base) < 0 ||
-        get_int64(builder, name_max_timestamp, &max_timestamp) < 0 ||
-        get_int64(builder, name_estimated_size, &estimated) < 0) {
-        goto finally;
+    PyObject *builder = slot_get(batch, self->batch_slots[BATCH_BUILDER]);
+    PyObject *completions = slot_get(batch, self->batch_slots[BATCH_COMPLETIONS]);
+    PyObject *stamps = slot_get(batch, self->batch_slots[BATCH_TIMESTAMPS]);
+    if (builder == NULL || (PyObject *)Py_TYPE(builder) != self->builder_type ||
+        completions == NULL || !PyList_CheckExact(completions) || stamps == NULL) {
+        return 0;
     }
-    if (!PyByteArray_CheckExact(buffer) || count < 1) {
-        status = 0; /* an empty batch is opened by Python */
-        goto finally;
+    const Py_ssize_t *at = self->builder_slots;
+    PyObject *buffer = slot_get(builder, at[BUILDER_BUFFER]);
+    int ok = 1;
+    int64_t count = slot_int64(builder, at[BUILDER_COUNT], &ok);
+    int64_t limit = slot_int64(builder, at[BUILDER_LIMIT], &ok);
+    int64_t base = slot_int64(builder, at[BUILDER_BASE_TIMESTAMP], &ok);
+    int64_t max_timestamp = slot_int64(builder, at[BUILDER_MAX_TIMESTAMP], &ok);
+    int64_t estimated = slot_int64(builder, at[BUILDER_ESTIMATED_SIZE], &ok);
+    if (!ok || buffer == NULL || !PyByteArray_CheckExact(buffer) || count < 1) {
+        return 0; /* an empty batch is opened by Python */
     }
     int64_t timestamp = wall_clock_ms();
     int64_t delta = timestamp - base;
@@ -353,52 +401,53 @@ append_here(FastSendObject *self, PyObject *batch, PyObject *key, PyObject *valu
     int64_t record = varint_size(body) + body;
     Py_ssize_t length = PyByteArray_GET_SIZE(buffer);
     if (length + record > limit) {
-        status = 0; /* full (or built): Python opens the next batch */
-        goto finally;
+        return 0; /* full (or built): Python opens the next batch */
     }
-    list = PyObject_GetAttr(batch, name_completions);
-    stamps = PyObject_GetAttr(batch, name_timestamps);
-    stamp = PyLong_FromLongLong(timestamp);
-    if (list == NULL || stamps == NULL || stamp == NULL) {
-        goto finally;
-    }
-    if (!PyList_CheckExact(list)) {
-        status = 0;
-        goto finally;
+    PyObject *stamp = PyLong_FromLongLong(timestamp);
+    PyObject *now_size = PyLong_FromLongLong((int64_t)length + record);
+    PyObject *new_count = PyLong_FromLongLong(count + 1);
+    PyObject *new_used = PyLong_FromLongLong(used + (int64_t)length + record - estimated);
+    if (stamp == NULL || now_size == NULL || new_count == NULL || new_used == NULL) {
+        goto error;
     }
     *future = PyObject_CallNoArgs(self->create_future);
-    if (*future == NULL) {
-        goto finally;
+    if (*future == NULL || extend_bytearray(buffer, length, (Py_ssize_t)record) < 0) {
+        goto error;
     }
-    if (extend_bytearray(buffer, length, (Py_ssize_t)record) < 0) {
-        Py_CLEAR(*future);
-        goto finally;
-    }
-    put_record(PyByteArray_AS_STRING(buffer) + length, body, delta, count, key, value);
-    int64_t now_size = (int64_t)length + record;
-    if (set_int64(builder, name_estimated_size, now_size) < 0 ||
-        set_int64(builder, name_count, count + 1) < 0 ||
-        (timestamp > max_timestamp &&
-         PyObject_SetAttr(builder, name_max_timestamp, stamp) < 0) ||
-        set_int64(self->accumulator, name_used, used + now_size - estimated) < 0 ||
-        PyList_Append(list, *future) < 0) {
-        Py_CLEAR(*future);
-        goto finally;
+    /* Nothing below fails but for memory; then the batch is put back as it was. */
+    if (PyList_Append(completions, *future) < 0) {
+        goto shrink;
     }
     PyObject *appended = PyObject_CallMethodOneArg(stamps, name_append, stamp);
-    if (appended == NULL) {
-        Py_CLEAR(*future);
-        goto finally;
+    if (appended == NULL || PyDict_SetItem(self->accumulator, name_used, new_used) < 0) {
+        if (appended != NULL) {
+            Py_DECREF(appended);
+            Py_XDECREF(PyObject_CallMethod(stamps, "pop", NULL));
+        }
+        PyList_SetSlice(completions, PyList_GET_SIZE(completions) - 1,
+                        PyList_GET_SIZE(completions), NULL);
+        goto shrink;
     }
     Py_DECREF(appended);
-    status = now_size >= self->batch_size ? 2 : 1;
-finally:
-    Py_XDECREF(builder);
-    Py_XDECREF(buffer);
+    put_record(PyByteArray_AS_STRING(buffer) + length, body, delta, count, key, value);
+    Py_DECREF(new_used);
+    slot_set(builder, at[BUILDER_ESTIMATED_SIZE], now_size);
+    slot_set(builder, at[BUILDER_COUNT], new_count);
+    if (timestamp > max_timestamp) {
+        slot_set(builder, at[BUILDER_MAX_TIMESTAMP], stamp);
+    } else {
+        Py_DECREF(stamp);
+    }
+    return (int64_t)length + record >= self->batch_size ? 2 : 1;
+shrink:
+    PyByteArray_Resize(buffer, length); /* shorter: it keeps its allocation, cannot fail */
+error:
+    Py_CLEAR(*future);
     Py_XDECREF(stamp);
-    Py_XDECREF(list);
-    Py_XDECREF(stamps);
-    return status;
+    Py_XDECREF(now_size);
+    Py_XDECREF(new_count);
+    Py_XDECREF(new_used);
+    return -1;
 }
 
 /* The call taken here, as Ready(future); NULL with no error set when it is not this case. */
@@ -431,7 +480,7 @@ fast_path(FastSendObject *self, PyObject *topic, PyObject *value, PyObject *key)
     int several = 0;
     PyObject *batch = last_batch(self, tp, &several);
     PyObject *future = NULL, *result = NULL;
-    if (batch == NULL || batch == Py_None) {
+    if (batch == NULL) {
         goto finally;
     }
     int appended = append_here(self, batch, key, value, size, &future);
@@ -448,7 +497,6 @@ fast_path(FastSendObject *self, PyObject *topic, PyObject *value, PyObject *key)
     result = ready_make(future);
 finally:
     Py_DECREF(tp);
-    Py_XDECREF(batch);
     Py_XDECREF(future);
     return result;
 }
@@ -497,31 +545,47 @@ static PyObject *
 fast_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
     PyObject *send, *create_future, *routes, *topics, *accumulator, *batches, *wakeup_for;
+    PyObject *builder_type, *batch_type;
     Py_ssize_t max_record_size, batch_size, buffer_memory;
-    static char *names[] = {"send",     "create_future", "routes",          "topics",
-                            "accumulator", "batches",    "wakeup_for",      "max_record_size",
-                            "batch_size",  "buffer_memory", NULL};
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOO!O!OO!Onnn:FastSend", names, &send,
+    static char *names[] = {"send",          "create_future", "routes",
+                            "topics",        "accumulator",   "batches",
+                            "wakeup_for",    "builder_type",  "batch_type",
+                            "max_record_size", "batch_size",  "buffer_memory",
+                            NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOO!O!OO!OO!O!nnn:FastSend", names, &send,
                                      &create_future, &PyDict_Type, &routes, &PyDict_Type,
                                      &topics, &accumulator, &PyDict_Type, &batches, &wakeup_for,
+                                     &PyType_Type, &builder_type, &PyType_Type, &batch_type,
                                      &max_record_size, &batch_size, &buffer_memory)) {
+        return NULL;
+    }
+    PyObject *state = PyObject_GenericGetDict(accumulator, NULL);
+    if (state == NULL) {
         return NULL;
     }
     FastSendObject *self = (FastSendObject *)type->tp_alloc(type, 0);
     if (self == NULL) {
+        Py_DECREF(state);
         return NULL;
     }
     self->send = Py_NewRef(send);
     self->create_future = Py_NewRef(create_future);
     self->routes = Py_NewRef(routes);
     self->topics = Py_NewRef(topics);
-    self->accumulator = Py_NewRef(accumulator);
+    self->accumulator = state;
     self->batches = Py_NewRef(batches);
     self->wakeup_for = Py_NewRef(wakeup_for);
+    self->builder_type = Py_NewRef(builder_type);
+    self->batch_type = Py_NewRef(batch_type);
     self->max_record_size = max_record_size;
     self->batch_size = batch_size;
     self->buffer_memory = buffer_memory;
     self->vectorcall = (vectorcallfunc)fast_vectorcall;
+    if (find_slots(builder_type, builder_slot_names, BUILDER_SLOTS, self->builder_slots) < 0 ||
+        find_slots(batch_type, batch_slot_names, BATCH_SLOTS, self->batch_slots) < 0) {
+        Py_DECREF(self);
+        return NULL;
+    }
     return (PyObject *)self;
 }
 
@@ -536,7 +600,8 @@ static PyTypeObject FastSendType = {
     .tp_basicsize = sizeof(FastSendObject),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL,
     .tp_doc = "FastSend(send, create_future, routes, topics, accumulator, batches, wakeup_for,\n"
-              "max_record_size, batch_size, buffer_memory): a producer's send() for its\n"
+              "builder_type, batch_type, max_record_size, batch_size, buffer_memory): a\n"
+              "producer's send() for its\n"
               "common call (aioproducer/_fastsend.c documents it); every other call goes\n"
               "to ``send``.",
     .tp_new = fast_new,
@@ -550,28 +615,11 @@ static PyTypeObject FastSendType = {
 int
 add_fast_send(PyObject *module)
 {
-    struct {
-        PyObject **slot;
-        const char *text;
-    } names[] = {
-        {&name_used, "_used"},
-        {&name_closed, "_closed"},
-        {&name_builder, "builder"},
-        {&name_buffer, "_buffer"},
-        {&name_count, "_count"},
-        {&name_limit, "_limit"},
-        {&name_base_timestamp, "_base_timestamp"},
-        {&name_max_timestamp, "_max_timestamp"},
-        {&name_estimated_size, "estimated_size"},
-        {&name_completions, "completions"},
-        {&name_timestamps, "timestamps"},
-        {&name_append, "append"},
-    };
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        *names[i].slot = PyUnicode_InternFromString(names[i].text);
-        if (*names[i].slot == NULL) {
-            return -1;
-        }
+    name_used = PyUnicode_InternFromString("_used");
+    name_closed = PyUnicode_InternFromString("_closed");
+    name_append = PyUnicode_InternFromString("append");
+    if (name_used == NULL || name_closed == NULL || name_append == NULL) {
+        return -1;
     }
     if (PyType_Ready(&ReadyType) < 0 || PyType_Ready(&FastSendType) < 0) {
         return -1;

@@ -18,7 +18,7 @@ from types import TracebackType
 from typing import Any, Final, NoReturn, Self, TypeVar
 
 from aioproducer.accumulator import AppendResult, RecordAccumulator
-from aioproducer.batch import Completion, RecordGroup, RecordMetadata, SentRecords
+from aioproducer.batch import Completion, ProducerBatch, RecordGroup, RecordMetadata, SentRecords
 from aioproducer.cluster import Cluster
 from aioproducer.config import ProducerConfig, build_config
 from aioproducer.errors import (
@@ -34,7 +34,7 @@ from aioproducer.futures import relay_for
 from aioproducer.idempotence import IdempotenceState
 from aioproducer.metadata import TopicInfo, TopicPartition
 from aioproducer.partitioner import DefaultPartitioner, Partitioner, murmur2, positive_murmur2
-from aioproducer.protocol.records import Header
+from aioproducer.protocol.records import Header, RecordBatchBuilder
 from aioproducer.sender import Sender
 from aioproducer.speedups import c as _c
 
@@ -209,6 +209,8 @@ class Producer:
             accumulator,
             accumulator.batches_by_partition,
             self._wakeup_for,
+            RecordBatchBuilder,
+            ProducerBatch,
             self._max_record_size,
             config.batch_size,
             config.buffer_memory,

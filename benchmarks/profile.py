@@ -46,12 +46,23 @@ GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 
+#: A sample whose innermost Python frame is the workload's call of the client's send (``one``)
+#: is in C code that call runs: for aioproducer, FastSend, the send path's common call.
+SEND_CALL_FRAME = ("one", "benchmarks/clients/")
+
+
 def group_samples(raw: str) -> Counter[str]:
     """Samples per group from py-spy's raw output (``frame;frame;... count`` lines)."""
     counts: Counter[str] = Counter()
+    send_path = GROUPS[1][0]
     for line in raw.splitlines():
         stack, _, number = line.rpartition(" ")
         if not number.isdigit():
+            continue
+        leaf = stack.rpartition(";")[2]
+        function, _, where = leaf.partition(" (")
+        if function.rpartition(".")[2] == SEND_CALL_FRAME[0] and SEND_CALL_FRAME[1] in where:
+            counts[send_path] += int(number)
             continue
         for name, frames in GROUPS:
             if any(frame in stack for frame in frames):

@@ -15,10 +15,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aioproducer.accumulator import AppendResult, RecordAccumulator
+from aioproducer.batch import ProducerBatch
 from aioproducer.config import ProducerConfig
 from aioproducer.errors import ProducerClosedError
 from aioproducer.metadata import TopicInfo, TopicPartition
 from aioproducer.partitioner import positive_murmur2
+from aioproducer.protocol.records import RecordBatchBuilder
 from aioproducer.speedups import Speedups, c
 
 BOUND = 82  # Producer's _RECORD_BOUND
@@ -67,6 +69,8 @@ class Rig:
             self.accumulator,
             self.accumulator.batches_by_partition,
             self.woken.append,
+            RecordBatchBuilder,
+            ProducerBatch,
             buffer_memory,
             batch_size,
             buffer_memory,
@@ -253,3 +257,37 @@ def test_fast_send_keeps_no_cycle_alive(speedups: Speedups) -> None:
     del rig  # rig -> FastSend -> rig.slow (bound) -> rig: a cycle the collector must see
     gc.collect()
     assert probe() is None
+
+
+def test_fast_send_wants_the_slots_classes_and_leaves_others_to_python(
+    speedups: Speedups,
+) -> None:
+    rig = Rig(speedups, batch_size=1_000, buffer_memory=10_000, partitions=1)
+
+    class Plain:
+        _buffer = _count = _limit = _base_timestamp = _max_timestamp = estimated_size = 0
+
+    for builder_type, error in ((dict, AttributeError), (Plain, TypeError)):
+        with pytest.raises(error):
+            speedups.FastSend(
+                rig.slow,
+                object,
+                {},
+                {},
+                rig.accumulator,
+                {},
+                print,
+                builder_type,
+                ProducerBatch,
+                1,
+                1,
+                1,
+            )
+
+    class Builder(RecordBatchBuilder):
+        __slots__ = ()
+
+    rig.fast(TOPIC, b"v", b"k")
+    batch = rig.accumulator.batches_by_partition[rig.tps[0]][0]
+    batch.builder.__class__ = Builder  # not the class FastSend knows: Python decides
+    assert rig.fast(TOPIC, b"v", b"k") == "python"
