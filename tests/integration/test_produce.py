@@ -78,6 +78,60 @@ async def test_headers_null_values_and_timestamps_survive(
     assert second.headers == (("ünï", b"\x00\xff"),)
 
 
+@pytest.mark.parametrize("codec", ["none", "lz4"])
+async def test_sends_taken_in_c_and_in_python_keep_their_order(
+    kafka_bootstrap: str, new_topic: TopicFactory, codec: str
+) -> None:
+    """FastSend appends plain keyed records in C; headers, a timestamp, an explicit
+    partition, a bytearray value or a new batch go through Producer.send. With the route
+    known and buffer memory free, both queue the record when send() is called, so one
+    partition's records keep the order of the calls even when they are awaited later."""
+    topic = new_topic(partitions=3)
+    key = b"same-key"
+    partition = partition_for_key(key, 3)
+    ts = int(time.time() * 1000) - 30_000
+    expected: list[tuple[bytes, tuple[tuple[str, bytes | None], ...], int | None]] = []
+    async with Producer(
+        bootstrap_servers=kafka_bootstrap, linger_ms=20, batch_size=4096, compression_type=codec
+    ) as producer:
+        assert type(producer.send).__name__ == "FastSend"  # the C path is in use
+        await producer.partitions_for(topic)  # else every send() waits for the route
+        pending = []
+        for n in range(3000):
+            value = f"{n:05d}".encode() * 20
+            kind = n % 7
+            if kind == 1:
+                headers = (("n", str(n).encode()),)
+                pending.append(producer.send(topic, value, key, headers=list(headers)))
+                expected.append((value, headers, None))
+            elif kind == 2:
+                pending.append(producer.send(topic, value, key, timestamp_ms=ts + n))
+                expected.append((value, (), ts + n))
+            elif kind == 3:
+                pending.append(producer.send(topic, bytearray(value), key, partition=partition))
+                expected.append((value, (), None))
+            elif kind == 4:
+                pending.append(producer.send(topic, value=value, key=key, headers=None))
+                expected.append((value, (), None))
+            else:
+                pending.append(producer.send(topic, value, key))
+                expected.append((value, (), None))
+        futures = [await awaitable for awaitable in pending]
+        results = await asyncio.gather(*futures)
+        await producer.flush()
+    assert {md.partition for md in results} == {partition}
+    offsets = [md.offset for md in results]
+    assert offsets == sorted(offsets)
+    records = consume_all(kafka_bootstrap, topic)
+    assert [r.partition for r in records] == [partition] * len(expected)
+    assert [r.offset for r in records] == list(range(len(expected)))
+    assert [(r.value, r.headers) for r in records] == [(v, h) for v, h, _ in expected]
+    for record, (_, _, timestamp) in zip(records, expected, strict=True):
+        if timestamp is not None:
+            assert record.timestamp_ms == timestamp
+    assert all(r.key == key for r in records)
+
+
 @pytest.mark.parametrize("codec", ["none", "gzip", "snappy", "lz4", "zstd"])
 async def test_every_codec_is_accepted_and_read_back(
     kafka_bootstrap: str, new_topic: TopicFactory, codec: str
