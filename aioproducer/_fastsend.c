@@ -4,10 +4,11 @@
  * RecordAccumulator.append); tests hold the two to the same bytes and state.
  *
  * FastSend(send, create_future, routes, topics, accumulator, batches, wakeup_for,
- *          builder_type, batch_type, max_record_size, batch_size, buffer_memory) is installed as a started producer's ``send`` when
- * no serializer or custom partitioner is configured. A call send(topic, value, key) with a
- * str topic whose route is cached, an exact bytes key, a bytes or None value and no other
- * argument, for a partition whose open batch has room, is appended here: the record is
+ *          builder_type, batch_type, max_record_size, batch_size, buffer_memory)
+ * is installed as a started producer's ``send`` when no serializer or custom partitioner is
+ * configured. A call send(topic, value, key) (by position or keyword; partition, timestamp_ms
+ * and headers only as None) with a str topic whose route is cached, an exact bytes key and a
+ * bytes or None value, for a partition whose open batch has room, is appended here: the record is
  * encoded into the batch's buffer, its future made, the accumulator's bytes charged, and the
  * sender woken as Python would. Every other call (a new batch, a full buffer, headers,
  * a timestamp, serializers, errors of any kind) goes to ``send``, the Python method, which
