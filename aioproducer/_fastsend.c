@@ -4,7 +4,8 @@
  * RecordAccumulator.append); tests hold the two to the same bytes and state.
  *
  * FastSend(send, create_future, routes, topics, accumulator, batches, wakeup_for,
- *          builder_type, batch_type, max_record_size, batch_size, buffer_memory)
+ *          builder_type, batch_type, max_record_size, batch_size, buffer_memory,
+ *          record_bound)
  * is installed as a started producer's ``send`` when no serializer or custom partitioner is
  * configured. A call send(topic, value, key) (by position or keyword; partition, timestamp_ms
  * and headers only as None) with a str topic whose route is cached, an exact bytes key and a
@@ -25,9 +26,6 @@
 #include "_encode.h"
 
 int add_fast_send(PyObject *module);
-
-/* What Producer._enqueue charges a record beyond its key and value (_RECORD_BOUND). */
-#define RECORD_BOUND 82
 
 /* ---- Ready: an awaitable that is already done with a value -------------------------------- */
 
@@ -220,6 +218,7 @@ typedef struct {
     Py_ssize_t max_record_size;
     Py_ssize_t batch_size;
     Py_ssize_t buffer_memory;
+    Py_ssize_t record_bound; /* what Producer charges a record beyond key and value */
     vectorcallfunc vectorcall;
 } FastSendObject;
 
@@ -459,7 +458,7 @@ fast_path(FastSendObject *self, PyObject *topic, PyObject *value, PyObject *key)
         (value != Py_None && !PyBytes_CheckExact(value))) {
         return NULL;
     }
-    int64_t size = RECORD_BOUND + PyBytes_GET_SIZE(key) +
+    int64_t size = self->record_bound + PyBytes_GET_SIZE(key) +
                    (value == Py_None ? 0 : PyBytes_GET_SIZE(value));
     if (size > self->max_record_size) {
         return NULL; /* Python raises RecordTooLargeError */
@@ -547,17 +546,22 @@ fast_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
     PyObject *send, *create_future, *routes, *topics, *accumulator, *batches, *wakeup_for;
     PyObject *builder_type, *batch_type;
-    Py_ssize_t max_record_size, batch_size, buffer_memory;
+    Py_ssize_t max_record_size, batch_size, buffer_memory, record_bound;
     static char *names[] = {"send",          "create_future", "routes",
                             "topics",        "accumulator",   "batches",
                             "wakeup_for",    "builder_type",  "batch_type",
                             "max_record_size", "batch_size",  "buffer_memory",
-                            NULL};
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOO!O!OO!OO!O!nnn:FastSend", names, &send,
+                            "record_bound",  NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOO!O!OO!OO!O!nnnn:FastSend", names, &send,
                                      &create_future, &PyDict_Type, &routes, &PyDict_Type,
                                      &topics, &accumulator, &PyDict_Type, &batches, &wakeup_for,
                                      &PyType_Type, &builder_type, &PyType_Type, &batch_type,
-                                     &max_record_size, &batch_size, &buffer_memory)) {
+                                     &max_record_size, &batch_size, &buffer_memory,
+                                     &record_bound)) {
+        return NULL;
+    }
+    if (record_bound < 0) {
+        PyErr_SetString(PyExc_ValueError, "FastSend: record_bound must not be negative");
         return NULL;
     }
     PyObject *state = PyObject_GenericGetDict(accumulator, NULL);
@@ -581,6 +585,7 @@ fast_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     self->max_record_size = max_record_size;
     self->batch_size = batch_size;
     self->buffer_memory = buffer_memory;
+    self->record_bound = record_bound;
     self->vectorcall = (vectorcallfunc)fast_vectorcall;
     if (find_slots(builder_type, builder_slot_names, BUILDER_SLOTS, self->builder_slots) < 0 ||
         find_slots(batch_type, batch_slot_names, BATCH_SLOTS, self->batch_slots) < 0) {
@@ -601,10 +606,9 @@ static PyTypeObject FastSendType = {
     .tp_basicsize = sizeof(FastSendObject),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL,
     .tp_doc = "FastSend(send, create_future, routes, topics, accumulator, batches, wakeup_for,\n"
-              "builder_type, batch_type, max_record_size, batch_size, buffer_memory): a\n"
-              "producer's send() for its\n"
-              "common call (aioproducer/_fastsend.c documents it); every other call goes\n"
-              "to ``send``.",
+              "builder_type, batch_type, max_record_size, batch_size, buffer_memory,\n"
+              "record_bound): a producer's send() for its common call (aioproducer/_fastsend.c\n"
+              "documents it); every other call goes to ``send``.",
     .tp_new = fast_new,
     .tp_dealloc = (destructor)fast_dealloc,
     .tp_traverse = (traverseproc)fast_traverse,

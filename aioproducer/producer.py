@@ -214,6 +214,7 @@ class Producer:
             self._max_record_size,
             config.batch_size,
             config.buffer_memory,
+            _RECORD_BOUND,
         )
 
     async def __aenter__(self) -> Self:

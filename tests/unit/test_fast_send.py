@@ -20,10 +20,11 @@ from aioproducer.config import ProducerConfig
 from aioproducer.errors import ProducerClosedError
 from aioproducer.metadata import TopicInfo, TopicPartition
 from aioproducer.partitioner import positive_murmur2
+from aioproducer.producer import _RECORD_BOUND
 from aioproducer.protocol.records import RecordBatchBuilder
 from aioproducer.speedups import Speedups, c
 
-BOUND = 82  # Producer's _RECORD_BOUND
+BOUND = _RECORD_BOUND  # what the producer charges a record beyond key and value
 TOPIC = "t"
 
 
@@ -74,6 +75,7 @@ class Rig:
             buffer_memory,
             batch_size,
             buffer_memory,
+            BOUND,
         )
 
     def create_future(self) -> object:
@@ -282,6 +284,7 @@ def test_fast_send_wants_the_slots_classes_and_leaves_others_to_python(
                 1,
                 1,
                 1,
+                BOUND,
             )
 
     class Builder(RecordBatchBuilder):
