@@ -5,15 +5,17 @@
  *
  * FastSend(send, create_future, routes, topics, accumulator, batches, wakeup_for,
  *          builder_type, batch_type, max_record_size, batch_size, buffer_memory,
- *          record_bound)
+ *          record_bound, open_batch)
  * is installed as a started producer's ``send`` when no serializer or custom partitioner is
  * configured. A call send(topic, value, key) (by position or keyword; partition, timestamp_ms
  * and headers only as None) with a str topic whose route is cached, an exact bytes key and a
  * bytes or None value, for a partition whose open batch has room, is appended here: the record is
  * encoded into the batch's buffer, its future made, the accumulator's bytes charged, and the
- * sender woken as Python would. Every other call (a new batch, a full buffer, headers,
- * a timestamp, serializers, errors of any kind) goes to ``send``, the Python method, which
- * decides everything this file does not; nothing is appended here in that case.
+ * sender woken as Python would. A record that needs a new batch of its partition goes, with
+ * its partition and timestamp, to ``open_batch`` (Producer._open_batch), which opens the batch
+ * in Python. Every other call (a full buffer, headers, a timestamp, serializers, errors of
+ * any kind) goes to ``send``, the Python method, which decides everything this file does
+ * not; nothing is appended here in that case.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -219,6 +221,7 @@ typedef struct {
     Py_ssize_t batch_size;
     Py_ssize_t buffer_memory;
     Py_ssize_t record_bound; /* what Producer charges a record beyond key and value */
+    PyObject *open_batch;    /* Producer._open_batch: a record that opens a batch */
     vectorcallfunc vectorcall;
 } FastSendObject;
 
@@ -236,6 +239,7 @@ fast_traverse(FastSendObject *self, visitproc visit, void *arg)
     Py_VISIT(self->wakeup_for);
     Py_VISIT(self->builder_type);
     Py_VISIT(self->batch_type);
+    Py_VISIT(self->open_batch);
     return 0;
 }
 
@@ -251,6 +255,7 @@ fast_clear(FastSendObject *self)
     Py_CLEAR(self->wakeup_for);
     Py_CLEAR(self->builder_type);
     Py_CLEAR(self->batch_type);
+    Py_CLEAR(self->open_batch);
     return 0;
 }
 
@@ -354,35 +359,50 @@ last_batch(FastSendObject *self, PyObject *tp, int *several)
 }
 
 /*
- * Append (key, value) to ``batch``, the open batch of its partition: 1 when appended (2 when
- * that filled it; ``*future`` then holds the new future), 0 when it is not this file's case,
- * -1 on error.
+ * The accumulator's bytes in use into ``*used``: 1 when it is open and has room for ``size``
+ * more, 0 when not (Python raises or waits for buffer memory), -1 on error.
  */
 static int
-append_here(FastSendObject *self, PyObject *batch, PyObject *key, PyObject *value, int64_t size,
-            PyObject **future)
+room_for(FastSendObject *self, int64_t size, int64_t *used)
 {
     PyObject *closed = PyDict_GetItemWithError(self->accumulator, name_closed);
     PyObject *used_object = PyDict_GetItemWithError(self->accumulator, name_used);
     if (closed != Py_False || used_object == NULL || !PyLong_CheckExact(used_object)) {
         return PyErr_Occurred() ? -1 : 0;
     }
-    int64_t used = PyLong_AsLongLong(used_object);
-    if (used == -1 && PyErr_Occurred()) {
+    *used = PyLong_AsLongLong(used_object);
+    if (*used == -1 && PyErr_Occurred()) {
         return -1;
     }
-    if (used + size > self->buffer_memory) {
-        return 0; /* Python waits for buffer memory */
+    return *used + size <= self->buffer_memory;
+}
+
+enum { NOT_HERE = 0, APPENDED = 1, APPENDED_FULL = 2, NO_ROOM = 3 };
+
+/*
+ * Append (key, value) to ``batch``, the open batch of its partition: APPENDED, or
+ * APPENDED_FULL when that filled it (``*future`` then holds the new future); NO_ROOM when the
+ * record does not fit the batch (a new one must open); NOT_HERE when it is not this file's
+ * case; -1 on error.
+ */
+static int
+append_here(FastSendObject *self, PyObject *batch, PyObject *key, PyObject *value, int64_t size,
+            PyObject **future)
+{
+    int64_t used = 0;
+    int room = room_for(self, size, &used);
+    if (room <= 0) {
+        return room;
     }
     if ((PyObject *)Py_TYPE(batch) != self->batch_type) {
-        return 0;
+        return NOT_HERE;
     }
     PyObject *builder = slot_get(batch, self->batch_slots[BATCH_BUILDER]);
     PyObject *completions = slot_get(batch, self->batch_slots[BATCH_COMPLETIONS]);
     PyObject *stamps = slot_get(batch, self->batch_slots[BATCH_TIMESTAMPS]);
     if (builder == NULL || (PyObject *)Py_TYPE(builder) != self->builder_type ||
         completions == NULL || !PyList_CheckExact(completions) || stamps == NULL) {
-        return 0;
+        return NOT_HERE;
     }
     const Py_ssize_t *at = self->builder_slots;
     PyObject *buffer = slot_get(builder, at[BUILDER_BUFFER]);
@@ -393,7 +413,7 @@ append_here(FastSendObject *self, PyObject *batch, PyObject *key, PyObject *valu
     int64_t max_timestamp = slot_int64(builder, at[BUILDER_MAX_TIMESTAMP], &ok);
     int64_t estimated = slot_int64(builder, at[BUILDER_ESTIMATED_SIZE], &ok);
     if (!ok || buffer == NULL || !PyByteArray_CheckExact(buffer) || count < 1) {
-        return 0; /* an empty batch is opened by Python */
+        return NOT_HERE; /* an empty batch is Python's */
     }
     int64_t timestamp = wall_clock_ms();
     int64_t delta = timestamp - base;
@@ -401,7 +421,7 @@ append_here(FastSendObject *self, PyObject *batch, PyObject *key, PyObject *valu
     int64_t record = varint_size(body) + body;
     Py_ssize_t length = PyByteArray_GET_SIZE(buffer);
     if (length + record > limit) {
-        return 0; /* full (or built): Python opens the next batch */
+        return NO_ROOM; /* full (or built): the next batch opens */
     }
     PyObject *stamp = PyLong_FromLongLong(timestamp);
     PyObject *now_size = PyLong_FromLongLong((int64_t)length + record);
@@ -438,7 +458,7 @@ append_here(FastSendObject *self, PyObject *batch, PyObject *key, PyObject *valu
     } else {
         Py_DECREF(stamp);
     }
-    return (int64_t)length + record >= self->batch_size ? 2 : 1;
+    return (int64_t)length + record >= self->batch_size ? APPENDED_FULL : APPENDED;
 shrink:
     PyByteArray_Resize(buffer, length); /* shorter: it keeps its allocation, cannot fail */
 error:
@@ -450,7 +470,22 @@ error:
     return -1;
 }
 
-/* The call taken here, as Ready(future); NULL with no error set when it is not this case. */
+/* open_batch(tp, timestamp_ms, key, value): what it returns, or NULL with an error set. */
+static PyObject *
+open_batch(FastSendObject *self, PyObject *tp, PyObject *key, PyObject *value)
+{
+    PyObject *stamp = PyLong_FromLongLong(wall_clock_ms());
+    if (stamp == NULL) {
+        return NULL;
+    }
+    PyObject *args[4] = {tp, stamp, key, value};
+    PyObject *result = PyObject_Vectorcall(self->open_batch, args, 4, NULL);
+    Py_DECREF(stamp);
+    return result;
+}
+
+/* The call taken here, as Ready(future) (or what open_batch returns); NULL with no error set
+   when it is not this case. */
 static PyObject *
 fast_path(FastSendObject *self, PyObject *topic, PyObject *value, PyObject *key)
 {
@@ -480,14 +515,19 @@ fast_path(FastSendObject *self, PyObject *topic, PyObject *value, PyObject *key)
     int several = 0;
     PyObject *batch = last_batch(self, tp, &several);
     PyObject *future = NULL, *result = NULL;
-    if (batch == NULL) {
+    int appended = batch == NULL ? (PyErr_Occurred() ? -1 : NO_ROOM)
+                                 : append_here(self, batch, key, value, size, &future);
+    if (appended == NO_ROOM) { /* none open, or no room in it: Python opens one */
+        int64_t used = 0;
+        if (room_for(self, size, &used) > 0) {
+            result = open_batch(self, tp, key, value);
+        }
         goto finally;
     }
-    int appended = append_here(self, batch, key, value, size, &future);
     if (appended <= 0) {
         goto finally;
     }
-    if (appended == 2 || several) { /* full: as _enqueue, let the sender know */
+    if (appended == APPENDED_FULL || several) { /* full: as _enqueue, let the sender know */
         PyObject *woken = PyObject_CallOneArg(self->wakeup_for, tp);
         if (woken == NULL) {
             goto finally;
@@ -545,19 +585,19 @@ static PyObject *
 fast_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
     PyObject *send, *create_future, *routes, *topics, *accumulator, *batches, *wakeup_for;
-    PyObject *builder_type, *batch_type;
+    PyObject *builder_type, *batch_type, *open_batch_function;
     Py_ssize_t max_record_size, batch_size, buffer_memory, record_bound;
     static char *names[] = {"send",          "create_future", "routes",
                             "topics",        "accumulator",   "batches",
                             "wakeup_for",    "builder_type",  "batch_type",
                             "max_record_size", "batch_size",  "buffer_memory",
-                            "record_bound",  NULL};
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOO!O!OO!OO!O!nnnn:FastSend", names, &send,
+                            "record_bound",  "open_batch",    NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOO!O!OO!OO!O!nnnnO:FastSend", names, &send,
                                      &create_future, &PyDict_Type, &routes, &PyDict_Type,
                                      &topics, &accumulator, &PyDict_Type, &batches, &wakeup_for,
                                      &PyType_Type, &builder_type, &PyType_Type, &batch_type,
                                      &max_record_size, &batch_size, &buffer_memory,
-                                     &record_bound)) {
+                                     &record_bound, &open_batch_function)) {
         return NULL;
     }
     if (record_bound < 0) {
@@ -586,6 +626,7 @@ fast_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     self->batch_size = batch_size;
     self->buffer_memory = buffer_memory;
     self->record_bound = record_bound;
+    self->open_batch = Py_NewRef(open_batch_function);
     self->vectorcall = (vectorcallfunc)fast_vectorcall;
     if (find_slots(builder_type, builder_slot_names, BUILDER_SLOTS, self->builder_slots) < 0 ||
         find_slots(batch_type, batch_slot_names, BATCH_SLOTS, self->batch_slots) < 0) {
@@ -607,8 +648,8 @@ static PyTypeObject FastSendType = {
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL,
     .tp_doc = "FastSend(send, create_future, routes, topics, accumulator, batches, wakeup_for,\n"
               "builder_type, batch_type, max_record_size, batch_size, buffer_memory,\n"
-              "record_bound): a producer's send() for its common call (aioproducer/_fastsend.c\n"
-              "documents it); every other call goes to ``send``.",
+              "record_bound, open_batch): a producer's send() for its common call\n"
+              "(aioproducer/_fastsend.c documents it); every other call goes to ``send``.",
     .tp_new = fast_new,
     .tp_dealloc = (destructor)fast_dealloc,
     .tp_traverse = (traverseproc)fast_traverse,

@@ -216,6 +216,21 @@ class RecordAccumulator:
             now_ms = self._clock()
         return self._append_new(tp, queue, timestamp_ms, key, value, headers, completion, now_ms)
 
+    def append_new_batch(
+        self,
+        tp: TopicPartition,
+        timestamp_ms: int,
+        key: bytes,
+        value: bytes | None,
+        completion: Completion,
+    ) -> AppendResult:
+        """:meth:`append` for a record without headers that ``tp``'s open batch has no room
+        for, or when it has none: straight into a new batch (FastSend tried the open one)."""
+        if self._closed:
+            raise ProducerClosedError("the accumulator is closed")
+        queue = self._batches.get(tp)
+        return self._append_new(tp, queue, timestamp_ms, key, value, (), completion, self._clock())
+
     def append_run(  # noqa: PLR0917
         self,
         tp: TopicPartition,

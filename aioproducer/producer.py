@@ -59,6 +59,13 @@ async def _ready_py(future: asyncio.Future[RecordMetadata]) -> asyncio.Future[Re
     return future
 
 
+async def _after_fill(future: asyncio.Future[RecordMetadata]) -> asyncio.Future[RecordMetadata]:
+    """``future``, after one yield: the record is queued behind a batch that just filled,
+    and the sender gets to write that batch while the caller goes on producing."""
+    await _yield(0)
+    return future
+
+
 #: What send() returns when the record is queued: awaiting it gives the record's future
 #: (in C, a Ready: registered as a Coroutine, so asyncio.create_task takes it too).
 _ready: Callable[
@@ -215,6 +222,7 @@ class Producer:
             config.batch_size,
             config.buffer_memory,
             _RECORD_BOUND,
+            self._open_batch,
         )
 
     async def __aenter__(self) -> Self:
@@ -257,6 +265,8 @@ class Producer:
         future: asyncio.Future[RecordMetadata] = self._create_future()
         need = self._enqueue(topic, value, key, partition, timestamp_ms, headers, future)
         if need:
+            if need == _FILLED:
+                return _after_fill(future)
             return self._enqueue_slowly(
                 need, topic, value, key, partition, timestamp_ms, headers, future
             )
@@ -528,6 +538,19 @@ class Producer:
             self._partitioner.on_append(topic, partition, size, result is not _OPENED)
         self._wakeup_for(tps[partition])
         return _FILLED if result is _OPENED_FULL else 0
+
+    def _open_batch(
+        self, tp: TopicPartition, timestamp_ms: int, key: bytes, value: bytes | None
+    ) -> Coroutine[Any, Any, asyncio.Future[RecordMetadata]]:
+        """FastSend's call for a keyed record that opens a batch of ``tp``: what
+        :meth:`send` does with it once FastSend has checked everything else (types, size,
+        route, partition by Java's hash, room in buffer_memory, accumulator open)."""
+        future: asyncio.Future[RecordMetadata] = self._create_future()
+        accumulator = self._accumulator
+        assert accumulator is not None
+        result = accumulator.append_new_batch(tp, timestamp_ms, key, value, future)
+        self._wakeup_for(tp)
+        return _after_fill(future) if result is _OPENED_FULL else _ready(future)
 
     async def _enqueue_slowly(  # noqa: PLR0917
         self,

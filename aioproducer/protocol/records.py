@@ -177,11 +177,14 @@ class RecordBatchBuilder:
         compression_level: int | None = None,
         timestamp_type: int = 0,
     ) -> None:
-        validate_level(compression, compression_level)
+        if compression_level is not None:
+            validate_level(compression, compression_level)
         if timestamp_type not in (0, 1):
             raise ConfigurationError(f"timestamp_type must be 0 or 1, not {timestamp_type!r}")
         self.batch_size = batch_size
-        self.compression = CompressionType(compression)
+        self.compression = (  # an accumulator opens one per batch: skip the enum call then
+            compression if type(compression) is CompressionType else CompressionType(compression)
+        )
         self.compression_level = compression_level
         self.timestamp_type = timestamp_type
         self._buffer = bytearray(BATCH_OVERHEAD)

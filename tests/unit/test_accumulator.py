@@ -100,6 +100,22 @@ def test_append_result_is_a_shared_constant() -> None:
     assert add(acc, T0)[1] is add(acc, T0)[1]
 
 
+def test_append_new_batch_opens_one_whatever_room_the_open_batch_has() -> None:
+    acc = make()
+    assert acc.append_new_batch(T1, 1_000, b"k", b"v", FakeCompletion()).new_batch
+    add(acc, T0)
+    used = acc.used_bytes
+    completion = FakeCompletion()
+    result = acc.append_new_batch(T0, 1_000, b"key", b"v" * 100, completion)
+    assert result is AppendResult.NEW_BATCH | AppendResult.BATCH_FULL  # one queues behind
+    assert [b.record_count for b in acc.queued(T0)] == [1, 1]
+    assert acc.queued(T0)[1].completions == [completion]
+    assert acc.used_bytes - used == acc.queued(T0)[1].builder.estimated_size
+    acc.close()
+    with pytest.raises(ProducerClosedError):
+        acc.append_new_batch(T0, 1_000, b"key", b"v", FakeCompletion())
+
+
 def test_record_larger_than_batch_size_gets_its_own_batch() -> None:
     acc = make(batch_size=100)
     _, result = add(acc, T0, b"x" * 500)

@@ -42,7 +42,8 @@ def speedups() -> Speedups:
 
 class Rig:
     """An accumulator, a route and a FastSend whose fallback is a Python twin of
-    Producer.send's path for keyed bytes records (logged, so tests see which calls fell back)."""
+    Producer.send's path for keyed bytes records, and whose ``open_batch`` is the twin of
+    Producer._open_batch (both logged, so tests see which calls went where)."""
 
     def __init__(
         self, speedups: Speedups, batch_size: int, buffer_memory: int, partitions: int = 3
@@ -61,6 +62,7 @@ class Rig:
         self.topics = {TOPIC: self.info}
         self.woken: list[TopicPartition] = []
         self.fallbacks: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
+        self.opened: list[tuple[TopicPartition, bytes, bytes | None]] = []
         self.futures: list[object] = []
         self.fast = speedups.FastSend(
             self.slow,
@@ -76,6 +78,7 @@ class Rig:
             batch_size,
             buffer_memory,
             BOUND,
+            self.open_batch,
         )
 
     def create_future(self) -> object:
@@ -104,6 +107,16 @@ class Rig:
         if result is not AppendResult.APPENDED:
             self.woken.append(tp)
         return "python"
+
+    def open_batch(
+        self, tp: TopicPartition, timestamp_ms: int, key: bytes, value: bytes | None
+    ) -> str:
+        """Producer._open_batch's twin: the record opens a batch of ``tp``."""
+        self.opened.append((tp, key, value))
+        future = self.create_future()
+        self.accumulator.append_new_batch(tp, timestamp_ms, key, value, cast(Any, future))
+        self.woken.append(tp)
+        return "opened"
 
 
 def replay(rig: Rig, sent: list[tuple[bytes, bytes | None]]) -> Rig:
@@ -158,7 +171,7 @@ def test_fast_send_leaves_what_the_python_path_leaves(
             result = rig.fast(TOPIC, value, key=key, headers=None, partition=None)
         else:
             result = rig.fast(TOPIC, value, key)
-        if result != "python":  # appended in C: awaiting it gives the future made for it
+        if result != "opened":  # appended in C: awaiting it gives the future made for it
             assert type(result) is c.Ready
             with pytest.raises(StopIteration) as stop:
                 result.send(None)
@@ -168,15 +181,15 @@ def test_fast_send_leaves_what_the_python_path_leaves(
     assert state(rig) == state(twin)
     assert rig.accumulator.used_bytes == twin.accumulator.used_bytes
     assert rig.woken == twin.woken
-    fell_back = len(rig.fallbacks)
+    assert not rig.fallbacks
     opened = sum(len(queue) for queue in rig.accumulator.batches_by_partition.values())
-    assert fell_back == opened  # only the records that opened a batch went to Python
+    assert len(rig.opened) == opened  # the records that opened a batch went to open_batch
 
 
 def test_every_other_call_goes_to_python(speedups: Speedups) -> None:
     rig = Rig(speedups, batch_size=1_000, buffer_memory=10_000)
-    rig.fast(TOPIC, b"v", b"k")  # opens the batch (Python)
-    assert len(rig.fallbacks) == 1
+    assert rig.fast(TOPIC, b"v", b"k") == "opened"  # opens the batch (open_batch)
+    assert not rig.fallbacks
     calls: list[tuple[tuple[object, ...], dict[str, Any]]] = [
         ((TOPIC, b"v", b"k"), {"partition": 0}),
         ((TOPIC, b"v", b"k"), {"timestamp_ms": 5}),
@@ -204,7 +217,7 @@ def test_a_stale_route_a_closed_accumulator_or_a_full_buffer_go_to_python(
     speedups: Speedups,
 ) -> None:
     rig = Rig(speedups, batch_size=1_000, buffer_memory=400)
-    assert rig.fast(TOPIC, b"v", b"k") == "python"
+    assert rig.fast(TOPIC, b"v", b"k") == "opened"
     assert type(rig.fast(TOPIC, b"v", b"k")) is speedups.Ready
     rig.topics[TOPIC] = TopicInfo(leaders=[1, 1, 1], available=[0, 1, 2])  # new metadata
     assert rig.fast(TOPIC, b"v", b"k") == "python"
@@ -285,6 +298,7 @@ def test_fast_send_wants_the_slots_classes_and_leaves_others_to_python(
                 1,
                 1,
                 BOUND,
+                print,
             )
 
     class Builder(RecordBatchBuilder):
@@ -294,3 +308,20 @@ def test_fast_send_wants_the_slots_classes_and_leaves_others_to_python(
     batch = rig.accumulator.batches_by_partition[rig.tps[0]][0]
     batch.builder.__class__ = Builder  # not the class FastSend knows: Python decides
     assert rig.fast(TOPIC, b"v", b"k") == "python"
+
+
+def test_a_new_batch_opens_through_open_batch_only_with_room_and_an_open_accumulator(
+    speedups: Speedups,
+) -> None:
+    rig = Rig(speedups, batch_size=200, buffer_memory=500, partitions=1)
+    value = b"v" * 80  # 147 bytes in a batch with its header; two do not fit in 200
+    answers = [rig.fast(TOPIC, value, b"k") for _ in range(5)]
+    assert answers[:3] == ["opened"] * 3
+    assert answers[3:] == ["no room"] * 2  # buffer_memory is Python's: it waits for space
+    assert [tp for tp, _, _ in rig.opened] == [rig.tps[0]] * 3
+    assert len(rig.fallbacks) == 2
+    rig.accumulator._closed = True
+    rig.accumulator._used = 0
+    with pytest.raises(ProducerClosedError):  # Python's answer: no batch opened in C
+        rig.fast(TOPIC, value, b"k")
+    assert len(rig.opened) == 3
