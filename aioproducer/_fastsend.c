@@ -380,20 +380,15 @@ room_for(FastSendObject *self, int64_t size, int64_t *used)
 enum { NOT_HERE = 0, APPENDED = 1, APPENDED_FULL = 2, NO_ROOM = 3 };
 
 /*
- * Append (key, value) to ``batch``, the open batch of its partition: APPENDED, or
- * APPENDED_FULL when that filled it (``*future`` then holds the new future); NO_ROOM when the
- * record does not fit the batch (a new one must open); NOT_HERE when it is not this file's
- * case; -1 on error.
+ * Append (key, value) to ``batch``, the open batch of its partition, whose accumulator holds
+ * ``used`` bytes and has room for the record (room_for): APPENDED, or APPENDED_FULL when that
+ * filled it (``*future`` then holds the new future); NO_ROOM when the record does not fit the
+ * batch (a new one must open); NOT_HERE when it is not this file's case; -1 on error.
  */
 static int
-append_here(FastSendObject *self, PyObject *batch, PyObject *key, PyObject *value, int64_t size,
+append_here(FastSendObject *self, PyObject *batch, PyObject *key, PyObject *value, int64_t used,
             PyObject **future)
 {
-    int64_t used = 0;
-    int room = room_for(self, size, &used);
-    if (room <= 0) {
-        return room;
-    }
     if ((PyObject *)Py_TYPE(batch) != self->batch_type) {
         return NOT_HERE;
     }
@@ -515,13 +510,13 @@ fast_path(FastSendObject *self, PyObject *topic, PyObject *value, PyObject *key)
     int several = 0;
     PyObject *batch = last_batch(self, tp, &several);
     PyObject *future = NULL, *result = NULL;
-    int appended = batch == NULL ? (PyErr_Occurred() ? -1 : NO_ROOM)
-                                 : append_here(self, batch, key, value, size, &future);
+    int64_t used = 0;
+    if (PyErr_Occurred() || room_for(self, size, &used) <= 0) {
+        goto finally; /* an error, or Python raises or waits for buffer memory */
+    }
+    int appended = batch == NULL ? NO_ROOM : append_here(self, batch, key, value, used, &future);
     if (appended == NO_ROOM) { /* none open, or no room in it: Python opens one */
-        int64_t used = 0;
-        if (room_for(self, size, &used) > 0) {
-            result = open_batch(self, tp, key, value);
-        }
+        result = open_batch(self, tp, key, value);
         goto finally;
     }
     if (appended <= 0) {

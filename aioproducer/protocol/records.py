@@ -177,8 +177,7 @@ class RecordBatchBuilder:
         compression_level: int | None = None,
         timestamp_type: int = 0,
     ) -> None:
-        if compression_level is not None:
-            validate_level(compression, compression_level)
+        validate_level(compression, compression_level)
         if timestamp_type not in (0, 1):
             raise ConfigurationError(f"timestamp_type must be 0 or 1, not {timestamp_type!r}")
         self.batch_size = batch_size
