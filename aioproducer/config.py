@@ -289,6 +289,11 @@ class ProducerConfig:
                 f"transactional_id={tid!r} needs idempotence, which is off "
                 "(enable_idempotence=False, acks 0/1, retries=0 or more than 5 in flight)"
             )
+        if tid is not None:
+            raise ConfigurationError(
+                f"transactional_id={tid!r}: transactions are not implemented yet, and records "
+                "would be sent outside any transaction; leave transactional_id unset"
+            )
         put(self, "transactional_id", tid)
         put(self, "_requested_delivery_timeout_ms", delivery_timeout_ms)
         put(self, "delivery_timeout_ms", self._resolve_delivery_timeout(delivery_timeout_ms))
@@ -357,6 +362,20 @@ class ProducerConfig:
             raise ConfigurationError(
                 f"security_protocol={protocol} needs sasl_mechanism, sasl_username and "
                 "sasl_password"
+            )
+        # Never accepted and ignored: until TLS and SASL are implemented, asking for them
+        # is an error rather than records sent in plain text, unauthenticated.
+        if protocol != "PLAINTEXT":
+            raise ConfigurationError(
+                f"security_protocol={protocol} is not implemented yet: only PLAINTEXT is, and "
+                "records would go unencrypted and unauthenticated"
+            )
+        sasl = {"sasl_mechanism": mech, "sasl_username": username, "sasl_password": password}
+        given = [name for name, value in sasl.items() if value is not None]
+        if given:
+            raise ConfigurationError(
+                f"{', '.join(given)} given with security_protocol=PLAINTEXT, which does not "
+                "authenticate: they would be ignored"
             )
 
     # -- other ways in -----------------------------------------------------------------------

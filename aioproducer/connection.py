@@ -14,7 +14,7 @@ import asyncio
 import logging
 import socket
 from collections import deque
-from typing import Final
+from typing import Final, cast
 
 from aioproducer.errors import (
     BrokerUnavailableError,
@@ -183,8 +183,8 @@ class BrokerConnection(asyncio.Protocol):
 
     # -- asyncio.Protocol ---------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        # A stream transport, though not always an asyncio.Transport subclass (uvloop's is not).
+        self._transport = cast(asyncio.Transport, transport)
         sock = transport.get_extra_info("socket")
         if sock is not None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

@@ -161,11 +161,18 @@ def test_explicit_idempotence_conflicts(options: dict[str, object], fragment: st
 
 
 def test_transactional_id_needs_idempotence() -> None:
-    assert ProducerConfig(transactional_id="tx").transactional_id == "tx"
-    with pytest.raises(ConfigurationError, match="transactional_id"):
+    with pytest.raises(ConfigurationError, match="needs idempotence"):
         ProducerConfig(transactional_id="tx", acks=1)
-    with pytest.raises(ConfigurationError, match="transactional_id"):
+    with pytest.raises(ConfigurationError, match="needs idempotence"):
         ProducerConfig(transactional_id="tx", enable_idempotence=False)
+
+
+def test_transactional_id_is_refused_until_transactions_exist() -> None:
+    """Accepted and ignored, records would go out non-transactionally: refused instead."""
+    with pytest.raises(ConfigurationError, match="transactions are not implemented"):
+        ProducerConfig(transactional_id="tx")
+    with pytest.raises(ConfigurationError, match="transactions are not implemented"):
+        ProducerConfig.from_mapping({"transactional.id": "tx"})
 
 
 # -- delivery timeout --------------------------------------------------------------------------
@@ -294,16 +301,28 @@ def test_build_config_keeps_defaults_unresolved() -> None:
     assert build_config(base, request_timeout_ms=300_000).delivery_timeout_ms == 300_005
 
 
-def test_credentials_not_in_repr() -> None:
-    config = ProducerConfig(
-        security_protocol="SASL_SSL",
-        sasl_mechanism="SCRAM-SHA-512",
-        sasl_username="user",
-        sasl_password="hunter2",
-    )
-    assert "hunter2" not in repr(config)
-    assert "hunter2" not in str(config)
-    assert config.sasl_password == "hunter2"
+@pytest.mark.parametrize("protocol", ["SSL", "SASL_SSL", "SASL_PLAINTEXT"])
+def test_security_protocols_are_refused_until_implemented(protocol: str) -> None:
+    """Accepted and ignored, records would go out in plain text: refused instead, and the
+    refusal does not show the password."""
+    sasl = {"sasl_mechanism": "SCRAM-SHA-512", "sasl_username": "user", "sasl_password": "hunter2"}
+    with pytest.raises(ConfigurationError, match="not implemented") as info:
+        ProducerConfig(security_protocol=protocol, **(sasl if "SASL" in protocol else {}))
+    assert "hunter2" not in str(info.value)
+    with pytest.raises(ConfigurationError, match="not implemented"):
+        ProducerConfig.from_mapping({"security.protocol": protocol.lower(), **sasl})
+
+
+@pytest.mark.parametrize("name", ["sasl_mechanism", "sasl_username", "sasl_password"])
+def test_sasl_settings_without_sasl_are_refused(name: str) -> None:
+    value = "PLAIN" if name == "sasl_mechanism" else "hunter2"
+    with pytest.raises(ConfigurationError, match=f"{name} given with") as info:
+        ProducerConfig(**{name: value})  # type: ignore[arg-type]
+    assert "hunter2" not in str(info.value)
+
+
+def test_plaintext_is_accepted() -> None:
+    assert ProducerConfig(security_protocol="plaintext").security_protocol == "PLAINTEXT"
 
 
 def test_sasl_needs_credentials() -> None:
