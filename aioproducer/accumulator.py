@@ -204,6 +204,8 @@ class RecordAccumulator:
             batch = queue[-1]
             builder = batch.builder
             before = builder.estimated_size
+            # The builder's append is the one step that can refuse or fail, and it changes
+            # nothing when it does: what must match it comes after.
             if builder.append(timestamp_ms, key, value, headers) is not None:
                 size = builder.estimated_size
                 self._used += size - before
@@ -266,9 +268,9 @@ class RecordAccumulator:
                 if now_ms < 0:
                     now_ms = self._clock()
                 batch = self._new_batch(tp, now_ms, batch_size)
-                queue.append(batch)
                 before = 0
                 taken = batch.builder.append_run(timestamp_ms, records, indices[done:])
+                self._register(queue, batch)
             assert batch is not None
             batch.add_run(group, indices[done : done + taken], timestamp_ms)
             size = batch.builder.estimated_size
@@ -295,21 +297,25 @@ class RecordAccumulator:
         batch.builder.append(timestamp_ms, key, value, headers)  # an empty batch takes one
         batch.completions.append(completion)
         batch.timestamps.append(timestamp_ms)
+        self._register(queue, batch)
         self._used += batch.builder.estimated_size
-        queue.append(batch)
         full = len(queue) > 1 or batch.builder.estimated_size >= self._batch_size
         return _NEW_FULL if full else _NEW
 
     def _new_batch(self, tp: TopicPartition, now_ms: int, limit: int) -> ProducerBatch:
+        """A new, empty batch for ``tp``, not yet known to anyone (see :meth:`_register`)."""
         builder = RecordBatchBuilder(
             batch_size=limit, compression=self._compression, compression_level=self._level
         )
+        return ProducerBatch(tp, builder, now_ms, now_ms + self._delivery_timeout_ms)
+
+    def _register(self, queue: deque[ProducerBatch], batch: ProducerBatch) -> None:
+        """Queue ``batch`` once it holds its first records (the caller charges their bytes):
+        a batch whose first append failed is never seen by the sender, flush() or close()."""
         self._next_flush_id += 1
-        batch = ProducerBatch(
-            tp, builder, now_ms, now_ms + self._delivery_timeout_ms, self._next_flush_id
-        )
+        batch.flush_id = self._next_flush_id
         self._incomplete.add(batch)
-        return batch
+        queue.append(batch)
 
     # -- readiness and draining ----------------------------------------------------------------
     def ready(self, now_ms: int, leaders: LeaderLookup) -> ReadyResult:
@@ -565,6 +571,10 @@ class RecordAccumulator:
     def has_undrained(self) -> bool:
         """Some batch waits in a queue."""
         return any(self._batches.values())
+
+    def incomplete_records(self) -> int:
+        """Records not settled yet (queued or in flight)."""
+        return sum(batch.record_count for batch in self._incomplete)
 
     def has_incomplete(self) -> bool:
         """Some batch is not settled yet (queued or in flight)."""

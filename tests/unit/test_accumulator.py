@@ -673,3 +673,21 @@ def test_random_operations_keep_order_and_accounting(
         position = {value: i for i, value in enumerate(sent[tp])}
         order = [position[v] for v in acked[tp]]
         assert order == sorted(order), (tp, acked[tp])
+
+
+@pytest.mark.parametrize("open_batch", [False, True], ids=["first record", "open batch"])
+def test_an_append_that_fails_leaves_everything_as_it_was(open_batch: bool) -> None:
+    """A record whose encoding fails (here a header name UTF-8 cannot encode) changes no
+    batch, no byte count and no flush: in particular no empty batch is left that flush()
+    and close() would wait for forever."""
+    acc = make()
+    if open_batch:
+        add(acc, T0)
+    before = ([b.record_count for b in acc.queued(T0)], acc.used_bytes, acc.has_incomplete())
+    with pytest.raises(UnicodeEncodeError):
+        acc.append(T0, 1_000, b"k", b"v", [("\ud800", b"")], FakeCompletion())
+    after = ([b.record_count for b in acc.queued(T0)], acc.used_bytes, acc.has_incomplete())
+    assert after == before
+    assert acc.flush_done(acc.begin_flush()) is not open_batch
+    for batch in acc.queued(T0):
+        assert len(batch.completions) == len(batch.timestamps) == batch.builder.record_count
