@@ -2,11 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
-from collections.abc import Iterator
+import os
+from collections.abc import Callable, Iterator, Mapping
 
 import pytest
+
+#: ``AIOPRODUCER_TEST_LOOP=uvloop`` runs every async test on uvloop's event loop.
+TEST_LOOP = os.environ.get("AIOPRODUCER_TEST_LOOP", "asyncio")
+
+if TEST_LOOP == "uvloop":
+    import uvloop
+
+    def pytest_asyncio_loop_factories(
+        config: pytest.Config, item: pytest.Item
+    ) -> Mapping[str, Callable[[], asyncio.AbstractEventLoop]]:
+        """pytest-asyncio's hook: the loop every async test runs on."""
+        return {"uvloop": uvloop.new_event_loop}
+
+elif TEST_LOOP != "asyncio":
+    raise pytest.UsageError(f"AIOPRODUCER_TEST_LOOP must be asyncio or uvloop, not {TEST_LOOP!r}")
 
 
 class _LoopErrorCollector(logging.Handler):
