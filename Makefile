@@ -4,6 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
+# AIOPRODUCER_TEST_LOOP=uvloop runs any pytest command on uvloop (tests/conftest.py).
 .PHONY: demo test lint typecheck unit unit-newest integration bench down clean
 
 $(STAMP): pyproject.toml setup.py aioproducer/_speedups.c aioproducer/_relay.c
@@ -20,12 +21,19 @@ demo: $(STAMP)
 # The paths the optional C extension replaces, run again on the pure-Python code alone.
 PURE_TESTS := tests/unit/test_records.py tests/unit/test_accumulator.py \
 	tests/unit/test_record_runs.py tests/integration/test_produce.py \
-	tests/integration/test_send_many.py
+	tests/integration/test_send_many.py tests/integration/test_extremes.py \
+	tests/integration/test_shutdown.py
+
+# The core of the suite once more on uvloop's event loop (uvicorn[standard] runs on it).
+UVLOOP_TESTS := tests/unit/test_event_loop.py tests/unit/test_futures.py \
+	tests/integration/test_produce.py tests/integration/test_send_many.py \
+	tests/integration/test_shutdown.py tests/integration/test_idempotent_delivery.py
 
 ## test: quality gates, then the whole suite against a broker the run starts itself
 test: $(STAMP) lint typecheck
 	$(PY) -m pytest
 	AIOPRODUCER_PURE_PYTHON=1 $(PY) -m pytest -q $(PURE_TESTS)
+	AIOPRODUCER_TEST_LOOP=uvloop $(PY) -m pytest -q -m "not cluster" $(UVLOOP_TESTS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check aioproducer tests benchmarks

@@ -8,10 +8,10 @@ fresh: a refresh runs when one is due, at most one at a time, and anyone may wai
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import time
+from typing import Any
 
 from aioproducer.backoff import ExponentialBackoff
 from aioproducer.config import ProducerConfig
@@ -19,7 +19,6 @@ from aioproducer.connection import BrokerConnection
 from aioproducer.errors import (
     BrokerUnavailableError,
     ConnectionLostError,
-    KafkaTimeoutError,
     ProducerError,
     UnknownTopicError,
 )
@@ -106,7 +105,14 @@ class Cluster:
         task = self._connecting.get(node_id)
         if task is None:
             raise BrokerUnavailableError(f"node {node_id} is backing off after failures")
-        return await asyncio.shield(task)
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if task.cancelled() and (current is None or not current.cancelling()):
+                # the attempt was cancelled, not this caller (every task cancelled at shutdown)
+                raise ConnectionLostError(f"connecting to node {node_id} was cancelled") from None
+            raise
 
     def _start_connecting(self, node_id: int) -> None:
         if self._closed or node_id in self._connecting:
@@ -118,7 +124,14 @@ class Cluster:
             return
         task = asyncio.get_running_loop().create_task(self._connect(address))
         self._connecting[node_id] = task
-        task.add_done_callback(lambda t: t.exception() if not t.cancelled() else None)
+        task.add_done_callback(self._connect_done)
+
+    def _connect_done(self, task: asyncio.Task[BrokerConnection]) -> None:
+        if not task.cancelled():
+            task.exception()  # retrieved: a failure is handled by whoever asks next
+        for node_id, attempt in list(self._connecting.items()):
+            if attempt is task:  # cancelled before it ran, its own clean-up never did
+                del self._connecting[node_id]
 
     async def _connect(self, address: BrokerAddress) -> BrokerConnection:
         conn = BrokerConnection(
@@ -256,17 +269,25 @@ class Cluster:
                 pass
 
     # -- shutdown -------------------------------------------------------------------------
-    async def close(self) -> None:
+    def shutdown(self) -> None:
+        """Close every connection and cancel every task of the cluster, now."""
         self._closed = True
-        tasks: list[asyncio.Task[object]] = [*self._connecting.values()]
-        if self._refresh is not None:
-            tasks.append(self._refresh)
-        for task in tasks:
+        for task in self._tasks():
             task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, ProducerError, KafkaTimeoutError):
-                await task
         for conn in self._connections.values():
             conn.close()
         self._connections.clear()
+
+    async def close(self) -> None:
+        """:meth:`shutdown`, then wait for its tasks to end."""
+        tasks = self._tasks()
+        self.shutdown()
+        if tasks:
+            await asyncio.wait(tasks)  # their outcome is of no interest; a cancel of ours is
         await asyncio.sleep(0)  # let the aborted transports close their sockets
+
+    def _tasks(self) -> list[asyncio.Task[Any]]:
+        tasks: list[asyncio.Task[Any]] = [*self._connecting.values()]
+        if self._refresh is not None:
+            tasks.append(self._refresh)
+        return [task for task in tasks if not task.done()]

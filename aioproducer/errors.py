@@ -79,6 +79,7 @@ __all__ = [
     "InvalidFetchSessionEpochError",
     "InvalidFetchSizeError",
     "InvalidGroupIdError",
+    "InvalidPartitionError",
     "InvalidPartitionsError",
     "InvalidPrincipalTypeError",
     "InvalidProducerEpochError",
@@ -175,6 +176,7 @@ __all__ = [
     "UnsupportedSaslMechanismError",
     "UnsupportedVersionError",
     "VoterNotFoundError",
+    "WrongEventLoopError",
     "broker_error",
     "map_exceptions",
 ]
@@ -208,7 +210,17 @@ class RecordTooLargeError(ProducerError, ValueError):
 
 
 class SerializationError(ProducerError, TypeError):
-    """A key, value or header is not bytes (or None) after serialization."""
+    """A key, value, header or timestamp is not valid, or a serializer raised (its exception
+    is the ``__cause__``)."""
+
+
+class InvalidPartitionError(ProducerError, ValueError):
+    """A partition given to send(), or returned by a partitioner, is not one of the topic's;
+    or the partitioner raised (its exception is the ``__cause__``)."""
+
+
+class WrongEventLoopError(ProducerError, RuntimeError):
+    """The producer was called from an event loop other than the one ``start()`` ran in."""
 
 
 class InvalidTopicNameError(ProducerError, ValueError):

@@ -10,9 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import logging
 import re
 import struct
 import time
+import warnings
+import weakref
+from asyncio.events import _get_running_loop
 from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Final, NoReturn, Self, TypeVar
@@ -23,12 +28,15 @@ from aioproducer.cluster import Cluster
 from aioproducer.config import ProducerConfig, build_config
 from aioproducer.errors import (
     BufferFullError,
+    IllegalStateError,
+    InvalidPartitionError,
     InvalidTopicNameError,
     KafkaTimeoutError,
     ProducerClosedError,
     ProducerError,
     RecordTooLargeError,
     SerializationError,
+    WrongEventLoopError,
 )
 from aioproducer.futures import relay_for
 from aioproducer.idempotence import IdempotenceState
@@ -42,7 +50,8 @@ __all__ = ["Producer", "RecordMetadata", "SentRecords"]
 
 _BYTES_TYPES: Final = (bytes, bytearray, memoryview)
 _TOPIC_RE: Final = re.compile(r"^[a-zA-Z0-9._-]{1,249}$")
-_NEW, _RUNNING, _CLOSED = "new", "running", "closed"
+_NEW, _STARTING, _RUNNING, _CLOSED = "new", "starting", "running", "closed"
+_STALLED = "stalled"  # the sender task was cancelled or died: close() delivers what is queued
 _RECORD_BOUND: Final = 61 + 21  # batch header + a record's largest varint overhead (Java)
 _APPENDED: Final = AppendResult.APPENDED
 _OPENED: Final = AppendResult.NEW_BATCH
@@ -52,6 +61,8 @@ _FILLED: Final = 1  # appended, and the record opened a batch behind a full one
 _yield = asyncio.sleep
 _INDEX: Final = struct.Struct("=q")  # a record's index in a run (native, as memoryview 'q')
 _wall_clock_ns = time.time_ns  # a record's default timestamp: wall-clock ms, as Java
+_INT64_MAX: Final = (1 << 63) - 1  # a batch's timestamps are int64
+log = logging.getLogger("aioproducer.producer")
 _C = TypeVar("_C", bound=Completion)
 
 
@@ -71,6 +82,11 @@ async def _after_fill(future: asyncio.Future[RecordMetadata]) -> asyncio.Future[
 _ready: Callable[
     [asyncio.Future[RecordMetadata]], Coroutine[Any, Any, asyncio.Future[RecordMetadata]]
 ] = _ready_py if _c is None else _c.Ready
+
+
+def _settle(waiter: asyncio.Future[None], _: object) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 def _no_loop() -> asyncio.Future[Any]:
@@ -93,15 +109,75 @@ def _check_topic(topic: object) -> str:
     return topic
 
 
-def _as_bytes(what: str, value: object) -> bytes | None:
+def _as_bytes(what: str, value: object, serialized: bool = False) -> bytes | None:
     if value is None or type(value) is bytes:
         return value
     if isinstance(value, _BYTES_TYPES):
         return bytes(value)
+    if serialized:
+        raise SerializationError(
+            f"the {what}_serializer returned {type(value).__name__}; it must return bytes or None"
+        )
     raise SerializationError(
         f"{what} must be bytes or None, not {type(value).__name__}; "
         f"pass a {what}_serializer to send other types"
     )
+
+
+def _serialize(serializer: Callable[[Any], object], what: str, obj: object) -> bytes | None:
+    """``serializer(obj)`` as bytes; whatever it raises comes out as SerializationError."""
+    try:
+        result = serializer(obj)
+    except SerializationError:
+        raise
+    except Exception as exc:
+        raise SerializationError(
+            f"the {what}_serializer raised {type(exc).__name__}: {exc}"
+        ) from exc
+    return _as_bytes(what, result, True)
+
+
+def _check_timestamp(timestamp_ms: object) -> int:
+    if type(timestamp_ms) is not int or not 0 <= timestamp_ms <= _INT64_MAX:
+        raise SerializationError(
+            f"timestamp_ms must be an int from 0 to 2**63-1 (ms since the epoch), "
+            f"not {timestamp_ms!r}"
+        )
+    return timestamp_ms
+
+
+def _choose_partition(  # noqa: PLR0917
+    partitioner: Partitioner,
+    topic: str,
+    key: bytes | None,
+    value: bytes | None,
+    partitions: int,
+    available: Sequence[int],
+) -> int:
+    """The partitioner's choice, checked: a partition of ``topic``, or InvalidPartitionError."""
+    try:
+        partition = partitioner.partition(topic, key, value, range(partitions), available)
+    except Exception as exc:
+        raise InvalidPartitionError(
+            f"the partitioner raised {type(exc).__name__} for topic {topic!r}: {exc}"
+        ) from exc
+    if type(partition) is not int or not 0 <= partition < partitions:
+        raise InvalidPartitionError(
+            f"the partitioner returned {partition!r} for topic {topic!r}, which has "
+            f"{partitions} partitions (0 to {partitions - 1})"
+        )
+    return partition
+
+
+def _appended_unkeyed(
+    partitioner: Partitioner, topic: str, partition: int, size: int, switch_allowed: bool
+) -> None:
+    """Tell the partitioner of a record without a key that is queued now: what its
+    ``on_append`` raises cannot unqueue the record, so it is logged instead."""
+    try:
+        partitioner.on_append(topic, partition, size, switch_allowed)
+    except Exception:
+        log.exception("the partitioner's on_append raised; the record is queued all the same")
 
 
 def _check_headers(headers: object) -> list[Header]:
@@ -116,6 +192,10 @@ def _check_headers(headers: object) -> list[Header]:
         name, value = item
         if not isinstance(name, str):
             raise SerializationError(f"header name must be str, not {type(name).__name__}")
+        try:
+            name.encode()
+        except UnicodeEncodeError as exc:
+            raise SerializationError(f"header name {name!r} cannot be encoded as UTF-8") from exc
         if value is not None and not isinstance(value, _BYTES_TYPES):
             raise SerializationError(
                 f"header {name!r} value must be bytes or None, not {type(value).__name__}"
@@ -125,9 +205,27 @@ def _check_headers(headers: object) -> list[Header]:
 
 
 def _raise_bad_partition(topic: str, partition: object, partitions: int) -> NoReturn:
-    raise ProducerError(
-        f"partition {partition!r} is out of range: topic {topic!r} has {partitions} partitions"
+    raise InvalidPartitionError(
+        f"partition {partition!r} is not a partition of topic {topic!r}, which has "
+        f"{partitions} (0 to {partitions - 1})"
     )
+
+
+def _sender_stopped(
+    producer_ref: weakref.ref[Producer], cluster: Cluster, task: asyncio.Task[None]
+) -> None:
+    """The sender task ended. Unless close() ended it, it was cancelled from outside (every
+    task cancelled at shutdown) or died: the producer stops taking records, and close()
+    delivers what is queued. Holds no reference to the producer, which may be gone (then
+    its connections are closed here)."""
+    producer = producer_ref()
+    if producer is None:
+        cluster.shutdown()
+        return
+    if producer._state is not _RUNNING:
+        return
+    reason = "was cancelled" if task.cancelled() else f"died: {task.exception()!r}"
+    producer._stall(f"its sender task {reason}")
 
 
 def _headers_bound(headers: Sequence[Header]) -> int:
@@ -163,15 +261,70 @@ class Producer:
         self._create_future: Callable[[], asyncio.Future[Any]] = _no_loop
         self._wakeup: Callable[[], None] = _nothing
         self._wakeup_for: Callable[[TopicPartition], None] = _nothing_for
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stall_reason = ""
+        self._closed: asyncio.Future[None] | None = None  # done once close() has finished
 
     def __repr__(self) -> str:
         return f"<Producer {self._state} client_id={self.config.client_id!r}>"
 
+    def __del__(self, _warn: Callable[..., None] = warnings.warn) -> None:
+        """A producer dropped while running: say so, with the records it still holds, and
+        let its sender deliver them while the loop runs (then it closes its connections)."""
+        state = self.__dict__.get("_state")  # absent if __init__ raised
+        if state is not _RUNNING and state is not _STALLED:
+            return
+        accumulator, sender, loop = self._accumulator, self._sender, self._loop
+        pending = accumulator.incomplete_records() if accumulator is not None else 0
+        with contextlib.suppress(Exception):  # at interpreter exit, modules may be gone
+            _warn(
+                f"unclosed {self!r} with {pending} record(s) not yet delivered: "
+                "await producer.close(), or use 'async with Producer(...)'",
+                ResourceWarning,
+                source=self,
+            )
+            log.error(
+                "%r was dropped without close(): %d record(s) not yet delivered (delivered "
+                "only if its event loop runs on until they are)",
+                self,
+                pending,
+            )
+            if sender is not None and loop is not None and not loop.is_closed():
+                loop.call_soon_threadsafe(sender.initiate_close)
+
+    def _unusable(self, what: str) -> ProducerError:
+        """The error for ``what`` (a call) when the producer cannot take it: not running, or
+        called outside the event loop start() ran in."""
+        state = self._state
+        if state is _NEW or state is _STARTING:
+            return ProducerClosedError(f"{what} before start() finished")
+        if state is _CLOSED:
+            return ProducerClosedError(f"{what} after close()")
+        if state is _STALLED:
+            return ProducerClosedError(
+                f"{what}: the producer stopped because {self._stall_reason}; call close(), "
+                "which delivers the records already queued"
+            )
+        return WrongEventLoopError(
+            f"{what} called outside the event loop that start() ran in: a producer belongs "
+            "to one event loop (start one producer per loop)"
+        )
+
+    def _stall(self, reason: str) -> None:
+        """Stop taking records (see :func:`_sender_stopped`)."""
+        self._state = _STALLED
+        self._stall_reason = reason
+        self.__dict__.pop("send", None)  # the FastSend, if any
+        if self._space_freed is not None:
+            self._space_freed.set()
+        log.error("%r stopped taking records: %s (close() delivers what is queued)", self, reason)
+
     # -- life cycle ------------------------------------------------------------------------------
     async def start(self) -> None:
         """Connect to the cluster (within max_block_ms) and start the sender."""
-        if self._state != _NEW:
+        if self._state is not _NEW:
             raise ProducerClosedError(f"start() on a producer that is {self._state}")
+        self._state = _STARTING
         config = self.config
         cluster = Cluster(config)
         self._cluster = cluster
@@ -191,7 +344,11 @@ class Producer:
             self._state = _CLOSED
             raise
         loop = asyncio.get_running_loop()
+        self._loop = loop
         self._sender_task = loop.create_task(self._sender.run(), name="aioproducer-sender")
+        self._sender_task.add_done_callback(
+            functools.partial(_sender_stopped, weakref.ref(self), cluster)
+        )
         self._create_future = relay_for(loop).create_future
         self._wakeup = self._sender.wakeup
         self._wakeup_for = self._sender.wakeup_for
@@ -223,6 +380,7 @@ class Producer:
             config.buffer_memory,
             _RECORD_BOUND,
             self._open_batch,
+            self._loop,
         )
 
     async def __aenter__(self) -> Self:
@@ -258,10 +416,8 @@ class Producer:
         key)`` with bytes, in C (``aioproducer._speedups.FastSend``, set as the instance's
         ``send``); this method decides every other call.
         """
-        if self._state is not _RUNNING:
-            raise ProducerClosedError(
-                "send() before start()" if self._state is _NEW else "send() after close()"
-            )
+        if self._state is not _RUNNING or _get_running_loop() is not self._loop:
+            raise self._unusable("send()")
         future: asyncio.Future[RecordMetadata] = self._create_future()
         need = self._enqueue(topic, value, key, partition, timestamp_ms, headers, future)
         if need:
@@ -290,9 +446,13 @@ class Producer:
         :class:`~aioproducer.errors.BufferFullError` says how many records went in before
         (those are still delivered).
         """
-        if self._state is not _RUNNING:
-            raise ProducerClosedError(
-                "send_many() before start()" if self._state is _NEW else "send_many() after close()"
+        if self._state is not _RUNNING or _get_running_loop() is not self._loop:
+            raise self._unusable("send_many()")
+        if type(topic) is not str:
+            _check_topic(topic)  # raises InvalidTopicNameError
+        if not isinstance(records, Iterable):
+            raise SerializationError(
+                f"send_many() takes an iterable of records, not {type(records).__name__}"
             )
         records = list(records)
         route = self._routes.get(topic)
@@ -382,9 +542,9 @@ class Producer:
             )
         key, value = record[0], record[1]
         if self._key_serializer is not None:
-            key = self._key_serializer(key)
+            key = _serialize(self._key_serializer, "key", key)
         if self._value_serializer is not None:
-            value = self._value_serializer(value)
+            value = _serialize(self._value_serializer, "value", value)
         key, value = _as_bytes("key", key), _as_bytes("value", value)
         size = _RECORD_BOUND + (len(key) if key else 0) + (len(value) if value else 0)
         headers = _check_headers(record[2]) if len(record) == 3 and record[2] else []
@@ -400,11 +560,11 @@ class Producer:
             if key is not None and self._java_partitioning:
                 partition = positive_murmur2(key) % len(runs)
             else:
-                partition = self._partitioner.partition(
-                    topic, key, value, range(len(runs)), info.available
+                partition = _choose_partition(
+                    self._partitioner, topic, key, value, len(runs), info.available
                 )
                 if key is None:
-                    self._partitioner.on_append(topic, partition, size, True)
+                    _appended_unkeyed(self._partitioner, topic, partition, size, True)
         runs[partition] += _INDEX.pack(index)
 
     async def _queue_planned(  # noqa: PLR0917
@@ -440,9 +600,7 @@ class Producer:
                         deadline = time.monotonic() + self.config.max_block_ms / 1000
                         await self._wait_for_space(accumulator.batch_bytes, deadline)
                         if self._state is not _RUNNING:
-                            raise ProducerClosedError(
-                                "the producer was closed while send_many() waited"
-                            )
+                            raise self._unusable("send_many() (while it waited)")
             for index in alone:
                 key, value, headers = records[index]
                 slot = group.slot(index)
@@ -481,11 +639,11 @@ class Producer:
         """
         # Serialize and check types: bytes pass straight through.
         if self._key_serializer is not None and not serialized:
-            key = self._key_serializer(key)
+            key = _serialize(self._key_serializer, "key", key)
         if key is not None and type(key) is not bytes:
             key = _as_bytes("key", key)
         if self._value_serializer is not None and not serialized:
-            value = self._value_serializer(value)
+            value = _serialize(self._value_serializer, "value", value)
         if value is not None and type(value) is not bytes:
             value = _as_bytes("value", value)
         key_bytes: bytes | None = key
@@ -501,14 +659,14 @@ class Producer:
             size += _headers_bound(header_list)
         if timestamp_ms is None:
             timestamp_ms = _wall_clock_ns() // 1_000_000
-        elif type(timestamp_ms) is not int or timestamp_ms < 0:
-            raise SerializationError(
-                f"timestamp_ms must be a non-negative int, not {timestamp_ms!r}"
-            )
+        else:
+            timestamp_ms = _check_timestamp(timestamp_ms)
         if size > self._max_record_size:
             self._raise_too_large(size)
 
         # Where it goes: a cached list of TopicPartitions per known topic.
+        if type(topic) is not str:
+            _check_topic(topic)  # raises InvalidTopicNameError
         route = self._routes.get(topic)
         if route is None or self._topics.get(topic) is not route[0]:
             return _NEED_ROUTE
@@ -517,8 +675,8 @@ class Producer:
             if key_bytes is not None and self._java_partitioning:
                 partition = (murmur2(key_bytes) & 0x7FFFFFFF) % len(tps)  # no frame of ours
             else:
-                partition = self._partitioner.partition(
-                    topic, key_bytes, value_bytes, range(len(tps)), info.available
+                partition = _choose_partition(
+                    self._partitioner, topic, key_bytes, value_bytes, len(tps), info.available
                 )
         elif type(partition) is not int or not 0 <= partition < len(tps):
             _raise_bad_partition(topic, partition, len(tps))
@@ -531,11 +689,11 @@ class Producer:
         )
         if result is _APPENDED:
             if key_bytes is None:
-                self._partitioner.on_append(topic, partition, size, False)
+                _appended_unkeyed(self._partitioner, topic, partition, size, False)
             return 0
         # The other results: BATCH_FULL, NEW_BATCH, or both (constants: compared by identity).
         if key_bytes is None:
-            self._partitioner.on_append(topic, partition, size, result is not _OPENED)
+            _appended_unkeyed(self._partitioner, topic, partition, size, result is not _OPENED)
         self._wakeup_for(tps[partition])
         return _FILLED if result is _OPENED_FULL else 0
 
@@ -580,7 +738,7 @@ class Producer:
             else:
                 await self._wait_for_space(need, deadline)
             if self._state is not _RUNNING:
-                raise ProducerClosedError("the producer was closed while send() waited")
+                raise self._unusable("send() (while it waited)")
             need = self._enqueue(
                 topic, value, key, partition, timestamp_ms, headers, completion, serialized
             )
@@ -651,10 +809,13 @@ class Producer:
         return await future
 
     async def flush(self, timeout: float | None = None) -> None:
-        """Wait until every record sent so far is acknowledged or failed."""
+        """Wait until every record sent so far is acknowledged or failed, and the
+        done-callbacks of their futures have run (Java's contract)."""
         accumulator, sender, event = self._accumulator, self._sender, self._space_freed
         if accumulator is None or sender is None or event is None:
             return
+        if _get_running_loop() is not self._loop:
+            raise self._unusable("flush()")
         token = accumulator.begin_flush()
         sender.wakeup()
         try:
@@ -662,46 +823,94 @@ class Producer:
                 while not accumulator.flush_done(token):
                     event.clear()
                     await event.wait()
+                await self._callbacks_run()
         except TimeoutError as exc:
             raise KafkaTimeoutError(f"flush() did not finish within {timeout} s") from exc
         finally:
             accumulator.end_flush()
 
+    async def _callbacks_run(self) -> None:
+        """Return once the done-callbacks of every record future settled so far have run:
+        the futures' relay runs callbacks in the order they were scheduled, so one
+        scheduled now runs after all of them."""
+        assert self._loop is not None
+        marker, done = self._create_future(), self._loop.create_future()
+        marker.add_done_callback(functools.partial(_settle, done))
+        marker.set_result(None)
+        await done
+
     async def partitions_for(self, topic: str) -> list[int]:
         """The partition numbers of ``topic`` (waiting up to max_block_ms for its metadata)."""
-        if self._state != _RUNNING or self._cluster is None:
-            raise ProducerClosedError(f"partitions_for() on a producer that is {self._state}")
+        if self._state is not _RUNNING or _get_running_loop() is not self._loop:
+            raise self._unusable("partitions_for()")
         _, tps = await self._route(topic)
         return list(range(len(tps)))
 
     # -- closing ---------------------------------------------------------------------------------
     async def close(self, timeout: float | None = None) -> None:
-        """Flush, then stop every task and connection; fail what is left after ``timeout`` s."""
-        if self._state == _CLOSED:
+        """Deliver what is queued, then stop the sender and close every connection.
+
+        Records not delivered within ``timeout`` seconds (None: as long as their
+        ``delivery_timeout_ms`` allows) fail with ProducerClosedError. Returns only once the
+        shutdown is complete, with every record settled and its done-callbacks run: a
+        concurrent close() waits for the first one, and a close() that is cancelled fails
+        what is undelivered and finishes the shutdown before the cancellation goes on.
+        """
+        if self._loop is None:  # never started, or start() failed (and cleaned up)
+            if self._state is _STARTING:
+                raise IllegalStateError("close() while start() is still running")
+            self._state = _CLOSED
             return
-        was_running = self._state == _RUNNING
+        if _get_running_loop() is not self._loop:
+            raise WrongEventLoopError("close() called outside the event loop start() ran in")
+        if self._closed is not None:
+            await asyncio.shield(self._closed)
+            return
+        self._closed = closed = self._loop.create_future()
+        try:
+            await self._shut_down(timeout)
+        finally:
+            closed.set_result(None)
+
+    async def _shut_down(self, timeout: float | None) -> None:
         self._state = _CLOSED
         self.__dict__.pop("send", None)  # the FastSend, if any: send() now raises
         if self._space_freed is not None:
-            self._space_freed.set()
-        sender, task = self._sender, self._sender_task
-        if was_running and sender is not None and task is not None:
-            sender.initiate_close()
+            self._space_freed.set()  # senders waiting for buffer memory raise
+        sender, cluster = self._sender, self._cluster
+        assert sender is not None
+        assert cluster is not None
+        try:
             try:
                 async with asyncio.timeout(timeout):
-                    await asyncio.shield(task)
+                    await self._deliver_queued(sender)
             except TimeoutError:
-                sender.force_close(
-                    ProducerClosedError(
-                        f"the producer was closed (timeout {timeout} s) before "
-                        "these records were delivered"
-                    )
-                )
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-        if self._cluster is not None:
-            await self._cluster.close()
+                self._stop_now(sender, f"the producer was closed (timeout {timeout} s)")
+            await self._callbacks_run()
+        except BaseException:  # cancelled: fail what is left, and finish closing all the same
+            self._stop_now(sender, "close() was cancelled")
+            raise
+        finally:
+            cluster.shutdown()  # every connection, at once
+            await cluster.close()
+
+    async def _deliver_queued(self, sender: Sender) -> None:
+        """Let the sender deliver everything queued; it stops when nothing is left. If its
+        task was cancelled (every task cancelled at shutdown), run its loop here instead."""
+        sender.initiate_close()
+        task = self._sender_task
+        if task is not None and not task.done():
+            await asyncio.wait((task,))  # returns, without raising, if the task is cancelled
+        accumulator = self._accumulator
+        if accumulator is not None and accumulator.has_incomplete():
+            await sender.run()
+
+    def _stop_now(self, sender: Sender, why: str) -> None:
+        """Fail every record not yet delivered with ProducerClosedError and stop the sender."""
+        sender.force_close(ProducerClosedError(f"{why} before these records were delivered"))
+        task = self._sender_task
+        if task is not None and not task.done():
+            task.cancel()
 
     stop = close  # aiokafka's name
 

@@ -121,6 +121,8 @@ class Sender:
         """Stop now; fail everything still queued with ``exc``."""
         self._stopping = True
         self._force_close = True
+        if self._id_task is not None:
+            self._id_task.cancel()
         self.accumulator.abort_all(exc)
         self.wakeup()
 

@@ -46,7 +46,12 @@ class Rig:
     Producer._open_batch (both logged, so tests see which calls went where)."""
 
     def __init__(
-        self, speedups: Speedups, batch_size: int, buffer_memory: int, partitions: int = 3
+        self,
+        speedups: Speedups,
+        batch_size: int,
+        buffer_memory: int,
+        partitions: int = 3,
+        loop: object = None,
     ) -> None:
         config = ProducerConfig(
             bootstrap_servers="127.0.0.1:9",
@@ -79,6 +84,7 @@ class Rig:
             buffer_memory,
             BOUND,
             self.open_batch,
+            loop,  # these tests call it with no loop running: None is that loop
         )
 
     def create_future(self) -> object:
@@ -299,6 +305,7 @@ def test_fast_send_wants_the_slots_classes_and_leaves_others_to_python(
                 1,
                 BOUND,
                 print,
+                None,
             )
 
     class Builder(RecordBatchBuilder):
@@ -325,3 +332,12 @@ def test_a_new_batch_opens_through_open_batch_only_with_room_and_an_open_accumul
     with pytest.raises(ProducerClosedError):  # Python's answer: no batch opened in C
         rig.fast(TOPIC, value, b"k")
     assert len(rig.opened) == 3
+
+
+def test_a_call_outside_the_producers_loop_goes_to_python(speedups: Speedups) -> None:
+    """FastSend takes only calls made in the producer's loop; Python raises for the others."""
+    rig = Rig(speedups, batch_size=1_000, buffer_memory=10_000, partitions=1, loop=object())
+    rig.fast(TOPIC, b"v", b"k")
+    rig.fast(TOPIC, b"v", b"k")  # the second would append to the open batch in C
+    assert len(rig.fallbacks) == 2
+    assert not rig.opened
