@@ -10,9 +10,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import shutil
+import signal
 import sys
 import tempfile
 from pathlib import Path
+from types import FrameType
 
 from aioproducer.testing.cluster import LocalKafkaCluster
 from aioproducer.testing.jars import HarnessError
@@ -56,8 +58,15 @@ def _note_legacy() -> None:
             )
 
 
+def _exit(signum: int, _frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)
+
+
 def _start(path: Path, checkout: Path, brokers: int, config: dict[str, str]) -> LocalKafkaCluster:
-    """Start a detached cluster in a fresh directory beside ``path`` and record it there."""
+    """Start a detached cluster in a fresh directory beside ``path`` and record it there;
+    interrupted (Ctrl-C, SIGTERM, SIGHUP) before that, stop it: nothing would know of it."""
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _exit)
     workdir = Path(tempfile.mkdtemp(prefix=f"{path.stem}-", dir=path.parent))
     cluster = LocalKafkaCluster(
         brokers, broker_config=config, workdir=workdir, die_with_parent=False

@@ -154,6 +154,30 @@ def test_up_reuses_this_checkouts_broker_and_says_so(
     assert f"reusing the broker 127.0.0.1:9 (pid {broker.pid}) of checkout {app}" in err
 
 
+def test_up_with_other_options_replaces_this_checkouts_broker(
+    tmp_path: Path,
+    cache: Path,
+    spawn: Spawn,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    app = _checkout(tmp_path, "app")
+    broker = _fake_broker(spawn, tmp_path / "work")
+    _record(state_file(app), broker.pid, tmp_path / "work", app)
+
+    def start(*_: object) -> None:
+        raise HarnessError("no Java here")
+
+    monkeypatch.setattr(cli, "_start", start)
+    assert cli.main(["--checkout", str(app), "up", "--set", "log.retention.ms=1000"]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert f"stopping the broker 127.0.0.1:1 (pid {broker.pid}) of checkout {app}" in err
+    assert err.endswith("error: no Java here\n")
+    assert broker.wait(10) == -15
+    assert not state_file(app).exists()
+
+
 def test_status_and_down_act_on_this_checkout_only(
     tmp_path: Path, cache: Path, spawn: Spawn, capsys: pytest.CaptureFixture[str]
 ) -> None:
