@@ -76,8 +76,24 @@ def _record(path: Path, pid: int, workdir: Path, checkout: Path | None, port: in
     path.write_text(json.dumps(data))
 
 
-def _fake_broker(spawn: Spawn, workdir: Path) -> subprocess.Popen[bytes]:
-    return spawn(str(workdir / "node-1" / "server.properties"))
+def _recorded_broker(
+    spawn: Spawn, state: Path, workdir: Path, checkout: Path | None, port: int = 1
+) -> subprocess.Popen[bytes]:
+    """A stand-in broker for node 1 in ``workdir``, recorded in the state file ``state``."""
+    broker = spawn(str(workdir / "node-1" / "server.properties"))
+    _record(state, broker.pid, workdir, checkout, port)
+    return broker
+
+
+@pytest.fixture
+def app(tmp_path: Path, cache: Path) -> Path:
+    return _checkout(tmp_path, "app")
+
+
+@pytest.fixture
+def app_broker(tmp_path: Path, app: Path, spawn: Spawn) -> subprocess.Popen[bytes]:
+    """The running stand-in broker of the checkout ``app``, on port 9."""
+    return _recorded_broker(spawn, state_file(app), tmp_path / "work", app, port=9)
 
 
 def test_checkout_is_the_nearest_marked_directory(tmp_path: Path) -> None:
@@ -137,34 +153,25 @@ def test_unreadable_state_is_an_error(tmp_path: Path, cache: Path) -> None:
 
 
 def test_up_reuses_this_checkouts_broker_and_says_so(
-    tmp_path: Path,
-    cache: Path,
-    spawn: Spawn,
+    app: Path,
+    app_broker: subprocess.Popen[bytes],
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    app = _checkout(tmp_path, "app")
-    broker = _fake_broker(spawn, tmp_path / "work")
-    _record(state_file(app), broker.pid, tmp_path / "work", app, port=9)
     monkeypatch.setattr(cli, "_start", lambda *_: pytest.fail("started a cluster"))
     monkeypatch.chdir(app)
     assert cli.main(["up"]) == 0
     out, err = capsys.readouterr()
     assert out == "127.0.0.1:9\n"  # the Makefile captures stdout whole
-    assert f"reusing the broker 127.0.0.1:9 (pid {broker.pid}) of checkout {app}" in err
+    assert f"reusing the broker 127.0.0.1:9 (pid {app_broker.pid}) of checkout {app}" in err
 
 
 def test_up_with_other_options_replaces_this_checkouts_broker(
-    tmp_path: Path,
-    cache: Path,
-    spawn: Spawn,
+    app: Path,
+    app_broker: subprocess.Popen[bytes],
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    app = _checkout(tmp_path, "app")
-    broker = _fake_broker(spawn, tmp_path / "work")
-    _record(state_file(app), broker.pid, tmp_path / "work", app)
-
     def start(*_: object) -> None:
         raise HarnessError("no Java here")
 
@@ -172,9 +179,9 @@ def test_up_with_other_options_replaces_this_checkouts_broker(
     assert cli.main(["--checkout", str(app), "up", "--set", "log.retention.ms=1000"]) == 2
     out, err = capsys.readouterr()
     assert out == ""
-    assert f"stopping the broker 127.0.0.1:1 (pid {broker.pid}) of checkout {app}" in err
+    assert f"stopping the broker 127.0.0.1:9 (pid {app_broker.pid}) of checkout {app}" in err
     assert err.endswith("error: no Java here\n")
-    assert broker.wait(10) == -15
+    assert app_broker.wait(10) == -15
     assert not state_file(app).exists()
 
 
@@ -182,17 +189,13 @@ def test_status_and_down_act_on_this_checkout_only(
     tmp_path: Path, cache: Path, spawn: Spawn, capsys: pytest.CaptureFixture[str]
 ) -> None:
     first, second, third = (_checkout(tmp_path, n) for n in ("first", "second", "third"))
-    brokers = {}
-    for checkout in (first, second):
-        brokers[checkout] = _fake_broker(spawn, tmp_path / f"work-{checkout.name}")
-        _record(
-            state_file(checkout),
-            brokers[checkout].pid,
-            tmp_path / f"work-{checkout.name}",
-            checkout,
+    brokers = {
+        checkout: _recorded_broker(
+            spawn, state_file(checkout), tmp_path / f"work-{checkout.name}", checkout
         )
-    legacy = _fake_broker(spawn, tmp_path / "work-legacy")
-    _record(cache / "cluster.json", legacy.pid, tmp_path / "work-legacy", None)
+        for checkout in (first, second)
+    }
+    legacy = _recorded_broker(spawn, cache / "cluster.json", tmp_path / "work-legacy", None)
 
     assert cli.main(["--checkout", str(third), "status"]) == 1
     out, err = capsys.readouterr()
@@ -217,9 +220,8 @@ def test_status_and_down_act_on_this_checkout_only(
 
 
 def test_a_reused_pid_is_not_taken_for_the_broker(
-    tmp_path: Path, cache: Path, spawn: Spawn, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, app: Path, spawn: Spawn, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    app = _checkout(tmp_path, "app")
     stranger = spawn()  # alive, but not started with this node's server.properties
     _record(state_file(app), stranger.pid, tmp_path / "work", app)
     assert cli.main(["--checkout", str(app), "status"]) == 1
@@ -234,8 +236,7 @@ def test_a_state_file_naming_another_checkout_is_left_alone(
     tmp_path: Path, cache: Path, spawn: Spawn, capsys: pytest.CaptureFixture[str]
 ) -> None:
     mine, theirs = _checkout(tmp_path, "mine"), _checkout(tmp_path, "theirs")
-    broker = _fake_broker(spawn, tmp_path / "work")
-    _record(state_file(mine), broker.pid, tmp_path / "work", theirs)
+    broker = _recorded_broker(spawn, state_file(mine), tmp_path / "work", theirs)
     for command in ("up", "status", "down"):
         assert cli.main(["--checkout", str(mine), command]) == 2
         assert f"records the cluster of checkout {theirs}" in capsys.readouterr().err
