@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml setup.py aioproducer/_speedups.c aioproducer/_relay.c
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
-## demo: start (or reuse) a local Kafka broker and run the producer demo against it
+## demo: start (or reuse) this checkout's local Kafka broker and run the producer demo on it
 demo: $(STAMP)
 	@BOOTSTRAP=$$($(PY) -m aioproducer.testing up) && echo "broker: $$BOOTSTRAP" && \
 	  $(PY) -m benchmarks.demo --bootstrap "$$BOOTSTRAP"
@@ -66,7 +66,7 @@ unit-newest:
 bench: $(STAMP)
 	$(PY) -m benchmarks run
 
-## down: stop the broker `make demo` left running
+## down: stop the broker `make demo` left running for this checkout
 down: $(STAMP)
 	$(PY) -m aioproducer.testing down
 

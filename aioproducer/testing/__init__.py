@@ -1,7 +1,8 @@
 """Real Apache Kafka for tests: brokers from Maven Central jars, pytest fixtures, a CLI.
 
-``python -m aioproducer.testing up [--brokers 3]`` starts a cluster in the background and
-prints its bootstrap string; ``status`` and ``down`` inspect and stop it.
+``python -m aioproducer.testing up [--brokers 3]`` starts the checkout's cluster in the
+background (or reuses it) and prints its bootstrap string; ``status`` and ``down`` inspect
+and stop it (:mod:`aioproducer.testing.state`).
 """
 
 from __future__ import annotations

@@ -61,6 +61,18 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _pid_runs(pid: int, properties: Path) -> bool:
+    """True when process ``pid`` lives and, where ``/proc`` can tell, was started with
+    ``properties`` as an argument (so a PID the system has since reused is not taken for it)."""
+    if not _pid_alive(pid):
+        return False
+    try:
+        arguments = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return not Path("/proc/self").exists()  # no procfs here: the PID is all there is
+    return os.fsencode(properties) in arguments
+
+
 @dataclass
 class BrokerNode:
     """One combined broker+controller node."""
@@ -80,10 +92,14 @@ class BrokerNode:
     def log_file(self) -> Path:
         return self.directory / "server.log"
 
+    @property
+    def properties_file(self) -> Path:
+        return self.directory / "server.properties"
+
     def running(self) -> bool:
         if self.process is not None:
             return self.process.poll() is None
-        return self.pid is not None and _pid_alive(self.pid)
+        return self.pid is not None and _pid_runs(self.pid, self.properties_file)
 
 
 class LocalKafkaCluster:
@@ -123,7 +139,7 @@ class LocalKafkaCluster:
         libs = kafka_libs(self.version)
         for node in self.nodes:
             node.directory.mkdir(parents=True, exist_ok=True)
-            (node.directory / "server.properties").write_text(self._properties(node))
+            node.properties_file.write_text(self._properties(node))
         formats = [
             self._java(libs, node, "kafka.tools.StorageTool", "format") for node in self.nodes
         ]
@@ -257,6 +273,7 @@ class LocalKafkaCluster:
             "version": self.version,
             "workdir": str(self.workdir),
             "bootstrap_servers": self.bootstrap_servers,
+            "broker_config": self.broker_config,
             "nodes": [
                 {
                     "node_id": n.node_id,
@@ -278,7 +295,7 @@ class LocalKafkaCluster:
         cluster = cls.__new__(cls)
         cluster.version = data["version"]
         cluster.heap = "512m"
-        cluster.broker_config = {}
+        cluster.broker_config = dict(data.get("broker_config", {}))
         cluster.die_with_parent = False
         cluster._own_workdir = True
         cluster.workdir = Path(data["workdir"])
@@ -324,7 +341,7 @@ class LocalKafkaCluster:
         return "".join(f"{key}={value}\n" for key, value in settings.items())
 
     def _java(self, libs: Path, node: BrokerNode, main: str, *args: str) -> subprocess.Popen[bytes]:
-        props = str(node.directory / "server.properties")
+        props = str(node.properties_file)
         extra = [props]
         if args == ("format",):  # the "=" form: a cluster id may start with "-"
             extra = [f"--cluster-id={self.cluster_id}", "-c", props, "--ignore-formatted"]
@@ -367,7 +384,7 @@ class LocalKafkaCluster:
                 node.process.wait(timeout=30)
         elif node.pid is not None:
             deadline = time.monotonic() + 30
-            while _pid_alive(node.pid) and time.monotonic() < deadline:
+            while node.running() and time.monotonic() < deadline:
                 time.sleep(0.1)
         node.process = None
         node.pid = None

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import uuid
+from pathlib import Path
 
 import pytest
 from confluent_kafka import Consumer, Producer
 
-from aioproducer.testing import LocalKafkaCluster
+import aioproducer
+from aioproducer.testing import AdminClient, LocalKafkaCluster, kafka_libs
 from aioproducer.testing.pytest_plugin import KafkaClusterHandle, TopicFactory
+from aioproducer.testing.state import state_file
 
 pytestmark = pytest.mark.integration
 
@@ -72,3 +77,66 @@ def _is_zombie(pid: int) -> bool:
             return stat.read().split()[2] == "Z"
     except OSError:
         return True
+
+
+@pytest.mark.slow
+def test_command_line_cluster_belongs_to_its_checkout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``up``, ``up`` again, ``status`` and ``down`` from one checkout (a directory with a
+    pyproject.toml) start, reuse, show and stop one broker; another checkout sees none."""
+    libs = kafka_libs()  # the jars stay shared: the temporary cache links to them
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / libs.parent.name).symlink_to(libs.parent)
+    monkeypatch.setenv("AIOPRODUCER_CACHE", str(cache))
+    source = Path(aioproducer.__file__).parent.parent
+    monkeypatch.setenv(
+        "PYTHONPATH", os.pathsep.join([str(source), os.environ.get("PYTHONPATH", "")])
+    )
+    first, second = (tmp_path / "first").resolve(), (tmp_path / "second").resolve()
+    for checkout in (first, second):
+        (checkout / "sub").mkdir(parents=True)
+        (checkout / "pyproject.toml").write_text("")
+
+    def run(checkout: Path, command: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "aioproducer.testing", command],
+            cwd=checkout / "sub",
+            capture_output=True,
+            text=True,
+            timeout=100,
+            check=False,
+        )
+
+    try:
+        up = run(first, "up")
+        assert up.returncode == 0, up.stderr
+        bootstrap = up.stdout.strip()
+        assert up.stdout == f"{bootstrap}\n"
+        assert f"started a new broker {bootstrap} (pid " in up.stderr
+        assert f"for checkout {first}\n" in up.stderr
+        pid = LocalKafkaCluster.load(state_file(first)).nodes[0].pid
+        assert pid is not None
+        with AdminClient(bootstrap) as admin:
+            assert admin.brokers() == [1]
+
+        again = run(first, "up")
+        assert again.stdout == up.stdout
+        assert f"reusing the broker {bootstrap} (pid {pid}) of checkout {first}" in again.stderr
+        status = run(first, "status")
+        assert status.returncode == 0
+        assert f"checkout {first} " in status.stdout
+        assert f"pid {pid}" in status.stdout
+
+        for command in ("status", "down"):
+            elsewhere = run(second, command)
+            assert elsewhere.stdout == f"no cluster running for checkout {second}\n"
+        assert run(first, "status").returncode == 0  # the other checkout's down left it alone
+
+        down = run(first, "down")
+        assert down.stdout == f"stopped broker {bootstrap} (pid {pid}) of checkout {first}\n"
+        assert not os.path.exists(f"/proc/{pid}") or _is_zombie(pid)
+        assert [p.name for p in (cache / "clusters").iterdir() if p.suffix != ".lock"] == []
+    finally:
+        run(first, "down")
