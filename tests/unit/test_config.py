@@ -307,7 +307,7 @@ def test_security_protocols_are_refused_until_implemented(protocol: str) -> None
     refusal does not show the password."""
     sasl = {"sasl_mechanism": "SCRAM-SHA-512", "sasl_username": "user", "sasl_password": "hunter2"}
     with pytest.raises(ConfigurationError, match="not implemented") as info:
-        ProducerConfig(security_protocol=protocol, **(sasl if "SASL" in protocol else {}))
+        ProducerConfig(security_protocol=protocol, **(sasl if "SASL" in protocol else {}))  # type: ignore[arg-type]
     assert "hunter2" not in str(info.value)
     with pytest.raises(ConfigurationError, match="not implemented"):
         ProducerConfig.from_mapping({"security.protocol": protocol.lower(), **sasl})
