@@ -75,6 +75,13 @@ def parse(argv: list[str]) -> Options:
         default=900.0,
         help="seconds before a client run is abandoned as failed (default 900)",
     )
+    run.add_argument(
+        "--against",
+        metavar="REV",
+        default=None,
+        help="also run aioproducer as of git revision REV (client aioproducer@REV) under "
+        "the same workload, interleaved with this tree's: old against new in one run",
+    )
     args = parser.parse_args(argv)
     repeats = args.repeats if args.repeats is not None else (1 if args.quick else DEFAULT_REPEATS)
     if repeats < 1:
@@ -87,6 +94,7 @@ def parse(argv: list[str]) -> Options:
         clients=args.clients,
         timeout=args.timeout,
         command=command_line(argv),
+        against=args.against,
     )
 
 

@@ -47,6 +47,12 @@ class Options:
     timeout: float
     command: str
     source: Path = ROOT  # where the workers import aioproducer and benchmarks from
+    against: str | None = None  # a git revision whose aioproducer runs beside this tree's
+    against_source: Path | None = None  # its snapshot, with this tree's benchmarks
+
+
+#: The client name of aioproducer at ``--against REV``: the same workload, the old library.
+AGAINST_PREFIX = "aioproducer@"
 
 
 # -- the broker ------------------------------------------------------------------------------
@@ -132,6 +138,35 @@ def source_snapshot() -> Iterator[Path]:
                 ignore=shutil.ignore_patterns("__pycache__", "results", "*.c"),
             )
         yield Path(tmp)
+
+
+@contextlib.contextmanager
+def revision_snapshot(revision: str, benchmarks_from: Path) -> Iterator[Path]:
+    """``aioproducer/`` as of git ``revision`` (its C extension built), beside the
+    ``benchmarks/`` of ``benchmarks_from``: the old library under the same workload."""
+    with tempfile.TemporaryDirectory(prefix="aioproducer-against-") as tmp:
+        tree = Path(tmp) / "tree"
+        tree.mkdir()
+        archive = subprocess.run(
+            ["git", "-C", str(ROOT), "archive", revision],
+            capture_output=True,
+            check=True,
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
+        subprocess.run(
+            [sys.executable, "setup.py", "build_ext", "--inplace", "-q"],
+            cwd=tree,
+            capture_output=True,
+            check=True,
+        )
+        source = Path(tmp) / "source"
+        shutil.copytree(
+            tree / "aioproducer",
+            source / "aioproducer",
+            ignore=shutil.ignore_patterns("__pycache__", "*.c"),
+        )
+        shutil.copytree(benchmarks_from / "benchmarks", source / "benchmarks")
+        yield source
 
 
 def run_worker(client: str, spec: RunSpec, timeout: float, source: Path = ROOT) -> dict[str, Any]:
@@ -257,7 +292,7 @@ def run_once(
     """One client run on a fresh topic, verified (read back in full when ``full``); a
     ``warm_up`` run is not verified, and the paced scenario's runs at its quick length."""
     name = "warm-up" if warm_up else client
-    topic = f"bench-s{scenario.number}-{name}-{uuid.uuid4().hex[:8]}"
+    topic = f"bench-s{scenario.number}-{name.replace('@', '-at-')}-{uuid.uuid4().hex[:8]}"
     quick = options.quick or (warm_up and bool(scenario.rate))
     spec = scenario.spec(bootstrap, topic, quick, libs)
     try:
@@ -268,7 +303,11 @@ def run_once(
             "error": f"creating the topic failed: {type(exc).__name__}: {exc}",
         }
     else:
-        result = run_worker(client, spec, options.timeout, options.source)
+        if client.startswith(AGAINST_PREFIX):
+            assert options.against_source is not None
+            result = run_worker("aioproducer", spec, options.timeout, options.against_source)
+        else:
+            result = run_worker(client, spec, options.timeout, options.source)
         if warm_up:
             if result.get("ok"):
                 result["verified"] = "not counted"
@@ -304,6 +343,9 @@ def run_scenario(
     """Every client of ``scenario``, interleaved over the repetitions, after a warm-up run
     of the first one; (runs, summary). The warm-up is in the summary, not in the medians."""
     clients = [c for c in scenario.clients if options.clients is None or c in options.clients]
+    if options.against is not None and "aioproducer" in clients:
+        at = clients.index("aioproducer") + 1
+        clients.insert(at, AGAINST_PREFIX + options.against)
     print(f"\n== scenario {scenario.number}: {scenario.title}", flush=True)
     warm = warm_up(clients[0], scenario, bootstrap, libs, options) if clients else None
     runs: list[dict[str, Any]] = []
@@ -333,9 +375,14 @@ def run(options: Options) -> dict[str, Any]:
     all_runs: list[dict[str, Any]] = []
     summaries: list[dict[str, Any]] = []
     libs = _kafka_libs()
-    with broker() as (bootstrap, kafka_version), source_snapshot() as source:
+    with contextlib.ExitStack() as stack:
+        bootstrap, kafka_version = stack.enter_context(broker())
+        source = stack.enter_context(source_snapshot())
+        against = None
+        if options.against is not None:
+            against = stack.enter_context(revision_snapshot(options.against, source))
         print(f"broker: {bootstrap} (Kafka {kafka_version})", flush=True)
-        options = replace(options, source=source)
+        options = replace(options, source=source, against_source=against)
         for number in options.scenarios:
             runs, summary = run_scenario(SCENARIOS[number], bootstrap, libs, options)
             all_runs.extend(runs)
