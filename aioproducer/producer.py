@@ -52,6 +52,7 @@ _BYTES_TYPES: Final = (bytes, bytearray, memoryview)
 _TOPIC_RE: Final = re.compile(r"^[a-zA-Z0-9._-]{1,249}$")
 _NEW, _STARTING, _RUNNING, _CLOSED = "new", "starting", "running", "closed"
 _STALLED = "stalled"  # the sender task was cancelled or died: close() delivers what is queued
+_DROPPED = "dropped"  # garbage-collected while running (a warning may keep it referenced)
 _RECORD_BOUND: Final = 61 + 21  # batch header + a record's largest varint overhead (Java)
 _APPENDED: Final = AppendResult.APPENDED
 _OPENED: Final = AppendResult.NEW_BATCH
@@ -219,7 +220,7 @@ def _sender_stopped(
     delivers what is queued. Holds no reference to the producer, which may be gone (then
     its connections are closed here)."""
     producer = producer_ref()
-    if producer is None:
+    if producer is None or producer._state is _DROPPED:
         cluster.shutdown()
         return
     if producer._state is not _RUNNING:
@@ -274,6 +275,7 @@ class Producer:
         state = self.__dict__.get("_state")  # absent if __init__ raised
         if state is not _RUNNING and state is not _STALLED:
             return
+        self._state = _DROPPED
         accumulator, sender, loop = self._accumulator, self._sender, self._loop
         pending = accumulator.incomplete_records() if accumulator is not None else 0
         with contextlib.suppress(Exception):  # at interpreter exit, modules may be gone
@@ -298,7 +300,7 @@ class Producer:
         state = self._state
         if state is _NEW or state is _STARTING:
             return ProducerClosedError(f"{what} before start() finished")
-        if state is _CLOSED:
+        if state is _CLOSED or state is _DROPPED:
             return ProducerClosedError(f"{what} after close()")
         if state is _STALLED:
             return ProducerClosedError(
@@ -907,7 +909,12 @@ class Producer:
 
     def _stop_now(self, sender: Sender, why: str) -> None:
         """Fail every record not yet delivered with ProducerClosedError and stop the sender."""
-        sender.force_close(ProducerClosedError(f"{why} before these records were delivered"))
+        sender.force_close(
+            ProducerClosedError(
+                f"{why} before these records were acknowledged (those already sent may "
+                "have been written)"
+            )
+        )
         task = self._sender_task
         if task is not None and not task.done():
             task.cancel()

@@ -88,8 +88,10 @@ async def test_close_cancelled_by_a_timeout_still_finishes_the_shutdown(
     assert connections(producer) == 0
     async with asyncio.timeout(5):
         await producer.close()
-    delivered = {int(r.value or b"") for r in consume_all(kafka_bootstrap, topic)}
-    assert delivered == {i for i, f in enumerate(futures) if f.exception() is None}
+    # every acknowledged record is there; a failed one may be too, if it was in flight
+    delivered = [int(r.value or b"") for r in consume_all(kafka_bootstrap, topic)]
+    assert len(delivered) == len(set(delivered))
+    assert set(delivered) >= {i for i, f in enumerate(futures) if f.exception() is None}
 
 
 async def test_concurrent_closes_both_return_when_the_shutdown_is_complete(
