@@ -28,6 +28,7 @@ from aioproducer.cluster import Cluster
 from aioproducer.config import ProducerConfig, build_config
 from aioproducer.errors import (
     BufferFullError,
+    ConfigurationError,
     IllegalStateError,
     InvalidPartitionError,
     InvalidTopicNameError,
@@ -83,6 +84,17 @@ async def _after_fill(future: asyncio.Future[RecordMetadata]) -> asyncio.Future[
 _ready: Callable[
     [asyncio.Future[RecordMetadata]], Coroutine[Any, Any, asyncio.Future[RecordMetadata]]
 ] = _ready_py if _c is None else _c.Ready
+
+
+def _check_timeout(what: str, timeout: object) -> float | None:
+    """``timeout`` (seconds) of ``what`` if it is None or a number; NaN and others raise."""
+    if timeout is None:
+        return None
+    if type(timeout) not in (int, float) or timeout != timeout:  # noqa: PLR0124 - NaN
+        raise ConfigurationError(
+            f"{what} timeout must be None or a number of seconds, not {timeout!r}"
+        )
+    return float(min(timeout, 1e12))  # type: ignore[call-overload]  # 10**400 s: forever
 
 
 def _settle(waiter: asyncio.Future[None], _: object) -> None:
@@ -814,6 +826,7 @@ class Producer:
         """Wait until every record sent so far is acknowledged or failed, and the
         done-callbacks of their futures have run (Java's contract)."""
         accumulator, sender, event = self._accumulator, self._sender, self._space_freed
+        timeout = _check_timeout("flush()", timeout)
         if accumulator is None or sender is None or event is None:
             return
         if _get_running_loop() is not self._loop:
@@ -858,6 +871,7 @@ class Producer:
         concurrent close() waits for the first one, and a close() that is cancelled fails
         what is undelivered and finishes the shutdown before the cancellation goes on.
         """
+        timeout = _check_timeout("close()", timeout)
         if self._loop is None:  # never started, or start() failed (and cleaned up)
             if self._state is _STARTING:
                 raise IllegalStateError("close() while start() is still running")

@@ -16,6 +16,7 @@ import pytest
 
 from aioproducer import Producer
 from aioproducer.errors import (
+    ConfigurationError,
     InvalidPartitionError,
     InvalidTopicNameError,
     ProducerError,
@@ -289,3 +290,38 @@ async def test_send_many_with_a_bad_record_queues_none_of_them(
     kafka_bootstrap: str, new_topic: TopicFactory, bad: BadCall, error: type[ProducerError]
 ) -> None:
     await surrounded(kafka_bootstrap, new_topic(), bad, error)
+
+
+TIMEOUTS: list[object] = [float("nan"), "1", b"1", [1], True]
+
+
+@pytest.mark.parametrize("timeout", TIMEOUTS, ids=[repr(t) for t in TIMEOUTS])
+async def test_a_bad_flush_or_close_timeout_changes_nothing(
+    kafka_bootstrap: str, new_topic: TopicFactory, timeout: object
+) -> None:
+    """A bad timeout raises before anything is done: it used to fail the queued records."""
+
+    async def bad(producer: Producer, _: str) -> object:
+        with pytest.raises(ConfigurationError, match="timeout"):
+            await producer.flush(timeout=timeout)  # type: ignore[arg-type]
+        await producer.close(timeout=timeout)  # type: ignore[arg-type]
+        return None
+
+    await surrounded(kafka_bootstrap, new_topic(), bad, ConfigurationError)
+
+
+@pytest.mark.parametrize("timeout", [-1, 0, 10**400, float("inf"), 1e300])
+async def test_extreme_flush_and_close_timeouts_work(
+    kafka_bootstrap: str, new_topic: TopicFactory, timeout: float
+) -> None:
+    topic = new_topic()
+    producer = Producer(bootstrap_servers=kafka_bootstrap, linger_ms=10)
+    await producer.start()
+    future = await producer.send(topic, b"v", key=b"k")
+    async with asyncio.timeout(30):
+        if timeout > 0:
+            await producer.flush(timeout=timeout)
+            assert future.done()
+        await producer.close(timeout=timeout)
+    assert future.done()
+    assert producer.closed
