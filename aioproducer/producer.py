@@ -297,14 +297,17 @@ class Producer:
                 ResourceWarning,
                 source=self,
             )
-            log.error(
-                "%r was dropped without close(): %d record(s) not yet delivered (delivered "
-                "only if its event loop runs on until they are)",
-                self,
+            log.error(  # the client id, not the producer: a record keeps its arguments
+                "producer %r was dropped without close(): %d record(s) not yet delivered "
+                "(delivered only if its event loop runs on until they are)",
+                self.config.client_id,
                 pending,
             )
-            if sender is not None and loop is not None and not loop.is_closed():
-                loop.call_soon_threadsafe(sender.initiate_close)
+            if loop is not None and not loop.is_closed():
+                if state is _STALLED and self._cluster is not None:  # no sender to finish
+                    loop.call_soon_threadsafe(self._cluster.shutdown)
+                elif sender is not None:
+                    loop.call_soon_threadsafe(sender.initiate_close)
 
     def _unusable(self, what: str) -> ProducerError:
         """The error for ``what`` (a call) when the producer cannot take it: not running, or
@@ -331,7 +334,11 @@ class Producer:
         self.__dict__.pop("send", None)  # the FastSend, if any
         if self._space_freed is not None:
             self._space_freed.set()
-        log.error("%r stopped taking records: %s (close() delivers what is queued)", self, reason)
+        log.error(
+            "producer %r stopped taking records: %s (close() delivers what is queued)",
+            self.config.client_id,
+            reason,
+        )
 
     # -- life cycle ------------------------------------------------------------------------------
     async def start(self) -> None:

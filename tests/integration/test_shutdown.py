@@ -172,7 +172,7 @@ async def test_a_dropped_producer_warns_and_still_delivers_while_the_loop_runs(
     ):
         del producer
         gc.collect()
-    assert "dropped without close(): 10 record(s)" in caplog.text
+    assert "'aioproducer' was dropped without close(): 10 record(s)" in caplog.text
     async with asyncio.timeout(30):
         await asyncio.gather(*futures)
         while cluster._connections:  # noqa: ASYNC110 - the sender, done, closes them
@@ -244,3 +244,24 @@ async def test_a_send_from_a_thread_without_a_loop_says_so(
         assert isinstance(errors[0], WrongEventLoopError)
         await producer.send_and_wait(topic, b"ok", key=b"k")
     assert [r.value for r in consume_all(kafka_bootstrap, topic)] == [b"ok"]
+
+
+async def test_a_producer_dropped_after_its_sender_was_cancelled_closes_its_connections(
+    kafka_bootstrap: str, new_topic: TopicFactory
+) -> None:
+    topic = new_topic()
+    producer = Producer(bootstrap_servers=kafka_bootstrap, linger_ms=60_000)
+    await producer.start()
+    await queue_records(producer, topic, 3, partitions=1)
+    cluster, task = producer._cluster, producer._sender_task
+    assert cluster is not None
+    assert task is not None
+    task.cancel()
+    await asyncio.wait((task,))
+    assert cluster._connections
+    with pytest.warns(ResourceWarning, match="3 record"):  # noqa: PT031 - one act
+        del producer
+        gc.collect()
+    async with asyncio.timeout(10):
+        while cluster._connections:  # noqa: ASYNC110 - closed from a loop callback
+            await asyncio.sleep(0.01)
