@@ -20,12 +20,14 @@ demo: $(STAMP)
 
 # The paths the optional C extension replaces, run again on the pure-Python code alone.
 PURE_TESTS := tests/unit/test_records.py tests/unit/test_accumulator.py \
-	tests/unit/test_record_runs.py tests/integration/test_produce.py \
+	tests/unit/test_record_runs.py tests/unit/test_sender_scripted.py \
+	tests/integration/test_produce.py \
 	tests/integration/test_send_many.py tests/integration/test_extremes.py \
 	tests/integration/test_shutdown.py
 
 # The core of the suite once more on uvloop's event loop (uvicorn[standard] runs on it).
 UVLOOP_TESTS := tests/unit/test_event_loop.py tests/unit/test_futures.py \
+	tests/unit/test_sender_scripted.py tests/unit/test_fake_broker.py \
 	tests/integration/test_produce.py tests/integration/test_send_many.py \
 	tests/integration/test_shutdown.py tests/integration/test_idempotent_delivery.py
 

@@ -2,13 +2,15 @@
 
 ``python -m aioproducer.testing up [--brokers 3]`` starts the checkout's cluster in the
 background (or reuses it) and prints its bootstrap string; ``status`` and ``down`` inspect
-and stop it (:mod:`aioproducer.testing.state`).
+and stop it (:mod:`aioproducer.testing.state`). :class:`FakeBroker` is a scripted fake
+cluster on 127.0.0.1 for millisecond tests, in addition to those against real Kafka.
 """
 
 from __future__ import annotations
 
 from aioproducer.testing.admin import AdminClient, PartitionState
 from aioproducer.testing.cluster import BrokerNode, LocalKafkaCluster, free_port
+from aioproducer.testing.fake_broker import FakeBroker
 from aioproducer.testing.jars import HarnessError, cache_root, kafka_libs
 from aioproducer.testing.versions import KAFKA_VERSION
 
@@ -16,6 +18,7 @@ __all__ = [
     "KAFKA_VERSION",
     "AdminClient",
     "BrokerNode",
+    "FakeBroker",
     "HarnessError",
     "LocalKafkaCluster",
     "PartitionState",

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from typing import TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
+import pytest
 from hypothesis import strategies as st
 
 from aioproducer.protocol.messages.api_versions import (
@@ -225,3 +227,26 @@ def create_topics_responses(version: int) -> st.SearchStrategy[CreateTopicsRespo
     return st.builds(
         CreateTopicsResponse, _small_tuple(result), int32 if version >= 2 else st.just(0)
     )
+
+
+# ------------------------------------------------------------------------- the API table
+
+Strategy = Callable[[int], st.SearchStrategy[Any]]
+
+APIS: list[tuple[Any, Strategy, Strategy]] = [
+    (ApiVersionsRequest, api_versions_requests, api_versions_responses),
+    (MetadataRequest, metadata_requests, metadata_responses),
+    (ProduceRequest, produce_requests, produce_responses),
+    (InitProducerIdRequest, init_producer_id_requests, init_producer_id_responses),
+    (CreateTopicsRequest, create_topics_requests, create_topics_responses),
+]
+"""(request class, request strategy, response strategy) per API."""
+
+
+def version_cases(apis: list[tuple[Any, Strategy, Strategy]]) -> list[Any]:
+    """``pytest.param(cls, req, resp, version)`` for every version of every API."""
+    return [
+        pytest.param(cls, req, resp, v, id=f"{cls.__name__}-v{v}")
+        for cls, req, resp in apis
+        for v in range(cls.MIN_VERSION, cls.MAX_VERSION + 1)
+    ]

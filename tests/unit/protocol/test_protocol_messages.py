@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import protocol_strategies as strat
@@ -29,21 +28,8 @@ from aioproducer.protocol.messages.init_producer_id import InitProducerIdRequest
 from aioproducer.protocol.messages.metadata import MetadataRequest
 from aioproducer.protocol.messages.produce import ProduceRequest
 
-Strategy = Callable[[int], st.SearchStrategy[Any]]
-
-# (request class, request strategy, response strategy)
-APIS: list[tuple[Any, Strategy, Strategy]] = [
-    (ApiVersionsRequest, strat.api_versions_requests, strat.api_versions_responses),
-    (MetadataRequest, strat.metadata_requests, strat.metadata_responses),
-    (ProduceRequest, strat.produce_requests, strat.produce_responses),
-    (InitProducerIdRequest, strat.init_producer_id_requests, strat.init_producer_id_responses),
-    (CreateTopicsRequest, strat.create_topics_requests, strat.create_topics_responses),
-]
-CASES = [
-    pytest.param(cls, req, resp, v, id=f"{cls.__name__}-v{v}")
-    for cls, req, resp in APIS
-    for v in range(cls.MIN_VERSION, cls.MAX_VERSION + 1)
-]
+Strategy = strat.Strategy
+CASES = strat.version_cases(strat.APIS)
 quick = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
