@@ -54,6 +54,7 @@ _TOPIC_RE: Final = re.compile(r"^[a-zA-Z0-9._-]{1,249}$")
 _NEW, _STARTING, _RUNNING, _CLOSED = "new", "starting", "running", "closed"
 _STALLED = "stalled"  # the sender task was cancelled or died: close() delivers what is queued
 _DROPPED = "dropped"  # garbage-collected while running (a warning may keep it referenced)
+_FAILED = "failed"  # a fatal error (fenced): every send raises it; close() is what is left
 _RECORD_BOUND: Final = 61 + 21  # batch header + a record's largest varint overhead (Java)
 _APPENDED: Final = AppendResult.APPENDED
 _OPENED: Final = AppendResult.NEW_BATCH
@@ -285,7 +286,7 @@ class Producer:
         """A producer dropped while running: say so, with the records it still holds, and
         let its sender deliver them while the loop runs (then it closes its connections)."""
         state = self.__dict__.get("_state")  # absent if __init__ raised
-        if state is not _RUNNING and state is not _STALLED:
+        if state is not _RUNNING and state is not _STALLED and state is not _FAILED:
             return
         self._state = _DROPPED
         accumulator, sender, loop = self._accumulator, self._sender, self._loop
@@ -317,6 +318,8 @@ class Producer:
             return ProducerClosedError(f"{what} before start() finished")
         if state is _CLOSED or state is _DROPPED:
             return ProducerClosedError(f"{what} after close()")
+        if state is _FAILED and self._sender is not None and self._sender.fatal_error:
+            return self._sender.fatal_error
         if state is _STALLED:
             return ProducerClosedError(
                 f"{what}: the producer stopped because {self._stall_reason}; call close(), "
@@ -326,6 +329,15 @@ class Producer:
             f"{what} called outside the event loop that start() ran in: a producer belongs "
             "to one event loop (start one producer per loop)"
         )
+
+    def _fail(self, error: ProducerError) -> None:
+        """A fatal error (fenced): every later call raises ``error``; close() still works."""
+        if self._state is not _RUNNING:
+            return
+        self._state = _FAILED
+        self.__dict__.pop("send", None)  # the FastSend, if any
+        if self._space_freed is not None:
+            self._space_freed.set()
 
     def _stall(self, reason: str) -> None:
         """Stop taking records (see :func:`_sender_stopped`)."""
@@ -355,7 +367,7 @@ class Producer:
         self._accumulator = RecordAccumulator(
             config, on_space_freed=self._space_freed.set, idempotence=self._idempotence
         )
-        self._sender = Sender(config, cluster, self._accumulator, self._idempotence)
+        self._sender = Sender(config, cluster, self._accumulator, self._idempotence, self._fail)
         try:
             await cluster.bootstrap(config.max_block_ms / 1000)
             if self._idempotence is not None:

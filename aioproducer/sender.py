@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Final
 
 from aioproducer.accumulator import RecordAccumulator
@@ -74,8 +74,12 @@ class Sender:
         cluster: Cluster,
         accumulator: RecordAccumulator,
         idempotence: IdempotenceState | None,
+        on_fatal: Callable[[ProducerError], None] | None = None,
     ) -> None:
         self.config = config
+        self.fatal_error: ProducerError | None = None
+        """The error that ended this producer's use (it was fenced), once one did."""
+        self._on_fatal = on_fatal
         self.cluster = cluster
         self.accumulator = accumulator
         self.idempotence = idempotence
@@ -339,12 +343,25 @@ class Sender:
             fenced = FencedProducerError(f"this producer was fenced: {error}")
             fenced.__cause__ = error
             self._fail(batch, fenced, code)
+            self._fail_fatally(fenced)
             return
         if code == _MESSAGE_TOO_LARGE and batch.record_count > 1:
             log.info("splitting a batch of %d records for %s", batch.record_count, batch.tp)
             self.accumulator.split_and_reenqueue(batch, now)
             return
         self._retry_or_fail(batch, error, now, force_retriable=verdict == "retry")
+
+    def _fail_fatally(self, error: ProducerError) -> None:
+        """Nothing can be sent any more (this producer was fenced): as Java does, fail every
+        record not yet acknowledged with ``error`` and tell the producer, which refuses new
+        records with it."""
+        if self.fatal_error is not None:
+            return
+        self.fatal_error = error
+        log.error("%s: failing every record not yet acknowledged", error)
+        self.accumulator.abort_all(error)
+        if self._on_fatal is not None:
+            self._on_fatal(error)
 
     # -- outcomes ------------------------------------------------------------------------------
     def _retry_or_fail(

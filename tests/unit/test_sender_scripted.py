@@ -148,13 +148,6 @@ async def test_a_fenced_producer_fails_the_batch(
     assert broker.values(TOPIC, 0) == [b"0"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="after PRODUCER_FENCED the idempotent producer stops draining (can_drain is False) "
-    "but neither fails what is queued nor refuses new sends: they wait for "
-    "delivery_timeout_ms. Java moves to a fatal state: Sender aborts every batch with the "
-    "fatal error and send() throws it.",
-)
 async def test_after_fencing_queued_and_new_records_fail_at_once(broker: FakeBroker) -> None:
     async with producer(broker) as p:
         await p.send_and_wait(TOPIC, b"0")
