@@ -37,9 +37,12 @@ test: $(STAMP) lint typecheck
 	AIOPRODUCER_PURE_PYTHON=1 $(PY) -m pytest -q $(PURE_TESTS)
 	AIOPRODUCER_TEST_LOOP=uvloop $(PY) -m pytest -q -m "not cluster" $(UVLOOP_TESTS)
 
+# The last line fails when the broker errors differ from what tools/generate_errors.py
+# writes from Kafka's table (tools/kafka-error-codes.tsv); run it without --check to update.
 lint: $(STAMP)
-	$(VENV)/bin/ruff check aioproducer tests benchmarks
-	$(VENV)/bin/ruff format --check aioproducer tests benchmarks
+	$(VENV)/bin/ruff check aioproducer tests benchmarks tools
+	$(VENV)/bin/ruff format --check aioproducer tests benchmarks tools
+	$(PY) tools/generate_errors.py --check
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy

@@ -1,4 +1,5 @@
-"""The exception hierarchy: per-code broker errors checked against Kafka's own table."""
+"""The exception hierarchy: per-code broker errors checked against Kafka's own table
+(tools/kafka-error-codes.tsv) and against the generator that writes them from it."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import asyncio
 import csv
 import inspect
 import pickle
+import shutil
 import ssl
 import subprocess
 import sys
@@ -14,7 +16,7 @@ from typing import NamedTuple
 
 import pytest
 
-import aioproducer.broker_errors
+import aioproducer._broker_errors
 import aioproducer.errors as errors_module
 from aioproducer.errors import (
     CONNECT_EXCEPTIONS,
@@ -48,7 +50,7 @@ from aioproducer.errors import (
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-ERROR_CODES_TSV = REPO_ROOT.parent / "shared" / "reference" / "kafka-protocol" / "error-codes.tsv"
+ERROR_CODES_TSV = REPO_ROOT / "tools" / "kafka-error-codes.tsv"
 
 
 class Row(NamedTuple):
@@ -56,30 +58,33 @@ class Row(NamedTuple):
     name: str
     retriable: bool
     invalid_metadata: bool
+    message: str
 
 
 def _load_table() -> list[Row]:
-    if not ERROR_CODES_TSV.exists():
-        return []
     with ERROR_CODES_TSV.open(newline="") as f:
-        return [
-            Row(
-                int(r["code"]),
-                r["name"],
-                r["retriable"] == "true",
-                r["invalidates_metadata"] == "true",
-            )
-            for r in csv.DictReader(f, delimiter="\t")
-        ]
+        lines = [line for line in f if not line.startswith("#")]  # the provenance note
+    return [
+        Row(
+            int(r["code"]),
+            r["name"],
+            r["retriable"] == "true",
+            r["invalidates_metadata"] == "true",
+            " ".join(r["message"].split()),
+        )
+        for r in csv.DictReader(lines, delimiter="\t", quoting=csv.QUOTE_NONE)
+    ]
 
 
 TABLE = _load_table()
-needs_table = pytest.mark.skipif(
-    not TABLE, reason=f"Kafka's error table not found at {ERROR_CODES_TSV}"
-)
 
 
-@needs_table
+def test_the_table_lists_every_code_kafka_had() -> None:
+    codes = [row.code for row in TABLE]
+    assert len(codes) == len(set(codes)) == 128
+    assert set(codes) == {-1, *range(1, 99), *range(100, 129)}  # Errors.java here lacks 99
+
+
 @pytest.mark.parametrize("row", TABLE, ids=lambda r: r.name)
 def test_every_kafka_code_has_a_matching_class(row: Row) -> None:
     cls = BrokerError.for_code(row.code)
@@ -90,20 +95,18 @@ def test_every_kafka_code_has_a_matching_class(row: Row) -> None:
     assert issubclass(cls, RetriableBrokerError) is row.retriable
     assert cls.__doc__
     assert cls.__name__ in errors_module.__all__
+    assert getattr(errors_module, cls.__name__) is cls
 
 
-@needs_table
 def test_every_registered_code_is_in_the_table() -> None:
-    BrokerError.for_code(1)  # loads the per-code classes
     assert set(BrokerError._by_code) == {row.code for row in TABLE}
 
 
-@needs_table
 @pytest.mark.parametrize("row", TABLE, ids=lambda r: r.name)
 def test_broker_error_message_names_code_and_kafka_name(row: Row) -> None:
     exc = broker_error(row.code)
     assert type(exc) is BrokerError.for_code(row.code)
-    assert f"[Error {row.code}] {row.name}: " in str(exc)
+    assert str(exc) == f"[Error {row.code}] {row.name}: {row.message}"
     assert exc.broker_message is None
     with_message = broker_error(row.code, "from the broker")
     assert str(with_message) == f"[Error {row.code}] {row.name}: from the broker"
@@ -111,9 +114,11 @@ def test_broker_error_message_names_code_and_kafka_name(row: Row) -> None:
 
 
 def test_broker_error_defaults_to_the_docstring() -> None:
-    assert str(NotLeaderOrFollowerError()).endswith(
-        "This broker is not the leader (or a follower) for that topic-partition."
+    assert str(NotLeaderOrFollowerError()) == (
+        "[Error 6] NOT_LEADER_OR_FOLLOWER: For requests intended only for the leader, this error"
+        " indicates that the broker is not the current leader."
     )
+    assert str(RequestTimedOutError()) == "[Error 7] REQUEST_TIMED_OUT: The request timed out."
 
 
 @pytest.mark.parametrize("code", [-2, 99, 129, 32767, -32768])
@@ -228,15 +233,20 @@ def test_errors_all_lists_every_public_exception() -> None:
     assert len(errors_module.__all__) == len(exported)
 
 
-def test_broker_errors_all_lists_exactly_its_own_classes() -> None:
-    module = aioproducer.broker_errors
+def test_the_generated_module_holds_exactly_the_per_code_classes() -> None:
+    module = aioproducer._broker_errors
     own = {
-        name
-        for name, cls in vars(module).items()
+        cls
+        for cls in vars(module).values()
         if inspect.isclass(cls) and cls.__module__ == module.__name__
     }
-    assert set(module.__all__) == own
-    assert set(module.__all__) <= set(errors_module.__all__)
+    assert own == set(BrokerError._by_code.values())
+    assert all(getattr(errors_module, cls.__name__) is cls for cls in own)
+
+
+def test_errors_resolves_names_without_a_module_getattr() -> None:
+    assert "__getattr__" not in vars(errors_module)
+    assert "__dir__" not in vars(errors_module)
 
 
 def test_unknown_attribute_still_raises_attribute_error() -> None:
@@ -244,14 +254,135 @@ def test_unknown_attribute_still_raises_attribute_error() -> None:
         errors_module.NoSuchError  # type: ignore[attr-defined]  # noqa: B018
 
 
-@pytest.mark.parametrize("first", ["aioproducer.broker_errors", "aioproducer.errors"])
-def test_either_module_can_be_imported_first(first: str) -> None:
+@pytest.mark.parametrize(
+    "first", ["aioproducer._errors_base", "aioproducer._broker_errors", "aioproducer.errors"]
+)
+def test_any_errors_module_can_be_imported_first(first: str) -> None:
     code = (
         f"import {first}\n"
         "from aioproducer.errors import NotLeaderOrFollowerError as E, broker_error\n"
         "assert type(broker_error(6)) is E\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO_ROOT, timeout=60)
+
+
+def test_errors_unpickle_in_a_fresh_interpreter() -> None:
+    errors = [broker_error(6, "moved"), broker_error(35), broker_error(4242), ProducerError("x")]
+    code = (
+        "import pickle, sys\n"
+        "for exc in pickle.loads(sys.stdin.buffer.read()):\n"
+        "    print(type(exc).__name__, getattr(exc, 'code', None), exc)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        input=pickle.dumps(errors),
+        capture_output=True,
+        check=True,
+        cwd=REPO_ROOT,
+        timeout=60,
+    )
+    expected = [f"{type(e).__name__} {getattr(e, 'code', None)} {e}" for e in errors]
+    assert done.stdout.decode().splitlines() == expected
+
+
+# -- the generator ---------------------------------------------------------------------------
+
+
+def _generate(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(root / "tools" / "generate_errors.py"), *args],
+        capture_output=True,
+        check=False,
+        text=True,
+        cwd=root,
+        timeout=60,
+    )
+
+
+def test_regenerating_changes_nothing() -> None:
+    done = _generate(REPO_ROOT, "--check")
+    assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
+
+
+GENERATED_FILES = ["aioproducer/errors.py", "aioproducer/_broker_errors.py"]
+
+
+@pytest.fixture
+def copy_root(tmp_path: Path) -> Path:
+    """The generator, its table and the files it writes, copied to a scratch tree."""
+    tools = ["tools/generate_errors.py", "tools/kafka-error-codes.tsv"]
+    for relative in [*tools, "aioproducer/_errors_base.py", *GENERATED_FILES]:
+        (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(REPO_ROOT / relative, tmp_path / relative)
+    return tmp_path
+
+
+def _generated_files_unchanged(root: Path) -> bool:
+    return all((root / f).read_text() == (REPO_ROOT / f).read_text() for f in GENERATED_FILES)
+
+
+def test_check_reports_a_table_change_and_generating_applies_it(copy_root: Path) -> None:
+    table = copy_root / "tools" / "kafka-error-codes.tsv"
+    table.write_text(
+        table.read_text().replace("8\tBROKER_NOT_AVAILABLE\tfalse", "8\tBROKER_NOT_AVAILABLE\ttrue")
+        + "\n4242\tBRAND_NEW\tfalse\tfalse\tBrandNewException\tSomething new.\n"
+    )
+    check = _generate(copy_root, "--check")
+    assert check.returncode == 1
+    assert "out of date" in check.stderr
+    assert "-class BrokerNotAvailableError(BrokerError," in check.stdout
+    assert "+class BrokerNotAvailableError(RetriableBrokerError," in check.stdout
+    assert '+    "BrandNewError",' in check.stdout  # in errors.py's __all__
+    assert "+class BrandNewError(BrokerError, code=4242" in check.stdout
+    assert _generated_files_unchanged(copy_root)
+
+    assert _generate(copy_root).returncode == 0
+    assert _generate(copy_root, "--check").returncode == 0
+    assert "    BrandNewError,\n" in (copy_root / "aioproducer" / "errors.py").read_text()
+
+
+def test_check_reports_a_hand_edit_of_generated_code(copy_root: Path) -> None:
+    module = copy_root / "aioproducer" / "_broker_errors.py"
+    module.write_text(module.read_text().replace("code=6,", "code=60006,"))
+    check = _generate(copy_root, "--check")
+    assert check.returncode == 1
+    assert "+    RetriableBrokerError, code=6, name=" in check.stdout
+
+
+@pytest.mark.parametrize(
+    ("row", "complaint"),
+    [
+        ("0\tNONE\tfalse\tfalse\tNone\tSuccess.", "code 0"),
+        ("6\tAGAIN\ttrue\ttrue\tAgainException\tAgain.", "code 6"),
+        ("4242\tNETWORK\tfalse\tfalse\tNetworkException\tClash.", "NetworkError"),
+        ("4242\tNEW\tyes\tfalse\tNewException\tNew.", "true or false"),
+        ("4242\tNEW\tfalse\tfalse\tNewException", "columns"),
+        ("0x10\tNEW\tfalse\tfalse\tNewException\tNew.", "not an error code"),
+        ("4242\tnew\tfalse\tfalse\tNewException\tNew.", "not a Kafka error name"),
+        ("4242\tTIMEOUT\ttrue\tfalse\tTimeoutException\tLate.", "hide the builtin"),
+        ("4242\tBROKER\tfalse\tfalse\tE\tNo.", "BrokerError: hand-written"),
+        (
+            "4242\tINVALID_PARTITION\tfalse\tfalse\tE\tNo.",
+            "InvalidPartitionError: hand-written",
+        ),
+        ('4242\tNEW\tfalse\tfalse\tNewException\tSay "hi".', "double quotes"),
+    ],
+)
+def test_a_bad_table_row_is_refused(copy_root: Path, row: str, complaint: str) -> None:
+    table = copy_root / "tools" / "kafka-error-codes.tsv"
+    table.write_text(table.read_text() + row + "\n")
+    done = _generate(copy_root)
+    assert done.returncode == 2
+    assert complaint in done.stderr
+    assert _generated_files_unchanged(copy_root)
+
+
+def test_errors_py_without_its_markers_is_refused(copy_root: Path) -> None:
+    errors_py = copy_root / "aioproducer" / "errors.py"
+    errors_py.write_text(errors_py.read_text().replace("# END per-code names\n", ""))
+    done = _generate(copy_root, "--check")
+    assert done.returncode == 2
+    assert "per-code names" in done.stderr
 
 
 # -- map_exceptions -------------------------------------------------------------------------
