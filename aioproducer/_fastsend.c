@@ -9,7 +9,8 @@
  * is installed as a started producer's ``send`` when no serializer or custom partitioner is
  * configured. A call send(topic, value, key) (by position or keyword; partition, timestamp_ms
  * and headers only as None) with a str topic whose route is cached, an exact bytes key and a
- * bytes or None value, for a partition whose open batch has room, is appended here: the record is
+ * bytes or None value, for a partition whose open batch has room, while buffer memory has room
+ * and nobody waits in line for it (RecordAccumulator.has_room), is appended here: the record is
  * encoded into the batch's buffer, its future made, the accumulator's bytes charged, and the
  * sender woken as Python would. A record that needs a new batch of its partition goes, with
  * its partition and timestamp, to ``open_batch`` (Producer._open_batch), which opens the batch
@@ -210,7 +211,8 @@ typedef struct {
     PyObject *create_future; /* the relay's create_future */
     PyObject *routes;        /* Producer._routes: topic -> (TopicInfo, [TopicPartition]) */
     PyObject *topics;        /* cluster.metadata.topics: topic -> TopicInfo */
-    PyObject *accumulator;   /* the RecordAccumulator's __dict__ (its _used and _closed) */
+    PyObject *accumulator;   /* the RecordAccumulator's __dict__: _used, _reserved, _queued,
+                                _closed */
     PyObject *batches;       /* accumulator._batches: TopicPartition -> deque[ProducerBatch] */
     PyObject *wakeup_for;    /* Sender.wakeup_for */
     PyObject *builder_type;  /* RecordBatchBuilder */
@@ -226,7 +228,7 @@ typedef struct {
     vectorcallfunc vectorcall;
 } FastSendObject;
 
-static PyObject *name_used, *name_closed, *name_append;
+static PyObject *name_used, *name_reserved, *name_queued, *name_closed, *name_append;
 static PyObject *get_running_loop; /* asyncio.events._get_running_loop */
 
 static int
@@ -362,23 +364,36 @@ last_batch(FastSendObject *self, PyObject *tp, int *several)
     return batch;
 }
 
+static inline int
+is_int(PyObject *object)
+{
+    return object != NULL && PyLong_CheckExact(object);
+}
+
 /*
  * The accumulator's bytes in use into ``*used``: 1 when it is open and has room for ``size``
- * more, 0 when not (Python raises or waits for buffer memory), -1 on error.
+ * more as RecordAccumulator.has_room decides (nobody waits in line, and the bytes fit beside
+ * those in use and those granted to waiters), 0 when not (Python raises, or waits in line),
+ * -1 on error.
  */
 static int
 room_for(FastSendObject *self, int64_t size, int64_t *used)
 {
     PyObject *closed = PyDict_GetItemWithError(self->accumulator, name_closed);
     PyObject *used_object = PyDict_GetItemWithError(self->accumulator, name_used);
-    if (closed != Py_False || used_object == NULL || !PyLong_CheckExact(used_object)) {
+    PyObject *reserved_object = PyDict_GetItemWithError(self->accumulator, name_reserved);
+    PyObject *queued_object = PyDict_GetItemWithError(self->accumulator, name_queued);
+    if (closed != Py_False || !is_int(used_object) || !is_int(reserved_object) ||
+        !is_int(queued_object)) {
         return PyErr_Occurred() ? -1 : 0;
     }
     *used = PyLong_AsLongLong(used_object);
-    if (*used == -1 && PyErr_Occurred()) {
+    long long reserved = PyLong_AsLongLong(reserved_object);
+    long long queued = PyLong_AsLongLong(queued_object);
+    if (PyErr_Occurred()) {
         return -1;
     }
-    return *used + size <= self->buffer_memory;
+    return queued == 0 && *used + reserved + size <= self->buffer_memory;
 }
 
 enum { NOT_HERE = 0, APPENDED = 1, APPENDED_FULL = 2, NO_ROOM = 3 };
@@ -670,9 +685,12 @@ int
 add_fast_send(PyObject *module)
 {
     name_used = PyUnicode_InternFromString("_used");
+    name_reserved = PyUnicode_InternFromString("_reserved");
+    name_queued = PyUnicode_InternFromString("_queued");
     name_closed = PyUnicode_InternFromString("_closed");
     name_append = PyUnicode_InternFromString("append");
-    if (name_used == NULL || name_closed == NULL || name_append == NULL) {
+    if (name_used == NULL || name_reserved == NULL || name_queued == NULL || name_closed == NULL ||
+        name_append == NULL) {
         return -1;
     }
     PyObject *events = PyImport_ImportModule("asyncio.events");

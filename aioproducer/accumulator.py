@@ -2,8 +2,9 @@
 
 A plain object with no event loop in it: times are integer milliseconds passed in by the
 caller, and nothing here waits. The producer calls :meth:`~RecordAccumulator.append`
-(after :meth:`~RecordAccumulator.has_room`, waiting for space itself up to
-``max_block_ms``); the sender loop calls, in this order::
+(after :meth:`~RecordAccumulator.has_room`, waiting in the line of
+:class:`~aioproducer.buffer_memory.BufferMemory`, its base, up to ``max_block_ms``); the
+sender loop calls, in this order::
 
     idempotence.maybe_bump_epoch()             # if idempotent
     for batch in acc.expired_batches(now):     # past created + delivery_timeout_ms
@@ -35,6 +36,7 @@ from typing import Final, Protocol
 
 from aioproducer.backoff import ExponentialBackoff
 from aioproducer.batch import Completion, ProducerBatch, RecordGroup
+from aioproducer.buffer_memory import BufferMemory
 from aioproducer.config import ProducerConfig
 from aioproducer.errors import ProducerClosedError
 from aioproducer.idempotence import IdempotenceState, next_sequence
@@ -98,7 +100,7 @@ class ReadyResult:
     unknown_leader_topics: set[str] = field(default_factory=set)
 
 
-class RecordAccumulator:
+class RecordAccumulator(BufferMemory):
     """Queues of batches per partition; the state the producer and the sender share."""
 
     def __init__(
@@ -110,18 +112,16 @@ class RecordAccumulator:
         random: Callable[[], float] | None = None,
         clock: Callable[[], int] = _monotonic_ms,
     ) -> None:
+        super().__init__(config.buffer_memory)
         self.config = config
         self._clock = clock
         self.idempotence = idempotence
-        self.memory_waiters = 0
-        """Senders blocked on buffer memory; while > 0 every batch is ready (Java's rule)."""
         self._on_space_freed = on_space_freed
         self._batch_size = config.batch_size
         self._compression = config.compression_type
         self._level = config.compression_level
         self._linger_ms = config.linger_ms
         self._delivery_timeout_ms = config.delivery_timeout_ms
-        self._buffer_memory = config.buffer_memory
         self._backoff = ExponentialBackoff(
             config.retry_backoff_ms, config.retry_backoff_max_ms, random=random
         )
@@ -134,7 +134,6 @@ class RecordAccumulator:
         self._reordered: set[TopicPartition] = set()
         self._batches: dict[TopicPartition, deque[ProducerBatch]] = {}
         self._incomplete: set[ProducerBatch] = set()
-        self._used = 0
         self._next_flush_id = 0
         self._flushes = 0
         self._closed = False
@@ -145,29 +144,11 @@ class RecordAccumulator:
         """The queues of batches, by partition (FastSend appends to their last batch)."""
         return self._batches
 
-    # -- buffer memory -----------------------------------------------------------------------
-    @property
-    def used_bytes(self) -> int:
-        """Bytes held by incomplete batches (uncompressed size, headers included)."""
-        return self._used
-
-    def available(self) -> int:
-        """Bytes of ``buffer_memory`` still free (negative after a split overshoots)."""
-        return self._buffer_memory - self._used
-
-    def has_room(self, nbytes: int) -> bool:
-        """True if a record of at most ``nbytes`` (its batch upper bound) fits now."""
-        return self._used + nbytes <= self._buffer_memory
-
+    # -- buffer memory (the rest is BufferMemory's) ----------------------------------------------
     @property
     def batch_bytes(self) -> int:
         """Room :meth:`append_run` wants before it opens a batch: a whole batch_size."""
         return min(self._batch_size, self._buffer_memory)
-
-    @property
-    def is_full(self) -> bool:
-        """No bytes left at all."""
-        return self._used >= self._buffer_memory
 
     def deallocate(self, batch: ProducerBatch) -> None:
         """``batch`` is settled (or split): give back its bytes. Safe to call twice."""
@@ -175,7 +156,7 @@ class RecordAccumulator:
             return
         self._incomplete.discard(batch)
         self._muted.discard(batch.tp)
-        self._used -= batch.builder.estimated_size
+        self.free(batch.builder.estimated_size)
         if self._on_space_freed is not None:
             self._on_space_freed()
 
@@ -241,13 +222,16 @@ class RecordAccumulator:
         indices: Sequence[int],
         group: RecordGroup,
         now_ms: int = -1,
+        held: int = 0,
     ) -> tuple[int, bool]:
         """Append ``records[i]`` for ``i`` in ``indices`` to ``tp``'s batches, as a run of
         ``group`` per batch; return (records appended, whether a batch is full).
 
-        Fills the open batch, then opens new ones while buffer_memory has room for a whole
-        ``batch_size`` (or it is empty); appends fewer than asked when it has not: the
-        caller waits for space and appends the rest.
+        Fills the open batch, then opens new ones, each step only while :meth:`has_room`
+        for what it may charge (the rest of the open batch, or a whole ``batch_size``);
+        appends fewer than asked when it has not: the caller waits in line for
+        :attr:`batch_bytes` and appends the rest. ``held``, the caller's grant, covers the
+        first step.
         """
         if self._closed:
             raise ProducerClosedError("the accumulator is closed")
@@ -261,9 +245,12 @@ class RecordAccumulator:
             taken = 0
             if batch is not None:
                 before = batch.builder.estimated_size
+                room = min(batch_size - before, new_batch_bytes)  # what filling it may charge
+                if room > 0 and not self.has_room(room, held):
+                    break
                 taken = batch.builder.append_run(timestamp_ms, records, indices[done:])
             if not taken:
-                if self._used and self._used + new_batch_bytes > self._buffer_memory:
+                if not self.has_room(new_batch_bytes, held):
                     break
                 if now_ms < 0:
                     now_ms = self._clock()
@@ -276,6 +263,7 @@ class RecordAccumulator:
             size = batch.builder.estimated_size
             self._used += size - before
             done += taken
+            held = 0
             if size >= batch_size or len(queue) > 1:
                 full = True
         return done, full
@@ -323,7 +311,7 @@ class RecordAccumulator:
         result = ReadyResult()
         ready_nodes = result.ready_nodes
         next_check = _NEVER
-        force = self._flushes > 0 or self._closed or self.memory_waiters > 0
+        force = self._flushes > 0 or self._closed or self._queued > 0
         linger, batch_size, muted = self._linger_ms, self._batch_size, self._muted
         for tp, queue in self._batches.items():
             if not queue:
@@ -479,7 +467,6 @@ class RecordAccumulator:
                 pieces.append(piece)
             piece.completions.append(batch.completions[index])
             piece.timestamps.append(batch.timestamps[index])
-        self.deallocate(batch)
         batch.done = True  # its completions now belong to the pieces
         batch.in_flight = False
         sequence = batch.base_sequence
@@ -491,6 +478,7 @@ class RecordAccumulator:
             piece.seal()
             self._incomplete.add(piece)
             self._used += piece.builder.estimated_size
+        self.deallocate(batch)  # after the pieces are charged: the line is served from that
         if self.idempotence is not None:
             self.idempotence.replace_in_flight(batch, pieces)
         self._muted.discard(batch.tp)

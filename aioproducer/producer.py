@@ -24,6 +24,7 @@ from typing import Any, Final, NoReturn, Self, TypeVar
 
 from aioproducer.accumulator import AppendResult, RecordAccumulator
 from aioproducer.batch import Completion, ProducerBatch, RecordGroup, RecordMetadata, SentRecords
+from aioproducer.buffer_memory import NO_WAIT, MemoryWaiter
 from aioproducer.cluster import Cluster
 from aioproducer.config import ProducerConfig, build_config
 from aioproducer.errors import (
@@ -109,6 +110,11 @@ def _no_loop() -> asyncio.Future[Any]:
 
 def _nothing() -> None:
     return None
+
+
+def _wake(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 def _nothing_for(tp: TopicPartition) -> None:
@@ -242,6 +248,18 @@ def _sender_stopped(
     producer._stall(f"its sender task {reason}")
 
 
+def _weakly(method: Callable[[ProducerError], None]) -> Callable[[ProducerError], None]:
+    """``method`` (bound) called through a weak reference to its object."""
+    ref = weakref.WeakMethod(method)
+
+    def call(error: ProducerError) -> None:
+        bound = ref()
+        if bound is not None:
+            bound(error)
+
+    return call
+
+
 def _headers_bound(headers: Sequence[Header]) -> int:
     """Bytes the headers may take in a record (utf-8 names, varint lengths)."""
     return sum(len(name) * 4 + len(value or b"") + 10 for name, value in headers)
@@ -338,6 +356,8 @@ class Producer:
         self.__dict__.pop("send", None)  # the FastSend, if any
         if self._space_freed is not None:
             self._space_freed.set()
+        if self._accumulator is not None:
+            self._accumulator.wake_waiters()  # each raises the reason
 
     def _stall(self, reason: str) -> None:
         """Stop taking records (see :func:`_sender_stopped`)."""
@@ -346,6 +366,8 @@ class Producer:
         self.__dict__.pop("send", None)  # the FastSend, if any
         if self._space_freed is not None:
             self._space_freed.set()
+        if self._accumulator is not None:
+            self._accumulator.wake_waiters()  # each raises the reason
         log.error(
             "producer %r stopped taking records: %s (close() delivers what is queued)",
             self.config.client_id,
@@ -367,7 +389,9 @@ class Producer:
         self._accumulator = RecordAccumulator(
             config, on_space_freed=self._space_freed.set, idempotence=self._idempotence
         )
-        self._sender = Sender(config, cluster, self._accumulator, self._idempotence, self._fail)
+        self._sender = Sender(  # no strong reference back: a dropped producer is collected
+            config, cluster, self._accumulator, self._idempotence, _weakly(self._fail)
+        )
         try:
             await cluster.bootstrap(config.max_block_ms / 1000)
             if self._idempotence is not None:
@@ -620,20 +644,27 @@ class Producer:
         try:
             for number, run in runs:
                 indices = run
-                while indices:
-                    done, full = accumulator.append_run(
-                        tps[number], timestamp_ms, records, indices, group
-                    )
+                tp, first = tps[number], False
+                done, full = accumulator.append_run(tp, timestamp_ms, records, indices, group)
+                while True:
                     filled |= full
                     queued += done
                     indices = indices[done:]
-                    if indices:
-                        if full:
-                            self._wakeup()
-                        deadline = time.monotonic() + self.config.max_block_ms / 1000
-                        await self._wait_for_space(accumulator.batch_bytes, deadline)
-                        if self._state is not _RUNNING:
-                            raise self._unusable("send_many() (while it waited)")
+                    if not indices:
+                        break
+                    if full:
+                        self._wakeup()
+                    deadline = time.monotonic() + self.config.max_block_ms / 1000
+                    size = accumulator.batch_bytes
+                    waiter = await self._wait_for_space(size, deadline, first, "send_many()")
+                    try:
+                        held = waiter.held
+                        done, full = accumulator.append_run(
+                            tp, timestamp_ms, records, indices, group, held=held
+                        )
+                    finally:
+                        accumulator.leave(waiter)
+                    first = held > 0 and not done  # the grant was not enough: keep the turn
             for index in alone:
                 key, value, headers = records[index]
                 slot = group.slot(index)
@@ -662,9 +693,10 @@ class Producer:
         headers: Sequence[Header] | None,
         completion: Completion,
         serialized: bool = False,
+        held: int = 0,
     ) -> int:
         """Append one record now (``serialized``: key and value went through the
-        serializers already).
+        serializers already; ``held``: bytes of buffer_memory granted to the caller).
 
         Returns 0 when appended; ``_FILLED`` when appended behind a batch that just filled
         up (the caller should yield to the sender); ``_NEED_ROUTE`` when the topic's
@@ -715,7 +747,7 @@ class Producer:
             _raise_bad_partition(topic, partition, len(tps))
         accumulator = self._accumulator
         assert accumulator is not None
-        if not accumulator.has_room(size):
+        if not accumulator.has_room(size, held):
             return size
         result = accumulator.append(
             tps[partition], timestamp_ms, key_bytes, value_bytes, header_list, completion
@@ -764,18 +796,40 @@ class Producer:
         if need == _FILLED:
             await _yield(0)
             return completion
+        accumulator = self._accumulator
+        assert accumulator is not None
         deadline = time.monotonic() + self.config.max_block_ms / 1000
+        first = False
         while need > _FILLED or need == _NEED_ROUTE:
             if need == _NEED_ROUTE:
                 await self._route(topic, max(0.0, deadline - time.monotonic()))
-            else:
-                await self._wait_for_space(need, deadline)
-            if self._state is not _RUNNING:
-                raise self._unusable("send() (while it waited)")
-            need = self._enqueue(
-                topic, value, key, partition, timestamp_ms, headers, completion, serialized
-            )
+                self._check_running("send()")
+                need = self._enqueue(
+                    topic, value, key, partition, timestamp_ms, headers, completion, serialized
+                )
+                continue
+            waiter = await self._wait_for_space(need, deadline, first, "send()")
+            try:
+                held = waiter.held
+                need = self._enqueue(
+                    topic,
+                    value,
+                    key,
+                    partition,
+                    timestamp_ms,
+                    headers,
+                    completion,
+                    serialized,
+                    held,
+                )
+            finally:
+                accumulator.leave(waiter)
+            first = held > 0  # the grant was not enough: keep the turn
         return completion
+
+    def _check_running(self, what: str) -> None:
+        if self._state is not _RUNNING:
+            raise self._unusable(f"{what} (while it waited)")
 
     async def _route(
         self, topic: str, timeout: float | None = None
@@ -803,27 +857,42 @@ class Producer:
             f"the record is up to {size} bytes serialized, more than {name} ({limit})"
         )
 
-    async def _wait_for_space(self, size: int, deadline: float) -> None:
-        accumulator, event = self._accumulator, self._space_freed
+    async def _wait_for_space(
+        self, size: int, deadline: float, first: bool, what: str
+    ) -> MemoryWaiter:
+        """Wait in line for ``size`` bytes of buffer_memory, until ``deadline``
+        (time.monotonic()), joining at its head if ``first``. Returns the waiter, granted
+        the bytes (its ``held``; ``NO_WAIT``, holding none, when there was room at once):
+        the caller appends, then leaves the line whatever happens. BufferFullError when
+        the deadline passes first; ProducerClosedError when close() ends the wait."""
+        accumulator, sender = self._accumulator, self._sender
         assert accumulator is not None
-        assert event is not None
-        accumulator.memory_waiters += 1  # every batch is ready while someone waits (Java)
-        assert self._sender is not None
-        self._sender.wakeup()
+        assert sender is not None
+        self._check_running(what)
+        if accumulator.has_room(size):
+            return NO_WAIT
+        loop = asyncio.get_running_loop()
+        woken: asyncio.Future[None] = loop.create_future()
+        waiter = accumulator.wait_for_memory(size, functools.partial(_wake, woken), first=first)
+        if woken.done():  # granted at once
+            return waiter
+        sender.wakeup()  # every batch is ready while someone waits (Java)
+        timer = loop.call_later(deadline - time.monotonic(), _wake, woken)
         try:
-            while not accumulator.has_room(size) and self._state == _RUNNING:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise BufferFullError(
-                        f"buffer_memory ({self.config.buffer_memory} bytes) stayed full for "
-                        f"max_block_ms ({self.config.max_block_ms} ms)"
-                    )
-                event.clear()
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(remaining):
-                        await event.wait()
+            await woken
+        except BaseException:  # cancelled
+            accumulator.leave(waiter)
+            raise
         finally:
-            accumulator.memory_waiters -= 1
+            timer.cancel()
+        if not waiter.held or self._state is not _RUNNING:  # the deadline passed, or close()
+            accumulator.leave(waiter)
+            self._check_running(what)
+            raise BufferFullError(
+                f"buffer_memory ({self.config.buffer_memory} bytes) stayed full for "
+                f"max_block_ms ({self.config.max_block_ms} ms)"
+            )
+        return waiter
 
     async def send_and_wait(
         self,
@@ -911,7 +980,9 @@ class Producer:
         self._state = _CLOSED
         self.__dict__.pop("send", None)  # the FastSend, if any: send() now raises
         if self._space_freed is not None:
-            self._space_freed.set()  # senders waiting for buffer memory raise
+            self._space_freed.set()
+        if self._accumulator is not None:
+            self._accumulator.wake_waiters()  # each raises ProducerClosedError
         sender, cluster = self._sender, self._cluster
         assert sender is not None
         assert cluster is not None

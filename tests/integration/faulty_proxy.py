@@ -4,7 +4,9 @@ It forwards bytes both ways, reading Kafka's frames to learn which request each 
 answers. With ``drop_every=N`` it lets the broker append every Nth Produce request but cuts
 the connection before the response reaches the client, so the client must retry a batch the
 broker already wrote: exactly the case idempotence exists for. With ``stall_every=N`` it
-instead goes silent after every Nth Produce response, as a hung broker would.
+instead goes silent after every Nth Produce response, as a hung broker would. With
+``response_delay=S`` it holds each Produce response S seconds before passing it on, as a
+slow broker would (one connection's responses stay in order, so one comes every S seconds).
 """
 
 from __future__ import annotations
@@ -21,10 +23,17 @@ class FaultyProxy:
     """Listens on 127.0.0.1:``port`` and forwards to ``target_port``."""
 
     def __init__(
-        self, port: int, target_port: int, *, drop_every: int = 0, stall_every: int = 0
+        self,
+        port: int,
+        target_port: int,
+        *,
+        drop_every: int = 0,
+        stall_every: int = 0,
+        response_delay: float = 0.0,
     ) -> None:
         self.port = port
         self.target_port = target_port
+        self.response_delay = response_delay
         self.drop_every = drop_every
         self.stall_every = stall_every
         """Hold every Nth Produce response and all after it on that connection, as a hung
@@ -102,5 +111,7 @@ class FaultyProxy:
                     while await self._frame(reader) is not None:
                         pass  # swallow everything until a side closes
                     return
+                if self.response_delay:
+                    await asyncio.sleep(self.response_delay)
             writer.write(frame)
             await writer.drain()

@@ -162,6 +162,33 @@ def test_space_freed_callback() -> None:
     assert calls == [1]
 
 
+def test_deallocate_serves_the_line_of_waiters() -> None:
+    acc = make(buffer_memory=2_000, batch_size=1_000)
+    while acc.has_room(200):
+        add(acc, T0)
+    woken: list[int] = []
+    waiter = acc.wait_for_memory(200, lambda: woken.append(1))
+    assert woken == []
+    assert not acc.has_room(0)  # nobody may overtake it
+    acc.deallocate(acc.queued(T0)[0])
+    assert woken == [1]
+    assert waiter.held == 200
+    assert acc.available() == 2_000 - acc.used_bytes - 200
+
+
+def test_a_split_serves_the_line_only_from_what_its_pieces_leave() -> None:
+    acc = make(linger_ms=0, batch_size=4_000, buffer_memory=4_000)
+    for i in range(40):
+        acc.append(T0, 5_000, f"k{i}".encode(), b"v" * 60, (), FakeCompletion(), 0)
+    (batch,) = acc.drain(Leaders({T0: 1}), {1}, 1 << 20, 0)[1]
+    woken: list[int] = []
+    waiter = acc.wait_for_memory(batch.estimated_size, lambda: woken.append(1))
+    pieces = acc.split_and_reenqueue(batch, 10)
+    assert acc.used_bytes == sum(p.estimated_size for p in pieces) > batch.estimated_size
+    assert woken == []  # the original's bytes went to its pieces, not to the waiter
+    assert acc.used_bytes + waiter.held <= 4_000
+
+
 def test_append_after_close_raises() -> None:
     acc = make()
     add(acc, T0)
@@ -210,8 +237,11 @@ def test_flush_and_close_make_everything_ready() -> None:
 def test_memory_waiters_make_everything_ready() -> None:
     acc = make(linger_ms=10_000)
     add(acc, T0)
-    acc.memory_waiters += 1
+    waiter = acc.wait_for_memory(acc.config.buffer_memory, lambda: None)  # cannot fit yet
+    assert acc.memory_waiters == 1
     assert acc.ready(0, Leaders({T0: 1})).ready_nodes == {1}
+    acc.leave(waiter)
+    assert acc.ready(0, Leaders({T0: 1})).ready_nodes == set()
 
 
 def test_unknown_leader_reported() -> None:

@@ -341,3 +341,41 @@ def test_a_call_outside_the_producers_loop_goes_to_python(speedups: Speedups) ->
     rig.fast(TOPIC, b"v", b"k")  # the second would append to the open batch in C
     assert len(rig.fallbacks) == 2
     assert not rig.opened
+
+
+def test_fast_send_does_not_overtake_senders_waiting_for_memory(speedups: Speedups) -> None:
+    rig = Rig(speedups, batch_size=1_000, buffer_memory=2_000, partitions=1)
+    assert rig.fast(TOPIC, b"v" * 500, b"k") == "opened"
+    accumulator = rig.accumulator
+    woken: list[int] = []
+    waiter = accumulator.wait_for_memory(1_900, lambda: woken.append(1))
+    assert rig.fast(TOPIC, b"v", b"k") == "no room"  # the open batch and the buffer have room
+    accumulator.deallocate(accumulator.batches_by_partition[rig.tps[0]].popleft())  # sent
+    assert woken == [1]  # granted 1,900 of the 2,000
+    assert rig.fast(TOPIC, b"v" * 17, b"k") == "opened"  # 82 + 1 + 17 fit beside the grant
+    assert rig.fast(TOPIC, b"v", b"k") == "no room"
+    accumulator.leave(waiter)  # gone without appending: its bytes are free again
+    assert type(rig.fast(TOPIC, b"v", b"k")) is speedups.Ready
+    assert len(rig.fallbacks) == 2
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    used=st.integers(0, 2_000),
+    granted=st.integers(0, 2_000),
+    queued=st.integers(0, 2),
+    value=st.integers(0, 2_000),
+)
+def test_fast_send_finds_room_exactly_when_python_does(
+    used: int, granted: int, queued: int, value: int
+) -> None:
+    assert c is not None
+    rig = Rig(c, batch_size=1_000, buffer_memory=2_000, partitions=1)
+    accumulator = rig.accumulator
+    accumulator._used, accumulator._reserved = used, granted  # the state the line leaves
+    for _ in range(queued):
+        accumulator.wait_for_memory(2_000, print)  # cannot be granted while anything is used
+    has_room = accumulator.has_room(BOUND + 1 + value)
+    answer = rig.fast(TOPIC, b"v" * value, b"k")
+    assert (answer != "no room") == has_room
+    assert (not rig.fallbacks) == has_room  # C took it only when Python would have

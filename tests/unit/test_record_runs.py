@@ -220,3 +220,20 @@ def test_failing_a_batch_fails_its_groups(loop: asyncio.AbstractEventLoop) -> No
     batch.fail(ProducerError("gone"))
     with pytest.raises(ProducerError, match="gone"):
         group.future.result()
+
+
+def test_runs_wait_behind_the_line_and_use_their_grant(loop: asyncio.AbstractEventLoop) -> None:
+    acc = make(batch_size=1000, buffer_memory=2500)
+    records: list[Pair] = [(b"key", b"v" * 100) for _ in range(100)]
+    done, _ = acc.append_run(T0, 7, records, range(4), group_of(loop, 100))
+    assert done == 4  # the open batch has room for four more
+    woken: list[str] = []
+    ahead = acc.wait_for_memory(2000, lambda: woken.append("ahead"))
+    assert acc.append_run(T0, 7, records, range(4, 100), group_of(loop, 100)) == (0, False)
+    mine = acc.wait_for_memory(acc.batch_bytes, lambda: woken.append("mine"))
+    acc.leave(ahead)  # timed out: its turn passes on
+    assert woken == ["mine"]
+    done, _ = acc.append_run(T0, 7, records, range(4, 100), group_of(loop, 100), held=mine.held)
+    assert done == 4  # the grant covers one step: filling the open batch
+    acc.leave(mine)
+    assert acc.used_bytes <= 2500
