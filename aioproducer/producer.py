@@ -475,6 +475,11 @@ class Producer:
         """
         if self._state is not _RUNNING or _get_running_loop() is not self._loop:
             raise self._unusable("send()")
+        # Serialized here, once: a send() that waits appends later from these bytes.
+        if self._key_serializer is not None:
+            key = _serialize(self._key_serializer, "key", key)
+        if self._value_serializer is not None:
+            value = _serialize(self._value_serializer, "value", value)
         future: asyncio.Future[RecordMetadata] = self._create_future()
         need = self._enqueue(topic, value, key, partition, timestamp_ms, headers, future)
         if need:
@@ -668,12 +673,10 @@ class Producer:
             for index in alone:
                 key, value, headers = records[index]
                 slot = group.slot(index)
-                need = self._enqueue(
-                    topic, value, key, partition, timestamp_ms, headers, slot, True
-                )
+                need = self._enqueue(topic, value, key, partition, timestamp_ms, headers, slot)
                 if need:
                     await self._enqueue_slowly(
-                        need, topic, value, key, partition, timestamp_ms, headers, slot, True
+                        need, topic, value, key, partition, timestamp_ms, headers, slot
                     )
                 queued += 1
         except (BufferFullError, ProducerClosedError) as exc:
@@ -692,23 +695,18 @@ class Producer:
         timestamp_ms: int | None,
         headers: Sequence[Header] | None,
         completion: Completion,
-        serialized: bool = False,
         held: int = 0,
     ) -> int:
-        """Append one record now (``serialized``: key and value went through the
-        serializers already; ``held``: bytes of buffer_memory granted to the caller).
+        """Append one record now, its key and value serialized already (``held``: bytes of
+        buffer_memory granted to the caller).
 
         Returns 0 when appended; ``_FILLED`` when appended behind a batch that just filled
         up (the caller should yield to the sender); ``_NEED_ROUTE`` when the topic's
         metadata must be waited for; else the bytes of buffer_memory the record needs.
         """
-        # Serialize and check types: bytes pass straight through.
-        if self._key_serializer is not None and not serialized:
-            key = _serialize(self._key_serializer, "key", key)
+        # Check types: bytes pass straight through.
         if key is not None and type(key) is not bytes:
             key = _as_bytes("key", key)
-        if self._value_serializer is not None and not serialized:
-            value = _serialize(self._value_serializer, "value", value)
         if value is not None and type(value) is not bytes:
             value = _as_bytes("value", value)
         key_bytes: bytes | None = key
@@ -785,7 +783,6 @@ class Producer:
         timestamp_ms: int | None,
         headers: Sequence[Header] | None,
         completion: _C,
-        serialized: bool = False,
     ) -> _C:
         """Wait for metadata or buffer space (max_block_ms in all), then append; return
         ``completion``.
@@ -805,22 +802,14 @@ class Producer:
                 await self._route(topic, max(0.0, deadline - time.monotonic()))
                 self._check_running("send()")
                 need = self._enqueue(
-                    topic, value, key, partition, timestamp_ms, headers, completion, serialized
+                    topic, value, key, partition, timestamp_ms, headers, completion
                 )
                 continue
             waiter = await self._wait_for_space(need, deadline, first, "send()")
             try:
                 held = waiter.held
                 need = self._enqueue(
-                    topic,
-                    value,
-                    key,
-                    partition,
-                    timestamp_ms,
-                    headers,
-                    completion,
-                    serialized,
-                    held,
+                    topic, value, key, partition, timestamp_ms, headers, completion, held
                 )
             finally:
                 accumulator.leave(waiter)

@@ -325,3 +325,31 @@ async def test_extreme_flush_and_close_timeouts_work(
         await producer.close(timeout=timeout)
     assert future.done()
     assert producer.closed
+
+
+async def test_serializers_run_once_per_record_even_when_send_waits(
+    kafka_bootstrap: str, new_topic: TopicFactory
+) -> None:
+    """The first send to a topic waits for its metadata, a send on a full buffer for
+    memory: the record is appended later, from the bytes serialized at the call."""
+    calls: list[object] = []
+
+    def counting(value: object) -> bytes:
+        calls.append(value)
+        return str(value).encode()
+
+    topic = new_topic()
+    async with Producer(
+        bootstrap_servers=kafka_bootstrap,
+        key_serializer=counting,
+        value_serializer=counting,
+        buffer_memory=4096,
+        batch_size=1024,
+        linger_ms=50,
+    ) as producer:
+        futures = [await producer.send(topic, i, key=i % 3) for i in range(200)]
+        await asyncio.gather(*futures)
+    assert len(calls) == 400
+    assert [r.value for r in consume_all(kafka_bootstrap, topic)] == [
+        str(i).encode() for i in range(200)
+    ]
