@@ -49,7 +49,10 @@ def run_cli(
 
 
 def summary(result: subprocess.CompletedProcess[str]) -> tuple[int, int]:
-    """(sent, failed) from the summary line, the last line but errors."""
+    """(sent, failed) from the summary line, the last line but errors; a run without
+    errors prints nothing else."""
+    if result.returncode == 0:
+        assert result.stderr.count("\n") == 1, result.stderr
     lines = [line for line in result.stderr.splitlines() if not line.startswith("aioproducer:")]
     match = SUMMARY.match(lines[-1])
     assert match, result.stderr
