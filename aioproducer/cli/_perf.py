@@ -155,10 +155,13 @@ class PerfOptions:
 
 
 class _Run:
-    """One perf run: sends, throttles, and counts what is acknowledged."""
+    """One perf run: sends ``values`` in turn, throttles, counts what is acknowledged."""
 
-    def __init__(self, options: PerfOptions, stats: PerfStats, tally: Tally) -> None:
+    def __init__(
+        self, options: PerfOptions, values: list[bytes], stats: PerfStats, tally: Tally
+    ) -> None:
         self._options = options
+        self._values = values
         self._stats = stats
         self._tally = tally
 
@@ -169,12 +172,11 @@ class _Run:
         now = _now_ms()
         self._stats.record(now - sent_ms, size, now)
 
-    async def send_all(self, producer: Producer) -> None:
-        options = self._options
-        values = payloads(options.record_size, options.num_records)
+    async def send_all(self, producer: Producer, started: float) -> None:
+        """Send every record; the throttle counts from ``started`` (``time.monotonic()``)."""
+        options, values = self._options, self._values
         topic, send, done, partial = options.topic, producer.send, self._done, functools.partial
         per_second, clock = options.throughput, time.monotonic
-        started = clock()
         for i in range(options.num_records):
             value = values[i % len(values)]
             sent_ms = _now_ms()
@@ -204,12 +206,14 @@ async def perf(
     def print_line(line: str) -> None:
         print(line, file=out, flush=True)
 
-    stats = PerfStats(options.num_records, _now_ms(), print_line)
+    values = payloads(options.record_size, options.num_records)
     tally = Tally()
     producer = Producer(config)
+    started = time.monotonic()  # before connecting, as Java's clock starts before metadata
+    stats = PerfStats(options.num_records, _now_ms(), print_line)
     await producer.start()
     try:
-        await _Run(options, stats, tally).send_all(producer)
+        await _Run(options, values, stats, tally).send_all(producer, started)
     finally:
         await producer.close()
         print_line(stats.total_line(_now_ms()))
