@@ -18,6 +18,7 @@ from aioproducer.config import ProducerConfig
 __all__ = [
     "DEFAULT_SETTINGS",
     "add_producer_options",
+    "largest_record",
     "parse_property",
     "producer_config",
     "read_properties",
@@ -93,6 +94,11 @@ def producer_config(
     if not any(_canonical(name) == "bootstrap_servers" for name in settings):
         raise InputError("no broker given: use --bootstrap-servers HOST:PORT")
     return ProducerConfig.from_mapping(settings)
+
+
+def largest_record(config: ProducerConfig) -> int:
+    """The most bytes a record may take (the producer refuses larger ones)."""
+    return min(config.max_request_size, config.buffer_memory)
 
 
 def _merge(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:

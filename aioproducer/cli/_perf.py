@@ -26,6 +26,7 @@ from aioproducer.cli._input import InputError
 from aioproducer.cli._options import (
     DEFAULT_SETTINGS,
     add_producer_options,
+    largest_record,
     parse_property,
     producer_config,
 )
@@ -196,7 +197,7 @@ async def perf(
     err = stderr if stderr is not None else sys.stderr
     options = PerfOptions.from_args(args)
     config = producer_config(args, {**DEFAULT_SETTINGS, "client.id": "perf-producer-client"})
-    limit = min(config.max_request_size, config.buffer_memory)
+    limit = largest_record(config)
     if options.record_size > limit:
         raise InputError(
             f"--record-size {options.record_size} is more than a record may be "

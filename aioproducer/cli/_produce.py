@@ -29,7 +29,7 @@ from aioproducer.cli._input import (
     parse_json_lines,
     parse_lines,
 )
-from aioproducer.cli._options import add_producer_options, producer_config
+from aioproducer.cli._options import add_producer_options, largest_record, producer_config
 from aioproducer.cli._reader import STDIN, ChunkReader, check_inputs
 from aioproducer.cli._report import Progress, Tally, summary_line
 from aioproducer.errors import InvalidPartitionError, RecordTooLargeError, SerializationError
@@ -203,7 +203,7 @@ async def produce(args: argparse.Namespace, stderr: TextIO | None = None) -> int
     options = ProduceOptions.from_args(args)
     check_inputs(options.files)
     config = producer_config(args)
-    limit = min(config.max_request_size, config.buffer_memory)
+    limit = largest_record(config)
     producer = Producer(config)
     await producer.start()
     started = time.monotonic()
