@@ -36,7 +36,7 @@ from typing import Final, Protocol
 from aioproducer.backoff import ExponentialBackoff
 from aioproducer.batch import Completion, ProducerBatch, RecordGroup
 from aioproducer.config import ProducerConfig
-from aioproducer.errors import ProducerClosedError
+from aioproducer.errors import BatchBuildError, ProducerClosedError
 from aioproducer.idempotence import IdempotenceState, next_sequence
 from aioproducer.metadata import TopicPartition
 from aioproducer.protocol.records import Header, RecordBatchBuilder, decode_batches
@@ -44,6 +44,7 @@ from aioproducer.protocol.records import Header, RecordBatchBuilder, decode_batc
 __all__ = ["AppendResult", "LeaderLookup", "ReadyResult", "RecordAccumulator"]
 
 _NEVER: Final = 1 << 62
+_NO_STATE: Final = (-1, -1, -1)
 
 
 def _monotonic_ms() -> int:
@@ -357,9 +358,10 @@ class RecordAccumulator:
     ) -> dict[int, list[ProducerBatch]]:
         """For each of ``nodes``: at most one batch per partition it leads, in one request.
 
-        Batches are sealed (compressed) and stamped with producer state here; a request
-        stops before ``max_request_size`` unless its first batch alone is larger. The start
-        partition rotates per node for fairness. Drained batches are ``in_flight``.
+        Batches are sealed (compressed) before they leave their queue, stamped with the
+        producer state they are then given. A request stops before ``max_request_size``
+        unless its first batch alone is larger. The start partition rotates per node for
+        fairness. Drained batches are ``in_flight``.
         """
         by_node: dict[int, list[TopicPartition]] = {}
         for tp in self._batches:
@@ -385,26 +387,18 @@ class RecordAccumulator:
         for step in range(count):
             index = (start + step) % count
             tp = partitions[index]
-            queue = self._batches[tp]
-            if not queue or tp in self._muted:
+            head = self._built_head(tp, node, now_ms)
+            if head is None:
                 continue
-            first = queue[0]
-            if first.attempts and now_ms < first.retry_at_ms and node == first.last_node:
-                continue
-            if idempotence is not None and not idempotence.can_drain(first):
-                continue
-            if (  # the bound cannot tell: build (compress) it and measure
-                batches
-                and size + first.wire_size_bound() > max_request_size
-                and size + len(first.seal()) > max_request_size
-            ):
+            first, wire_size = head
+            if batches and size + wire_size > max_request_size:
                 stop_at = index  # this partition goes first in the next request
                 break
-            queue.popleft()
+            self._batches[tp].popleft()
             if idempotence is not None:
-                idempotence.assign(first)  # before the build when the bound said it fits
-            wire = first.seal()  # built once; re-stamped only if it was built above
-            size += len(wire)
+                idempotence.assign(first)  # the state it was built with, unless that changed
+            first.seal()  # (re-)stamped only if it changed
+            size += wire_size
             first.in_flight = True
             first.last_node = node
             if self._guarantee_order:
@@ -412,6 +406,43 @@ class RecordAccumulator:
             batches.append(first)
         self._drain_start[node] = stop_at
         return batches
+
+    def _built_head(
+        self, tp: TopicPartition, node: int, now_ms: int
+    ) -> tuple[ProducerBatch, int] | None:
+        """``tp``'s first batch and its size on the wire, if it may go to ``node`` now.
+
+        An unbuilt batch is built here, stamped with the state :meth:`IdempotenceState.assign`
+        will give it. A batch that cannot be built fails alone, having consumed no sequence,
+        and the next one is looked at.
+        """
+        queue = self._batches[tp]
+        idempotence = self.idempotence
+        while queue and tp not in self._muted:
+            first = queue[0]
+            if first.attempts and now_ms < first.retry_at_ms and node == first.last_node:
+                return None
+            if idempotence is not None and not idempotence.can_drain(first):
+                return None
+            if first.built is not None:
+                return first, len(first.built)
+            stamp = _NO_STATE if idempotence is None else idempotence.stamp_for(first)
+            try:
+                return first, len(first.seal(stamp))
+            except Exception as exc:  # whatever the builder or the codec raised
+                queue.popleft()
+                self._fail_unbuilt(first, exc)
+        return None
+
+    def _fail_unbuilt(self, batch: ProducerBatch, cause: BaseException) -> None:
+        topic, partition = batch.tp
+        error = BatchBuildError(
+            f"could not build a batch of {batch.record_count} record(s) for "
+            f"{topic}-{partition}: {cause!r}"
+        )
+        error.__cause__ = cause
+        self.deallocate(batch)
+        batch.fail(error)
 
     # -- retries, splits, expiry ----------------------------------------------------------------
     def reenqueue(self, batch: ProducerBatch, now_ms: int) -> None:

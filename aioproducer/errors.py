@@ -29,6 +29,7 @@ __all__ = [
     "CONNECT_EXCEPTIONS",
     "IO_EXCEPTIONS",
     "AuthenticationError",
+    "BatchBuildError",
     "BrokerError",
     "BrokerIdNotRegisteredError",
     "BrokerNotAvailableError",
@@ -213,6 +214,13 @@ class SerializationError(ProducerError, TypeError):
 
 class InvalidTopicNameError(ProducerError, ValueError):
     """A topic name is empty, too long, or uses characters Kafka does not allow."""
+
+
+class BatchBuildError(ProducerError):
+    """A record batch could not be built (encoded or compressed); only its records fail.
+
+    The error the builder or the codec raised is the ``__cause__``.
+    """
 
 
 class UnknownTopicError(KafkaTimeoutError):
