@@ -246,6 +246,7 @@ class ProducerBatch:
         "attempts",
         "base_sequence",
         "builder",
+        "building",
         "built",
         "completions",
         "created_ms",
@@ -298,6 +299,8 @@ class ProducerBatch:
         self.built: bytes | None = None
         """The sealed wire bytes (compressed once), stamped with ``stamped``."""
         self.stamped: Stamp = _NO_STATE
+        self.building = False
+        """Its builder is closed and being built off the event loop (:meth:`attach` next)."""
         self.producer_id = -1
         self.producer_epoch = -1
         self.base_sequence = NO_SEQUENCE
@@ -359,6 +362,12 @@ class ProducerBatch:
         self.stamped = state
         self.built = built
         return built
+
+    def attach(self, built: bytes, stamp: Stamp) -> None:
+        """Take the bytes ``builder.build(*stamp)`` returned elsewhere (see :attr:`building`)."""
+        self.built = built
+        self.stamped = stamp
+        self.building = False
 
     def add_run(self, group: RecordGroup, indices: Sequence[int], timestamp_ms: int) -> None:
         """The builder just took records ``indices`` of ``group``, all stamped ``timestamp_ms``."""
