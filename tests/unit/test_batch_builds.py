@@ -195,11 +195,18 @@ def test_a_build_elsewhere_that_failed_fails_its_batch_alone() -> None:
     assert not idem.bump_requested
 
 
-def test_a_batch_settled_while_built_elsewhere_drops_the_result() -> None:
-    _, acc = _idempotent("gzip")
+@pytest.mark.parametrize("how", ["forced close", "expiry"])
+def test_a_batch_settled_while_built_elsewhere_drops_the_result(how: str) -> None:
+    idem, acc = _idempotent("gzip")
     big, stamp, completions = _handed_over(acc)
     closed = ProducerClosedError("closed")
-    acc.abort_all(closed)
+    if how == "expiry":  # what Sender._fail_expired does
+        assert acc.expired_batches(big.deadline_ms) == [big]
+        idem.on_expired(big)
+        acc.deallocate(big)
+        big.fail(closed)
+    else:
+        acc.abort_all(closed)
     acc.attach_built(big, stamp, big.builder.build(*stamp))
     acc.attach_built(big, stamp, ValueError("late and wrong"))
     assert big.built is None
