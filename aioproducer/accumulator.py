@@ -10,7 +10,9 @@ sender loop calls, in this order::
     for batch in acc.expired_batches(now):     # past created + delivery_timeout_ms
         idempotence.on_expired(batch); acc.deallocate(batch); batch.fail(timeout error)
     result = acc.ready(now, metadata)          # nodes with sendable data, when to look again
-    drained = acc.drain(metadata, nodes, max_request_size, now)   # sealed, stamped batches
+    drained = acc.drain(metadata, nodes, max_request_size, now, builds)  # sealed, stamped
+    ... later, on the loop, for each batch drain() handed to ``builds``:
+    acc.attach_built(batch, stamp, built_bytes_or_exception)
     ... send batch.built for each; then per batch, one of:
     acc.deallocate(batch); batch.complete(base_offset, log_append_time)   # success
     acc.reenqueue(batch, now)                  # retriable error: front of its queue, backoff
@@ -35,17 +37,18 @@ from itertools import pairwise
 from typing import Final, Protocol
 
 from aioproducer.backoff import ExponentialBackoff
-from aioproducer.batch import Completion, ProducerBatch, RecordGroup
+from aioproducer.batch import Completion, ProducerBatch, RecordGroup, Stamp
 from aioproducer.buffer_memory import BufferMemory
 from aioproducer.config import ProducerConfig
-from aioproducer.errors import ProducerClosedError
+from aioproducer.errors import BatchBuildError, ProducerClosedError
 from aioproducer.idempotence import IdempotenceState, next_sequence
 from aioproducer.metadata import TopicPartition
 from aioproducer.protocol.records import Header, RecordBatchBuilder, decode_batches
 
-__all__ = ["AppendResult", "LeaderLookup", "ReadyResult", "RecordAccumulator"]
+__all__ = ["AppendResult", "BuildElsewhere", "LeaderLookup", "ReadyResult", "RecordAccumulator"]
 
 _NEVER: Final = 1 << 62
+_NO_STATE: Final = (-1, -1, -1)
 
 
 def _monotonic_ms() -> int:
@@ -88,6 +91,15 @@ class LeaderLookup(Protocol):
     """Where partitions live; ``ClusterMetadata`` is one. A negative node id = unknown."""
 
     def leader(self, topic: str, partition: int) -> int: ...
+
+
+class BuildElsewhere(Protocol):
+    """Builds batches away from the caller (the sender's ``OffLoopBuilds`` is one): what it
+    :meth:`wants`, it builds with ``batch.builder.build(*stamp)`` and passes the outcome to
+    :meth:`RecordAccumulator.attach_built`; :meth:`submit` returns False if it cannot."""
+
+    def wants(self, batch: ProducerBatch) -> bool: ...
+    def submit(self, batch: ProducerBatch, stamp: Stamp) -> bool: ...
 
 
 @dataclass(slots=True)
@@ -322,7 +334,7 @@ class RecordAccumulator(BufferMemory):
             if leader < 0:
                 result.unknown_leader_topics.add(tp.topic)
                 continue
-            if leader in ready_nodes or tp in muted:
+            if leader in ready_nodes or tp in muted or first.building:
                 continue
             if first.attempts and now_ms < first.retry_at_ms and leader == first.last_node:
                 next_check = min(next_check, first.retry_at_ms - now_ms)
@@ -348,12 +360,15 @@ class RecordAccumulator(BufferMemory):
         nodes: Collection[int],
         max_request_size: int,
         now_ms: int,
+        builds: BuildElsewhere | None = None,
     ) -> dict[int, list[ProducerBatch]]:
         """For each of ``nodes``: at most one batch per partition it leads, in one request.
 
-        Batches are sealed (compressed) and stamped with producer state here; a request
-        stops before ``max_request_size`` unless its first batch alone is larger. The start
-        partition rotates per node for fairness. Drained batches are ``in_flight``.
+        Batches are sealed (compressed) before they leave their queue, stamped with the
+        producer state they are then given; those ``builds`` wants are built by it instead
+        and go in a later request. A request stops before ``max_request_size`` unless its
+        first batch alone is larger. The start partition rotates per node for fairness.
+        Drained batches are ``in_flight``.
         """
         by_node: dict[int, list[TopicPartition]] = {}
         for tp in self._batches:
@@ -362,13 +377,18 @@ class RecordAccumulator(BufferMemory):
                 by_node.setdefault(leader, []).append(tp)
         drained: dict[int, list[ProducerBatch]] = {}
         for node, partitions in by_node.items():
-            batches = self._drain_node(node, partitions, max_request_size, now_ms)
+            batches = self._drain_node(node, partitions, max_request_size, now_ms, builds)
             if batches:
                 drained[node] = batches
         return drained
 
     def _drain_node(
-        self, node: int, partitions: list[TopicPartition], max_request_size: int, now_ms: int
+        self,
+        node: int,
+        partitions: list[TopicPartition],
+        max_request_size: int,
+        now_ms: int,
+        builds: BuildElsewhere | None,
     ) -> list[ProducerBatch]:
         count = len(partitions)
         start = self._drain_start.get(node, 0) % count
@@ -379,26 +399,18 @@ class RecordAccumulator(BufferMemory):
         for step in range(count):
             index = (start + step) % count
             tp = partitions[index]
-            queue = self._batches[tp]
-            if not queue or tp in self._muted:
+            head = self._built_head(tp, node, now_ms, builds)
+            if head is None:
                 continue
-            first = queue[0]
-            if first.attempts and now_ms < first.retry_at_ms and node == first.last_node:
-                continue
-            if idempotence is not None and not idempotence.can_drain(first):
-                continue
-            if (  # the bound cannot tell: build (compress) it and measure
-                batches
-                and size + first.wire_size_bound() > max_request_size
-                and size + len(first.seal()) > max_request_size
-            ):
+            first, wire_size = head
+            if batches and size + wire_size > max_request_size:
                 stop_at = index  # this partition goes first in the next request
                 break
-            queue.popleft()
+            self._batches[tp].popleft()
             if idempotence is not None:
-                idempotence.assign(first)  # before the build when the bound said it fits
-            wire = first.seal()  # built once; re-stamped only if it was built above
-            size += len(wire)
+                idempotence.assign(first)  # the state it was built with, unless that changed
+            first.seal()  # (re-)stamped only if it changed
+            size += wire_size
             first.in_flight = True
             first.last_node = node
             if self._guarantee_order:
@@ -406,6 +418,68 @@ class RecordAccumulator(BufferMemory):
             batches.append(first)
         self._drain_start[node] = stop_at
         return batches
+
+    def _built_head(
+        self, tp: TopicPartition, node: int, now_ms: int, builds: BuildElsewhere | None
+    ) -> tuple[ProducerBatch, int] | None:
+        """``tp``'s first batch and its size on the wire, if it may go to ``node`` now.
+
+        An unbuilt batch is built here, stamped with the state :meth:`IdempotenceState.assign`
+        will give it; or, if ``builds`` wants it, closed and handed over (it stays first in
+        its queue, skipped until :meth:`attach_built`). A batch that cannot be built fails
+        alone, having consumed no sequence, and the next one is looked at.
+        """
+        queue = self._batches[tp]
+        idempotence = self.idempotence
+        while queue and tp not in self._muted:
+            first = queue[0]
+            if first.building:
+                return None
+            if first.attempts and now_ms < first.retry_at_ms and node == first.last_node:
+                return None
+            if idempotence is not None and not idempotence.can_drain(first):
+                return None
+            if first.built is not None:
+                return first, len(first.built)
+            stamp = _NO_STATE if idempotence is None else idempotence.stamp_for(first)
+            if builds is not None and builds.wants(first):
+                first.building = True
+                first.builder.close()
+                if builds.submit(first, stamp):
+                    return None
+                first.building = False  # it could not take the batch: built here
+            try:
+                return first, len(first.seal(stamp))
+            except Exception as exc:  # whatever the builder or the codec raised
+                queue.popleft()
+                self._fail_unbuilt(first, exc)
+        return None
+
+    def attach_built(
+        self, batch: ProducerBatch, stamp: Stamp, result: bytes | BaseException | None
+    ) -> None:
+        """The end of a build :meth:`drain` handed over: the bytes ``batch.builder.build(*stamp)``
+        returned, the exception it raised (the batch fails alone), or None (not built: the
+        batch is an ordinary queued one again). Nothing changes if the batch was settled
+        meanwhile (expired, or aborted by a forced close)."""
+        batch.building = False
+        if batch.done or result is None:
+            return
+        if isinstance(result, bytes):
+            batch.attach(result, stamp)
+            return
+        self._batches[batch.tp].remove(batch)  # queued still: only built batches leave
+        self._fail_unbuilt(batch, result)
+
+    def _fail_unbuilt(self, batch: ProducerBatch, cause: BaseException) -> None:
+        topic, partition = batch.tp
+        error = BatchBuildError(
+            f"could not build a batch of {batch.record_count} record(s) for "
+            f"{topic}-{partition}: {cause!r}"
+        )
+        error.__cause__ = cause
+        self.deallocate(batch)
+        batch.fail(error)
 
     # -- retries, splits, expiry ----------------------------------------------------------------
     def reenqueue(self, batch: ProducerBatch, now_ms: int) -> None:

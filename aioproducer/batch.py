@@ -20,7 +20,6 @@ from array import array
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Final, NamedTuple, Protocol, overload
 
-from aioproducer.compression import CompressionType
 from aioproducer.metadata import TopicPartition
 from aioproducer.protocol.records import RecordBatchBuilder, set_producer_state
 from aioproducer.speedups import c as _c
@@ -34,8 +33,12 @@ __all__ = [
     "RecordGroup",
     "RecordMetadata",
     "SentRecords",
+    "Stamp",
     "last_sequence",
 ]
+
+Stamp = tuple[int, int, int]
+"""The producer state a built batch carries: producer id, epoch, base sequence."""
 
 NO_SEQUENCE: Final = -1
 _SEQUENCE_SPAN: Final = 1 << 31
@@ -243,6 +246,7 @@ class ProducerBatch:
         "attempts",
         "base_sequence",
         "builder",
+        "building",
         "built",
         "completions",
         "created_ms",
@@ -294,7 +298,9 @@ class ProducerBatch:
         self.done = False
         self.built: bytes | None = None
         """The sealed wire bytes (compressed once), stamped with ``stamped``."""
-        self.stamped: tuple[int, int, int] = _NO_STATE
+        self.stamped: Stamp = _NO_STATE
+        self.building = False
+        """Its builder is closed and being built off the event loop (:meth:`attach` next)."""
         self.producer_id = -1
         self.producer_epoch = -1
         self.base_sequence = NO_SEQUENCE
@@ -339,10 +345,16 @@ class ProducerBatch:
         self.producer_epoch = epoch
         self.base_sequence = base_sequence
 
-    def seal(self) -> bytes:
-        """The wire bytes: built (and compressed) once, re-stamped when the state changed."""
+    def seal(self, stamp: Stamp | None = None) -> bytes:
+        """The wire bytes: built (and compressed) once, re-stamped when the state changed.
+
+        ``stamp`` (producer id, epoch, base sequence) replaces the batch's own state: the one
+        it is about to be given, so that giving it needs no re-stamp.
+        """
         built = self.built
-        state = (self.producer_id, self.producer_epoch, self.base_sequence)
+        state = (
+            (self.producer_id, self.producer_epoch, self.base_sequence) if stamp is None else stamp
+        )
         if built is None:
             built = self.builder.build(*state)  # stamped as built: one copy, one CRC
         elif state != self.stamped:
@@ -351,14 +363,11 @@ class ProducerBatch:
         self.built = built
         return built
 
-    def wire_size_bound(self) -> int:
-        """At least the size :meth:`seal` returns, known without building the batch."""
-        if self.built is not None:
-            return len(self.built)
-        size = self.builder.estimated_size
-        if self.builder.compression == CompressionType.NONE:
-            return size
-        return size + size // 4 + 64  # above every codec's worst-case expansion
+    def attach(self, built: bytes, stamp: Stamp) -> None:
+        """Take the bytes ``builder.build(*stamp)`` returned elsewhere (see :attr:`building`)."""
+        self.built = built
+        self.stamped = stamp
+        self.building = False
 
     def add_run(self, group: RecordGroup, indices: Sequence[int], timestamp_ms: int) -> None:
         """The builder just took records ``indices`` of ``group``, all stamped ``timestamp_ms``."""

@@ -166,6 +166,7 @@ __all__ = [
     "CONNECT_EXCEPTIONS",
     "IO_EXCEPTIONS",
     "AuthenticationError",
+    "BatchBuildError",
     "BrokerError",
     "BrokerUnavailableError",
     "BufferFullError",
@@ -358,6 +359,13 @@ class WrongEventLoopError(ProducerError, RuntimeError):
 
 class InvalidTopicNameError(ProducerError, ValueError):
     """A topic name is empty, too long, or uses characters Kafka does not allow."""
+
+
+class BatchBuildError(ProducerError):
+    """A record batch could not be built (encoded or compressed); only its records fail.
+
+    The error the builder or the codec raised is the ``__cause__``.
+    """
 
 
 class UnknownTopicError(KafkaTimeoutError):

@@ -29,7 +29,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
-from aioproducer.batch import NO_SEQUENCE, ProducerBatch
+from aioproducer.batch import NO_SEQUENCE, ProducerBatch, Stamp
 from aioproducer.metadata import TopicPartition
 
 __all__ = ["IdempotenceState", "Verdict", "next_sequence"]
@@ -187,6 +187,14 @@ class IdempotenceState:
             # first sequence; a later batch could land before an earlier one being retried.
             return False
         return len(in_flight) < MAX_IN_FLIGHT_PER_PARTITION
+
+    def stamp_for(self, batch: ProducerBatch) -> Stamp:
+        """The producer state :meth:`assign` would give ``batch`` now, changing nothing: a batch
+        is built with it before it is assigned (a build that fails consumes no sequence)."""
+        entry = self._partitions.get(batch.tp)
+        if entry is not None and batch.base_sequence != NO_SEQUENCE and batch in entry.in_flight:
+            return batch.producer_id, batch.producer_epoch, batch.base_sequence
+        return self.producer_id, self.epoch, self.next_sequence(batch.tp)
 
     def assign(self, batch: ProducerBatch) -> None:
         """Give a batch being drained its producer state and, if new, the next sequence."""

@@ -3,7 +3,9 @@
 One task runs :meth:`Sender.run`. Each pass it asks the accumulator which brokers have
 ready batches, drains at most one batch per partition per request (up to
 ``max_request_size``) for every broker whose connection has room for another in-flight
-request, and writes the requests. Responses are handled in callbacks, synchronously:
+request, and writes the requests. Large compressed batches are built on a worker thread
+first (:class:`~aioproducer.offloop.OffLoopBuilds`) and go in a later pass; the pool stops
+with the sender. Responses are handled in callbacks, synchronously:
 
 - success resolves every record's future (offset = base offset + index);
 - a retriable error puts the batch back at the front of its partition's queue after a
@@ -26,6 +28,7 @@ from typing import Final
 from aioproducer.accumulator import RecordAccumulator
 from aioproducer.batch import ProducerBatch
 from aioproducer.cluster import Cluster, now_ms
+from aioproducer.compression import CompressionType
 from aioproducer.config import ProducerConfig
 from aioproducer.connection import BrokerConnection
 from aioproducer.errors import (
@@ -40,6 +43,7 @@ from aioproducer.errors import (
 )
 from aioproducer.idempotence import IdempotenceState
 from aioproducer.metadata import TopicPartition
+from aioproducer.offloop import OffLoopBuilds
 from aioproducer.protocol.api import Response
 from aioproducer.protocol.messages.init_producer_id import (
     InitProducerIdRequest,
@@ -95,6 +99,11 @@ class Sender:
         self._acks = config.acks
         self._id_task: asyncio.Task[None] | None = None
         self._timeout_ms = config.request_timeout_ms
+        self._builds = (
+            None
+            if config.compression_type == CompressionType.NONE
+            else OffLoopBuilds(config.compression_type, accumulator, self.wakeup)
+        )
 
     # -- control ---------------------------------------------------------------------------
     def wakeup(self) -> None:
@@ -177,18 +186,22 @@ class Sender:
 
     # -- the loop ------------------------------------------------------------------------------
     async def run(self) -> None:
-        while True:
-            try:
-                delay_ms = self._run_once()
-            except Exception:  # keep the sender alive whatever happens
-                log.exception("unexpected error in the sender loop")
-                delay_ms = self.config.retry_backoff_ms
-            if self._stopping and (self._force_close or not self.accumulator.has_incomplete()):
-                return
-            if delay_ms > 0:
-                await self._idle(delay_ms)
-            else:
-                await asyncio.sleep(0)
+        try:
+            while True:
+                try:
+                    delay_ms = self._run_once()
+                except Exception:  # keep the sender alive whatever happens
+                    log.exception("unexpected error in the sender loop")
+                    delay_ms = self.config.retry_backoff_ms
+                if self._stopping and (self._force_close or not self.accumulator.has_incomplete()):
+                    return
+                if delay_ms > 0:
+                    await self._idle(delay_ms)
+                else:
+                    await asyncio.sleep(0)
+        finally:
+            if self._builds is not None:
+                self._builds.close()
 
     async def _idle(self, delay_ms: int) -> None:
         """Wait ``delay_ms`` or until :meth:`wakeup` (a future and a timer: this runs once per
@@ -245,7 +258,9 @@ class Sender:
             sendable.append(node_id)
         if not sendable:
             return max(0, min(delay, _IDLE_WAIT_MS))
-        drained = self.accumulator.drain(metadata, sendable, self.config.max_request_size, now)
+        drained = self.accumulator.drain(
+            metadata, sendable, self.config.max_request_size, now, self._builds
+        )
         for node_id, batches in drained.items():
             if batches:
                 conn = cluster.ready_connection(node_id)

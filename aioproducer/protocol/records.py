@@ -211,8 +211,13 @@ class RecordBatchBuilder:
 
     @property
     def closed(self) -> bool:
-        """True once :meth:`build` has been called; appends are then refused."""
+        """True once :meth:`close` or :meth:`build` has been called; appends are then refused."""
         return self._limit < 0
+
+    def close(self) -> None:
+        """Refuse appends from now on; :meth:`build` still works (on another thread, say:
+        nothing changes the buffer it reads)."""
+        self._limit = -1
 
     def append(
         self,
@@ -419,7 +424,7 @@ class RecordBatchBuilder:
         count = self._count
         if not count:
             raise IllegalStateError("cannot build a record batch with no records")
-        if self._limit < 0:
+        if not self._buffer:  # released by the build
             raise IllegalStateError("the record batch was built already")
         buffer = self._buffer
         codec = self.compression

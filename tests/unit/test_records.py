@@ -249,6 +249,20 @@ def test_build_closes_the_batch() -> None:
     assert builder.append(1, b"a", b"b") is None
 
 
+def test_a_closed_batch_refuses_appends_and_builds_once() -> None:
+    builder = RecordBatchBuilder(batch_size=1000, compression=CompressionType.GZIP)
+    builder.append(1, b"a", b"b")
+    builder.close()  # what precedes a build on another thread
+    assert builder.closed
+    assert builder.append(2, b"a", b"c") is None
+    assert builder.append_py(2, b"a", b"c", [("h", b"v")]) is None
+    assert builder.append_run(2, [(b"a", b"c")], range(1)) == 0
+    assert builder.estimated_size == len(builder._buffer)
+    assert [r.value for r in decode_batches(builder.build())[0].records] == [b"b"]
+    with pytest.raises(IllegalStateError, match="built already"):
+        builder.build()
+
+
 @pytest.mark.parametrize("codec", [CompressionType.NONE, CompressionType.LZ4])
 def test_a_built_batch_keeps_one_copy_and_builds_once(codec: CompressionType) -> None:
     builder = RecordBatchBuilder(batch_size=100_000, compression=codec)
