@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import socket
 import struct
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -31,6 +32,7 @@ log = logging.getLogger("faulty_proxy")
 
 _HEADER = struct.Struct(">hhi")  # api_key, api_version, correlation_id
 _PRODUCE = 0
+_RESET = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() sends RST
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,7 @@ class Chaos:
 
     - ``blackhole``: stop forwarding both ways for ``blackhole_s`` seconds (the frame is held,
       the sockets stay open): a request timeout fires if the silence outlasts it;
-    - ``kill``: abort both sockets (before a request reaches the broker, or after the broker
+    - ``kill``: reset both sockets (before a request reaches the broker, or after the broker
       answered, then sometimes with part of the response sent);
     - ``drop``: a Produce response only: swallow it and close the connection, as drop_every;
     - ``delay``: a response only: hold it (and those behind it) ``delay_ms`` milliseconds.
@@ -92,7 +94,11 @@ class _Link:
             await asyncio.sleep(left)
 
     def abort(self) -> None:
+        """Close both sockets at once, with a reset (SO_LINGER 0), not a FIN."""
         for writer in (self.client, self.broker):
+            sock = writer.get_extra_info("socket")
+            if sock is not None:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _RESET)
             writer.transport.abort()
 
 
@@ -126,6 +132,7 @@ class FaultyProxy:
         self._writers: set[asyncio.StreamWriter] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._links = 0
+        self._forced: list[str] = []
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.port)
@@ -146,13 +153,14 @@ class FaultyProxy:
             await self._server.wait_closed()
 
     async def _handle(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._tasks.add(task)  # stop() cancels it: a blackhole may hold it for seconds
-        try:
-            await self._serve(client_r, client_w)
-        finally:
-            self._tasks.discard(task)
+        # stop() cancels the work (a blackhole may hold it for seconds), not this task: the
+        # server's callback on this task takes a cancellation for an error (Python 3.11).
+        task = asyncio.create_task(self._serve(client_r, client_w))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        await asyncio.wait([task])
+        if not task.cancelled():
+            task.result()
 
     async def _serve(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
         try:
@@ -194,11 +202,35 @@ class FaultyProxy:
         await writer.drain()
         return True
 
+    def force(self, kind: str) -> None:
+        """While chaos is on, give the next frame that fits one fault ``kind`` (a kind of
+        :attr:`faults`) whatever the dice say."""
+        if kind not in self._forced:
+            self._forced.append(kind)
+
+    def _take_forced(self, *, response: bool, produce: bool) -> str | None:
+        fits = {
+            "blackhole": True,
+            "kill": True,
+            "kill_after_produce": response and produce,
+            "drop": response and produce,
+            "delay": response,
+        }
+        kind = next((k for k in self._forced if fits[k]), None)
+        if kind is None:
+            return None
+        self._forced.remove(kind)
+        return "kill" if kind == "kill_after_produce" else kind
+
     def _fault(self, link: _Link, *, response: bool, produce: bool) -> str | None:
         """Roll the dice for one frame; start a blackhole or count the fault to apply."""
         chaos = self.chaos
-        fault = chaos.roll(link.rng, response=response, produce=produce) if chaos else None
-        if chaos is None or fault is None:
+        if chaos is None:
+            return None
+        fault = chaos.roll(link.rng, response=response, produce=produce)
+        if fault is None and self._forced:
+            fault = self._take_forced(response=response, produce=produce)
+        if fault is None:
             return None
         self.faults[fault] += 1
         if fault == "blackhole":
