@@ -23,8 +23,9 @@ from faulty_proxy import Chaos, FaultyProxy, proxied_cluster
 
 from aioproducer import Producer, RecordMetadata
 from aioproducer.batch import SentRecords
-from aioproducer.errors import ProducerError
-from aioproducer.testing import LocalKafkaCluster
+from aioproducer.connection import BrokerConnection
+from aioproducer.errors import BrokerUnavailableError, ProducerError
+from aioproducer.testing import LocalKafkaCluster, free_port
 from aioproducer.testing.readback import ConsumedRecord, consume_all
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -32,8 +33,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 PARTITIONS = 6
 KEYS = [b"key-%02d" % i for i in range(48)]
 MIN_SECONDS, MAX_SECONDS = 20.0, 30.0
-"""Produce for MIN_SECONDS, longer (up to MAX_SECONDS) until every fault kind has fired and
-a request has timed out."""
+"""Produce for MIN_SECONDS, then (up to MAX_SECONDS) until every fault kind has fired and a
+request has timed out, forcing the faults the dice have not rolled yet."""
 MAX_RECORDS = 120_000
 REQUEST_TIMEOUT_MS = 1500
 CLOSE_BOUND_S = 30.0
@@ -182,7 +183,6 @@ def request_timeouts() -> Iterator[_Timeouts]:
         logger.removeHandler(handler)
 
 
-@pytest.mark.timeout(240)
 async def test_chaos(
     chaos_broker: tuple[LocalKafkaCluster, FaultyProxy],
     request_timeouts: _Timeouts,
@@ -191,7 +191,13 @@ async def test_chaos(
     cluster, proxy = chaos_broker
 
     def enough() -> bool:
-        return request_timeouts.count > 0 and all(proxy.faults[k] for k in FAULT_KINDS)
+        """Has every fault kind fired, and a request timed out? Force what has not."""
+        missing = [kind for kind in FAULT_KINDS if not proxy.faults[kind]]
+        if not request_timeouts.count:
+            missing.append("blackhole")  # until one outlasts request_timeout_ms
+        for kind in missing:
+            proxy.force(kind)
+        return not missing
 
     seed = _seed()
     print(f"\nchaos seed {seed} (replay with AIOPRODUCER_CHAOS_SEED={seed})")
@@ -233,3 +239,21 @@ async def test_chaos(
     except BaseException as exc:
         exc.add_note(f"chaos seed {seed}: replay with AIOPRODUCER_CHAOS_SEED={seed}")
         raise
+
+
+async def test_proxy_stops_during_a_blackhole(kafka_bootstrap: str) -> None:
+    """stop() ends connections a blackhole holds at once, and the client sees them go."""
+    host, port = kafka_bootstrap.split(",", maxsplit=1)[0].rsplit(":", 1)
+    assert host == "127.0.0.1", "the proxy forwards to loopback only"
+    proxy = FaultyProxy(free_port(), int(port), chaos=Chaos(7, blackhole=1.0, blackhole_s=(9, 9)))
+    await proxy.start()
+    conn = BrokerConnection("127.0.0.1", proxy.port, request_timeout_ms=30_000)
+    connecting = asyncio.create_task(conn.connect(30))
+    await asyncio.sleep(0.5)  # the first frame (ApiVersions) falls into the blackhole
+    assert proxy.faults["blackhole"] == 1
+    started = time.monotonic()
+    await proxy.stop()
+    assert time.monotonic() - started < 1
+    with pytest.raises(BrokerUnavailableError, match="was lost"):
+        await connecting
+    conn.close()
