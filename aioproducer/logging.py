@@ -300,7 +300,7 @@ class KafkaHandler(logging.Handler):
             try:
                 portal = cm.__enter__()
                 core = _Core(self, self.config)
-                portal.start_task_soon(core.run)
+                portal.start_task_soon(core.run).add_done_callback(self._consumer_ended)
             except Exception as exc:  # no thread at interpreter exit, no uvloop, ...
                 self._notices.add(f"cannot start its thread ({exc!r})")
                 with self._queue_lock:
@@ -308,6 +308,12 @@ class KafkaHandler(logging.Handler):
                 return
             with self._queue_lock:
                 self._portal_cm, self._portal, self._core = cm, portal, core
+
+    def _consumer_ended(self, future: Future[None]) -> None:
+        """Say so if the consumer died (a defect): records would then pile up and drop."""
+        if not future.cancelled() and future.exception() is not None:
+            self._set_connected(False, away=True)
+            self._notices.add(f"its sender task died ({future.exception()!r})")
 
     # -- taken by the consumer ---------------------------------------------------------------
     def _take(self, limit: int) -> list[_Item]:
@@ -491,6 +497,9 @@ class _Core:
             return
         except ProducerError as exc:  # buffer full or no metadata within max_block_ms
             self._failed(len(batch), f"failed ({type(exc).__name__})")
+            return
+        except Exception as exc:  # a defect: count it, and go on with the next records
+            self._failed(len(batch), f"failed ({exc!r})")
             return
         except BaseException:
             self._failed(len(batch), "failed (cancelled)")

@@ -372,6 +372,29 @@ def test_dict_config_by_class_path_and_delivery_at_exit(
     assert {r.key for r in records} == {f"script.t{n}".encode() for n in range(4)}
 
 
+def test_a_process_exits_within_the_timeout_with_the_cluster_away() -> None:
+    """At exit logging.shutdown() calls flush() and close(): each is bounded by timeout,
+    even while the producer is still trying to connect (max_block_ms 60 s)."""
+    started = time.perf_counter()
+    result = run_script(f"""
+        import logging
+        from aioproducer.logging import KafkaHandler
+
+        handler = KafkaHandler(
+            "logs", bootstrap_servers="127.0.0.1:{free_port()}", timeout=1.0,
+            use_uvloop={UVLOOP!r},
+        )
+        logging.getLogger().addHandler(handler)
+        for i in range(1000):
+            logging.error("nobody listens %d", i)
+    """)
+    took = time.perf_counter() - started
+    print(f"\nexit with the cluster away (timeout 1.0 s): {took:.2f} s")
+    assert result.returncode == 0, result.stderr
+    assert took < 10
+    assert "dropped (not delivered by close()): 1000" in result.stderr
+
+
 def test_a_forked_child_logs_through_its_own_thread(
     kafka_bootstrap: str, new_topic: TopicFactory
 ) -> None:
