@@ -23,9 +23,11 @@ both. See docs/logging.md.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import datetime
 import functools
+import importlib
 import json
 import logging
 import math
@@ -38,8 +40,7 @@ from asyncio.events import _get_running_loop
 from collections import deque
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
-from contextlib import AbstractContextManager
-from typing import Any, Final
+from typing import Final
 
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
@@ -60,7 +61,7 @@ __all__ = ["JsonFormatter", "KafkaHandler"]
 _BATCH: Final = 1000  # records per send_many()
 _NOTICE_INTERVAL: Final = 10.0  # seconds between two stderr notices
 _RETRY_MIN, _RETRY_MAX = 0.1, 30.0  # seconds between attempts to reach the cluster
-_OWN_LOGGERS: Final = "aioproducer"
+_OWN_LOGGER: Final = "aioproducer"
 _THREAD_NAME: Final = "aioproducer-logging"  # the handlers' threads: what they log is ignored
 #: Attributes every LogRecord has; the others are a call's ``extra`` fields.
 _STANDARD: Final = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
@@ -171,7 +172,6 @@ class KafkaHandler(logging.Handler):
         the logger's name), else no key. ``queue_size``: records held while the producer
         catches up. ``block_ms``: how long ``emit()`` may wait for room in a full queue
         (0: drop at once). ``timeout``: seconds ``flush()`` and ``close()`` may take."""
-        super().__init__(level)
         self.topic = _check_topic(topic)
         self.config = build_config(config, **options)
         if self.config.key_serializer or self.config.value_serializer:
@@ -194,12 +194,13 @@ class KafkaHandler(logging.Handler):
         self.key_attribute = key_attribute
         self.queue_size = queue_size
         self._use_uvloop = use_uvloop
-        self.setFormatter(JsonFormatter())
         #: Records acknowledged by Kafka; records the producer failed to deliver (or whose
         #: delivery was not confirmed); records never handed to the producer.
         self.sent = self.failed = self.dropped = 0
         self._notices = _Notices(f"KafkaHandler({self.topic!r})")
         self._reset()
+        super().__init__(level)  # registers the handler for logging.shutdown(): close() works
+        self.setFormatter(JsonFormatter())
         _after_fork.add(self)
         self._start()  # now, not on the first record: that may come on an event loop's thread
 
@@ -215,7 +216,9 @@ class KafkaHandler(logging.Handler):
         self._connected = False  # a producer is running
         self._away = False  # the last attempt to reach the cluster failed
         self._closed = False
-        self._portal_cm: AbstractContextManager[BlockingPortal] | None = None
+        self._close_deadline: float | None = None  # time.monotonic(), once close() was called
+        self._owner: threading.Thread | None = None  # runs the portal: start to end
+        self._ready = threading.Event()  # set once the portal runs (or failed to start)
         self._portal: BlockingPortal | None = None
         self._core: _Core | None = None
 
@@ -225,8 +228,8 @@ class KafkaHandler(logging.Handler):
     # -- the calling thread ------------------------------------------------------------------
     def filter(self, record: logging.LogRecord) -> bool:
         """Ignore the producer's own loggers and whatever the handler's thread logs."""
-        name = record.name
-        if name.startswith(_OWN_LOGGERS) and (len(name) == 11 or name[11] == "."):
+        name = record.name or ""
+        if name == _OWN_LOGGER or name.startswith(f"{_OWN_LOGGER}."):
             return False
         if threading.current_thread().name == _THREAD_NAME:
             return False
@@ -253,14 +256,12 @@ class KafkaHandler(logging.Handler):
         self._offer((key, value))
 
     def _offer(self, item: _Item) -> None:
-        if self._portal is None:  # a forked child's first record
+        if self._owner is None:  # a forked child's first record
             self._start()
         with self._queue_lock:
             queue = self._queue
             if self._closed:
                 why = "dropped (logged after close())"
-            elif self._portal is None:
-                why = "dropped (the handler's thread did not start)"
             elif len(queue) < self.queue_size or self._wait_for_room():
                 queue.append(item)
                 self._accepted += 1
@@ -291,29 +292,52 @@ class KafkaHandler(logging.Handler):
         return True
 
     def _start(self) -> None:
-        """Start the handler's thread, its event loop and the consumer, once."""
+        """Start the thread that runs the handler's event loop, once; return at once (the
+        caller may hold logging's lock, as dictConfig does, which that loop may need)."""
         with self._start_lock:
-            if self._portal is not None or self._closed:
+            if self._owner is not None or self._closed:
                 return
-            options = {"use_uvloop": True} if self._use_uvloop else None
-            cm = start_blocking_portal("asyncio", options, name=_THREAD_NAME)
+            # imported here, not by the new thread: a fork while it imports would leave the
+            # child a module lock held forever
+            importlib.import_module("anyio._backends._asyncio")
+            if self._use_uvloop:
+                importlib.import_module("uvloop")
+            owner = threading.Thread(target=self._own, name=_THREAD_NAME, daemon=True)
             try:
-                portal = cm.__enter__()
-                core = _Core(self, self.config)
-                portal.start_task_soon(core.run).add_done_callback(self._consumer_ended)
-            except Exception as exc:  # no thread at interpreter exit, no uvloop, ...
+                owner.start()
+            except RuntimeError as exc:  # no new thread at interpreter exit
                 self._notices.add(f"cannot start its thread ({exc!r})")
-                with self._queue_lock:
-                    self._closed = True
+                self._closed = True
                 return
-            with self._queue_lock:
-                self._portal_cm, self._portal, self._core = cm, portal, core
+            self._owner = owner
 
-    def _consumer_ended(self, future: Future[None]) -> None:
-        """Say so if the consumer died (a defect): records would then pile up and drop."""
-        if not future.cancelled() and future.exception() is not None:
-            self._set_connected(False, away=True)
-            self._notices.add(f"its sender task died ({future.exception()!r})")
+    def _own(self) -> None:
+        """The owner thread: a blocking portal (its event loop in a thread of its own) runs
+        the consumer until close() ends it; then whatever is left is counted as dropped."""
+        try:
+            options = {"use_uvloop": True} if self._use_uvloop else None
+            with start_blocking_portal("asyncio", options, name=_THREAD_NAME) as portal:
+                core = _Core(self, self.config, portal.call(asyncio.get_running_loop))
+                with self._queue_lock:
+                    self._portal, self._core = portal, core
+                    deadline = self._close_deadline
+                self._ready.set()
+                if deadline is not None:  # close() came first
+                    core.request_close(deadline)
+                portal.call(core.run)
+        except Exception as exc:  # a defect, or no uvloop
+            self._notices.add(f"its thread stopped ({exc!r})")
+        finally:
+            self._ready.set()
+            with self._queue_lock:
+                self._closed = True
+                left = len(self._queue)
+                self.dropped += left
+                self._queue.clear()
+                self._room.notify_all()
+            if left:
+                self._notices.add("dropped (not delivered by close())", left)
+            self._notices.final()
 
     # -- taken by the consumer ---------------------------------------------------------------
     def _take(self, limit: int) -> list[_Item]:
@@ -342,12 +366,24 @@ class KafkaHandler(logging.Handler):
     def flush(self) -> None:
         """Deliver what is queued now, within ``timeout`` seconds (returns at once while the
         cluster is out of reach)."""
+        if self._closed or self._away or _waiting_is_unsafe():
+            return
+        if not self._ready.wait(self._timeout):
+            return
         core, portal = self._core, self._portal
-        if core is None or portal is None or self._closed or self._away:
+        if core is None or portal is None:
             return
         with self._queue_lock:
             target = self._accepted
-        self._call(portal, core.flush, target, "flush()")
+        deadline = time.monotonic() + self._timeout
+        try:
+            future: Future[None] = portal.start_task_soon(core.flush, target, deadline)
+            future.result(self._timeout + 1.0)
+        except TimeoutError:
+            future.cancel()
+            self._notices.add("flush() overran its timeout")
+        except Exception as exc:  # the portal stopped meanwhile
+            self._notices.add(f"flush() failed ({exc!r})")
 
     def close(self) -> None:
         """Stop taking records, deliver what is queued within ``timeout`` seconds, then stop
@@ -355,51 +391,39 @@ class KafkaHandler(logging.Handler):
         with self._start_lock, self._queue_lock:
             already, self._closed = self._closed, True
             self._room.notify_all()
-            cm, portal, core = self._portal_cm, self._portal, self._core
-            self._portal_cm = None
+            owner, core = self._owner, self._core
+            if not already:
+                self._close_deadline = deadline = time.monotonic() + self._timeout
         try:
-            if not already and cm is not None and portal is not None and core is not None:
-                stuck = not self._call(portal, core.close, None, "close()")
-                with self._queue_lock:
-                    left = len(self._queue)
-                    self.dropped += left
-                    self._queue.clear()
-                if left:
-                    self._notices.add("dropped (not delivered by close())", left)
-                if stuck:
-                    cm.__exit__(TimeoutError, TimeoutError(), None)  # cancel what runs
-                else:
-                    cm.__exit__(None, None, None)
-            self._notices.final()
+            if already or owner is None:
+                return
+            if core is not None:
+                core.request_close_threadsafe(deadline)
+            if _waiting_is_unsafe():  # the owner finishes alone, joined at exit
+                _closing.append((owner, deadline))
+                return
+            owner.join(self._timeout + 1.0)
+            if owner.is_alive():
+                self._notices.add("close() overran its timeout")
         finally:
             super().close()
 
-    def _call(
-        self,
-        portal: BlockingPortal,
-        method: Callable[[int | None, float], Any],
-        target: int | None,
-        what: str,
-    ) -> bool:
-        """Run ``method(target, deadline)`` on the handler's loop; False if it overran."""
-        if threading.current_thread().name == _THREAD_NAME:
-            return False  # called on a handler's loop: it might wait for itself
-        deadline = time.monotonic() + self._timeout
-        try:
-            future: Future[Any] = portal.start_task_soon(method, target, deadline)
-        except Exception as exc:  # the portal stopped
-            self._notices.add(f"{what} failed: {exc!r}")
-            return False
-        try:
-            future.result(self._timeout + 1.0)
-        except TimeoutError:
-            future.cancel()
-            self._notices.add(f"{what} overran its timeout")
-            return False
-        except Exception as exc:
-            self._notices.add(f"{what} failed: {exc!r}")
-            return False
-        return True
+
+def _waiting_is_unsafe() -> bool:
+    """Whether this thread holds logging's module lock (dictConfig does, while it closes the
+    handlers it replaces): the handler's thread may need it, so waiting for it would hang."""
+    is_owned = getattr(getattr(logging, "_lock", None), "_is_owned", None)
+    return bool(is_owned()) if callable(is_owned) else False
+
+
+#: Handlers' threads still closing when their close() could not wait: joined at exit.
+_closing: list[tuple[threading.Thread, float]] = []
+
+
+@atexit.register
+def _join_closing() -> None:
+    for owner, deadline in _closing:
+        owner.join(max(0.0, deadline - time.monotonic()) + 1.0)
 
 
 def _seconds(name: str, value: object, per_second: int) -> float:
@@ -415,22 +439,60 @@ def _nothing() -> None:
 class _Core:
     """The handler's side on its event loop: connects, sends the queue, flushes, closes."""
 
-    def __init__(self, handler: KafkaHandler, config: ProducerConfig) -> None:
+    def __init__(
+        self, handler: KafkaHandler, config: ProducerConfig, loop: asyncio.AbstractEventLoop
+    ) -> None:
         self._handler = handler
         self._config = config
+        self._loop = loop
         self._producer: Producer | None = None
         self._handed = 0  # records taken off the queue
         self._closing = False
+        self._deadline: float | None = None  # close()'s, in loop time
+        self._scope: asyncio.Timeout | None = None  # ends the sending at that deadline
         self._arrived: asyncio.Event | None = None  # a record was queued, or closing began
         self._progress: asyncio.Event | None = None  # records were handed to the producer
-        self._task: asyncio.Task[None] | None = None
+
+    def request_close_threadsafe(self, deadline: float) -> None:
+        """From any thread: see :meth:`request_close`."""
+        with contextlib.suppress(RuntimeError):  # the loop has ended already
+            self._loop.call_soon_threadsafe(self.request_close, deadline)
+
+    def request_close(self, deadline: float) -> None:
+        """Send what is queued, then close the producer, all before ``deadline``
+        (``time.monotonic()``); on the loop's thread."""
+        if self._closing:
+            return
+        self._closing = True
+        self._deadline = self._loop.time() + (deadline - time.monotonic())
+        if self._scope is not None:
+            self._scope.reschedule(self._deadline)
+        if self._arrived is not None:
+            self._arrived.set()
 
     async def run(self) -> None:
+        """Send the queue until close() asks to stop and it is sent, or its deadline has
+        passed; then close the producer (failing what it still holds)."""
+        self._arrived, self._progress = asyncio.Event(), asyncio.Event()
+        try:
+            async with asyncio.timeout(self._deadline) as scope:
+                self._scope = scope
+                await self._send_queued()
+        except TimeoutError:
+            self._handler._notices.add("close() timed out")
+        finally:
+            producer, self._producer = self._producer, None
+            self._handler._set_connected(False)
+            if producer is not None:
+                remaining = 0.0 if self._deadline is None else self._deadline - self._loop.time()
+                await producer.close(max(0.0, remaining))
+
+    async def _send_queued(self) -> None:
         """Take records off the queue and send them, connecting first, until closing."""
-        loop = asyncio.get_running_loop()
-        self._task = asyncio.current_task()
-        self._arrived, self._progress = arrived, progress = asyncio.Event(), asyncio.Event()
-        wake = functools.partial(loop.call_soon_threadsafe, arrived.set)
+        assert self._arrived is not None
+        assert self._progress is not None
+        arrived, progress = self._arrived, self._progress
+        wake = functools.partial(self._loop.call_soon_threadsafe, arrived.set)
         handler, linger = self._handler, self._config.linger_ms / 1000
         while True:
             arrived.clear()
@@ -518,10 +580,9 @@ class _Core:
         self._handler.failed += count
         self._handler._notices.add(why, count)
 
-    async def flush(self, target: int | None, deadline: float) -> None:
+    async def flush(self, target: int, deadline: float) -> None:
         """Wait (until ``deadline``, monotonic) for ``target`` records to be handed to the
         producer, then for the producer to deliver them."""
-        assert target is not None
         progress = self._progress
         with contextlib.suppress(TimeoutError, ProducerError):
             async with asyncio.timeout(deadline - time.monotonic()):
@@ -531,22 +592,6 @@ class _Core:
                 if self._producer is not None:
                     await self._producer.flush()
 
-    async def close(self, target: int | None, deadline: float) -> None:
-        """Send what is queued, then close the producer, all before ``deadline``."""
-        self._closing = True
-        if self._arrived is not None:
-            self._arrived.set()
-        task = self._task
-        if task is not None and not task.done():
-            await asyncio.wait((task,), timeout=max(0.0, deadline - time.monotonic()))
-            if not task.done():
-                task.cancel()
-                await asyncio.wait((task,))
-        producer, self._producer = self._producer, None
-        self._handler._set_connected(False)
-        if producer is not None:
-            await producer.close(max(0.0, deadline - time.monotonic()))
-
 
 class _AfterFork:
     """In a forked child, handlers start afresh: the parent's thread did not come along, and
@@ -555,14 +600,21 @@ class _AfterFork:
     def __init__(self) -> None:
         self._handlers: weakref.WeakSet[KafkaHandler] = weakref.WeakSet()
         if hasattr(os, "register_at_fork"):
-            os.register_at_fork(after_in_child=self._in_child)
+            os.register_at_fork(before=self._before, after_in_child=self._in_child)
 
     def add(self, handler: KafkaHandler) -> None:
         self._handlers.add(handler)
 
+    def _before(self) -> None:
+        """Let threads that are starting finish (within 2 s): a fork in the middle of their
+        imports would leave the child a module lock that nobody releases."""
+        deadline = time.monotonic() + 2.0
+        for handler in list(self._handlers):
+            handler._ready.wait(max(0.0, deadline - time.monotonic()))
+
     def _in_child(self) -> None:
         for handler in list(self._handlers):
-            _FORKED_AWAY.append((handler._portal_cm, handler._portal, handler._core))
+            _FORKED_AWAY.append((handler._owner, handler._portal, handler._core))
             closed = handler._closed
             handler._reset()
             handler._closed = closed

@@ -326,11 +326,14 @@ def run_script(source: str, timeout: float = 60) -> subprocess.CompletedProcess[
     )
 
 
+@pytest.mark.parametrize("reconfigure", [False, True], ids=["exit", "reconfigure"])
 def test_dict_config_by_class_path_and_delivery_at_exit(
-    kafka_bootstrap: str, new_topic: TopicFactory
+    kafka_bootstrap: str, new_topic: TopicFactory, reconfigure: bool
 ) -> None:
     """A script configures the handler with logging.config.dictConfig (the docs' example),
-    logs from threads and exits without closing it: logging.shutdown() at exit delivers."""
+    logs from threads and exits without closing it: logging.shutdown() at exit delivers.
+    dictConfig holds logging's lock while it makes the handler, and while it closes the
+    handlers a new configuration replaces: neither may wait for the handler's thread."""
     topic = new_topic(partitions=2)
     result = run_script(f"""
         import logging, logging.config, threading
@@ -363,6 +366,8 @@ def test_dict_config_by_class_path_and_delivery_at_exit(
         for t in threads:
             t.join()
         print(logging.getLogger().handlers[0])
+        if {reconfigure!r}:
+            logging.config.dictConfig({{"version": 1, "root": {{"handlers": []}}}})
     """)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == f"<KafkaHandler {topic!r} (INFO)>"
