@@ -10,10 +10,10 @@ event loop, in a daemon thread (anyio's blocking portal), sends the queue in bat
     handler = KafkaHandler("app-logs", bootstrap_servers="127.0.0.1:9092", key_attribute="name")
     logging.getLogger().addHandler(handler)
 
-When the queue is full, or no producer is connected, a record is dropped and counted
-(``dropped``; a one-line notice on stderr at most every 10 s); with ``block_ms`` a full
-queue makes ``emit()`` wait that long for room first, while a producer is connected and
-except on a thread running an event loop. ``sent`` and ``failed`` count what the producer
+A record that finds the queue full (the producer falls behind, or is not connected) is
+dropped and counted (``dropped``; a one-line notice on stderr at most every 10 s); with
+``block_ms`` it waits that long for room first, while a producer is connected and except
+on a thread running an event loop. ``sent`` and ``failed`` count what the producer
 acknowledged and what it could not deliver. Records of the ``aioproducer`` loggers, and any
 logged on the handler's own thread, are ignored (no recursion). ``flush()`` and ``close()``
 deliver what is queued within ``timeout`` seconds; ``logging.shutdown()`` (at exit) calls
@@ -25,12 +25,9 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
-import datetime
 import functools
 import importlib
-import json
 import logging
-import math
 import os
 import sys
 import threading
@@ -44,6 +41,7 @@ from typing import Final
 
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
+from aioproducer._logjson import JsonFormatter
 from aioproducer.batch import SentRecords
 from aioproducer.config import ProducerConfig, build_config
 from aioproducer.errors import (
@@ -54,7 +52,6 @@ from aioproducer.errors import (
     SerializationError,
 )
 from aioproducer.producer import Producer, _check_topic
-from aioproducer.serializers import _dumps
 
 __all__ = ["JsonFormatter", "KafkaHandler"]
 
@@ -63,48 +60,9 @@ _NOTICE_INTERVAL: Final = 10.0  # seconds between two stderr notices
 _RETRY_MIN, _RETRY_MAX = 0.1, 30.0  # seconds between attempts to reach the cluster
 _OWN_LOGGER: Final = "aioproducer"
 _THREAD_NAME: Final = "aioproducer-logging"  # the handlers' threads: what they log is ignored
-#: Attributes every LogRecord has; the others are a call's ``extra`` fields.
-_STANDARD: Final = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
 _Item = tuple[bytes | None, bytes]
 #: Objects of a process that forked: the child never touches them, nor lets them be collected.
 _FORKED_AWAY: list[object] = []
-
-
-class JsonFormatter(logging.Formatter):
-    """One JSON object per record: time (ISO 8601, UTC), level, logger, message, thread,
-    process, exception and stack (when present), then the call's ``extra`` fields."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        created = datetime.datetime.fromtimestamp(record.created, datetime.UTC)
-        fields: dict[str, object] = {
-            "time": created.isoformat(timespec="milliseconds"),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-            "thread": record.threadName,
-            "process": record.process,
-        }
-        if record.exc_info and not record.exc_text:
-            record.exc_text = self.formatException(record.exc_info)
-        if record.exc_text:
-            fields["exception"] = record.exc_text
-        if record.stack_info:
-            fields["stack"] = self.formatStack(record.stack_info)
-        for key, value in vars(record).items():
-            if key not in _STANDARD and key not in fields:
-                fields[key] = value
-        try:
-            return _dumps(fields, str).decode()
-        except (TypeError, ValueError):  # a lone surrogate, NaN, an int orjson cannot take
-            return _ascii_json(fields)
-
-
-def _ascii_json(fields: dict[str, object]) -> str:
-    """``fields`` as ASCII JSON (lone surrogates escaped; NaN and infinities as strings)."""
-    for key, value in fields.items():
-        if isinstance(value, float) and not math.isfinite(value):
-            fields[key] = str(value)
-    return json.dumps(fields, default=str, separators=(",", ":"))
 
 
 class _Notices:
