@@ -23,13 +23,14 @@ PURE_TESTS := tests/unit/test_records.py tests/unit/test_accumulator.py \
 	tests/unit/test_record_runs.py tests/unit/test_sender_scripted.py \
 	tests/integration/test_produce.py \
 	tests/integration/test_send_many.py tests/integration/test_extremes.py \
-	tests/integration/test_shutdown.py
+	tests/integration/test_shutdown.py tests/integration/test_logging_handler.py
 
 # The core of the suite once more on uvloop's event loop (uvicorn[standard] runs on it).
 UVLOOP_TESTS := tests/unit/test_event_loop.py tests/unit/test_futures.py \
 	tests/unit/test_sender_scripted.py tests/unit/test_fake_broker.py \
 	tests/integration/test_produce.py tests/integration/test_send_many.py \
-	tests/integration/test_shutdown.py tests/integration/test_idempotent_delivery.py
+	tests/integration/test_shutdown.py tests/integration/test_idempotent_delivery.py \
+	tests/integration/test_logging_handler.py
 
 ## test: quality gates, then the whole suite against a broker the run starts itself
 test: $(STAMP) lint typecheck
