@@ -107,11 +107,14 @@ class RecordAccumulator:
         *,
         idempotence: IdempotenceState | None = None,
         on_space_freed: Callable[[], None] | None = None,
+        on_topic_used: Callable[[str, int], None] | None = None,
         random: Callable[[], float] | None = None,
         clock: Callable[[], int] = _monotonic_ms,
     ) -> None:
         self.config = config
         self._clock = clock
+        self._on_topic_used = on_topic_used
+        """Told (topic, now_ms) when a batch opens: how cluster metadata knows topics in use."""
         self.idempotence = idempotence
         self.memory_waiters = 0
         """Senders blocked on buffer memory; while > 0 every batch is ready (Java's rule)."""
@@ -309,6 +312,8 @@ class RecordAccumulator:
             tp, builder, now_ms, now_ms + self._delivery_timeout_ms, self._next_flush_id
         )
         self._incomplete.add(batch)
+        if self._on_topic_used is not None:
+            self._on_topic_used(tp.topic, now_ms)
         return batch
 
     # -- readiness and draining ----------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 :class:`Cluster` owns one :class:`~aioproducer.connection.BrokerConnection` per node,
 reconnecting with exponential backoff, and keeps :class:`~aioproducer.metadata.ClusterMetadata`
-fresh: a refresh runs when one is due, at most one at a time, and anyone may wait for the next.
+fresh: a refresh runs when its policy says one is due, at most one at a time, and anyone may
+wait for the next.
 """
 
 from __future__ import annotations
@@ -40,7 +41,12 @@ class Cluster:
 
     def __init__(self, config: ProducerConfig) -> None:
         self.config = config
-        self.metadata = ClusterMetadata(config.bootstrap_servers, config.metadata_max_age_ms)
+        self.metadata = ClusterMetadata(
+            config.bootstrap_servers,
+            config.metadata_max_age_ms,
+            max_idle_ms=config.metadata_max_idle_ms,
+            backoff=ExponentialBackoff(config.retry_backoff_ms, config.retry_backoff_max_ms),
+        )
         self._connections: dict[int, BrokerConnection] = {}
         self._connecting: dict[int, asyncio.Task[BrokerConnection]] = {}
         self._failures: dict[int, int] = {}
@@ -50,7 +56,6 @@ class Cluster:
         )
         self._refresh: asyncio.Task[None] | None = None
         self._updated = asyncio.Event()
-        self._last_attempt_ms = -(10**9)
         self._next_idle_check = 0.0
         self._closed = False
 
@@ -176,12 +181,8 @@ class Cluster:
         self.close_idle()
         if self._closed or (self._refresh is not None and not self._refresh.done()):
             return
-        now = now_ms()
-        if self.metadata.refresh_due_in_ms(now) > 0:
+        if self.metadata.refresh_due_in_ms(now_ms()) > 0:
             return
-        if now - self._last_attempt_ms < self.config.retry_backoff_ms:
-            return
-        self._last_attempt_ms = now
         self._refresh = asyncio.get_running_loop().create_task(self._refresh_once())
 
     async def _refresh_once(self) -> None:
@@ -202,15 +203,14 @@ class Cluster:
             await self._refresh_with(conn)
         except ProducerError as exc:
             log.info("metadata refresh failed: %s", exc)
-            self.metadata.request_refresh()
+            self.metadata.refresh_failed(now_ms())
         except Exception:
             log.exception("unexpected error refreshing metadata")
-            self.metadata.request_refresh()
+            self.metadata.refresh_failed(now_ms())
 
     async def _refresh_with(self, conn: BrokerConnection) -> None:
-        request = MetadataRequest(
-            topics=self.metadata.topics_to_request(), allow_auto_topic_creation=True
-        )
+        topics = self.metadata.begin_refresh(now_ms())
+        request = MetadataRequest(topics=topics, allow_auto_topic_creation=True)
         response = await conn.request(request)
         assert isinstance(response, MetadataResponse)
         self.metadata.update(
@@ -231,11 +231,13 @@ class Cluster:
 
     async def wait_for_topic(self, topic: str, timeout: float) -> TopicInfo:
         """Wait until ``topic``'s partitions are known, up to ``timeout`` seconds."""
-        self.metadata.want(topic)
+        metadata = self.metadata
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
-            info = self.metadata.topic(topic)
+            now = now_ms()
+            metadata.want(topic, now)  # in use while waited for: never forgotten meanwhile
+            info = metadata.topic(topic)
             if info is not None:
                 if info.error is not None:
                     raise info.error
@@ -246,14 +248,14 @@ class Cluster:
                     f"topic {topic!r} is not in the cluster's metadata after "
                     f"{timeout * 1000:.0f} ms (max_block_ms)"
                 )
-            self.metadata.request_refresh()
+            metadata.request_refresh()
             self.maybe_refresh()
+            # Woken by the next refresh's end; else look again when one may start.
+            pause = max(metadata.refresh_due_in_ms(now), self.config.retry_backoff_ms, 1) / 1000
             updated = self._updated
-            try:
-                async with asyncio.timeout(min(remaining, self.config.retry_backoff_ms / 1000)):
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(min(remaining, pause)):
                     await updated.wait()
-            except TimeoutError:
-                pass
 
     # -- shutdown -------------------------------------------------------------------------
     async def close(self) -> None:

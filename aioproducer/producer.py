@@ -19,7 +19,7 @@ from typing import Any, Final, NoReturn, Self, TypeVar
 
 from aioproducer.accumulator import AppendResult, RecordAccumulator
 from aioproducer.batch import Completion, ProducerBatch, RecordGroup, RecordMetadata, SentRecords
-from aioproducer.cluster import Cluster
+from aioproducer.cluster import Cluster, now_ms
 from aioproducer.config import ProducerConfig, build_config
 from aioproducer.errors import (
     BufferFullError,
@@ -179,7 +179,10 @@ class Producer:
         if config.enable_idempotence:
             self._idempotence = IdempotenceState()
         self._accumulator = RecordAccumulator(
-            config, on_space_freed=self._space_freed.set, idempotence=self._idempotence
+            config,
+            on_space_freed=self._space_freed.set,
+            on_topic_used=cluster.metadata.want,
+            idempotence=self._idempotence,
         )
         self._sender = Sender(config, cluster, self._accumulator, self._idempotence)
         try:
@@ -594,6 +597,7 @@ class Producer:
             self._valid_topics.add(_check_topic(topic))
         cluster = self._cluster
         assert cluster is not None
+        cluster.metadata.want(topic, now_ms())
         info = cluster.metadata.topics.get(topic)
         if info is None or info.error is not None:
             if timeout is None:
