@@ -4,7 +4,12 @@ It forwards bytes both ways, reading Kafka's frames to learn which request each 
 answers. With ``drop_every=N`` it lets the broker append every Nth Produce request but cuts
 the connection before the response reaches the client, so the client must retry a batch the
 broker already wrote: exactly the case idempotence exists for. With ``stall_every=N`` it
-instead goes silent after every Nth Produce response, as a hung broker would.
+instead goes silent after every Nth Produce response, as a hung broker would. It counts the
+requests it forwards by API key, and keeps the frames of those whose keys it is told to
+``record``, with when they passed.
+
+:func:`proxied_cluster` starts a one-broker cluster that advertises the proxy, so that every
+connection a client opens goes through it.
 """
 
 from __future__ import annotations
@@ -12,6 +17,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import struct
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Collection
+
+from aioproducer.testing import LocalKafkaCluster, free_port
 
 _HEADER = struct.Struct(">hhi")  # api_key, api_version, correlation_id
 _PRODUCE = 0
@@ -21,7 +31,13 @@ class FaultyProxy:
     """Listens on 127.0.0.1:``port`` and forwards to ``target_port``."""
 
     def __init__(
-        self, port: int, target_port: int, *, drop_every: int = 0, stall_every: int = 0
+        self,
+        port: int,
+        target_port: int,
+        *,
+        drop_every: int = 0,
+        stall_every: int = 0,
+        record: Collection[int] = (),
     ) -> None:
         self.port = port
         self.target_port = target_port
@@ -32,6 +48,11 @@ class FaultyProxy:
         self.stalled = 0
         self.produce_responses = 0
         self.dropped = 0
+        self.requests: Counter[int] = Counter()
+        """Requests forwarded, by API key."""
+        self.record = frozenset(record)
+        self.recorded: list[tuple[float, bytes]] = []
+        """(time.monotonic(), frame) of each request forwarded whose API key is in ``record``."""
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
 
@@ -83,6 +104,9 @@ class FaultyProxy:
         while (frame := await self._frame(reader)) is not None:
             api_key, _, correlation_id = _HEADER.unpack_from(frame, 4)
             api_keys[correlation_id] = api_key
+            self.requests[api_key] += 1
+            if api_key in self.record:
+                self.recorded.append((time.monotonic(), frame))
             writer.write(frame)
             await writer.drain()
         writer.close()
@@ -104,3 +128,27 @@ class FaultyProxy:
                     return
             writer.write(frame)
             await writer.drain()
+
+
+@contextlib.asynccontextmanager
+async def proxied_cluster(
+    *, drop_every: int = 0, stall_every: int = 0, record: Collection[int] = ()
+) -> AsyncIterator[tuple[LocalKafkaCluster, FaultyProxy]]:
+    """A one-broker cluster that advertises a :class:`FaultyProxy` in front of itself."""
+    proxy_port = free_port()
+    cluster = LocalKafkaCluster(1)
+    cluster.broker_config["advertised.listeners"] = f"PLAINTEXT://127.0.0.1:{proxy_port}"
+    proxy = FaultyProxy(
+        proxy_port,
+        cluster.nodes[0].port,
+        drop_every=drop_every,
+        stall_every=stall_every,
+        record=record,
+    )
+    await proxy.start()
+    await asyncio.to_thread(cluster.start)
+    try:
+        yield cluster, proxy
+    finally:
+        await proxy.stop()
+        await asyncio.to_thread(cluster.stop)

@@ -9,10 +9,10 @@ from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Callable
 
 import pytest
-from faulty_proxy import FaultyProxy
+from faulty_proxy import FaultyProxy, proxied_cluster
 
 from aioproducer import Producer, RecordMetadata
-from aioproducer.testing import AdminClient, LocalKafkaCluster, free_port
+from aioproducer.testing import AdminClient, LocalKafkaCluster
 from aioproducer.testing.readback import ConsumedRecord, consume_all
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -34,17 +34,8 @@ def _tally(records: list[ConsumedRecord]) -> tuple[dict[int, list[int]], int]:
 @pytest.fixture
 async def proxied_broker() -> AsyncIterator[tuple[LocalKafkaCluster, FaultyProxy]]:
     """A broker that advertises a fault-injecting proxy in front of itself."""
-    proxy_port = free_port()
-    cluster = LocalKafkaCluster(1)
-    cluster.broker_config["advertised.listeners"] = f"PLAINTEXT://127.0.0.1:{proxy_port}"
-    proxy = FaultyProxy(proxy_port, cluster.nodes[0].port)
-    await proxy.start()
-    await asyncio.to_thread(cluster.start)
-    try:
+    async with proxied_cluster() as (cluster, proxy):
         yield cluster, proxy
-    finally:
-        await proxy.stop()
-        await asyncio.to_thread(cluster.stop)
 
 
 async def _produce_numbered(
