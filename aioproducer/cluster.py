@@ -3,7 +3,7 @@
 :class:`Cluster` owns one :class:`~aioproducer.connection.BrokerConnection` per node,
 reconnecting with exponential backoff, and keeps :class:`~aioproducer.metadata.ClusterMetadata`
 fresh: a refresh runs when its policy says one is due, at most one at a time, and anyone may
-wait for the next.
+wait for the next. :meth:`Cluster.stop_waits` ends every wait for a topic (close() calls it).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from aioproducer.errors import (
     BrokerUnavailableError,
     ConnectionLostError,
     KafkaTimeoutError,
+    ProducerClosedError,
     ProducerError,
     UnknownTopicError,
 )
@@ -58,6 +59,7 @@ class Cluster:
         self._updated = asyncio.Event()
         self._next_idle_check = 0.0
         self._closed = False
+        self._waits_stopped = False
 
     # -- bootstrap ------------------------------------------------------------------------
     async def bootstrap(self, timeout: float) -> None:
@@ -230,11 +232,18 @@ class Cluster:
         self._updated = asyncio.Event()
 
     async def wait_for_topic(self, topic: str, timeout: float) -> TopicInfo:
-        """Wait until ``topic``'s partitions are known, up to ``timeout`` seconds."""
+        """Wait until ``topic``'s partitions are known, up to ``timeout`` seconds.
+
+        Raises ProducerClosedError at once when :meth:`stop_waits` is called meanwhile.
+        """
         metadata = self.metadata
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
+            if self._waits_stopped:
+                raise ProducerClosedError(
+                    f"the producer was closed while waiting for topic {topic!r}'s metadata"
+                )
             now = now_ms()
             metadata.want(topic, now)  # in use while waited for: never forgotten meanwhile
             info = metadata.topic(topic)
@@ -257,8 +266,14 @@ class Cluster:
                 async with asyncio.timeout(min(remaining, pause)):
                     await updated.wait()
 
+    def stop_waits(self) -> None:
+        """Make every :meth:`wait_for_topic`, now and from now on, raise ProducerClosedError."""
+        self._waits_stopped = True
+        self._updated.set()
+
     # -- shutdown -------------------------------------------------------------------------
     async def close(self) -> None:
+        self.stop_waits()
         self._closed = True
         tasks: list[asyncio.Task[object]] = [*self._connecting.values()]
         if self._refresh is not None:

@@ -681,6 +681,7 @@ class Producer:
     # -- closing ---------------------------------------------------------------------------------
     async def close(self, timeout: float | None = None) -> None:
         """Flush, then stop every task and connection; fail what is left after ``timeout`` s."""
+        self._stop_waits()
         if self._state == _CLOSED:
             return
         was_running = self._state == _RUNNING
@@ -708,6 +709,12 @@ class Producer:
             await self._cluster.close()
 
     stop = close  # aiokafka's name
+
+    def _stop_waits(self) -> None:
+        """Wake every send(), send_many() and partitions_for() waiting for metadata: they
+        raise ProducerClosedError."""
+        if self._cluster is not None:
+            self._cluster.stop_waits()
 
     @property
     def closed(self) -> bool:

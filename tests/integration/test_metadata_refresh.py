@@ -1,17 +1,18 @@
 """Metadata refreshes against a real broker (auto-creation off): what a missing topic costs,
-and how long an unused topic stays in every Metadata request."""
+how long an unused topic stays in every Metadata request, and close() during a wait."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 
 import pytest
 from faulty_proxy import proxied_cluster
 
 from aioproducer import Producer
-from aioproducer.errors import UnknownTopicError
+from aioproducer.errors import ProducerClosedError, UnknownTopicError
 
 pytestmark = pytest.mark.integration
 
@@ -53,3 +54,26 @@ async def test_a_missing_topic_costs_a_few_requests_and_is_forgotten_when_idle()
     assert all(live.encode() in frame for frame in idle_tail)  # a topic in use stays
     # All in all: the wait's few, then about one a second (metadata_max_age_ms).
     assert len(requests) <= len(during_wait) + (ended - failed) / 1.0 + 3, len(requests)
+
+
+@pytest.mark.parametrize("call", ["send", "send_keyed", "send_many", "partitions_for"])
+async def test_close_wakes_a_call_waiting_for_a_missing_topic(
+    kafka_bootstrap: str, call: str
+) -> None:
+    missing = f"missing-{uuid.uuid4().hex[:12]}"
+    producer = Producer(bootstrap_servers=kafka_bootstrap, max_block_ms=10_000)
+    await producer.start()
+    waits: dict[str, Callable[[], Awaitable[object]]] = {
+        "send": lambda: producer.send(missing, b"v"),
+        "send_keyed": lambda: producer.send(missing, b"v", key=b"k"),
+        "send_many": lambda: producer.send_many(missing, [(b"k", b"v")]),
+        "partitions_for": lambda: producer.partitions_for(missing),
+    }
+    waiting = asyncio.ensure_future(waits[call]())
+    await asyncio.sleep(0.5)
+    assert not waiting.done()
+    closing = time.monotonic()
+    await asyncio.wait_for(producer.close(), 5)
+    with pytest.raises(ProducerClosedError, match="closed while waiting"):
+        await asyncio.wait_for(waiting, 1)
+    assert time.monotonic() - closing < 1.0

@@ -1,10 +1,17 @@
 """ClusterMetadata as a plain object: leaders, topic errors and the refresh policy (times are
-passed in, the backoff's jitter fixed at its middle)."""
+passed in, the backoff's jitter fixed at its middle); and Cluster's waits for a topic."""
 
 from __future__ import annotations
 
+import asyncio
+import time
+
+import pytest
+
 from aioproducer.backoff import ExponentialBackoff
-from aioproducer.errors import TopicAuthorizationFailedError
+from aioproducer.cluster import Cluster
+from aioproducer.config import ProducerConfig
+from aioproducer.errors import ProducerClosedError, TopicAuthorizationFailedError
 from aioproducer.metadata import BrokerAddress, ClusterMetadata
 
 BROKERS = [BrokerAddress(1, "127.0.0.1", 9092), BrokerAddress(2, "127.0.0.1", 9093)]
@@ -189,3 +196,41 @@ def test_non_retriable_topic_errors_are_kept() -> None:
     assert info is not None
     assert isinstance(info.error, TopicAuthorizationFailedError)
     assert md.refresh_due_in_ms(1) == 1000 - 1
+
+
+# -- Cluster: waits for a topic --------------------------------------------------------------
+
+
+async def test_stop_waits_ends_every_wait_for_a_topic_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cluster = Cluster(ProducerConfig(bootstrap_servers="127.0.0.1:9"))
+    monkeypatch.setattr(cluster, "maybe_refresh", lambda: None)  # no broker answers
+    waits = [asyncio.create_task(cluster.wait_for_topic(t, 10.0)) for t in ("a", "b")]
+    await asyncio.sleep(0.05)
+    assert not any(w.done() for w in waits)
+    started = time.monotonic()
+    cluster.stop_waits()
+    for wait in waits:
+        with pytest.raises(ProducerClosedError, match="closed while waiting"):
+            await wait
+    assert time.monotonic() - started < 0.05
+    with pytest.raises(ProducerClosedError):  # and any wait after it
+        await cluster.wait_for_topic("c", 10.0)
+    await cluster.close()
+
+
+async def test_a_wait_keeps_its_topic_from_being_forgotten(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cluster = Cluster(ProducerConfig(bootstrap_servers="127.0.0.1:9", retry_backoff_ms=1))
+    monkeypatch.setattr(cluster, "maybe_refresh", lambda: None)
+    wait = asyncio.create_task(cluster.wait_for_topic("t", 10.0))
+    await asyncio.sleep(0.01)
+    first = cluster.metadata.wanted["t"]
+    await asyncio.sleep(0.05)
+    assert cluster.metadata.wanted["t"] > first  # each look is a use
+    cluster.stop_waits()
+    with pytest.raises(ProducerClosedError):
+        await wait
+    await cluster.close()
