@@ -121,12 +121,15 @@ class RecordAccumulator(BufferMemory):
         *,
         idempotence: IdempotenceState | None = None,
         on_space_freed: Callable[[], None] | None = None,
+        on_topic_used: Callable[[str, int], None] | None = None,
         random: Callable[[], float] | None = None,
         clock: Callable[[], int] = _monotonic_ms,
     ) -> None:
         super().__init__(config.buffer_memory)
         self.config = config
         self._clock = clock
+        self._on_topic_used = on_topic_used
+        """Told (topic, now_ms) when a batch opens: how cluster metadata knows topics in use."""
         self.idempotence = idempotence
         self._on_space_freed = on_space_freed
         self._batch_size = config.batch_size
@@ -316,6 +319,8 @@ class RecordAccumulator(BufferMemory):
         batch.flush_id = self._next_flush_id
         self._incomplete.add(batch)
         queue.append(batch)
+        if self._on_topic_used is not None:
+            self._on_topic_used(batch.tp.topic, batch.created_ms)
 
     # -- readiness and draining ----------------------------------------------------------------
     def ready(self, now_ms: int, leaders: LeaderLookup) -> ReadyResult:

@@ -2,12 +2,14 @@
 
 :class:`Cluster` owns one :class:`~aioproducer.connection.BrokerConnection` per node,
 reconnecting with exponential backoff, and keeps :class:`~aioproducer.metadata.ClusterMetadata`
-fresh: a refresh runs when one is due, at most one at a time, and anyone may wait for the next.
+fresh: a refresh runs when its policy says one is due, at most one at a time, and anyone may
+wait for the next. :meth:`Cluster.stop_waits` ends every wait for a topic (close() calls it).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
@@ -19,6 +21,7 @@ from aioproducer.connection import BrokerConnection
 from aioproducer.errors import (
     BrokerUnavailableError,
     ConnectionLostError,
+    ProducerClosedError,
     ProducerError,
     UnknownTopicError,
 )
@@ -39,7 +42,12 @@ class Cluster:
 
     def __init__(self, config: ProducerConfig) -> None:
         self.config = config
-        self.metadata = ClusterMetadata(config.bootstrap_servers, config.metadata_max_age_ms)
+        self.metadata = ClusterMetadata(
+            config.bootstrap_servers,
+            config.metadata_max_age_ms,
+            max_idle_ms=config.metadata_max_idle_ms,
+            backoff=ExponentialBackoff(config.retry_backoff_ms, config.retry_backoff_max_ms),
+        )
         self._connections: dict[int, BrokerConnection] = {}
         self._connecting: dict[int, asyncio.Task[BrokerConnection]] = {}
         self._failures: dict[int, int] = {}
@@ -49,9 +57,9 @@ class Cluster:
         )
         self._refresh: asyncio.Task[None] | None = None
         self._updated = asyncio.Event()
-        self._last_attempt_ms = -(10**9)
         self._next_idle_check = 0.0
         self._closed = False
+        self._waits_stopped = False
 
     # -- bootstrap ------------------------------------------------------------------------
     async def bootstrap(self, timeout: float) -> None:
@@ -189,12 +197,8 @@ class Cluster:
         self.close_idle()
         if self._closed or (self._refresh is not None and not self._refresh.done()):
             return
-        now = now_ms()
-        if self.metadata.refresh_due_in_ms(now) > 0:
+        if self.metadata.refresh_due_in_ms(now_ms()) > 0:
             return
-        if now - self._last_attempt_ms < self.config.retry_backoff_ms:
-            return
-        self._last_attempt_ms = now
         self._refresh = asyncio.get_running_loop().create_task(self._refresh_once())
 
     async def _refresh_once(self) -> None:
@@ -215,15 +219,14 @@ class Cluster:
             await self._refresh_with(conn)
         except ProducerError as exc:
             log.info("metadata refresh failed: %s", exc)
-            self.metadata.request_refresh()
+            self.metadata.refresh_failed(now_ms())
         except Exception:
             log.exception("unexpected error refreshing metadata")
-            self.metadata.request_refresh()
+            self.metadata.refresh_failed(now_ms())
 
     async def _refresh_with(self, conn: BrokerConnection) -> None:
-        request = MetadataRequest(
-            topics=self.metadata.topics_to_request(), allow_auto_topic_creation=True
-        )
+        topics = self.metadata.begin_refresh(now_ms())
+        request = MetadataRequest(topics=topics, allow_auto_topic_creation=True)
         response = await conn.request(request)
         assert isinstance(response, MetadataResponse)
         self.metadata.update(
@@ -243,12 +246,21 @@ class Cluster:
         self._updated = asyncio.Event()
 
     async def wait_for_topic(self, topic: str, timeout: float) -> TopicInfo:
-        """Wait until ``topic``'s partitions are known, up to ``timeout`` seconds."""
-        self.metadata.want(topic)
+        """Wait until ``topic``'s partitions are known, up to ``timeout`` seconds.
+
+        Raises ProducerClosedError at once when :meth:`stop_waits` is called meanwhile.
+        """
+        metadata = self.metadata
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
-            info = self.metadata.topic(topic)
+            if self._waits_stopped:
+                raise ProducerClosedError(
+                    f"the producer was closed while waiting for topic {topic!r}'s metadata"
+                )
+            now = now_ms()
+            metadata.want(topic, now)  # in use while waited for: never forgotten meanwhile
+            info = metadata.topic(topic)
             if info is not None:
                 if info.error is not None:
                     raise info.error
@@ -259,18 +271,25 @@ class Cluster:
                     f"topic {topic!r} is not in the cluster's metadata after "
                     f"{timeout * 1000:.0f} ms (max_block_ms)"
                 )
-            self.metadata.request_refresh()
+            metadata.request_refresh()
             self.maybe_refresh()
+            # Woken by the next refresh's end; else look again when one may start.
+            pause = max(metadata.refresh_due_in_ms(now), self.config.retry_backoff_ms, 1) / 1000
             updated = self._updated
-            try:
-                async with asyncio.timeout(min(remaining, self.config.retry_backoff_ms / 1000)):
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(min(remaining, pause)):
                     await updated.wait()
-            except TimeoutError:
-                pass
+
+    def stop_waits(self) -> None:
+        """Make every :meth:`wait_for_topic`, now and from now on, raise ProducerClosedError."""
+        self._waits_stopped = True
+        self._updated.set()
 
     # -- shutdown -------------------------------------------------------------------------
     def shutdown(self) -> None:
-        """Close every connection and cancel every task of the cluster, now."""
+        """Close every connection and cancel every task of the cluster, now (and stop every
+        wait for a topic)."""
+        self.stop_waits()
         self._closed = True
         for task in self._tasks():
             task.cancel()

@@ -43,6 +43,7 @@ _INT32_MAX: Final = 2**31 - 1
 _INT64_MAX: Final = 2**63 - 1
 _MAX_IDEMPOTENT_IN_FLIGHT: Final = 5
 _DEFAULT_DELIVERY_TIMEOUT_MS: Final = 120_000
+_MIN_METADATA_IDLE_MS: Final = 5000  # Java's atLeast(5000)
 _SECURITY_PROTOCOLS: Final = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 _SASL_MECHANISMS: Final = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 _HOST_PORT = re.compile(
@@ -164,6 +165,7 @@ class ProducerConfig:
     request_timeout_ms: int
     max_request_size: int
     metadata_max_age_ms: int
+    metadata_max_idle_ms: int
     connections_max_idle_ms: int
     reconnect_backoff_ms: int
     reconnect_backoff_max_ms: int
@@ -200,6 +202,7 @@ class ProducerConfig:
         request_timeout_ms: int = 30_000,
         max_request_size: int = 1024 * 1024,
         metadata_max_age_ms: int = 300_000,
+        metadata_max_idle_ms: int = 300_000,
         connections_max_idle_ms: int = 540_000,
         reconnect_backoff_ms: int = 50,
         reconnect_backoff_max_ms: int = 1000,
@@ -251,6 +254,11 @@ class ProducerConfig:
             self,
             "metadata_max_age_ms",
             _int("metadata_max_age_ms", metadata_max_age_ms, 0, _INT64_MAX),
+        )
+        put(
+            self,
+            "metadata_max_idle_ms",
+            _int("metadata_max_idle_ms", metadata_max_idle_ms, _MIN_METADATA_IDLE_MS, _INT64_MAX),
         )
         put(
             self,
@@ -416,6 +424,7 @@ _INT_NAMES: Final = frozenset(
         "request_timeout_ms",
         "max_request_size",
         "metadata_max_age_ms",
+        "metadata_max_idle_ms",
         "connections_max_idle_ms",
         "reconnect_backoff_ms",
         "reconnect_backoff_max_ms",

@@ -25,7 +25,7 @@ from typing import Any, Final, NoReturn, Self, TypeVar
 from aioproducer.accumulator import AppendResult, RecordAccumulator
 from aioproducer.batch import Completion, ProducerBatch, RecordGroup, RecordMetadata, SentRecords
 from aioproducer.buffer_memory import NO_WAIT, MemoryWaiter
-from aioproducer.cluster import Cluster
+from aioproducer.cluster import Cluster, now_ms
 from aioproducer.config import ProducerConfig, build_config
 from aioproducer.errors import (
     BufferFullError,
@@ -358,6 +358,7 @@ class Producer:
             self._space_freed.set()
         if self._accumulator is not None:
             self._accumulator.wake_waiters()  # each raises the reason
+        self._stop_waits()
 
     def _stall(self, reason: str) -> None:
         """Stop taking records (see :func:`_sender_stopped`)."""
@@ -368,6 +369,7 @@ class Producer:
             self._space_freed.set()
         if self._accumulator is not None:
             self._accumulator.wake_waiters()  # each raises the reason
+        self._stop_waits()
         log.error(
             "producer %r stopped taking records: %s (close() delivers what is queued)",
             self.config.client_id,
@@ -387,7 +389,10 @@ class Producer:
         if config.enable_idempotence:
             self._idempotence = IdempotenceState()
         self._accumulator = RecordAccumulator(
-            config, on_space_freed=self._space_freed.set, idempotence=self._idempotence
+            config,
+            on_space_freed=self._space_freed.set,
+            on_topic_used=cluster.metadata.want,
+            idempotence=self._idempotence,
         )
         self._sender = Sender(  # no strong reference back: a dropped producer is collected
             config, cluster, self._accumulator, self._idempotence, _weakly(self._fail)
@@ -828,6 +833,7 @@ class Producer:
             self._valid_topics.add(_check_topic(topic))
         cluster = self._cluster
         assert cluster is not None
+        cluster.metadata.want(topic, now_ms())
         info = cluster.metadata.topics.get(topic)
         if info is None or info.error is not None:
             if timeout is None:
@@ -967,6 +973,7 @@ class Producer:
 
     async def _shut_down(self, timeout: float | None) -> None:
         self._state = _CLOSED
+        self._stop_waits()  # a send() waiting for a topic's metadata raises at once
         self.__dict__.pop("send", None)  # the FastSend, if any: send() now raises
         if self._space_freed is not None:
             self._space_freed.set()
@@ -1013,6 +1020,12 @@ class Producer:
             task.cancel()
 
     stop = close  # aiokafka's name
+
+    def _stop_waits(self) -> None:
+        """Wake every send(), send_many() and partitions_for() waiting for metadata: they
+        raise ProducerClosedError."""
+        if self._cluster is not None:
+            self._cluster.stop_waits()
 
     @property
     def closed(self) -> bool:

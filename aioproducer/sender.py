@@ -235,7 +235,9 @@ class Sender:
                 return _IDLE_WAIT_MS
         metadata = cluster.metadata
         result = self.accumulator.ready(now, metadata)
-        if result.unknown_leader_topics:
+        if result.unknown_leader_topics:  # queued batches keep their topics wanted (Java)
+            for topic in result.unknown_leader_topics:
+                metadata.want(topic, now)
             metadata.request_refresh()
             cluster.maybe_refresh()
         delay = result.next_check_ms

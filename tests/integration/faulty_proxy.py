@@ -12,6 +12,11 @@ With ``chaos=Chaos(seed, ...)`` it rolls a die for every frame instead (see :cla
 :attr:`FaultyProxy.faults` counts what it did. Each connection draws from its own
 ``random.Random`` seeded with the seed and the connection's number, so a seed replays the
 same faults for the same traffic (the broker's and the client's timing still vary).
+
+It counts the requests it forwards by API key (:attr:`FaultyProxy.requests`), and keeps the
+frames of those whose keys it is told to ``record``, with when they passed.
+:func:`proxied_cluster` starts a one-broker cluster that advertises the proxy, so that every
+connection a client opens goes through it.
 """
 
 from __future__ import annotations
@@ -22,8 +27,9 @@ import logging
 import random
 import socket
 import struct
+import time
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from dataclasses import dataclass
 
 from aioproducer.testing import LocalKafkaCluster, free_port
@@ -116,9 +122,15 @@ class FaultyProxy:
         stall_every: int = 0,
         response_delay: float = 0.0,
         chaos: Chaos | None = None,
+        record: Collection[int] = (),
     ) -> None:
         self.port = port
         self.target_port = target_port
+        self.requests: Counter[int] = Counter()
+        """Requests forwarded, by API key."""
+        self.record = frozenset(record)
+        self.recorded: list[tuple[float, bytes]] = []
+        """(time.monotonic(), frame) of each request forwarded whose API key is in ``record``."""
         self.response_delay = response_delay
         self.drop_every = drop_every
         self.stall_every = stall_every
@@ -257,6 +269,9 @@ class FaultyProxy:
                 link.abort()
                 return
             await link.wait_quiet()
+            self.requests[api_key] += 1
+            if api_key in self.record:
+                self.recorded.append((time.monotonic(), frame))
             if not await self._forward(writer, frame):
                 return
         writer.close()
@@ -295,13 +310,21 @@ class FaultyProxy:
 
 
 @contextlib.asynccontextmanager
-async def proxied_cluster() -> AsyncIterator[tuple[LocalKafkaCluster, FaultyProxy]]:
+async def proxied_cluster(
+    *, drop_every: int = 0, stall_every: int = 0, record: Collection[int] = ()
+) -> AsyncIterator[tuple[LocalKafkaCluster, FaultyProxy]]:
     """A new one-broker cluster that advertises a FaultyProxy in front of itself, so a
     client reaches the broker only through the proxy (Metadata names the proxy's port)."""
     proxy_port = free_port()
     cluster = LocalKafkaCluster(1)
     cluster.broker_config["advertised.listeners"] = f"PLAINTEXT://127.0.0.1:{proxy_port}"
-    proxy = FaultyProxy(proxy_port, cluster.nodes[0].port)
+    proxy = FaultyProxy(
+        proxy_port,
+        cluster.nodes[0].port,
+        drop_every=drop_every,
+        stall_every=stall_every,
+        record=record,
+    )
     await proxy.start()
     await asyncio.to_thread(cluster.start)
     try:

@@ -189,6 +189,19 @@ def test_a_split_serves_the_line_only_from_what_its_pieces_leave() -> None:
     assert acc.used_bytes + waiter.held <= 4_000
 
 
+def test_topic_used_is_told_when_a_batch_opens_only() -> None:
+    used: list[tuple[str, int]] = []
+    acc = RecordAccumulator(
+        ProducerConfig(batch_size=1000), on_topic_used=lambda t, now: used.append((t, now))
+    )
+    add(acc, T0, now=5)
+    add(acc, T0, now=6)  # into the open batch: nothing per record
+    add(acc, TopicPartition("u", 0), now=7)
+    assert used == [("t", 5), ("u", 7)]
+    acc.append_new_batch(T0, 1, b"k", b"v", FakeCompletion())  # the clock's time
+    assert [t for t, _ in used] == ["t", "u", "t"]
+
+
 def test_append_after_close_raises() -> None:
     acc = make()
     add(acc, T0)

@@ -30,6 +30,7 @@ def test_java_defaults() -> None:
     assert config.request_timeout_ms == 30_000
     assert config.max_request_size == 1048576
     assert config.metadata_max_age_ms == 300_000
+    assert config.metadata_max_idle_ms == 300_000
     assert config.connections_max_idle_ms == 540_000
     assert config.reconnect_backoff_ms == 50
     assert config.reconnect_backoff_max_ms == 1000
@@ -97,6 +98,8 @@ INVALID: list[tuple[str, object]] = [
     ("request_timeout_ms", -1),
     ("max_request_size", -1),
     ("metadata_max_age_ms", -1),
+    ("metadata_max_idle_ms", 4999),  # Java's minimum is 5000
+    ("metadata_max_idle_ms", "300000"),
     ("connections_max_idle_ms", -2),
     ("reconnect_backoff_ms", -1),
     ("reconnect_backoff_max_ms", -1),
@@ -232,6 +235,7 @@ def test_java_property_names() -> None:
             "enable.idempotence": "false",
             "delivery.timeout.ms": "60000",
             "client.id": "app",
+            "metadata.max.idle.ms": "60000",
         }
     )
     assert config.bootstrap_servers == (("k1", 9092), ("k2", 9093))
@@ -244,6 +248,7 @@ def test_java_property_names() -> None:
     assert config.enable_idempotence is False
     assert config.delivery_timeout_ms == 60_000
     assert config.client_id == "app"
+    assert config.metadata_max_idle_ms == 60_000
 
 
 def test_level_for_another_codec_is_ignored_as_in_java() -> None:
