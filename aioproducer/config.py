@@ -25,7 +25,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
-from typing import Final, Protocol
+from typing import Final, Literal, Protocol
 
 from aioproducer.compression import CompressionType, validate_level
 from aioproducer.errors import ConfigurationError
@@ -45,6 +45,14 @@ _MAX_IDEMPOTENT_IN_FLIGHT: Final = 5
 _DEFAULT_DELIVERY_TIMEOUT_MS: Final = 120_000
 _SECURITY_PROTOCOLS: Final = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 _SASL_MECHANISMS: Final = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+_JAVA_PRODUCER: Final = "org.apache.kafka.clients.producer."
+# partitioner= strings: the built-in strategies by name and by Java class (None: sticky)
+_PARTITIONER_NAMES: Final[dict[str, Literal["round_robin"] | None]] = {
+    "sticky": None,
+    "round_robin": "round_robin",
+    _JAVA_PRODUCER + "internals.DefaultPartitioner": None,
+    _JAVA_PRODUCER + "RoundRobinPartitioner": "round_robin",
+}
 _HOST_PORT = re.compile(
     r"^(?:\[(?P<v6>[0-9A-Za-z:.%_-]+)\]|(?P<host>[^:\[\]\s]+))(?::(?P<port>\d+))?$"
 )
@@ -132,6 +140,26 @@ def _optional_str(name: str, value: object, *, empty_ok: bool = True) -> str | N
     return value
 
 
+def _partitioner(value: object) -> Partitioner | Literal["round_robin"] | None:
+    """None or ``"sticky"`` (or Java's default class): the default; ``"round_robin"``; or an
+    object with partition() and on_append()."""
+    if isinstance(value, str):
+        name = value.strip()
+        if name in _PARTITIONER_NAMES:
+            return _PARTITIONER_NAMES[name]
+        raise ConfigurationError(
+            f"partitioner must be 'sticky', 'round_robin' or an object with partition() and "
+            f"on_append() methods, not {value!r}"
+        )
+    if value is None or (
+        callable(getattr(value, "partition", None)) and callable(getattr(value, "on_append", None))
+    ):
+        return value  # type: ignore[return-value]
+    raise ConfigurationError(
+        f"partitioner must have partition() and on_append() methods, not {value!r}"
+    )
+
+
 def _callable_or_none(name: str, value: object) -> object:
     if value is not None and not callable(value):
         hint = " (give a Python callable, not a Java class name)" if isinstance(value, str) else ""
@@ -167,7 +195,7 @@ class ProducerConfig:
     connections_max_idle_ms: int
     reconnect_backoff_ms: int
     reconnect_backoff_max_ms: int
-    partitioner: Partitioner | None
+    partitioner: Partitioner | Literal["round_robin"] | None
     key_serializer: Serializer | None
     value_serializer: Serializer | None
     enable_idempotence: bool
@@ -203,7 +231,7 @@ class ProducerConfig:
         connections_max_idle_ms: int = 540_000,
         reconnect_backoff_ms: int = 50,
         reconnect_backoff_max_ms: int = 1000,
-        partitioner: Partitioner | None = None,
+        partitioner: Partitioner | str | None = None,
         key_serializer: Serializer | None = None,
         value_serializer: Serializer | None = None,
         enable_idempotence: bool | None = None,
@@ -267,14 +295,7 @@ class ProducerConfig:
             "reconnect_backoff_max_ms",
             _int("reconnect_backoff_max_ms", reconnect_backoff_max_ms, 0, _INT64_MAX),
         )
-        if partitioner is not None and not (
-            callable(getattr(partitioner, "partition", None))
-            and callable(getattr(partitioner, "on_append", None))
-        ):
-            raise ConfigurationError(
-                f"partitioner must have partition() and on_append() methods, not {partitioner!r}"
-            )
-        put(self, "partitioner", partitioner)
+        put(self, "partitioner", _partitioner(partitioner))
         put(self, "key_serializer", _callable_or_none("key_serializer", key_serializer))
         put(self, "value_serializer", _callable_or_none("value_serializer", value_serializer))
         if enable_idempotence is not None and not isinstance(enable_idempotence, bool):

@@ -40,6 +40,7 @@ from aioproducer.speedups import c as _speedups
 __all__ = [
     "DefaultPartitioner",
     "Partitioner",
+    "RoundRobinPartitioner",
     "murmur2",
     "partition_for_key",
     "positive_murmur2",
@@ -195,3 +196,31 @@ class DefaultPartitioner:
         """The current sticky partition of ``topic``, if one is chosen."""
         state = self._sticky.get(topic)
         return None if state is None else state[0]
+
+
+class RoundRobinPartitioner:
+    """Each record to the next available partition of its topic in turn, keyed or not
+    (Java's ``RoundRobinPartitioner``): a counter per topic indexes the available
+    partitions, or all of them when none is known to be available."""
+
+    __slots__ = ("_counters",)
+
+    def __init__(self) -> None:
+        self._counters: dict[str, int] = {}
+
+    def partition(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+        partitions: Sequence[int],
+        available: Sequence[int],
+    ) -> int:
+        """The next partition of ``topic`` in turn among ``available`` (else ``partitions``)."""
+        turn = self._counters.get(topic, 0)
+        self._counters[topic] = turn + 1
+        candidates = available or partitions
+        return candidates[turn % len(candidates)]
+
+    def on_append(self, topic: str, partition: int, nbytes: int, switch_allowed: bool) -> None:
+        """Nothing to learn from appends."""

@@ -43,7 +43,13 @@ from aioproducer.errors import (
 from aioproducer.futures import relay_for
 from aioproducer.idempotence import IdempotenceState
 from aioproducer.metadata import TopicInfo, TopicPartition
-from aioproducer.partitioner import DefaultPartitioner, Partitioner, murmur2, positive_murmur2
+from aioproducer.partitioner import (
+    DefaultPartitioner,
+    Partitioner,
+    RoundRobinPartitioner,
+    murmur2,
+    positive_murmur2,
+)
 from aioproducer.protocol.records import Header, RecordBatchBuilder
 from aioproducer.sender import Sender
 from aioproducer.speedups import c as _c
@@ -189,6 +195,15 @@ def _choose_partition(  # noqa: PLR0917
     return partition
 
 
+def _partitioner_for(config: ProducerConfig) -> Partitioner:
+    """The partitioner ``config`` names (None: the sticky default)."""
+    if config.partitioner is None:
+        return DefaultPartitioner(batch_size=config.batch_size)
+    if config.partitioner == "round_robin":
+        return RoundRobinPartitioner()
+    return config.partitioner
+
+
 def _appended_unkeyed(
     partitioner: Partitioner, topic: str, partition: int, size: int, switch_allowed: bool
 ) -> None:
@@ -278,9 +293,7 @@ class Producer:
         self._sender: Sender | None = None
         self._sender_task: asyncio.Task[None] | None = None
         self._idempotence: IdempotenceState | None = None
-        self._partitioner: Partitioner = self.config.partitioner or DefaultPartitioner(
-            batch_size=self.config.batch_size
-        )
+        self._partitioner = _partitioner_for(self.config)
         self._space_freed: asyncio.Event | None = None
         self._valid_topics: set[str] = set()
         self._routes: dict[str, tuple[TopicInfo, list[TopicPartition]]] = {}
