@@ -147,9 +147,14 @@ def _partitioner(value: object) -> Partitioner | Literal["round_robin"] | None:
         name = value.strip()
         if name in _PARTITIONER_NAMES:
             return _PARTITIONER_NAMES[name]
+        hint = (
+            " (it ignores keys: use partitioner_ignore_keys=True)"
+            if name == _JAVA_PRODUCER + "UniformStickyPartitioner"
+            else ""
+        )
         raise ConfigurationError(
             f"partitioner must be 'sticky', 'round_robin' or an object with partition() and "
-            f"on_append() methods, not {value!r}"
+            f"on_append() methods, not {value!r}{hint}"
         )
     if value is None or (
         callable(getattr(value, "partition", None)) and callable(getattr(value, "on_append", None))
@@ -196,6 +201,7 @@ class ProducerConfig:
     reconnect_backoff_ms: int
     reconnect_backoff_max_ms: int
     partitioner: Partitioner | Literal["round_robin"] | None
+    partitioner_ignore_keys: bool
     key_serializer: Serializer | None
     value_serializer: Serializer | None
     enable_idempotence: bool
@@ -232,6 +238,7 @@ class ProducerConfig:
         reconnect_backoff_ms: int = 50,
         reconnect_backoff_max_ms: int = 1000,
         partitioner: Partitioner | str | None = None,
+        partitioner_ignore_keys: bool = False,
         key_serializer: Serializer | None = None,
         value_serializer: Serializer | None = None,
         enable_idempotence: bool | None = None,
@@ -296,6 +303,16 @@ class ProducerConfig:
             _int("reconnect_backoff_max_ms", reconnect_backoff_max_ms, 0, _INT64_MAX),
         )
         put(self, "partitioner", _partitioner(partitioner))
+        if not isinstance(partitioner_ignore_keys, bool):
+            raise ConfigurationError(
+                f"partitioner_ignore_keys must be True or False, not {partitioner_ignore_keys!r}"
+            )
+        if partitioner_ignore_keys and self.partitioner is not None:
+            raise ConfigurationError(
+                f"partitioner_ignore_keys=True applies to the sticky partitioner only, not to "
+                f"partitioner={partitioner!r}, which would ignore it"
+            )
+        put(self, "partitioner_ignore_keys", partitioner_ignore_keys)
         put(self, "key_serializer", _callable_or_none("key_serializer", key_serializer))
         put(self, "value_serializer", _callable_or_none("value_serializer", value_serializer))
         if enable_idempotence is not None and not isinstance(enable_idempotence, bool):
@@ -442,6 +459,7 @@ _INT_NAMES: Final = frozenset(
         "reconnect_backoff_max_ms",
     }
 )
+_BOOL_NAMES: Final = frozenset({"enable_idempotence", "partitioner_ignore_keys"})
 _LEVEL_KEY = re.compile(r"^compression[._](gzip|lz4|zstd)[._]level$")
 
 
@@ -455,10 +473,10 @@ def _from_string(name: str, value: object) -> object:
             return int(text)
         except ValueError:
             raise ConfigurationError(f"{name} must be an int, not {value!r}") from None
-    if name == "enable_idempotence":
+    if name in _BOOL_NAMES:
         if text.lower() in ("true", "false"):
             return text.lower() == "true"
-        raise ConfigurationError(f"enable_idempotence must be true or false, not {value!r}")
+        raise ConfigurationError(f"{name} must be true or false, not {value!r}")
     return value
 
 

@@ -16,7 +16,8 @@ handled by the producer and never reaches it)::
     if key is None:
         partitioner.on_append(topic, p, appended_bytes, switch_allowed)
 
-Only records without a key are reported, as in Java. ``switch_allowed`` is False while
+Only records without a key are reported, as in Java (every record when the partitioner
+ignores keys). ``switch_allowed`` is False while
 p's open batch still has room: as in Java, the sticky partition then changes only at a
 batch boundary, or in any case once twice ``batch_size`` bytes have gone to it. A custom
 :class:`Partitioner` that needs no feedback implements ``on_append`` as a no-op.
@@ -150,14 +151,23 @@ class DefaultPartitioner:
 
     ``batch_size`` is how many bytes go to a sticky partition before switching (Java uses
     the producer's ``batch.size``). ``rng`` may be given to make choices reproducible.
+    With ``ignore_keys`` (Java's ``partitioner.ignore.keys``) keyed records are placed as
+    if they had none, and must be reported to :meth:`on_append` too.
     """
 
-    __slots__ = ("_batch_size", "_choice", "_sticky")
+    __slots__ = ("_batch_size", "_choice", "_ignore_keys", "_sticky")
 
-    def __init__(self, *, batch_size: int = 16384, rng: random.Random | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        batch_size: int = 16384,
+        rng: random.Random | None = None,
+        ignore_keys: bool = False,
+    ) -> None:
         if batch_size < 1:
             raise ConfigurationError(f"batch_size must be >= 1, not {batch_size}")
         self._batch_size = batch_size
+        self._ignore_keys = ignore_keys
         self._choice = (rng or random.Random()).choice
         # topic -> [sticky partition, bytes appended to it since it was chosen]
         self._sticky: dict[str, list[int]] = {}
@@ -171,7 +181,7 @@ class DefaultPartitioner:
         available: Sequence[int],
     ) -> int:
         """Partition for a record; ``available`` are the partitions with a known leader."""
-        if key is not None:
+        if key is not None and not self._ignore_keys:
             return partition_for_key(key, len(partitions))
         state = self._sticky.get(topic)
         if state is None:

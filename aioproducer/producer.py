@@ -198,7 +198,9 @@ def _choose_partition(  # noqa: PLR0917
 def _partitioner_for(config: ProducerConfig) -> Partitioner:
     """The partitioner ``config`` names (None: the sticky default)."""
     if config.partitioner is None:
-        return DefaultPartitioner(batch_size=config.batch_size)
+        return DefaultPartitioner(
+            batch_size=config.batch_size, ignore_keys=config.partitioner_ignore_keys
+        )
     if config.partitioner == "round_robin":
         return RoundRobinPartitioner()
     return config.partitioner
@@ -300,7 +302,11 @@ class Producer:
         self._topics: dict[str, TopicInfo] = {}
         self._key_serializer = self.config.key_serializer
         self._value_serializer = self.config.value_serializer
-        self._java_partitioning = self.config.partitioner is None
+        # keyed records hashed as Java does (FastSend's rule), else placed by the partitioner
+        self._java_partitioning = (
+            self.config.partitioner is None and not self.config.partitioner_ignore_keys
+        )
+        self._keys_ignored = self.config.partitioner_ignore_keys  # all reported to on_append
         self._max_record_size = min(self.config.max_request_size, self.config.buffer_memory)
         # the futures send() and send_many() return: RecordFutures of the loop start() ran in
         self._create_future: Callable[[], asyncio.Future[Any]] = _no_loop
@@ -638,7 +644,7 @@ class Producer:
                 partition = _choose_partition(
                     self._partitioner, topic, key, value, len(runs), info.available
                 )
-                if key is None:
+                if key is None or self._keys_ignored:
                     _appended_unkeyed(self._partitioner, topic, partition, size, True)
         runs[partition] += _INDEX.pack(index)
 
@@ -764,11 +770,11 @@ class Producer:
             tps[partition], timestamp_ms, key_bytes, value_bytes, header_list, completion
         )
         if result is _APPENDED:
-            if key_bytes is None:
+            if key_bytes is None or self._keys_ignored:
                 _appended_unkeyed(self._partitioner, topic, partition, size, False)
             return 0
         # The other results: BATCH_FULL, NEW_BATCH, or both (constants: compared by identity).
-        if key_bytes is None:
+        if key_bytes is None or self._keys_ignored:
             _appended_unkeyed(self._partitioner, topic, partition, size, result is not _OPENED)
         self._wakeup_for(tps[partition])
         return _FILLED if result is _OPENED_FULL else 0
