@@ -202,6 +202,8 @@ class ProducerConfig:
     reconnect_backoff_max_ms: int
     partitioner: Partitioner | Literal["round_robin"] | None
     partitioner_ignore_keys: bool
+    partitioner_adaptive_partitioning_enable: bool
+    partitioner_availability_timeout_ms: int
     key_serializer: Serializer | None
     value_serializer: Serializer | None
     enable_idempotence: bool
@@ -239,6 +241,8 @@ class ProducerConfig:
         reconnect_backoff_max_ms: int = 1000,
         partitioner: Partitioner | str | None = None,
         partitioner_ignore_keys: bool = False,
+        partitioner_adaptive_partitioning_enable: bool = True,
+        partitioner_availability_timeout_ms: int = 0,
         key_serializer: Serializer | None = None,
         value_serializer: Serializer | None = None,
         enable_idempotence: bool | None = None,
@@ -313,6 +317,11 @@ class ProducerConfig:
                 f"partitioner={partitioner!r}, which would ignore it"
             )
         put(self, "partitioner_ignore_keys", partitioner_ignore_keys)
+        self._set_adaptive(
+            partitioner,
+            partitioner_adaptive_partitioning_enable,
+            partitioner_availability_timeout_ms,
+        )
         put(self, "key_serializer", _callable_or_none("key_serializer", key_serializer))
         put(self, "value_serializer", _callable_or_none("value_serializer", value_serializer))
         if enable_idempotence is not None and not isinstance(enable_idempotence, bool):
@@ -336,6 +345,28 @@ class ProducerConfig:
         put(self, "_requested_delivery_timeout_ms", delivery_timeout_ms)
         put(self, "delivery_timeout_ms", self._resolve_delivery_timeout(delivery_timeout_ms))
         self._set_security(security_protocol, sasl_mechanism, sasl_username, sasl_password)
+
+    def _set_adaptive(self, partitioner: object, enable: object, timeout_ms: object) -> None:
+        """The two settings of adaptive sticky partitioning (KIP-794); both apply to the
+        sticky partitioner only, and the timeout only while adaptive is on."""
+        if not isinstance(enable, bool):
+            raise ConfigurationError(
+                f"partitioner_adaptive_partitioning_enable must be True or False, not {enable!r}"
+            )
+        timeout = _int("partitioner_availability_timeout_ms", timeout_ms, 0, _INT64_MAX)
+        if self.partitioner is not None and (not enable or timeout):
+            raise ConfigurationError(
+                "partitioner_adaptive_partitioning_enable and partitioner_availability_timeout_ms "
+                f"apply to the sticky partitioner only, not to partitioner={partitioner!r}, "
+                "which would ignore them"
+            )
+        if timeout and not enable:
+            raise ConfigurationError(
+                f"partitioner_availability_timeout_ms={timeout} needs "
+                "partitioner_adaptive_partitioning_enable=True, else it would be ignored"
+            )
+        object.__setattr__(self, "partitioner_adaptive_partitioning_enable", enable)
+        object.__setattr__(self, "partitioner_availability_timeout_ms", timeout)
 
     def _resolve_idempotence(self, requested: bool | None) -> bool:
         if requested is False:
@@ -457,9 +488,12 @@ _INT_NAMES: Final = frozenset(
         "connections_max_idle_ms",
         "reconnect_backoff_ms",
         "reconnect_backoff_max_ms",
+        "partitioner_availability_timeout_ms",
     }
 )
-_BOOL_NAMES: Final = frozenset({"enable_idempotence", "partitioner_ignore_keys"})
+_BOOL_NAMES: Final = frozenset(
+    {"enable_idempotence", "partitioner_ignore_keys", "partitioner_adaptive_partitioning_enable"}
+)
 _LEVEL_KEY = re.compile(r"^compression[._](gzip|lz4|zstd)[._]level$")
 
 

@@ -32,7 +32,9 @@ from __future__ import annotations
 import importlib
 import random
 import struct
+from bisect import bisect_right
 from collections.abc import Callable, Sequence
+from itertools import accumulate
 from typing import Protocol, cast
 
 from aioproducer.errors import ConfigurationError
@@ -41,6 +43,7 @@ from aioproducer.speedups import c as _speedups
 __all__ = [
     "DefaultPartitioner",
     "Partitioner",
+    "QueueLoad",
     "RoundRobinPartitioner",
     "murmur2",
     "partition_for_key",
@@ -146,16 +149,35 @@ class Partitioner(Protocol):
         ...
 
 
+class QueueLoad(Protocol):
+    """Where adaptive sticky partitioning reads the load of partitions (the producer's is
+    :class:`~aioproducer.partition_load.PartitionLoad`)."""
+
+    def queue_sizes(self, topic: str, partitions: Sequence[int]) -> tuple[list[int], list[int]]:
+        """Those of ``partitions`` that may be chosen, and their numbers of queued batches."""
+        ...
+
+
+def _weighted_choice(ids: Sequence[int], sizes: Sequence[int], rng: random.Random) -> int:
+    """One of ``ids``, each weighted by ``max(sizes) + 1 - size`` (Java's cumulative
+    frequency table in ``BuiltInPartitioner``): a longer queue, fewer new records."""
+    top = max(sizes) + 1
+    cumulative = list(accumulate(top - size for size in sizes))
+    return ids[bisect_right(cumulative, rng.randrange(cumulative[-1]))]
+
+
 class DefaultPartitioner:
     """murmur2 for keyed records; a sticky partition per topic for the others.
 
     ``batch_size`` is how many bytes go to a sticky partition before switching (Java uses
     the producer's ``batch.size``). ``rng`` may be given to make choices reproducible.
     With ``ignore_keys`` (Java's ``partitioner.ignore.keys``) keyed records are placed as
-    if they had none, and must be reported to :meth:`on_append` too.
+    if they had none, and must be reported to :meth:`on_append` too. Given a ``load``
+    (adaptive partitioning, KIP-794), a new sticky partition is drawn with weights from the
+    queue sizes it reports (see ``_weighted_choice``); else uniformly.
     """
 
-    __slots__ = ("_batch_size", "_choice", "_ignore_keys", "_sticky")
+    __slots__ = ("_batch_size", "_ignore_keys", "_rng", "_sticky", "load")
 
     def __init__(
         self,
@@ -163,12 +185,14 @@ class DefaultPartitioner:
         batch_size: int = 16384,
         rng: random.Random | None = None,
         ignore_keys: bool = False,
+        load: QueueLoad | None = None,
     ) -> None:
         if batch_size < 1:
             raise ConfigurationError(f"batch_size must be >= 1, not {batch_size}")
         self._batch_size = batch_size
         self._ignore_keys = ignore_keys
-        self._choice = (rng or random.Random()).choice
+        self._rng = rng or random.Random()
+        self.load = load
         # topic -> [sticky partition, bytes appended to it since it was chosen]
         self._sticky: dict[str, list[int]] = {}
 
@@ -185,10 +209,21 @@ class DefaultPartitioner:
             return partition_for_key(key, len(partitions))
         state = self._sticky.get(topic)
         if state is None:
-            chosen = self._choice(available or partitions)
+            chosen = self._next_partition(topic, partitions, available)
             self._sticky[topic] = [chosen, 0]
             return chosen
         return state[0]
+
+    def _next_partition(
+        self, topic: str, partitions: Sequence[int], available: Sequence[int]
+    ) -> int:
+        """Java's ``nextPartition``: weighted by queue sizes when they differ or some
+        partition is left out, else uniform among the available (or all) partitions."""
+        if self.load is not None and available and len(partitions) > 1:
+            ids, sizes = self.load.queue_sizes(topic, available)
+            if ids and (len(ids) < len(available) or min(sizes) != max(sizes)):
+                return _weighted_choice(ids, sizes, self._rng)
+        return self._rng.choice(available or partitions)
 
     def on_append(
         self, topic: str, partition: int, nbytes: int, switch_allowed: bool = True

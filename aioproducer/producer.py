@@ -43,6 +43,7 @@ from aioproducer.errors import (
 from aioproducer.futures import relay_for
 from aioproducer.idempotence import IdempotenceState
 from aioproducer.metadata import TopicInfo, TopicPartition
+from aioproducer.partition_load import PartitionLoad
 from aioproducer.partitioner import (
     DefaultPartitioner,
     Partitioner,
@@ -408,9 +409,12 @@ class Producer:
         self._accumulator = RecordAccumulator(
             config, on_space_freed=self._space_freed.set, idempotence=self._idempotence
         )
+        load = self._adapt(self._accumulator, cluster)
         self._sender = Sender(  # no strong reference back: a dropped producer is collected
             config, cluster, self._accumulator, self._idempotence, _weakly(self._fail)
         )
+        if load is not None and load.availability_timeout_ms:
+            self._sender.node_polled = load.node_polled
         try:
             await cluster.bootstrap(config.max_block_ms / 1000)
             if self._idempotence is not None:
@@ -431,6 +435,20 @@ class Producer:
         self._topics = cluster.metadata.topics
         self._state = _RUNNING
         self._install_fast_send()
+
+    def _adapt(self, accumulator: RecordAccumulator, cluster: Cluster) -> PartitionLoad | None:
+        """Adaptive sticky partitioning: the default partitioner reads queue sizes (KIP-794)."""
+        partitioner = self._partitioner
+        if not isinstance(partitioner, DefaultPartitioner) or self.config.partitioner is not None:
+            return None  # a partitioner of the caller's: left as given
+        if not self.config.partitioner_adaptive_partitioning_enable:
+            return None
+        partitioner.load = PartitionLoad(
+            accumulator.batches_by_partition,
+            cluster.metadata,
+            self.config.partitioner_availability_timeout_ms,
+        )
+        return partitioner.load
 
     def _install_fast_send(self) -> None:
         """Answer the common send() in C when nothing of ours must run for it (no

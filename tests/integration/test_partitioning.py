@@ -92,3 +92,26 @@ async def test_ignore_keys_spreads_keyed_records_in_sticky_runs(
     assert sum(counts.values()) == RECORDS
     assert set(counts) == set(range(PARTITIONS))
     assert {record.key for record in records} == {b"key 0", b"key 1", b"key 2"}
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"partitioner_adaptive_partitioning_enable": False},
+        {},
+        {"partitioner_availability_timeout_ms": 50},
+    ],
+    ids=["uniform", "adaptive", "adaptive-with-timeout"],
+)
+async def test_null_keys_spread_over_every_partition(
+    kafka_bootstrap: str, new_topic: TopicFactory, options: dict[str, object]
+) -> None:
+    topic = new_topic(partitions=PARTITIONS)
+    async with Producer(
+        {"bootstrap_servers": kafka_bootstrap, "batch_size": 2048, **options}
+    ) as producer:
+        futures = [await producer.send(topic, b"v" * 200) for _ in range(RECORDS)]
+        await asyncio.gather(*futures)
+    counts = _per_partition(consume_all(kafka_bootstrap, topic))
+    assert sum(counts.values()) == RECORDS
+    assert set(counts) == set(range(PARTITIONS))

@@ -4,13 +4,21 @@ adaptive sticky choice (no broker: given partitions, available lists and queue s
 from __future__ import annotations
 
 import random
-from collections import Counter
+from collections import Counter, deque
+from collections.abc import Sequence
 
 import pytest
 
 from aioproducer.config import ProducerConfig
 from aioproducer.errors import ConfigurationError
-from aioproducer.partitioner import DefaultPartitioner, Partitioner, RoundRobinPartitioner
+from aioproducer.metadata import TopicPartition
+from aioproducer.partition_load import PartitionLoad
+from aioproducer.partitioner import (
+    DefaultPartitioner,
+    Partitioner,
+    RoundRobinPartitioner,
+    _weighted_choice,
+)
 
 ALL = range(6)
 
@@ -118,3 +126,165 @@ def test_ignore_keys_with_another_partitioner_is_refused(other: str | Partitione
 def test_uniform_sticky_partitioner_points_to_ignore_keys() -> None:
     with pytest.raises(ConfigurationError, match="use partitioner_ignore_keys=True"):
         ProducerConfig(partitioner=JAVA + "UniformStickyPartitioner")
+
+
+# -- adaptive sticky choice ----------------------------------------------------------------------
+class GivenLoad:
+    """Queue sizes given by the test; ``left_out`` partitions are unavailable."""
+
+    def __init__(self, sizes: dict[int, int], left_out: frozenset[int] = frozenset()) -> None:
+        self.sizes, self.left_out = sizes, left_out
+        self.asked: list[tuple[str, list[int]]] = []
+
+    def queue_sizes(self, topic: str, partitions: Sequence[int]) -> tuple[list[int], list[int]]:
+        self.asked.append((topic, list(partitions)))
+        ids = [p for p in partitions if p not in self.left_out]
+        return ids, [self.sizes.get(p, 0) for p in ids]
+
+
+def _draws(partitioner: DefaultPartitioner, n: int, available: Sequence[int] = ALL) -> Counter[int]:
+    counts: Counter[int] = Counter()
+    for _ in range(n):
+        chosen = partitioner.partition("t", None, b"v", ALL, list(available))
+        counts[chosen] += 1
+        partitioner.on_append("t", chosen, 100, switch_allowed=True)  # a switch every record
+    return counts
+
+
+def test_cumulative_frequency_table_is_javas() -> None:
+    # Java's example: queue sizes 0 3 1 give weights 4 1 3, the table 4 5 8
+    class Fixed(random.Random):
+        def __init__(self, value: int) -> None:
+            super().__init__(0)
+            self.value = value
+
+        def randrange(self, stop: int, *args: object, **kwargs: object) -> int:  # type: ignore[override]
+            assert stop == 8
+            return self.value
+
+    chosen = [_weighted_choice([10, 11, 12], [0, 3, 1], Fixed(r)) for r in range(8)]
+    assert chosen == [10, 10, 10, 10, 11, 12, 12, 12]
+
+
+def test_adaptive_weights_by_inverse_queue_size() -> None:
+    load = GivenLoad({0: 4, 1: 0, 2: 0, 3: 0, 4: 0, 5: 0})  # weights 1 5 5 5 5 5
+    partitioner = DefaultPartitioner(batch_size=100, rng=random.Random(9), load=load)
+    counts = _draws(partitioner, 26_000)
+    assert 700 < counts[0] < 1300  # 1/26 of the draws
+    assert all(4_400 < counts[p] < 5_600 for p in range(1, 6))  # 5/26 each
+    assert load.asked[0] == ("t", list(ALL))
+
+
+def test_adaptive_is_uniform_when_queues_are_equal() -> None:
+    partitioner = DefaultPartitioner(batch_size=100, rng=random.Random(10), load=GivenLoad({}))
+    counts = _draws(partitioner, 12_000)
+    assert max(counts.values()) < 1.15 * min(counts.values())
+
+
+def test_adaptive_skips_left_out_partitions() -> None:
+    load = GivenLoad({}, left_out=frozenset({2, 3}))
+    partitioner = DefaultPartitioner(batch_size=100, rng=random.Random(11), load=load)
+    assert set(_draws(partitioner, 1_000)) == {0, 1, 4, 5}
+
+
+def test_adaptive_with_every_partition_left_out_is_uniform_over_available() -> None:
+    load = GivenLoad({}, left_out=frozenset(ALL))
+    partitioner = DefaultPartitioner(batch_size=100, rng=random.Random(12), load=load)
+    assert set(_draws(partitioner, 1_000, available=[1, 2])) == {1, 2}
+
+
+def test_adaptive_is_not_asked_for_one_partition_or_none_available() -> None:
+    load = GivenLoad({0: 5})
+    partitioner = DefaultPartitioner(batch_size=1, rng=random.Random(13), load=load)
+    assert partitioner.partition("one", None, None, range(1), [0]) == 0
+    assert partitioner.partition("none", None, None, ALL, []) in ALL
+    assert load.asked == []
+
+
+def test_keyed_records_never_ask_the_load() -> None:
+    load = GivenLoad({})
+    partitioner = DefaultPartitioner(load=load)
+    assert partitioner.partition("t", b"abc", None, range(1000), [1]) == 107
+    assert load.asked == []
+
+
+# -- PartitionLoad: the accumulator's queues and the sender's view of brokers --------------------
+class Leaders:
+    def leader(self, topic: str, partition: int) -> int:
+        return 100 + partition % 2  # brokers 100 (even partitions) and 101 (odd)
+
+
+def _queues(sizes: dict[int, int]) -> dict[TopicPartition, deque[object]]:
+    return {TopicPartition("t", p): deque(range(n)) for p, n in sizes.items()}
+
+
+def test_partition_load_counts_queued_batches() -> None:
+    load = PartitionLoad(_queues({0: 3, 2: 1, 5: 0}), Leaders())
+    assert load.queue_sizes("t", [0, 1, 2, 5]) == ([0, 1, 2, 5], [3, 0, 1, 0])
+    assert load.queue_sizes("other", [0]) == ([0], [0])
+
+
+def test_availability_timeout_leaves_out_a_broker_that_takes_nothing() -> None:
+    queues = _queues({0: 2, 1: 2, 2: 0, 3: 1})
+    load = PartitionLoad(queues, Leaders(), availability_timeout_ms=100)
+    load.node_polled(100, 1_000, can_drain=False)  # first seen: not yet late
+    load.node_polled(101, 1_000, can_drain=True)
+    load.node_polled(100, 1_100, can_drain=False)
+    assert load.queue_sizes("t", range(4)) == ([0, 1, 2, 3], [2, 2, 0, 1])  # 100 ms: not over
+    load.node_polled(100, 1_101, can_drain=False)
+    load.node_polled(101, 1_500, can_drain=True)
+    # broker 100's partitions with queued batches are left out; its empty partition 2 is not
+    assert load.queue_sizes("t", range(4)) == ([1, 2, 3], [2, 0, 1])
+    load.node_polled(100, 1_600, can_drain=True)  # it took a batch: back in
+    assert load.queue_sizes("t", range(4)) == ([0, 1, 2, 3], [2, 2, 0, 1])
+
+
+def test_without_timeout_no_partition_is_left_out() -> None:
+    load = PartitionLoad(_queues({0: 2}), Leaders())
+    load.node_polled(100, 0, can_drain=False)
+    load.node_polled(100, 10**9, can_drain=False)
+    assert load.queue_sizes("t", [0]) == ([0], [2])
+
+
+# -- the adaptive settings -----------------------------------------------------------------------
+def test_adaptive_settings() -> None:
+    config = ProducerConfig()
+    assert config.partitioner_adaptive_partitioning_enable is True
+    assert config.partitioner_availability_timeout_ms == 0
+    config = ProducerConfig.from_mapping(
+        {
+            "partitioner.adaptive.partitioning.enable": "true",
+            "partitioner.availability.timeout.ms": "500",
+        }
+    )
+    assert config.partitioner_availability_timeout_ms == 500
+    off = ProducerConfig.from_mapping({"partitioner.adaptive.partitioning.enable": "false"})
+    assert off.partitioner_adaptive_partitioning_enable is False
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"partitioner_adaptive_partitioning_enable": "yes"}, "must be True or False"),
+        ({"partitioner_availability_timeout_ms": -1}, "between 0 and"),
+        ({"partitioner_availability_timeout_ms": 1.5}, "must be an int"),
+        (
+            {
+                "partitioner_adaptive_partitioning_enable": False,
+                "partitioner_availability_timeout_ms": 5,
+            },
+            "needs partitioner_adaptive_partitioning_enable=True",
+        ),
+        (
+            {"partitioner": "round_robin", "partitioner_adaptive_partitioning_enable": False},
+            "apply to the sticky partitioner only",
+        ),
+        (
+            {"partitioner": DefaultPartitioner(), "partitioner_availability_timeout_ms": 5},
+            "apply to the sticky partitioner only",
+        ),
+    ],
+)
+def test_adaptive_settings_refused(options: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        ProducerConfig(**options)  # type: ignore[arg-type]
