@@ -5,8 +5,10 @@ the same partition whichever client produced it. Records without a key use the s
 strategy of Java's ``BuiltInPartitioner`` (KIP-794): every topic has a current partition
 that receives all of them until about ``batch_size`` bytes have been appended to it; then
 a new one is drawn uniformly from the partitions whose leader is available (from all
-partitions when none is known to be). This fills whole batches instead of scattering
-records, which random or round-robin choice per record would do.
+partitions when none is known to be), weighted away from long queues of unsent batches
+when given a :class:`QueueLoad` (adaptive, KIP-794). This fills whole batches instead of
+scattering records, which random or round-robin choice per record would do;
+:class:`RoundRobinPartitioner` does the latter for those who want it (docs/partitioning.md).
 
 How the accumulator drives a partitioner (an explicit partition given to ``send()`` is
 handled by the producer and never reaches it)::
