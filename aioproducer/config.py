@@ -25,7 +25,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
-from typing import Final, Protocol
+from typing import Final, Literal, Protocol
 
 from aioproducer.compression import CompressionType, validate_level
 from aioproducer.errors import ConfigurationError
@@ -46,6 +46,14 @@ _DEFAULT_DELIVERY_TIMEOUT_MS: Final = 120_000
 _MIN_METADATA_IDLE_MS: Final = 5000  # Java's atLeast(5000)
 _SECURITY_PROTOCOLS: Final = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 _SASL_MECHANISMS: Final = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+_JAVA_PRODUCER: Final = "org.apache.kafka.clients.producer."
+# partitioner= strings: the built-in strategies by name and by Java class (None: sticky)
+_PARTITIONER_NAMES: Final[dict[str, Literal["round_robin"] | None]] = {
+    "sticky": None,
+    "round_robin": "round_robin",
+    _JAVA_PRODUCER + "internals.DefaultPartitioner": None,
+    _JAVA_PRODUCER + "RoundRobinPartitioner": "round_robin",
+}
 _HOST_PORT = re.compile(
     r"^(?:\[(?P<v6>[0-9A-Za-z:.%_-]+)\]|(?P<host>[^:\[\]\s]+))(?::(?P<port>\d+))?$"
 )
@@ -133,6 +141,31 @@ def _optional_str(name: str, value: object, *, empty_ok: bool = True) -> str | N
     return value
 
 
+def _partitioner(value: object) -> Partitioner | Literal["round_robin"] | None:
+    """None or ``"sticky"`` (or Java's default class): the default; ``"round_robin"``; or an
+    object with partition() and on_append()."""
+    if isinstance(value, str):
+        name = value.strip()
+        if name in _PARTITIONER_NAMES:
+            return _PARTITIONER_NAMES[name]
+        hint = (
+            " (it ignores keys: use partitioner_ignore_keys=True)"
+            if name == _JAVA_PRODUCER + "UniformStickyPartitioner"
+            else ""
+        )
+        raise ConfigurationError(
+            f"partitioner must be 'sticky', 'round_robin' or an object with partition() and "
+            f"on_append() methods, not {value!r}{hint}"
+        )
+    if value is None or (
+        callable(getattr(value, "partition", None)) and callable(getattr(value, "on_append", None))
+    ):
+        return value  # type: ignore[return-value]
+    raise ConfigurationError(
+        f"partitioner must have partition() and on_append() methods, not {value!r}"
+    )
+
+
 def _callable_or_none(name: str, value: object) -> object:
     if value is not None and not callable(value):
         hint = " (give a Python callable, not a Java class name)" if isinstance(value, str) else ""
@@ -169,7 +202,10 @@ class ProducerConfig:
     connections_max_idle_ms: int
     reconnect_backoff_ms: int
     reconnect_backoff_max_ms: int
-    partitioner: Partitioner | None
+    partitioner: Partitioner | Literal["round_robin"] | None
+    partitioner_ignore_keys: bool
+    partitioner_adaptive_partitioning_enable: bool
+    partitioner_availability_timeout_ms: int
     key_serializer: Serializer | None
     value_serializer: Serializer | None
     enable_idempotence: bool
@@ -206,7 +242,10 @@ class ProducerConfig:
         connections_max_idle_ms: int = 540_000,
         reconnect_backoff_ms: int = 50,
         reconnect_backoff_max_ms: int = 1000,
-        partitioner: Partitioner | None = None,
+        partitioner: Partitioner | str | None = None,
+        partitioner_ignore_keys: bool = False,
+        partitioner_adaptive_partitioning_enable: bool = True,
+        partitioner_availability_timeout_ms: int = 0,
         key_serializer: Serializer | None = None,
         value_serializer: Serializer | None = None,
         enable_idempotence: bool | None = None,
@@ -275,14 +314,22 @@ class ProducerConfig:
             "reconnect_backoff_max_ms",
             _int("reconnect_backoff_max_ms", reconnect_backoff_max_ms, 0, _INT64_MAX),
         )
-        if partitioner is not None and not (
-            callable(getattr(partitioner, "partition", None))
-            and callable(getattr(partitioner, "on_append", None))
-        ):
+        put(self, "partitioner", _partitioner(partitioner))
+        if not isinstance(partitioner_ignore_keys, bool):
             raise ConfigurationError(
-                f"partitioner must have partition() and on_append() methods, not {partitioner!r}"
+                f"partitioner_ignore_keys must be True or False, not {partitioner_ignore_keys!r}"
             )
-        put(self, "partitioner", partitioner)
+        if partitioner_ignore_keys and self.partitioner is not None:
+            raise ConfigurationError(
+                f"partitioner_ignore_keys=True applies to the sticky partitioner only, not to "
+                f"partitioner={partitioner!r}, which would ignore it"
+            )
+        put(self, "partitioner_ignore_keys", partitioner_ignore_keys)
+        self._set_adaptive(
+            partitioner,
+            partitioner_adaptive_partitioning_enable,
+            partitioner_availability_timeout_ms,
+        )
         put(self, "key_serializer", _callable_or_none("key_serializer", key_serializer))
         put(self, "value_serializer", _callable_or_none("value_serializer", value_serializer))
         if enable_idempotence is not None and not isinstance(enable_idempotence, bool):
@@ -306,6 +353,28 @@ class ProducerConfig:
         put(self, "_requested_delivery_timeout_ms", delivery_timeout_ms)
         put(self, "delivery_timeout_ms", self._resolve_delivery_timeout(delivery_timeout_ms))
         self._set_security(security_protocol, sasl_mechanism, sasl_username, sasl_password)
+
+    def _set_adaptive(self, partitioner: object, enable: object, timeout_ms: object) -> None:
+        """The two settings of adaptive sticky partitioning (KIP-794); both apply to the
+        sticky partitioner only, and the timeout only while adaptive is on."""
+        if not isinstance(enable, bool):
+            raise ConfigurationError(
+                f"partitioner_adaptive_partitioning_enable must be True or False, not {enable!r}"
+            )
+        timeout = _int("partitioner_availability_timeout_ms", timeout_ms, 0, _INT64_MAX)
+        if self.partitioner is not None and (not enable or timeout):
+            raise ConfigurationError(
+                "partitioner_adaptive_partitioning_enable and partitioner_availability_timeout_ms "
+                f"apply to the sticky partitioner only, not to partitioner={partitioner!r}, "
+                "which would ignore them"
+            )
+        if timeout and not enable:
+            raise ConfigurationError(
+                f"partitioner_availability_timeout_ms={timeout} needs "
+                "partitioner_adaptive_partitioning_enable=True, else it would be ignored"
+            )
+        object.__setattr__(self, "partitioner_adaptive_partitioning_enable", enable)
+        object.__setattr__(self, "partitioner_availability_timeout_ms", timeout)
 
     def _resolve_idempotence(self, requested: bool | None) -> bool:
         if requested is False:
@@ -428,7 +497,11 @@ _INT_NAMES: Final = frozenset(
         "connections_max_idle_ms",
         "reconnect_backoff_ms",
         "reconnect_backoff_max_ms",
+        "partitioner_availability_timeout_ms",
     }
+)
+_BOOL_NAMES: Final = frozenset(
+    {"enable_idempotence", "partitioner_ignore_keys", "partitioner_adaptive_partitioning_enable"}
 )
 _LEVEL_KEY = re.compile(r"^compression[._](gzip|lz4|zstd)[._]level$")
 
@@ -443,10 +516,10 @@ def _from_string(name: str, value: object) -> object:
             return int(text)
         except ValueError:
             raise ConfigurationError(f"{name} must be an int, not {value!r}") from None
-    if name == "enable_idempotence":
+    if name in _BOOL_NAMES:
         if text.lower() in ("true", "false"):
             return text.lower() == "true"
-        raise ConfigurationError(f"enable_idempotence must be true or false, not {value!r}")
+        raise ConfigurationError(f"{name} must be true or false, not {value!r}")
     return value
 
 

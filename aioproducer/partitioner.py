@@ -5,8 +5,10 @@ the same partition whichever client produced it. Records without a key use the s
 strategy of Java's ``BuiltInPartitioner`` (KIP-794): every topic has a current partition
 that receives all of them until about ``batch_size`` bytes have been appended to it; then
 a new one is drawn uniformly from the partitions whose leader is available (from all
-partitions when none is known to be). This fills whole batches instead of scattering
-records, which random or round-robin choice per record would do.
+partitions when none is known to be), weighted away from long queues of unsent batches
+when given a :class:`QueueLoad` (adaptive, KIP-794). This fills whole batches instead of
+scattering records, which random or round-robin choice per record would do;
+:class:`RoundRobinPartitioner` does the latter for those who want it (docs/partitioning.md).
 
 How the accumulator drives a partitioner (an explicit partition given to ``send()`` is
 handled by the producer and never reaches it)::
@@ -16,7 +18,8 @@ handled by the producer and never reaches it)::
     if key is None:
         partitioner.on_append(topic, p, appended_bytes, switch_allowed)
 
-Only records without a key are reported, as in Java. ``switch_allowed`` is False while
+Only records without a key are reported, as in Java (every record when the partitioner
+ignores keys). ``switch_allowed`` is False while
 p's open batch still has room: as in Java, the sticky partition then changes only at a
 batch boundary, or in any case once twice ``batch_size`` bytes have gone to it. A custom
 :class:`Partitioner` that needs no feedback implements ``on_append`` as a no-op.
@@ -31,7 +34,9 @@ from __future__ import annotations
 import importlib
 import random
 import struct
+from bisect import bisect_right
 from collections.abc import Callable, Sequence
+from itertools import accumulate
 from typing import Protocol, cast
 
 from aioproducer.errors import ConfigurationError
@@ -40,6 +45,8 @@ from aioproducer.speedups import c as _speedups
 __all__ = [
     "DefaultPartitioner",
     "Partitioner",
+    "QueueLoad",
+    "RoundRobinPartitioner",
     "murmur2",
     "partition_for_key",
     "positive_murmur2",
@@ -144,20 +151,50 @@ class Partitioner(Protocol):
         ...
 
 
+class QueueLoad(Protocol):
+    """Where adaptive sticky partitioning reads the load of partitions (the producer's is
+    :class:`~aioproducer.partition_load.PartitionLoad`)."""
+
+    def queue_sizes(self, topic: str, partitions: Sequence[int]) -> tuple[list[int], list[int]]:
+        """Those of ``partitions`` that may be chosen, and their numbers of queued batches."""
+        ...
+
+
+def _weighted_choice(ids: Sequence[int], sizes: Sequence[int], rng: random.Random) -> int:
+    """One of ``ids``, each weighted by ``max(sizes) + 1 - size`` (Java's cumulative
+    frequency table in ``BuiltInPartitioner``): a longer queue, fewer new records."""
+    top = max(sizes) + 1
+    cumulative = list(accumulate(top - size for size in sizes))
+    return ids[bisect_right(cumulative, rng.randrange(cumulative[-1]))]
+
+
 class DefaultPartitioner:
     """murmur2 for keyed records; a sticky partition per topic for the others.
 
     ``batch_size`` is how many bytes go to a sticky partition before switching (Java uses
     the producer's ``batch.size``). ``rng`` may be given to make choices reproducible.
+    With ``ignore_keys`` (Java's ``partitioner.ignore.keys``) keyed records are placed as
+    if they had none, and must be reported to :meth:`on_append` too. Given a ``load``
+    (adaptive partitioning, KIP-794), a new sticky partition is drawn with weights from the
+    queue sizes it reports (see ``_weighted_choice``); else uniformly.
     """
 
-    __slots__ = ("_batch_size", "_choice", "_sticky")
+    __slots__ = ("_batch_size", "_ignore_keys", "_rng", "_sticky", "load")
 
-    def __init__(self, *, batch_size: int = 16384, rng: random.Random | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        batch_size: int = 16384,
+        rng: random.Random | None = None,
+        ignore_keys: bool = False,
+        load: QueueLoad | None = None,
+    ) -> None:
         if batch_size < 1:
             raise ConfigurationError(f"batch_size must be >= 1, not {batch_size}")
         self._batch_size = batch_size
-        self._choice = (rng or random.Random()).choice
+        self._ignore_keys = ignore_keys
+        self._rng = rng or random.Random()
+        self.load = load
         # topic -> [sticky partition, bytes appended to it since it was chosen]
         self._sticky: dict[str, list[int]] = {}
 
@@ -170,14 +207,25 @@ class DefaultPartitioner:
         available: Sequence[int],
     ) -> int:
         """Partition for a record; ``available`` are the partitions with a known leader."""
-        if key is not None:
+        if key is not None and not self._ignore_keys:
             return partition_for_key(key, len(partitions))
         state = self._sticky.get(topic)
         if state is None:
-            chosen = self._choice(available or partitions)
+            chosen = self._next_partition(topic, partitions, available)
             self._sticky[topic] = [chosen, 0]
             return chosen
         return state[0]
+
+    def _next_partition(
+        self, topic: str, partitions: Sequence[int], available: Sequence[int]
+    ) -> int:
+        """Java's ``nextPartition``: weighted by queue sizes when they differ or some
+        partition is left out, else uniform among the available (or all) partitions."""
+        if self.load is not None and available and len(partitions) > 1:
+            ids, sizes = self.load.queue_sizes(topic, available)
+            if ids and (len(ids) < len(available) or min(sizes) != max(sizes)):
+                return _weighted_choice(ids, sizes, self._rng)
+        return self._rng.choice(available or partitions)
 
     def on_append(
         self, topic: str, partition: int, nbytes: int, switch_allowed: bool = True
@@ -195,3 +243,31 @@ class DefaultPartitioner:
         """The current sticky partition of ``topic``, if one is chosen."""
         state = self._sticky.get(topic)
         return None if state is None else state[0]
+
+
+class RoundRobinPartitioner:
+    """Each record to the next available partition of its topic in turn, keyed or not
+    (Java's ``RoundRobinPartitioner``): a counter per topic indexes the available
+    partitions, or all of them when none is known to be available."""
+
+    __slots__ = ("_counters",)
+
+    def __init__(self) -> None:
+        self._counters: dict[str, int] = {}
+
+    def partition(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+        partitions: Sequence[int],
+        available: Sequence[int],
+    ) -> int:
+        """The next partition of ``topic`` in turn among ``available`` (else ``partitions``)."""
+        turn = self._counters.get(topic, 0)
+        self._counters[topic] = turn + 1
+        candidates = available or partitions
+        return candidates[turn % len(candidates)]
+
+    def on_append(self, topic: str, partition: int, nbytes: int, switch_allowed: bool) -> None:
+        """Nothing to learn from appends."""

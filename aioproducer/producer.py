@@ -43,7 +43,14 @@ from aioproducer.errors import (
 from aioproducer.futures import relay_for
 from aioproducer.idempotence import IdempotenceState
 from aioproducer.metadata import TopicInfo, TopicPartition
-from aioproducer.partitioner import DefaultPartitioner, Partitioner, murmur2, positive_murmur2
+from aioproducer.partition_load import PartitionLoad
+from aioproducer.partitioner import (
+    DefaultPartitioner,
+    Partitioner,
+    RoundRobinPartitioner,
+    murmur2,
+    positive_murmur2,
+)
 from aioproducer.protocol.records import Header, RecordBatchBuilder
 from aioproducer.sender import Sender
 from aioproducer.speedups import c as _c
@@ -189,6 +196,17 @@ def _choose_partition(  # noqa: PLR0917
     return partition
 
 
+def _partitioner_for(config: ProducerConfig) -> Partitioner:
+    """The partitioner ``config`` names (None: the sticky default)."""
+    if config.partitioner is None:
+        return DefaultPartitioner(
+            batch_size=config.batch_size, ignore_keys=config.partitioner_ignore_keys
+        )
+    if config.partitioner == "round_robin":
+        return RoundRobinPartitioner()
+    return config.partitioner
+
+
 def _appended_unkeyed(
     partitioner: Partitioner, topic: str, partition: int, size: int, switch_allowed: bool
 ) -> None:
@@ -278,16 +296,18 @@ class Producer:
         self._sender: Sender | None = None
         self._sender_task: asyncio.Task[None] | None = None
         self._idempotence: IdempotenceState | None = None
-        self._partitioner: Partitioner = self.config.partitioner or DefaultPartitioner(
-            batch_size=self.config.batch_size
-        )
+        self._partitioner = _partitioner_for(self.config)
         self._space_freed: asyncio.Event | None = None
         self._valid_topics: set[str] = set()
         self._routes: dict[str, tuple[TopicInfo, list[TopicPartition]]] = {}
         self._topics: dict[str, TopicInfo] = {}
         self._key_serializer = self.config.key_serializer
         self._value_serializer = self.config.value_serializer
-        self._java_partitioning = self.config.partitioner is None
+        # keyed records hashed as Java does (FastSend's rule), else placed by the partitioner
+        self._java_partitioning = (
+            self.config.partitioner is None and not self.config.partitioner_ignore_keys
+        )
+        self._keys_ignored = self.config.partitioner_ignore_keys  # all reported to on_append
         self._max_record_size = min(self.config.max_request_size, self.config.buffer_memory)
         # the futures send() and send_many() return: RecordFutures of the loop start() ran in
         self._create_future: Callable[[], asyncio.Future[Any]] = _no_loop
@@ -394,9 +414,12 @@ class Producer:
             on_topic_used=cluster.metadata.want,
             idempotence=self._idempotence,
         )
+        load = self._adapt(self._accumulator, cluster)
         self._sender = Sender(  # no strong reference back: a dropped producer is collected
             config, cluster, self._accumulator, self._idempotence, _weakly(self._fail)
         )
+        if load is not None and load.availability_timeout_ms:
+            self._sender.node_polled = load.node_polled
         try:
             await cluster.bootstrap(config.max_block_ms / 1000)
             if self._idempotence is not None:
@@ -417,6 +440,20 @@ class Producer:
         self._topics = cluster.metadata.topics
         self._state = _RUNNING
         self._install_fast_send()
+
+    def _adapt(self, accumulator: RecordAccumulator, cluster: Cluster) -> PartitionLoad | None:
+        """Adaptive sticky partitioning: the default partitioner reads queue sizes (KIP-794)."""
+        partitioner = self._partitioner
+        if not isinstance(partitioner, DefaultPartitioner) or self.config.partitioner is not None:
+            return None  # a partitioner of the caller's: left as given
+        if not self.config.partitioner_adaptive_partitioning_enable:
+            return None
+        partitioner.load = PartitionLoad(
+            accumulator.batches_by_partition,
+            cluster.metadata,
+            self.config.partitioner_availability_timeout_ms,
+        )
+        return partitioner.load
 
     def _install_fast_send(self) -> None:
         """Answer the common send() in C when nothing of ours must run for it (no
@@ -630,7 +667,7 @@ class Producer:
                 partition = _choose_partition(
                     self._partitioner, topic, key, value, len(runs), info.available
                 )
-                if key is None:
+                if key is None or self._keys_ignored:
                     _appended_unkeyed(self._partitioner, topic, partition, size, True)
         runs[partition] += _INDEX.pack(index)
 
@@ -756,11 +793,11 @@ class Producer:
             tps[partition], timestamp_ms, key_bytes, value_bytes, header_list, completion
         )
         if result is _APPENDED:
-            if key_bytes is None:
+            if key_bytes is None or self._keys_ignored:
                 _appended_unkeyed(self._partitioner, topic, partition, size, False)
             return 0
         # The other results: BATCH_FULL, NEW_BATCH, or both (constants: compared by identity).
-        if key_bytes is None:
+        if key_bytes is None or self._keys_ignored:
             _appended_unkeyed(self._partitioner, topic, partition, size, result is not _OPENED)
         self._wakeup_for(tps[partition])
         return _FILLED if result is _OPENED_FULL else 0

@@ -94,6 +94,9 @@ class Sender:
         self._quiet: set[TopicPartition] = set()
         """Partitions :meth:`wakeup_for` found led by one of them since the last pass (a
         backlogged partition reports every append as full)."""
+        self.node_polled: Callable[[int, int, bool], None] | None = None
+        """Told of each broker with ready batches each pass, and whether it could take them
+        (adaptive partitioning's availability timeout)."""
         self._stopping = False
         self._force_close = False
         self._acks = config.acks
@@ -258,6 +261,9 @@ class Sender:
                 delay = min(delay, _PAUSED_POLL_MS)
                 continue
             sendable.append(node_id)
+        if self.node_polled is not None:
+            for node_id in result.ready_nodes:
+                self.node_polled(node_id, now, node_id in sendable)
         if not sendable:
             return max(0, min(delay, _IDLE_WAIT_MS))
         drained = self.accumulator.drain(
