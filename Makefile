@@ -41,12 +41,13 @@ test: $(STAMP) lint typecheck
 # The last line fails when the broker errors differ from what tools/generate_errors.py
 # writes from Kafka's table (tools/kafka-error-codes.tsv); run it without --check to update.
 lint: $(STAMP)
-	$(VENV)/bin/ruff check aioproducer tests benchmarks tools
-	$(VENV)/bin/ruff format --check aioproducer tests benchmarks tools
+	$(VENV)/bin/ruff check aioproducer tests benchmarks tools examples
+	$(VENV)/bin/ruff format --check aioproducer tests benchmarks tools examples
 	$(PY) tools/generate_errors.py --check
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
+	$(VENV)/bin/mypy examples
 
 unit: $(STAMP)
 	$(PY) -m pytest tests/unit
