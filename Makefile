@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
 # AIOPRODUCER_TEST_LOOP=uvloop runs any pytest command on uvloop (tests/conftest.py).
-.PHONY: demo test lint typecheck unit unit-newest integration bench down clean
+.PHONY: demo test lint typecheck unit unit-newest integration bench docs down clean
 
 $(STAMP): pyproject.toml setup.py aioproducer/_speedups.c aioproducer/_relay.c
 	$(PYTHON) -m venv $(VENV)
@@ -44,15 +44,18 @@ test: $(STAMP) lint typecheck
 	AIOPRODUCER_PURE_PYTHON=1 $(PY) -m pytest -q $(PURE_TESTS)
 	AIOPRODUCER_TEST_LOOP=uvloop $(PY) -m pytest -q -m "not cluster" $(UVLOOP_TESTS)
 
-# The last line fails when the broker errors differ from what tools/generate_errors.py
-# writes from Kafka's table (tools/kafka-error-codes.tsv); run it without --check to update.
+# The last two lines fail when the broker errors differ from what tools/generate_errors.py
+# writes from Kafka's table (tools/kafka-error-codes.tsv), or docs/configuration.md from what
+# tools/generate_config_docs.py writes from aioproducer/config.py; run them without --check.
 lint: $(STAMP)
-	$(VENV)/bin/ruff check aioproducer tests benchmarks tools
-	$(VENV)/bin/ruff format --check aioproducer tests benchmarks tools
+	$(VENV)/bin/ruff check aioproducer tests benchmarks tools examples
+	$(VENV)/bin/ruff format --check aioproducer tests benchmarks tools examples
 	$(PY) tools/generate_errors.py --check
+	$(PY) tools/generate_config_docs.py --check
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
+	$(VENV)/bin/mypy examples
 
 unit: $(STAMP)
 	$(PY) -m pytest tests/unit
@@ -74,6 +77,10 @@ unit-newest:
 	$(NEWEST_VENV)/bin/python -m pip install -q -e '.[dev]'; \
 	AIOPRODUCER_REQUIRE_SPEEDUPS=1 $(NEWEST_VENV)/bin/python -m pytest -q -p no:cacheprovider \
 	  tests/unit
+
+## docs: the documentation site (mkdocs, Material, API reference from the docstrings) in site/
+docs: $(STAMP)
+	$(VENV)/bin/mkdocs build --strict --site-dir site/
 
 bench: $(STAMP)
 	$(PY) -m benchmarks run
