@@ -56,10 +56,12 @@ def test_pure_python_asked_for_logs_one_info_line() -> None:
 def test_missing_extension_logs_why() -> None:
     # None in sys.modules makes the import fail as a missing module does.
     lines = _probe("sys.modules['aioproducer._speedups'] = None")
-    why = "the C extension is not installed for this Python (a pure-Python wheel, or a build"
     assert len(lines) == 3
-    assert lines[0].startswith(f"aioproducer.speedups INFO pure-Python path: {why}")
-    assert lines[1:] == ["enabled False", f"why {lines[0].split(': ', 1)[1]}"]
+    prefix = "aioproducer.speedups INFO pure-Python path: "
+    why = lines[0].removeprefix(prefix)
+    # "not installed", or the build's own note where an in-place build failed here
+    assert why.startswith(("the C extension is not installed", "the C extension failed to build"))
+    assert lines[1:] == ["enabled False", f"why {why}"]
 
 
 def test_built_extension_logs_nothing() -> None:
