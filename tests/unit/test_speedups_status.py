@@ -13,6 +13,8 @@ import pytest
 import aioproducer
 from aioproducer import speedups
 
+HERE = Path(__file__).parent
+
 # Imports the package in a fresh interpreter with INFO logging on; prints its answers last.
 PROBE = """
 import logging, sys
@@ -31,6 +33,7 @@ def _probe(prelude: str = "", **env: str) -> list[str]:
     done = subprocess.run(
         [sys.executable, "-c", PROBE.format(prelude=prelude)],
         env={**environ, **env},
+        cwd=HERE,  # not the checkout: the package imported is the one installed
         capture_output=True,
         text=True,
         timeout=60,
