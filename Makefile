@@ -7,10 +7,10 @@ STAMP  := $(VENV)/.installed
 # AIOPRODUCER_TEST_LOOP=uvloop runs any pytest command on uvloop (tests/conftest.py).
 .PHONY: demo test lint typecheck unit unit-newest integration bench docs down clean
 
-$(STAMP): pyproject.toml setup.py aioproducer/_speedups.c aioproducer/_relay.c
+$(STAMP): pyproject.toml setup.py aioproducer/_speedups.c aioproducer/_relay.c aioproducer/_fastsend.c
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -e '.[testing]' --group dev
 	touch $(STAMP)
 
 ## demo: start (or reuse) this checkout's local Kafka broker and run the producer demo on it
@@ -74,7 +74,7 @@ unit-newest:
 	set -e; echo "unit-newest: $$($$newest --version) at $$newest"; \
 	$$newest -m venv $(NEWEST_VENV); \
 	$(NEWEST_VENV)/bin/python -m pip install -q --upgrade pip; \
-	$(NEWEST_VENV)/bin/python -m pip install -q -e '.[dev]'; \
+	$(NEWEST_VENV)/bin/python -m pip install -q -e '.[testing]' --group dev; \
 	AIOPRODUCER_REQUIRE_SPEEDUPS=1 $(NEWEST_VENV)/bin/python -m pytest -q -p no:cacheprovider \
 	  tests/unit
 

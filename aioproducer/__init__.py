@@ -7,6 +7,7 @@ from aioproducer.config import ProducerConfig
 from aioproducer.errors import ProducerError
 from aioproducer.partitioner import DefaultPartitioner, Partitioner
 from aioproducer.producer import Producer
+from aioproducer.speedups import enabled as speedups_enabled
 
 __all__ = [
     "DefaultPartitioner",
@@ -17,6 +18,7 @@ __all__ = [
     "RecordMetadata",
     "SentRecords",
     "__version__",
+    "speedups_enabled",
 ]
 
 __version__ = "0.1.0.dev0"

@@ -2,18 +2,25 @@
 
 setup.py builds it wherever a C compiler is found; without it (or with the environment
 variable ``AIOPRODUCER_PURE_PYTHON=1``) every loop runs in Python. Each C function has a
-Python twin that the tests hold it to.
+Python twin that the tests hold it to. :func:`enabled` (``aioproducer.speedups_enabled()``)
+tells which path runs, :data:`why_pure` why, and importing the package on the pure path logs
+that reason once at INFO on the ``aioproducer.speedups`` logger.
 """
 
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 from array import array
 from collections.abc import Coroutine, Sequence
+from pathlib import Path
 from typing import Any, Protocol, cast
 
-__all__ = ["Speedups", "c"]
+__all__ = ["Speedups", "c", "enabled", "why_pure"]
+
+#: Written by setup.py beside the package when the extension failed to build at install.
+_BUILD_ERROR = Path(__file__).with_name("_speedups_build_error.txt")
 
 
 class Speedups(Protocol):
@@ -75,16 +82,39 @@ class Speedups(Protocol):
     ) -> None: ...
 
 
-def _load() -> Speedups | None:
+def _load() -> tuple[Speedups | None, str | None]:
+    """The extension, or None and why not."""
     if os.environ.get("AIOPRODUCER_PURE_PYTHON") == "1":
-        return None
+        return None, "AIOPRODUCER_PURE_PYTHON=1 is set"
     try:
         module = importlib.import_module("aioproducer._speedups")
-    except ImportError:
-        return None
+    except ImportError as exc:
+        return None, _why_missing(exc)
     Coroutine.register(module.Ready)  # so asyncio.create_task() takes what send() returns
-    return cast(Speedups, module)
+    return cast(Speedups, module), None
 
 
-c: Speedups | None = _load()
-"""The extension, or None when it is not built or not wanted."""
+def _why_missing(exc: ImportError) -> str:
+    if not (isinstance(exc, ModuleNotFoundError) and exc.name == "aioproducer._speedups"):
+        return f"the C extension did not load: {exc}"
+    try:
+        failure = _BUILD_ERROR.read_text(encoding="utf-8").strip()
+    except OSError:
+        return (
+            "the C extension is not installed for this Python (a pure-Python wheel, "
+            "or a build without it)"
+        )
+    return f"the C extension failed to build at install: {failure}"
+
+
+c, why_pure = _load()
+"""``c``: the extension, or None when it is not built or not wanted. ``why_pure``: None
+when the extension runs, else why the pure-Python code does."""
+
+if why_pure is not None:
+    logging.getLogger(__name__).info("pure-Python path: %s", why_pure)
+
+
+def enabled() -> bool:
+    """True when the C extension runs the hot loops; :data:`why_pure` says why not."""
+    return c is not None

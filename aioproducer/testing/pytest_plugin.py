@@ -3,8 +3,13 @@
 Where the cluster comes from, in this order:
 
 1. ``KAFKA_BOOTSTRAP_SERVERS`` is set: that cluster (topics are created through it);
-2. a Docker engine answers: testcontainers' Kafka;
+2. a Docker engine answers: testcontainers' Kafka (the ``testing`` extra; with an engine
+   configured and the extra missing, the fixture fails saying so; ``AIOPRODUCER_NO_DOCKER=1``
+   skips this step);
 3. otherwise: a local KRaft broker started from Maven-resolved jars (:mod:`.cluster`).
+
+Loading the plugin imports pytest and nothing optional or POSIX-only: what a fixture needs
+is imported when a test asks for it.
 
 Fixtures: ``kafka_cluster`` (session), ``kafka_bootstrap`` (its bootstrap string),
 ``new_topic`` (factory of fresh, uniquely named topics), ``kafka_cluster3`` (a local
@@ -16,13 +21,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator, Mapping
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import pytest
 
-from aioproducer.testing.admin import create_fresh_topic
-from aioproducer.testing.cluster import LocalKafkaCluster
+from aioproducer.testing._extra import missing_extra
 from aioproducer.testing.versions import KAFKA_VERSION
+
+if TYPE_CHECKING:
+    from aioproducer.testing.cluster import LocalKafkaCluster
 
 __all__ = [
     "ExternalCluster",
@@ -77,17 +84,22 @@ class ExternalCluster:
         replication_factor: int = 1,
         config: Mapping[str, str] | None = None,
     ) -> str:
+        from aioproducer.testing.admin import create_fresh_topic  # noqa: PLC0415
+
         first = self._bootstrap.split(",")[0].strip()
         return create_fresh_topic(first, name, partitions, replication_factor, config)
 
 
-def _docker_available() -> bool:
-    """True when a Docker engine answers a ping (the client alone is not enough)."""
-    if not os.environ.get("DOCKER_HOST") and not os.path.exists("/var/run/docker.sock"):
-        return False
-    try:
-        import docker  # type: ignore[import-untyped]  # noqa: PLC0415
+def _docker_engine_here() -> bool:
+    """True when a Docker engine is configured here (``DOCKER_HOST`` or the default socket)."""
+    return bool(os.environ.get("DOCKER_HOST")) or os.path.exists("/var/run/docker.sock")
 
+
+def _docker_answers() -> bool:
+    """True when the Docker engine answers a ping (a socket alone is not enough)."""
+    import docker  # type: ignore[import-untyped]  # noqa: PLC0415 - testcontainers needs it
+
+    try:
         client = docker.from_env(timeout=3)
     except Exception:
         return False
@@ -98,6 +110,23 @@ def _docker_available() -> bool:
     finally:
         client.close()
     return True
+
+
+def _use_docker() -> bool:
+    """True when a Docker engine answers and ``AIOPRODUCER_NO_DOCKER`` is not set. That path
+    needs the ``testing`` extra: with an engine configured and testcontainers missing, this
+    says so (HarnessError) rather than quietly take another path."""
+    if os.environ.get("AIOPRODUCER_NO_DOCKER") or not _docker_engine_here():
+        return False
+    try:
+        import testcontainers.kafka  # noqa: F401, PLC0415
+    except ImportError as exc:
+        raise missing_extra(
+            exc,
+            "Kafka in Docker (a Docker engine is configured here; AIOPRODUCER_NO_DOCKER=1 "
+            "starts Kafka from its jars with Java and Maven instead)",
+        ) from exc
+    return _docker_answers()
 
 
 def _container_cluster() -> Iterator[KafkaClusterHandle]:
@@ -113,9 +142,11 @@ def kafka_cluster() -> Iterator[KafkaClusterHandle]:
     external = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     if external:
         yield ExternalCluster(external)
-    elif _docker_available() and not os.environ.get("AIOPRODUCER_NO_DOCKER"):
+    elif _use_docker():
         yield from _container_cluster()
     else:
+        from aioproducer.testing.cluster import LocalKafkaCluster  # noqa: PLC0415
+
         with LocalKafkaCluster(brokers=1) as cluster:
             yield cluster
 
@@ -142,6 +173,8 @@ def new_topic(kafka_cluster: KafkaClusterHandle) -> TopicFactory:
 @pytest.fixture(scope="session")
 def kafka_cluster_factory() -> Iterator[Callable[..., LocalKafkaCluster]]:
     """Start local clusters with custom broker settings; one per distinct setting set."""
+    from aioproducer.testing.cluster import LocalKafkaCluster  # noqa: PLC0415
+
     started: dict[tuple[int, tuple[tuple[str, str], ...]], LocalKafkaCluster] = {}
 
     def start(brokers: int = 1, **broker_config: str) -> LocalKafkaCluster:

@@ -10,6 +10,8 @@ import time
 import uuid
 from dataclasses import dataclass
 
+from aioproducer.testing._extra import missing_extra
+
 __all__ = ["ConsumedRecord", "consume_all", "count_records"]
 
 
@@ -26,7 +28,10 @@ class ConsumedRecord:
 
 
 def _consumer(bootstrap: str, topic: str) -> tuple[object, dict[int, int]]:
-    from confluent_kafka import Consumer, TopicPartition  # noqa: PLC0415
+    try:
+        from confluent_kafka import Consumer, TopicPartition  # noqa: PLC0415
+    except ImportError as exc:
+        raise missing_extra(exc, "reading a topic back (aioproducer.testing.readback)") from exc
 
     consumer = Consumer(
         {
