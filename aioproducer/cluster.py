@@ -17,6 +17,7 @@ from aioproducer.backoff import ExponentialBackoff
 from aioproducer.config import ProducerConfig
 from aioproducer.connection import BrokerConnection
 from aioproducer.errors import (
+    AuthenticationError,
     BrokerUnavailableError,
     ConnectionLostError,
     ProducerError,
@@ -68,11 +69,14 @@ class Cluster:
                     port,
                     client_id=self.config.client_id,
                     request_timeout_ms=self.config.request_timeout_ms,
+                    tls=self.config.tls,
                 )
                 try:
                     await conn.connect(min(remaining, self.config.request_timeout_ms / 1000))
                     await self._refresh_with(conn)
                     return
+                except AuthenticationError:
+                    raise  # refused, not unreachable: trying again would be refused again
                 except ProducerError as exc:
                     errors.append(f"{host}:{port}: {exc}")
                     log.info("bootstrap from %s:%d failed: %s", host, port, exc)
@@ -140,6 +144,7 @@ class Cluster:
             node_id=address.node_id,
             client_id=self.config.client_id,
             request_timeout_ms=self.config.request_timeout_ms,
+            tls=self.config.tls,
         )
         try:
             await conn.connect(self.config.request_timeout_ms / 1000)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import ssl
 from collections import deque
 from typing import Final, cast
 
@@ -27,6 +28,7 @@ from aioproducer.errors import (
 from aioproducer.protocol.api import Request, Response, negotiate
 from aioproducer.protocol.client import ClientConnection
 from aioproducer.protocol.messages.api_versions import ApiVersionsRequest, ApiVersionsResponse
+from aioproducer.security import tls_failure
 
 __all__ = ["BrokerConnection", "RequestTimeoutError"]
 
@@ -50,8 +52,10 @@ class BrokerConnection(asyncio.Protocol):
         node_id: int = -1,
         client_id: str | None = None,
         request_timeout_ms: int = 30_000,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.host = host
+        self._tls = tls
         self.port = port
         self.node_id = node_id
         self._core = ClientConnection(client_id)
@@ -73,14 +77,32 @@ class BrokerConnection(asyncio.Protocol):
 
     # -- opening ------------------------------------------------------------------------
     async def connect(self, timeout: float) -> None:
-        """Open the socket and negotiate API versions, within ``timeout`` seconds."""
+        """Open the socket (and TLS) and negotiate API versions, within ``timeout`` seconds.
+
+        A certificate that fails verification or a handshake the broker refuses raises an
+        :class:`~aioproducer.errors.AuthenticationError` (retrying would not help).
+        """
         self._loop = asyncio.get_running_loop()
         self._write_ready = asyncio.Event()
         self._write_ready.set()
+        hostname = None if self._tls is None else self.host
         try:
             async with asyncio.timeout(timeout):
-                await self._loop.create_connection(lambda: self, self.host, self.port)
+                await self._loop.create_connection(
+                    lambda: self, self.host, self.port, ssl=self._tls, server_hostname=hostname
+                )
                 await self._negotiate_versions()
+        except (ssl.SSLError, ConnectionLostError) as exc:
+            self.close()
+            cause = exc.__cause__ if isinstance(exc, ConnectionLostError) else exc
+            refused = tls_failure(cause, f"{self.host}:{self.port}") if cause else None
+            if refused is not None:
+                raise refused from None
+            if isinstance(exc, ProducerError):
+                raise
+            raise BrokerUnavailableError(
+                f"TLS handshake with {self.host}:{self.port} failed: {exc}"
+            ) from exc
         except TimeoutError as exc:
             self.close()
             raise BrokerUnavailableError(
