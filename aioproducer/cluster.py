@@ -70,6 +70,7 @@ class Cluster:
                     client_id=self.config.client_id,
                     request_timeout_ms=self.config.request_timeout_ms,
                     tls=self.config.tls,
+                    sasl=self.config.sasl,
                 )
                 try:
                     await conn.connect(min(remaining, self.config.request_timeout_ms / 1000))
@@ -145,6 +146,7 @@ class Cluster:
             client_id=self.config.client_id,
             request_timeout_ms=self.config.request_timeout_ms,
             tls=self.config.tls,
+            sasl=self.config.sasl,
         )
         try:
             await conn.connect(self.config.request_timeout_ms / 1000)

@@ -31,6 +31,8 @@ from typing import Final, Protocol
 from aioproducer.compression import CompressionType, validate_level
 from aioproducer.errors import ConfigurationError
 from aioproducer.partitioner import Partitioner
+from aioproducer.protocol.sasl import MECHANISMS as _SASL_MECHANISMS
+from aioproducer.protocol.sasl import SaslCredentials
 from aioproducer.security import build_ssl_context, parse_jaas_config
 
 __all__ = [
@@ -46,9 +48,6 @@ _INT64_MAX: Final = 2**63 - 1
 _MAX_IDEMPOTENT_IN_FLIGHT: Final = 5
 _DEFAULT_DELIVERY_TIMEOUT_MS: Final = 120_000
 _SECURITY_PROTOCOLS: Final = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
-_SASL_MECHANISMS: Final = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
-#: The security protocols that work today (the others raise ConfigurationError).
-_IMPLEMENTED_PROTOCOLS: Final = ("PLAINTEXT", "SSL")
 _TLS_FILES: Final = ("ssl_cafile", "ssl_certfile", "ssl_keyfile", "ssl_password")
 _HOST_PORT = re.compile(
     r"^(?:\[(?P<v6>[0-9A-Za-z:.%_-]+)\]|(?P<host>[^:\[\]\s]+))(?::(?P<port>\d+))?$"
@@ -375,7 +374,7 @@ class ProducerConfig:
             if mech not in _SASL_MECHANISMS:
                 raise ConfigurationError(
                     f"sasl_mechanism must be one of {', '.join(_SASL_MECHANISMS)}, "
-                    f"not {mechanism!r}"
+                    f"not {mechanism!r} (GSSAPI and OAUTHBEARER are not implemented)"
                 )
         put(self, "sasl_mechanism", mech)
         put(self, "sasl_username", _optional_str("sasl_username", username))
@@ -386,13 +385,6 @@ class ProducerConfig:
             raise ConfigurationError(
                 f"security_protocol={protocol} needs sasl_mechanism, sasl_username and "
                 "sasl_password"
-            )
-        # Never accepted and ignored: until SASL is implemented, asking for it is an error
-        # rather than records sent unauthenticated.
-        if protocol not in _IMPLEMENTED_PROTOCOLS:
-            raise ConfigurationError(
-                f"security_protocol={protocol} is not implemented yet (only "
-                f"{', '.join(_IMPLEMENTED_PROTOCOLS)} are): records would go unauthenticated"
             )
         sasl = {"sasl_mechanism": mech, "sasl_username": username, "sasl_password": password}
         given = [name for name, value in sasl.items() if value is not None]
@@ -451,6 +443,17 @@ class ProducerConfig:
                 check_hostname,
             ),
         )
+
+    @property
+    def sasl(self) -> SaslCredentials | None:
+        """What connections authenticate with, or None without SASL."""
+        if not self.security_protocol.startswith("SASL_"):
+            return None
+        mechanism, username, password = self.sasl_mechanism, self.sasl_username, self.sasl_password
+        assert mechanism is not None  # _set_security checked all three
+        assert username is not None
+        assert password is not None
+        return SaslCredentials(mechanism, username, password)
 
     @property
     def tls(self) -> ssl.SSLContext | None:
