@@ -109,7 +109,13 @@ class BrokerConnection(asyncio.Protocol):
                 await self._negotiate_versions()
                 if self._sasl is not None:
                     await self._authenticate(self._sasl)
-        except (ssl.SSLError, ConnectionLostError) as exc:
+        except TimeoutError as exc:
+            self.close()
+            raise BrokerUnavailableError(
+                f"could not connect to {self.host}:{self.port} within {timeout:.1f}s"
+            ) from exc
+        except (ssl.SSLError, ConnectionLostError) as exc:  # after TimeoutError: a request
+            # timeout is a ConnectionLostError too, and means the same as a connect timeout
             self.close()
             cause = exc.__cause__ if isinstance(exc, ConnectionLostError) else exc
             refused = tls_failure(cause, f"{self.host}:{self.port}") if cause else None
@@ -119,11 +125,6 @@ class BrokerConnection(asyncio.Protocol):
                 raise
             raise BrokerUnavailableError(
                 f"TLS handshake with {self.host}:{self.port} failed: {exc}"
-            ) from exc
-        except TimeoutError as exc:
-            self.close()
-            raise BrokerUnavailableError(
-                f"could not connect to {self.host}:{self.port} within {timeout:.1f}s"
             ) from exc
         except OSError as exc:
             self.close()
