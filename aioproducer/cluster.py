@@ -19,6 +19,7 @@ from aioproducer.backoff import ExponentialBackoff
 from aioproducer.config import ProducerConfig
 from aioproducer.connection import BrokerConnection
 from aioproducer.errors import (
+    AuthenticationError,
     BrokerUnavailableError,
     ConnectionLostError,
     ProducerClosedError,
@@ -76,11 +77,15 @@ class Cluster:
                     port,
                     client_id=self.config.client_id,
                     request_timeout_ms=self.config.request_timeout_ms,
+                    tls=self.config.tls,
+                    sasl=self.config.sasl,
                 )
                 try:
                     await conn.connect(min(remaining, self.config.request_timeout_ms / 1000))
                     await self._refresh_with(conn)
                     return
+                except AuthenticationError:
+                    raise  # refused, not unreachable: trying again would be refused again
                 except ProducerError as exc:
                     errors.append(f"{host}:{port}: {exc}")
                     log.info("bootstrap from %s:%d failed: %s", host, port, exc)
@@ -148,6 +153,8 @@ class Cluster:
             node_id=address.node_id,
             client_id=self.config.client_id,
             request_timeout_ms=self.config.request_timeout_ms,
+            tls=self.config.tls,
+            sasl=self.config.sasl,
         )
         try:
             await conn.connect(self.config.request_timeout_ms / 1000)

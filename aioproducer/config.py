@@ -23,6 +23,7 @@ Every mistake raises ConfigurationError (also a ``ValueError``) naming the setti
 from __future__ import annotations
 
 import re
+import ssl
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Final, Literal, Protocol
@@ -30,6 +31,9 @@ from typing import Final, Literal, Protocol
 from aioproducer.compression import CompressionType, validate_level
 from aioproducer.errors import ConfigurationError
 from aioproducer.partitioner import Partitioner
+from aioproducer.protocol.sasl import MECHANISMS as _SASL_MECHANISMS
+from aioproducer.protocol.sasl import SaslCredentials
+from aioproducer.security import build_ssl_context, parse_jaas_config
 
 __all__ = [
     "ProducerConfig",
@@ -45,7 +49,7 @@ _MAX_IDEMPOTENT_IN_FLIGHT: Final = 5
 _DEFAULT_DELIVERY_TIMEOUT_MS: Final = 120_000
 _MIN_METADATA_IDLE_MS: Final = 5000  # Java's atLeast(5000)
 _SECURITY_PROTOCOLS: Final = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
-_SASL_MECHANISMS: Final = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+_TLS_FILES: Final = ("ssl_cafile", "ssl_certfile", "ssl_keyfile", "ssl_password")
 _JAVA_PRODUCER: Final = "org.apache.kafka.clients.producer."
 # partitioner= strings: the built-in strategies by name and by Java class (None: sticky)
 _PARTITIONER_NAMES: Final[dict[str, Literal["round_robin"] | None]] = {
@@ -214,6 +218,14 @@ class ProducerConfig:
     sasl_mechanism: str | None
     sasl_username: str | None
     sasl_password: str | None = field(repr=False)
+    ssl_context: ssl.SSLContext | None
+    ssl_cafile: str | None
+    ssl_certfile: str | None
+    ssl_keyfile: str | None
+    ssl_password: str | None = field(repr=False)
+    ssl_check_hostname: bool
+    # The TLS context connections use (the user's, or one built from the files).
+    _ssl: ssl.SSLContext | None = field(repr=False, compare=False, init=False)
     # What the user asked for, for the two settings whose defaults depend on others.
     _requested_idempotence: bool | None = field(repr=False, compare=False, init=False)
     _requested_delivery_timeout_ms: int | None = field(repr=False, compare=False, init=False)
@@ -254,6 +266,12 @@ class ProducerConfig:
         sasl_mechanism: str | None = None,
         sasl_username: str | None = None,
         sasl_password: str | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        ssl_cafile: str | None = None,
+        ssl_certfile: str | None = None,
+        ssl_keyfile: str | None = None,
+        ssl_password: str | None = None,
+        ssl_check_hostname: bool = True,
     ) -> None:
         """Validate and normalise; ``delivery_timeout_ms``/``enable_idempotence`` None = default."""
         put = object.__setattr__
@@ -353,6 +371,11 @@ class ProducerConfig:
         put(self, "_requested_delivery_timeout_ms", delivery_timeout_ms)
         put(self, "delivery_timeout_ms", self._resolve_delivery_timeout(delivery_timeout_ms))
         self._set_security(security_protocol, sasl_mechanism, sasl_username, sasl_password)
+        self._set_tls(
+            ssl_context,
+            (ssl_cafile, ssl_certfile, ssl_keyfile, ssl_password),
+            ssl_check_hostname,
+        )
 
     def _set_adaptive(self, partitioner: object, enable: object, timeout_ms: object) -> None:
         """The two settings of adaptive sticky partitioning (KIP-794); both apply to the
@@ -428,7 +451,7 @@ class ProducerConfig:
             if mech not in _SASL_MECHANISMS:
                 raise ConfigurationError(
                     f"sasl_mechanism must be one of {', '.join(_SASL_MECHANISMS)}, "
-                    f"not {mechanism!r}"
+                    f"not {mechanism!r} (GSSAPI and OAUTHBEARER are not implemented)"
                 )
         put(self, "sasl_mechanism", mech)
         put(self, "sasl_username", _optional_str("sasl_username", username))
@@ -440,20 +463,79 @@ class ProducerConfig:
                 f"security_protocol={protocol} needs sasl_mechanism, sasl_username and "
                 "sasl_password"
             )
-        # Never accepted and ignored: until TLS and SASL are implemented, asking for them
-        # is an error rather than records sent in plain text, unauthenticated.
-        if protocol != "PLAINTEXT":
-            raise ConfigurationError(
-                f"security_protocol={protocol} is not implemented yet: only PLAINTEXT is, and "
-                "records would go unencrypted and unauthenticated"
-            )
         sasl = {"sasl_mechanism": mech, "sasl_username": username, "sasl_password": password}
         given = [name for name, value in sasl.items() if value is not None]
-        if given:
+        if given and not protocol.startswith("SASL_"):
             raise ConfigurationError(
-                f"{', '.join(given)} given with security_protocol=PLAINTEXT, which does not "
-                "authenticate: they would be ignored"
+                f"{', '.join(given)} given with security_protocol={protocol}, which does not "
+                "authenticate with SASL: they would be ignored"
             )
+
+    def _set_tls(self, context: object, files: tuple[object, ...], check_hostname: object) -> None:
+        """``files`` are ssl_cafile, ssl_certfile, ssl_keyfile and ssl_password."""
+        put = object.__setattr__
+        if context is not None and not isinstance(context, ssl.SSLContext):
+            raise ConfigurationError(f"ssl_context must be an ssl.SSLContext, not {context!r}")
+        given_files = dict(zip(_TLS_FILES, files, strict=True))
+        for name, value in given_files.items():
+            put(self, name, _optional_str(name, None if value == "" else value, empty_ok=False))
+        if not isinstance(check_hostname, bool):
+            raise ConfigurationError(f"ssl_check_hostname must be a bool, not {check_hostname!r}")
+        put(self, "ssl_context", context)
+        put(self, "ssl_check_hostname", check_hostname)
+        given = [name for name, value in given_files.items() if value] + (
+            ["ssl_context"] if context is not None else []
+        )
+        if not self.security_protocol.endswith("SSL"):
+            if given or not check_hostname:
+                names = ", ".join(given or ["ssl_check_hostname"])
+                raise ConfigurationError(
+                    f"{names} given with security_protocol={self.security_protocol}, which does "
+                    "not use TLS: they would be ignored (use SSL or SASL_SSL)"
+                )
+            put(self, "_ssl", None)
+            return
+        if (self.ssl_keyfile or self.ssl_password) and not self.ssl_certfile:
+            raise ConfigurationError("ssl_keyfile and ssl_password need ssl_certfile")
+        if isinstance(context, ssl.SSLContext):
+            if given != ["ssl_context"]:
+                raise ConfigurationError(
+                    f"ssl_context and {', '.join(given[:-1])}: load the files into the context"
+                )
+            if context.check_hostname != check_hostname:
+                raise ConfigurationError(
+                    f"ssl_check_hostname={check_hostname} but ssl_context.check_hostname is "
+                    f"{context.check_hostname}: make them agree"
+                )
+            put(self, "_ssl", context)
+            return
+        put(
+            self,
+            "_ssl",
+            build_ssl_context(
+                self.ssl_cafile,
+                self.ssl_certfile,
+                self.ssl_keyfile,
+                self.ssl_password,
+                check_hostname,
+            ),
+        )
+
+    @property
+    def sasl(self) -> SaslCredentials | None:
+        """What connections authenticate with, or None without SASL."""
+        if not self.security_protocol.startswith("SASL_"):
+            return None
+        mechanism, username, password = self.sasl_mechanism, self.sasl_username, self.sasl_password
+        assert mechanism is not None  # _set_security checked all three
+        assert username is not None
+        assert password is not None
+        return SaslCredentials(mechanism, username, password)
+
+    @property
+    def tls(self) -> ssl.SSLContext | None:
+        """The TLS context connections use, or None for a plain TCP connection."""
+        return self._ssl
 
     # -- other ways in -----------------------------------------------------------------------
     @classmethod
@@ -477,7 +559,22 @@ class ProducerConfig:
 
 
 _INIT_NAMES: Final = frozenset(f.name for f in fields(ProducerConfig) if not f.name.startswith("_"))
-_ALIASES: Final = {"partitioner_class": "partitioner"}
+_ALIASES: Final = {
+    "partitioner_class": "partitioner",
+    "sasl_plain_username": "sasl_username",
+    "sasl_plain_password": "sasl_password",
+}
+#: Java's names for settings spelled differently here.
+_JAVA_NAMES: Final = {
+    "ssl.truststore.location": "ssl_cafile",
+    "ssl.keystore.location": "ssl_certfile",
+    "ssl.key.password": "ssl_password",
+}
+#: Java's keystore types: only PEM files are read.
+_STORE_TYPES: Final = {
+    "ssl.truststore.type": "ssl.truststore.location",
+    "ssl.keystore.type": "ssl.keystore.location",
+}
 _INT_NAMES: Final = frozenset(
     {
         "linger_ms",
@@ -501,7 +598,12 @@ _INT_NAMES: Final = frozenset(
     }
 )
 _BOOL_NAMES: Final = frozenset(
-    {"enable_idempotence", "partitioner_ignore_keys", "partitioner_adaptive_partitioning_enable"}
+    {
+        "enable_idempotence",
+        "partitioner_ignore_keys",
+        "partitioner_adaptive_partitioning_enable",
+        "ssl_check_hostname",
+    }
 )
 _LEVEL_KEY = re.compile(r"^compression[._](gzip|lz4|zstd)[._]level$")
 
@@ -523,15 +625,62 @@ def _from_string(name: str, value: object) -> object:
     return value
 
 
+def _java_security(options: Mapping[str, object]) -> dict[str, object]:
+    """Java's TLS and SASL properties (:data:`_JAVA_ONLY`) as our settings: PEM stores
+    only, ``sasl.jaas.config`` split into user name and password."""
+    result: dict[str, object] = {}
+    for type_key, location_key in _STORE_TYPES.items():
+        kind = options.get(type_key)
+        if kind is not None and str(kind).strip().upper() != "PEM":
+            raise ConfigurationError(
+                f"{type_key}={kind!r}: only PEM is implemented (convert JKS or PKCS12 with "
+                "keytool/openssl)"
+            )
+        if location_key in options and kind is None:
+            raise ConfigurationError(
+                f"{location_key} needs {type_key}=PEM (JKS and PKCS12 are not implemented)"
+            )
+    for key, name in _JAVA_NAMES.items():
+        if key in options:
+            result[name] = options[key]
+    algorithm = options.get("ssl.endpoint.identification.algorithm")
+    if algorithm is not None:
+        text = str(algorithm).strip().lower()
+        if text not in ("https", ""):
+            raise ConfigurationError(
+                f"ssl.endpoint.identification.algorithm must be 'https' or '', not {algorithm!r}"
+            )
+        result["ssl_check_hostname"] = text == "https"
+    if "sasl.jaas.config" in options:
+        family, username, password = parse_jaas_config(options["sasl.jaas.config"])
+        mechanism = str(options.get("sasl.mechanism") or "GSSAPI").upper()
+        if not mechanism.startswith(family):
+            raise ConfigurationError(
+                f"sasl.jaas.config names a {family} login module but sasl.mechanism is "
+                f"{mechanism} (Java's default is GSSAPI)"
+            )
+        result["sasl_username"] = username
+        result["sasl_password"] = password
+    return result
+
+
+_JAVA_ONLY: Final = frozenset(
+    {*_JAVA_NAMES, *_STORE_TYPES, "ssl.endpoint.identification.algorithm", "sasl.jaas.config"}
+)
+
+
 def _normalise(options: Mapping[str, object]) -> dict[str, object]:
     """Map Java property names to snake_case, convert strings, reject unknown names."""
     result: dict[str, object] = {}
     levels: dict[str, object] = {}
     unknown: list[str] = []
+    java = {name: _from_string(name, value) for name, value in _java_security(options).items()}
     for raw_key, value in options.items():
         key: object = raw_key
         if not isinstance(key, str):  # user input: mypy cannot see this case
             unknown.append(repr(key))
+            continue
+        if key in _JAVA_ONLY:
             continue
         level = _LEVEL_KEY.match(key)
         if level is not None:  # Java's per-codec compression.<codec>.level (KIP-390)
@@ -547,6 +696,10 @@ def _normalise(options: Mapping[str, object]) -> dict[str, object]:
         result[name] = _from_string(name, value)
     if unknown:
         raise ConfigurationError(f"unknown producer setting(s): {', '.join(sorted(unknown))}")
+    for name, value in java.items():
+        if name in result:
+            raise ConfigurationError(f"{name} is given twice (in Java's and our spelling)")
+        result[name] = value
     if levels:
         codec = str(result.get("compression_type") or "none").strip().lower()
         if codec in levels and result.get("compression_level") is None:

@@ -13,20 +13,33 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import ssl
 from collections import deque
 from typing import Final, cast
 
 from aioproducer.errors import (
+    AuthenticationError,
     BrokerUnavailableError,
     ConnectionLostError,
     KafkaTimeoutError,
     ProducerError,
     ProtocolError,
     UnsupportedVersionError,
+    broker_error,
 )
 from aioproducer.protocol.api import Request, Response, negotiate
 from aioproducer.protocol.client import ClientConnection
 from aioproducer.protocol.messages.api_versions import ApiVersionsRequest, ApiVersionsResponse
+from aioproducer.protocol.messages.sasl_authenticate import (
+    SaslAuthenticateRequest,
+    SaslAuthenticateResponse,
+)
+from aioproducer.protocol.messages.sasl_handshake import (
+    SaslHandshakeRequest,
+    SaslHandshakeResponse,
+)
+from aioproducer.protocol.sasl import SaslCredentials
+from aioproducer.security import tls_failure
 
 __all__ = ["BrokerConnection", "RequestTimeoutError"]
 
@@ -50,8 +63,12 @@ class BrokerConnection(asyncio.Protocol):
         node_id: int = -1,
         client_id: str | None = None,
         request_timeout_ms: int = 30_000,
+        tls: ssl.SSLContext | None = None,
+        sasl: SaslCredentials | None = None,
     ) -> None:
         self.host = host
+        self._tls = tls
+        self._sasl = sasl
         self.port = port
         self.node_id = node_id
         self._core = ClientConnection(client_id)
@@ -73,18 +90,41 @@ class BrokerConnection(asyncio.Protocol):
 
     # -- opening ------------------------------------------------------------------------
     async def connect(self, timeout: float) -> None:
-        """Open the socket and negotiate API versions, within ``timeout`` seconds."""
+        """Open the socket (and TLS), negotiate API versions and authenticate (SASL),
+        within ``timeout`` seconds.
+
+        A certificate that fails verification, a handshake the broker refuses or wrong
+        credentials raise an :class:`~aioproducer.errors.AuthenticationError` (retrying
+        would not help).
+        """
         self._loop = asyncio.get_running_loop()
         self._write_ready = asyncio.Event()
         self._write_ready.set()
+        hostname = None if self._tls is None else self.host
         try:
             async with asyncio.timeout(timeout):
-                await self._loop.create_connection(lambda: self, self.host, self.port)
+                await self._loop.create_connection(
+                    lambda: self, self.host, self.port, ssl=self._tls, server_hostname=hostname
+                )
                 await self._negotiate_versions()
+                if self._sasl is not None:
+                    await self._authenticate(self._sasl)
         except TimeoutError as exc:
             self.close()
             raise BrokerUnavailableError(
                 f"could not connect to {self.host}:{self.port} within {timeout:.1f}s"
+            ) from exc
+        except (ssl.SSLError, ConnectionLostError) as exc:  # after TimeoutError: a request
+            # timeout is a ConnectionLostError too, and means the same as a connect timeout
+            self.close()
+            cause = exc.__cause__ if isinstance(exc, ConnectionLostError) else exc
+            refused = tls_failure(cause, f"{self.host}:{self.port}") if cause else None
+            if refused is not None:
+                raise refused from None
+            if isinstance(exc, ProducerError):
+                raise
+            raise BrokerUnavailableError(
+                f"TLS handshake with {self.host}:{self.port} failed: {exc}"
             ) from exc
         except OSError as exc:
             self.close()
@@ -109,6 +149,33 @@ class BrokerConnection(asyncio.Protocol):
         if response.error_code != 0:
             raise ProtocolError(f"ApiVersions failed with error code {response.error_code}")
         self._versions = {k.api_key: (k.min_version, k.max_version) for k in response.api_keys}
+
+    async def _authenticate(self, credentials: SaslCredentials) -> None:
+        """SaslHandshake v1, then SaslAuthenticate rounds until the mechanism is done."""
+        where = (
+            f"{credentials.mechanism} authentication of user {credentials.username!r} "
+            f"with broker {self.host}:{self.port}"
+        )
+        if self.version_for(SaslHandshakeRequest) < 1:
+            raise UnsupportedVersionError(f"{where}: the broker only offers SaslHandshake v0")
+        handshake = await self.request(SaslHandshakeRequest(credentials.mechanism), 1)
+        assert isinstance(handshake, SaslHandshakeResponse)
+        if handshake.error_code != 0:
+            enabled = ", ".join(handshake.mechanisms) or "none"
+            raise broker_error(handshake.error_code, f"{where}: the broker enables {enabled}")
+        exchange = credentials.exchange()
+        token: bytes | None = exchange.start()
+        while token is not None:
+            response = await self.request(SaslAuthenticateRequest(token))
+            assert isinstance(response, SaslAuthenticateResponse)
+            if response.error_code != 0:
+                detail = response.error_message or "refused"
+                raise broker_error(response.error_code, f"{where} failed: {detail}")
+            try:
+                token = exchange.step(response.auth_bytes)
+            except AuthenticationError as exc:
+                raise AuthenticationError(f"{where} failed: {exc}") from None
+        log.debug("%s: authenticated as %r", self, credentials.username)
 
     # -- requests -------------------------------------------------------------------------
     def version_for(self, request_type: type[Request]) -> int:

@@ -183,6 +183,7 @@ __all__ = [
     "ProtocolError",
     "RecordTooLargeError",
     "RetriableBrokerError",
+    "SSLVerificationError",
     "SerializationError",
     "UnknownBrokerError",
     "UnknownTopicError",
@@ -394,6 +395,11 @@ class ConnectionLostError(ProducerError, ConnectionError):
 
 class IllegalStateError(ProducerError, RuntimeError):
     """An operation was called in a state that does not allow it (e.g. commit with no txn)."""
+
+
+class SSLVerificationError(AuthenticationError):
+    """A broker's TLS certificate failed verification (an untrusted CA, a host name it does
+    not cover, expired); the message says why. Retrying will not help."""
 
 
 # -- errors returned by brokers ------------------------------------------------------------

@@ -56,6 +56,15 @@ DESCRIPTIONS = {
     "request_timeout_ms": "How long one request waits for the broker's answer.",
     "max_request_size": "The largest Produce request, and so the largest record, in bytes.",
     "metadata_max_age_ms": "Cluster metadata is refreshed at least this often.",
+    "ssl_context": "An `ssl.SSLContext` you built, used as it is for SSL and SASL_SSL (the "
+    "`ssl_*` file settings then must not be given).",
+    "ssl_cafile": "PEM file of the certificate authorities the broker's certificate must "
+    "chain to (Java: `ssl.truststore.location` with `ssl.truststore.type=PEM`).",
+    "ssl_certfile": "PEM file of the client certificate, for mutual TLS.",
+    "ssl_keyfile": "PEM file of the client certificate's private key.",
+    "ssl_password": "Password of an encrypted `ssl_keyfile` (never shown in reprs or errors).",
+    "ssl_check_hostname": "Check that the broker's certificate names the host connected to "
+    "(Java: `ssl.endpoint.identification.algorithm=https`; empty turns it off).",
     "metadata_max_idle_ms": "A topic not sent to for this long is forgotten: no longer named "
     "in Metadata requests (at least 5000).",
     "partitioner_ignore_keys": "Spread keyed records as if they had no key (sticky), instead "

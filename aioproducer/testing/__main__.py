@@ -3,6 +3,9 @@
 Each checkout has its own cluster (:mod:`aioproducer.testing.state`): ``up`` starts it or
 reuses the one running, ``down`` stops it, and neither touches another checkout's. ``up``
 prints only the bootstrap string on stdout; which broker it started or reused goes to stderr.
+``up --security`` starts a broker with TLS and SASL listeners too
+(:mod:`aioproducer.testing.security`) and lists them, the certificate files and the users on
+stderr.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from types import FrameType
 
 from aioproducer.testing.cluster import LocalKafkaCluster
 from aioproducer.testing.jars import HarnessError
+from aioproducer.testing.security import LISTENERS, secure_cluster, secure_setup
 from aioproducer.testing.state import (
     ClusterState,
     describe,
@@ -62,15 +66,20 @@ def _exit(signum: int, _frame: FrameType | None) -> None:
     raise SystemExit(128 + signum)
 
 
-def _start(path: Path, checkout: Path, brokers: int, config: dict[str, str]) -> LocalKafkaCluster:
+def _start(
+    path: Path, checkout: Path, brokers: int, config: dict[str, str], security: bool
+) -> LocalKafkaCluster:
     """Start a detached cluster in a fresh directory beside ``path`` and record it there;
     interrupted (Ctrl-C, SIGTERM, SIGHUP) before that, stop it: nothing would know of it."""
     for signum in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, _exit)
     workdir = Path(tempfile.mkdtemp(prefix=f"{path.stem}-", dir=path.parent))
-    cluster = LocalKafkaCluster(
-        brokers, broker_config=config, workdir=workdir, die_with_parent=False
-    )
+    if security:
+        cluster = secure_cluster(workdir, die_with_parent=False)
+    else:
+        cluster = LocalKafkaCluster(
+            brokers, broker_config=config, workdir=workdir, die_with_parent=False
+        )
     try:
         cluster.start()
         save_state(path, cluster, checkout)
@@ -82,26 +91,35 @@ def _start(path: Path, checkout: Path, brokers: int, config: dict[str, str]) -> 
     return cluster
 
 
-def _up(checkout: Path, brokers: int, config: dict[str, str]) -> int:
+def _up(checkout: Path, brokers: int, config: dict[str, str], security: bool) -> int:
     path = state_file(checkout)
     with locked(path):
         state = _own_state(path, checkout)
         if state is not None:
             old = state.cluster
             if state.running():
-                wanted = (brokers, config, KAFKA_VERSION)
-                if (len(old.nodes), old.broker_config, old.version) == wanted:
+                # a secure broker's settings are its own (certificate paths), not the user's
+                settings = {} if old.listeners else old.broker_config
+                wanted = (brokers, config, KAFKA_VERSION, security)
+                if (len(old.nodes), settings, old.version, bool(old.listeners)) == wanted:
                     _say(f"reusing the broker {describe(old)} of checkout {checkout}")
+                    _say_security(old)
                     print(old.bootstrap_servers)
                     return 0
                 _say(f"stopping the broker {describe(old)} of checkout {checkout}: other options")
             old.stop()
             path.unlink()
         _note_legacy()
-        cluster = _start(path, checkout, brokers, config)
+        cluster = _start(path, checkout, brokers, config, security)
     _say(f"started a new broker {describe(cluster)} for checkout {checkout}")
+    _say_security(cluster)
     print(cluster.bootstrap_servers)
     return 0
+
+
+def _say_security(cluster: LocalKafkaCluster) -> None:
+    if cluster.listeners:
+        _say(secure_setup(cluster).describe())
 
 
 def _status(checkout: Path) -> int:
@@ -165,13 +183,20 @@ def main(argv: list[str] | None = None) -> int:
         metavar="KEY=VALUE",
         help="a broker setting, repeatable",
     )
+    up.add_argument(
+        "--security",
+        action="store_true",
+        help="one broker with " + ", ".join(LISTENERS) + " listeners beside PLAINTEXT",
+    )
     sub.add_parser("status", help="show this checkout's running cluster")
     sub.add_parser("down", help="stop this checkout's cluster")
     args = parser.parse_args(argv)
     checkout = find_checkout(args.checkout)
     try:
         if args.command == "up":
-            return _up(checkout, args.brokers, dict(args.set))
+            if args.security and (args.brokers != 1 or args.set):
+                parser.error("--security starts one broker and takes no --set")
+            return _up(checkout, args.brokers, dict(args.set), args.security)
         if args.command == "status":
             return _status(checkout)
         return _down(checkout)

@@ -21,7 +21,7 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Self
@@ -83,10 +83,16 @@ class BrokerNode:
     directory: Path
     pid: int | None = None
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    listener_ports: dict[str, int] = field(default_factory=dict)
+    """Ports of the cluster's extra listeners, by listener name."""
 
     @property
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+    def listener_address(self, listener: str) -> str:
+        """``127.0.0.1:port`` of the extra listener named ``listener`` on this node."""
+        return f"127.0.0.1:{self.listener_ports[listener]}"
 
     @property
     def log_file(self) -> Path:
@@ -114,18 +120,31 @@ class LocalKafkaCluster:
         workdir: Path | None = None,
         heap: str = "512m",
         die_with_parent: bool = True,
+        listeners: Mapping[str, str] | None = None,
+        format_args: Sequence[str] = (),
     ) -> None:
+        """``listeners`` adds listeners beside PLAINTEXT (name -> security protocol, each
+        on its own free port); ``format_args`` go to ``kafka-storage format`` (such as
+        ``--add-scram``)."""
         if brokers < 1:
             raise ValueError("a cluster needs at least one broker")
         self.version = version
         self.heap = heap
         self.broker_config = dict(broker_config or {})
+        self.listeners = dict(listeners or {})
+        self.format_args = tuple(format_args)
         self.die_with_parent = die_with_parent
         self._own_workdir = workdir is None
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="aioproducer-kafka-"))
         self.cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         self.nodes = [
-            BrokerNode(i, free_port(), free_port(), self.workdir / f"node-{i}")
+            BrokerNode(
+                i,
+                free_port(),
+                free_port(),
+                self.workdir / f"node-{i}",
+                listener_ports={name: free_port() for name in self.listeners},
+            )
             for i in range(1, brokers + 1)
         ]
 
@@ -133,6 +152,10 @@ class LocalKafkaCluster:
     @property
     def bootstrap_servers(self) -> str:
         return ",".join(node.address for node in self.nodes)
+
+    def listener_bootstrap(self, listener: str) -> str:
+        """The bootstrap string of the extra listener named ``listener``."""
+        return ",".join(node.listener_address(listener) for node in self.nodes)
 
     def start(self, timeout: float = 180.0) -> Self:
         """Format storage, launch every node and wait until all are registered."""
@@ -274,6 +297,8 @@ class LocalKafkaCluster:
             "workdir": str(self.workdir),
             "bootstrap_servers": self.bootstrap_servers,
             "broker_config": self.broker_config,
+            "listeners": self.listeners,
+            "format_args": list(self.format_args),
             "nodes": [
                 {
                     "node_id": n.node_id,
@@ -281,6 +306,7 @@ class LocalKafkaCluster:
                     "controller_port": n.controller_port,
                     "pid": n.pid,
                     "directory": str(n.directory),
+                    "listener_ports": n.listener_ports,
                 }
                 for n in self.nodes
             ],
@@ -296,13 +322,20 @@ class LocalKafkaCluster:
         cluster.version = data["version"]
         cluster.heap = "512m"
         cluster.broker_config = dict(data.get("broker_config", {}))
+        cluster.listeners = dict(data.get("listeners", {}))
+        cluster.format_args = tuple(data.get("format_args", ()))
         cluster.die_with_parent = False
         cluster._own_workdir = True
         cluster.workdir = Path(data["workdir"])
         cluster.cluster_id = ""
         cluster.nodes = [
             BrokerNode(
-                n["node_id"], n["port"], n["controller_port"], Path(n["directory"]), n["pid"]
+                n["node_id"],
+                n["port"],
+                n["controller_port"],
+                Path(n["directory"]),
+                n["pid"],
+                listener_ports=dict(n.get("listener_ports", {})),
             )
             for n in data["nodes"]
         ]
@@ -312,15 +345,18 @@ class LocalKafkaCluster:
     def _properties(self, node: BrokerNode) -> str:
         n = len(self.nodes)
         voters = ",".join(f"{m.node_id}@127.0.0.1:{m.controller_port}" for m in self.nodes)
+        served = {"PLAINTEXT": node.port} | node.listener_ports
+        advertised = ",".join(f"{name}://127.0.0.1:{port}" for name, port in served.items())
+        protocols = {"PLAINTEXT": "PLAINTEXT", "CONTROLLER": "PLAINTEXT"} | self.listeners
         settings = {
             "process.roles": "broker,controller",
             "node.id": str(node.node_id),
             "controller.quorum.voters": voters,
-            "listeners": f"PLAINTEXT://127.0.0.1:{node.port},CONTROLLER://127.0.0.1:{node.controller_port}",
-            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{node.port}",
+            "listeners": f"{advertised},CONTROLLER://127.0.0.1:{node.controller_port}",
+            "advertised.listeners": advertised,
             "controller.listener.names": "CONTROLLER",
             "inter.broker.listener.name": "PLAINTEXT",
-            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "listener.security.protocol.map": ",".join(f"{k}:{v}" for k, v in protocols.items()),
             "log.dirs": str(node.directory / "data"),
             "num.partitions": "1",
             "default.replication.factor": "1",
@@ -345,6 +381,7 @@ class LocalKafkaCluster:
         extra = [props]
         if args == ("format",):  # the "=" form: a cluster id may start with "-"
             extra = [f"--cluster-id={self.cluster_id}", "-c", props, "--ignore-formatted"]
+            extra += self.format_args
         jvm = [
             f"-Xmx{self.heap}",
             f"-Xms{self.heap}",

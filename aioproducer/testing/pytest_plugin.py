@@ -13,14 +13,18 @@ is imported when a test asks for it.
 
 Fixtures: ``kafka_cluster`` (session), ``kafka_bootstrap`` (its bootstrap string),
 ``new_topic`` (factory of fresh, uniquely named topics), ``kafka_cluster3`` (a local
-three-node cluster with failover control) and ``kafka_cluster_factory`` (local clusters with
-custom broker settings, cached per settings for the session).
+three-node cluster with failover control), ``kafka_cluster_factory`` (local clusters with
+custom broker settings, cached per settings for the session) and ``kafka_secure_cluster``
+(a local broker with TLS and SASL listeners, see :mod:`.security`).
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 import pytest
@@ -30,6 +34,7 @@ from aioproducer.testing.versions import KAFKA_VERSION
 
 if TYPE_CHECKING:
     from aioproducer.testing.cluster import LocalKafkaCluster
+    from aioproducer.testing.security import SecureSetup
 
 __all__ = [
     "ExternalCluster",
@@ -39,6 +44,7 @@ __all__ = [
     "kafka_cluster",
     "kafka_cluster3",
     "kafka_cluster_factory",
+    "kafka_secure_cluster",
     "new_topic",
 ]
 
@@ -200,3 +206,20 @@ def kafka_cluster3(
     brokers this run owns.
     """
     return kafka_cluster_factory(3)
+
+
+@pytest.fixture(scope="session")
+def kafka_secure_cluster() -> Iterator[SecureSetup]:
+    """A local broker with SSL, MTLS, BADHOST, SASL_SSL and SASL_PLAINTEXT listeners.
+
+    Always started here (certificates and users are made for it), even with
+    ``KAFKA_BOOTSTRAP_SERVERS`` set.
+    """
+    from aioproducer.testing.security import secure_cluster, secure_setup  # noqa: PLC0415
+
+    workdir = Path(tempfile.mkdtemp(prefix="aioproducer-kafka-secure-"))
+    try:
+        with secure_cluster(workdir) as cluster:
+            yield secure_setup(cluster)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
