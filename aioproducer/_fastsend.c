@@ -5,7 +5,7 @@
  *
  * FastSend(send, create_future, routes, topics, accumulator, batches, wakeup_for,
  *          builder_type, batch_type, max_record_size, batch_size, buffer_memory,
- *          record_bound, open_batch, loop)
+ *          record_bound, open_batch, loop_running, thread)
  * is installed as a started producer's ``send`` when no serializer or custom partitioner is
  * configured. A call send(topic, value, key) (by position or keyword; partition, timestamp_ms
  * and headers only as None) with a str topic whose route is cached, an exact bytes key and a
@@ -224,12 +224,12 @@ typedef struct {
     Py_ssize_t buffer_memory;
     Py_ssize_t record_bound; /* what Producer charges a record beyond key and value */
     PyObject *open_batch;    /* Producer._open_batch: a record that opens a batch */
-    PyObject *loop;          /* the producer's event loop: a call from another goes to send */
+    PyObject *loop_running;  /* the producer's loop's is_running: a call outside the loop */
+    unsigned long thread;    /* and the thread it runs on go to send (Python raises) */
     vectorcallfunc vectorcall;
 } FastSendObject;
 
 static PyObject *name_used, *name_reserved, *name_queued, *name_closed, *name_append;
-static PyObject *get_running_loop; /* asyncio.events._get_running_loop */
 
 static int
 fast_traverse(FastSendObject *self, visitproc visit, void *arg)
@@ -244,7 +244,7 @@ fast_traverse(FastSendObject *self, visitproc visit, void *arg)
     Py_VISIT(self->builder_type);
     Py_VISIT(self->batch_type);
     Py_VISIT(self->open_batch);
-    Py_VISIT(self->loop);
+    Py_VISIT(self->loop_running);
     return 0;
 }
 
@@ -261,7 +261,7 @@ fast_clear(FastSendObject *self)
     Py_CLEAR(self->builder_type);
     Py_CLEAR(self->batch_type);
     Py_CLEAR(self->open_batch);
-    Py_CLEAR(self->loop);
+    Py_CLEAR(self->loop_running);
     return 0;
 }
 
@@ -507,13 +507,19 @@ fast_path(FastSendObject *self, PyObject *topic, PyObject *value, PyObject *key)
         (value != Py_None && !PyBytes_CheckExact(value))) {
         return NULL;
     }
-    PyObject *running = PyObject_CallNoArgs(get_running_loop);
+    /* In the producer's loop: on its thread while it runs (a second loop on that thread can
+       only run once the first has stopped). asyncio's _get_running_loop() would say it too,
+       but costs a getpid() system call per call on CPython 3.11. */
+    if (PyThread_get_thread_ident() != self->thread) {
+        return NULL; /* Python raises WrongEventLoopError */
+    }
+    PyObject *running = PyObject_CallNoArgs(self->loop_running);
     if (running == NULL) {
         return NULL;
     }
-    Py_DECREF(running); /* only compared: the thread's running loop holds it */
-    if (running != self->loop) {
-        return NULL; /* Python raises WrongEventLoopError */
+    Py_DECREF(running); /* only compared with Py_True, which is never freed */
+    if (running != Py_True) {
+        return NULL;
     }
     int64_t size = self->record_bound + PyBytes_GET_SIZE(key) +
                    (value == Py_None ? 0 : PyBytes_GET_SIZE(value));
@@ -607,19 +613,21 @@ static PyObject *
 fast_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
     PyObject *send, *create_future, *routes, *topics, *accumulator, *batches, *wakeup_for;
-    PyObject *builder_type, *batch_type, *open_batch_function, *loop;
+    PyObject *builder_type, *batch_type, *open_batch_function, *loop_running;
+    unsigned long thread;
     Py_ssize_t max_record_size, batch_size, buffer_memory, record_bound;
     static char *names[] = {"send",          "create_future", "routes",
                             "topics",        "accumulator",   "batches",
                             "wakeup_for",    "builder_type",  "batch_type",
                             "max_record_size", "batch_size",  "buffer_memory",
-                            "record_bound",  "open_batch",    "loop", NULL};
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOO!O!OO!OO!O!nnnnOO:FastSend", names, &send,
+                            "record_bound",  "open_batch",    "loop_running", "thread", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOO!O!OO!OO!O!nnnnOOk:FastSend", names, &send,
                                      &create_future, &PyDict_Type, &routes, &PyDict_Type,
                                      &topics, &accumulator, &PyDict_Type, &batches, &wakeup_for,
                                      &PyType_Type, &builder_type, &PyType_Type, &batch_type,
                                      &max_record_size, &batch_size, &buffer_memory,
-                                     &record_bound, &open_batch_function, &loop)) {
+                                     &record_bound, &open_batch_function, &loop_running,
+                                     &thread)) {
         return NULL;
     }
     if (record_bound < 0) {
@@ -649,7 +657,8 @@ fast_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     self->buffer_memory = buffer_memory;
     self->record_bound = record_bound;
     self->open_batch = Py_NewRef(open_batch_function);
-    self->loop = Py_NewRef(loop);
+    self->loop_running = Py_NewRef(loop_running);
+    self->thread = thread;
     self->vectorcall = (vectorcallfunc)fast_vectorcall;
     if (find_slots(builder_type, builder_slot_names, BUILDER_SLOTS, self->builder_slots) < 0 ||
         find_slots(batch_type, batch_slot_names, BATCH_SLOTS, self->batch_slots) < 0) {
@@ -671,7 +680,8 @@ static PyTypeObject FastSendType = {
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL,
     .tp_doc = "FastSend(send, create_future, routes, topics, accumulator, batches, wakeup_for,\n"
               "builder_type, batch_type, max_record_size, batch_size, buffer_memory,\n"
-              "record_bound, open_batch, loop): a producer's send() for its common call\n"
+              "record_bound, open_batch, loop_running, thread): a producer's send() for its\n"
+              "common call\n"
               "(aioproducer/_fastsend.c documents it); every other call goes to ``send``.",
     .tp_new = fast_new,
     .tp_dealloc = (destructor)fast_dealloc,
@@ -691,15 +701,6 @@ add_fast_send(PyObject *module)
     name_append = PyUnicode_InternFromString("append");
     if (name_used == NULL || name_reserved == NULL || name_queued == NULL || name_closed == NULL ||
         name_append == NULL) {
-        return -1;
-    }
-    PyObject *events = PyImport_ImportModule("asyncio.events");
-    if (events == NULL) {
-        return -1;
-    }
-    get_running_loop = PyObject_GetAttrString(events, "_get_running_loop");
-    Py_DECREF(events);
-    if (get_running_loop == NULL) {
         return -1;
     }
     if (PyType_Ready(&ReadyType) < 0 || PyType_Ready(&FastSendType) < 0) {

@@ -14,10 +14,10 @@ import functools
 import logging
 import re
 import struct
+import threading
 import time
 import warnings
 import weakref
-from asyncio.events import _get_running_loop
 from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Final, NoReturn, Self, TypeVar
@@ -314,6 +314,7 @@ class Producer:
         self._wakeup: Callable[[], None] = _nothing
         self._wakeup_for: Callable[[TopicPartition], None] = _nothing_for
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread = 0  # the thread start() ran in, the loop's
         self._stall_reason = ""
         self._closed: asyncio.Future[None] | None = None  # done once close() has finished
 
@@ -347,6 +348,13 @@ class Producer:
                     loop.call_soon_threadsafe(self._cluster.shutdown)
                 elif sender is not None:
                     loop.call_soon_threadsafe(sender.initiate_close)
+
+    def _in_loop(self) -> bool:
+        """Called in the producer's event loop: on its thread while it runs (a second loop
+        on that thread can only run once the first has stopped). Cheaper than asyncio's
+        ``_get_running_loop()``, which makes a getpid() system call on CPython 3.11."""
+        loop = self._loop
+        return threading.get_ident() == self._thread and loop is not None and loop.is_running()
 
     def _unusable(self, what: str) -> ProducerError:
         """The error for ``what`` (a call) when the producer cannot take it: not running, or
@@ -430,6 +438,7 @@ class Producer:
             raise
         loop = asyncio.get_running_loop()
         self._loop = loop
+        self._thread = threading.get_ident()
         self._sender_task = loop.create_task(self._sender.run(), name="aioproducer-sender")
         self._sender_task.add_done_callback(
             functools.partial(_sender_stopped, weakref.ref(self), cluster)
@@ -459,8 +468,8 @@ class Producer:
         """Answer the common send() in C when nothing of ours must run for it (no
         serializers, Java's partitioning): the instance's ``send`` becomes a FastSend that
         hands every other call to :meth:`send`. close() takes it away."""
-        config, accumulator = self.config, self._accumulator
-        if _c is None or accumulator is None or self._sender is None:
+        config, accumulator, loop = self.config, self._accumulator, self._loop
+        if _c is None or accumulator is None or self._sender is None or loop is None:
             return
         if config.key_serializer or config.value_serializer or not self._java_partitioning:
             return
@@ -479,7 +488,8 @@ class Producer:
             config.buffer_memory,
             _RECORD_BOUND,
             self._open_batch,
-            self._loop,
+            loop.is_running,  # with the thread: what _in_loop() checks
+            self._thread,
         )
 
     async def __aenter__(self) -> Self:
@@ -515,7 +525,7 @@ class Producer:
         key)`` with bytes, in C (``aioproducer._speedups.FastSend``, set as the instance's
         ``send``); this method decides every other call.
         """
-        if self._state is not _RUNNING or _get_running_loop() is not self._loop:
+        if self._state is not _RUNNING or not self._in_loop():
             raise self._unusable("send()")
         # Serialized here, once: a send() that waits appends later from these bytes.
         if self._key_serializer is not None:
@@ -550,7 +560,7 @@ class Producer:
         :class:`~aioproducer.errors.BufferFullError` says how many records went in before
         (those are still delivered).
         """
-        if self._state is not _RUNNING or _get_running_loop() is not self._loop:
+        if self._state is not _RUNNING or not self._in_loop():
             raise self._unusable("send_many()")
         if type(topic) is not str:
             _check_topic(topic)  # raises InvalidTopicNameError
@@ -949,7 +959,7 @@ class Producer:
         timeout = _check_timeout("flush()", timeout)
         if accumulator is None or sender is None or event is None:
             return
-        if _get_running_loop() is not self._loop:
+        if not self._in_loop():
             raise self._unusable("flush()")
         token = accumulator.begin_flush()
         sender.wakeup()
@@ -976,7 +986,7 @@ class Producer:
 
     async def partitions_for(self, topic: str) -> list[int]:
         """The partition numbers of ``topic`` (waiting up to max_block_ms for its metadata)."""
-        if self._state is not _RUNNING or _get_running_loop() is not self._loop:
+        if self._state is not _RUNNING or not self._in_loop():
             raise self._unusable("partitions_for()")
         _, tps = await self._route(topic)
         return list(range(len(tps)))
@@ -997,7 +1007,7 @@ class Producer:
                 raise IllegalStateError("close() while start() is still running")
             self._state = _CLOSED
             return
-        if _get_running_loop() is not self._loop:
+        if not self._in_loop():
             raise WrongEventLoopError("close() called outside the event loop start() ran in")
         if self._closed is not None:
             await asyncio.shield(self._closed)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import os
+import threading
 import time
 import weakref
 from typing import Any, cast
@@ -51,7 +52,7 @@ class Rig:
         batch_size: int,
         buffer_memory: int,
         partitions: int = 3,
-        loop: object = None,
+        in_loop: bool = True,
     ) -> None:
         config = ProducerConfig(
             bootstrap_servers="127.0.0.1:9",
@@ -84,7 +85,8 @@ class Rig:
             buffer_memory,
             BOUND,
             self.open_batch,
-            loop,  # these tests call it with no loop running: None is that loop
+            lambda: in_loop,  # the loop's is_running
+            threading.get_ident(),
         )
 
     def create_future(self) -> object:
@@ -305,7 +307,8 @@ def test_fast_send_wants_the_slots_classes_and_leaves_others_to_python(
                 1,
                 BOUND,
                 print,
-                None,
+                lambda: True,
+                threading.get_ident(),
             )
 
     class Builder(RecordBatchBuilder):
@@ -336,7 +339,7 @@ def test_a_new_batch_opens_through_open_batch_only_with_room_and_an_open_accumul
 
 def test_a_call_outside_the_producers_loop_goes_to_python(speedups: Speedups) -> None:
     """FastSend takes only calls made in the producer's loop; Python raises for the others."""
-    rig = Rig(speedups, batch_size=1_000, buffer_memory=10_000, partitions=1, loop=object())
+    rig = Rig(speedups, batch_size=1_000, buffer_memory=10_000, partitions=1, in_loop=False)
     rig.fast(TOPIC, b"v", b"k")
     rig.fast(TOPIC, b"v", b"k")  # the second would append to the open batch in C
     assert len(rig.fallbacks) == 2
@@ -379,3 +382,13 @@ def test_fast_send_finds_room_exactly_when_python_does(
     answer = rig.fast(TOPIC, b"v" * value, b"k")
     assert (answer != "no room") == has_room
     assert (not rig.fallbacks) == has_room  # C took it only when Python would have
+
+
+def test_a_call_from_another_thread_goes_to_python(speedups: Speedups) -> None:
+    rig = Rig(speedups, batch_size=1_000, buffer_memory=10_000, partitions=1)
+    assert rig.fast(TOPIC, b"v", b"k") == "opened"
+    thread = threading.Thread(target=rig.fast, args=(TOPIC, b"v", b"k"))
+    thread.start()
+    thread.join()
+    assert len(rig.fallbacks) == 1  # the open batch had room: only the thread made it decline
+    assert type(rig.fast(TOPIC, b"v", b"k")) is speedups.Ready
