@@ -26,6 +26,7 @@ from typing import Final
 from aioproducer.accumulator import RecordAccumulator
 from aioproducer.batch import ProducerBatch
 from aioproducer.cluster import Cluster, now_ms
+from aioproducer.compression import CompressionType
 from aioproducer.config import ProducerConfig
 from aioproducer.connection import BrokerConnection
 from aioproducer.errors import (
@@ -36,6 +37,7 @@ from aioproducer.errors import (
     FencedProducerError,
     KafkaTimeoutError,
     ProducerError,
+    UnsupportedCompressionTypeError,
     broker_error,
 )
 from aioproducer.idempotence import IdempotenceState
@@ -95,6 +97,7 @@ class Sender:
         self._acks = config.acks
         self._id_task: asyncio.Task[None] | None = None
         self._timeout_ms = config.request_timeout_ms
+        self._zstd = config.compression_type is CompressionType.ZSTD
 
     # -- control ---------------------------------------------------------------------------
     def wakeup(self) -> None:
@@ -268,6 +271,11 @@ class Sender:
             transactional_id=None,
         )
         try:
+            if self._zstd and (version := conn.version_for(ProduceRequest)) < 7:
+                raise UnsupportedCompressionTypeError(  # as Java, which refuses before sending
+                    f"zstd needs Produce v7 (Kafka 2.1+); {conn} offers up to v{version}: "
+                    "it runs Kafka 2.0 or older"
+                )
             future = conn.send(request)
         except ProducerError as exc:
             for batch in batches:

@@ -14,11 +14,61 @@ from typing import Any
 import pytest
 
 from aioproducer import Producer
+from aioproducer.errors import BrokerError, UnsupportedCompressionTypeError
 from aioproducer.protocol.api import ApiKey
 from aioproducer.testing.fake_broker import FakeBroker
 
 TOPIC = "t"
 FAST: dict[str, Any] = {"linger_ms": 0, "retry_backoff_ms": 5, "max_block_ms": 2000}
+
+
+@pytest.mark.parametrize("idempotent", [True, False])
+async def test_zstd_is_refused_at_once_by_a_broker_before_kafka_2_1(idempotent: bool) -> None:
+    """Java refuses on the client side (UnsupportedCompressionType); sending would fail every
+    record with UNKNOWN_SERVER_ERROR. The records fail now, not after delivery_timeout_ms."""
+    old = FakeBroker(api_versions={ApiKey.PRODUCE: (3, 6)})
+    async with asyncio.timeout(5), old as broker:
+        broker.create_topic(TOPIC, partitions=2)
+        async with Producer(
+            bootstrap_servers=broker.bootstrap_servers,
+            compression_type="zstd",
+            enable_idempotence=idempotent,
+            acks="all",
+            **FAST,
+        ) as producer:
+            futures = [await producer.send(TOPIC, b"v%d" % i, key=b"%d" % i) for i in range(20)]
+            results = await asyncio.gather(*futures, return_exceptions=True)
+            with pytest.raises(UnsupportedCompressionTypeError) as info:
+                await producer.send_and_wait(TOPIC, b"later")
+        assert all(isinstance(r, UnsupportedCompressionTypeError) for r in results), results
+        assert isinstance(info.value, BrokerError)
+        assert not info.value.retriable
+        assert "Produce v7 (Kafka 2.1+)" in str(info.value)
+        assert "up to v6" in str(info.value)
+        assert "Kafka 2.0 or older" in str(info.value)
+        assert broker.received(ApiKey.PRODUCE) == []  # nothing was sent
+
+
+@pytest.mark.parametrize("codec", ["none", "gzip", "snappy", "lz4"])
+async def test_other_codecs_work_with_a_broker_before_kafka_2_1(codec: str) -> None:
+    old = FakeBroker(api_versions={ApiKey.PRODUCE: (3, 6)})
+    async with asyncio.timeout(5), old as broker:
+        broker.create_topic(TOPIC)
+        options = {"compression_type": codec, **FAST}
+        async with Producer(bootstrap_servers=broker.bootstrap_servers, **options) as producer:
+            await producer.send_and_wait(TOPIC, b"v")
+        assert broker.values(TOPIC, 0) == [b"v"]
+        assert [r.header.api_version for r in broker.received(ApiKey.PRODUCE)] == [6]
+
+
+async def test_zstd_works_from_produce_v7() -> None:
+    async with asyncio.timeout(5), FakeBroker(api_versions={ApiKey.PRODUCE: (3, 7)}) as broker:
+        broker.create_topic(TOPIC)
+        options = {"compression_type": "zstd", **FAST}
+        async with Producer(bootstrap_servers=broker.bootstrap_servers, **options) as producer:
+            await producer.send_and_wait(TOPIC, b"v")
+        assert broker.values(TOPIC, 0) == [b"v"]
+        assert [r.header.api_version for r in broker.received(ApiKey.PRODUCE)] == [7]
 
 
 @pytest.mark.parametrize("produce_version", [11, 8])
