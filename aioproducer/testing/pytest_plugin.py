@@ -3,13 +3,19 @@
 Where the cluster comes from, in this order:
 
 1. ``KAFKA_BOOTSTRAP_SERVERS`` is set: that cluster (topics are created through it);
-2. a Docker engine answers: testcontainers' Kafka;
-3. otherwise: a local KRaft broker started from Maven-resolved jars (:mod:`.cluster`).
+2. a Docker engine answers: testcontainers' Kafka (the pinned release only);
+3. otherwise: a local broker started from Maven-resolved jars (:mod:`.cluster`).
+
+``AIOPRODUCER_KAFKA_VERSION=3.5.2`` names the release of the session's cluster: the local
+clusters start it, and a ``KAFKA_BOOTSTRAP_SERVERS`` cluster is taken to run it. Unset, it is
+the pinned :data:`~aioproducer.testing.versions.KAFKA_VERSION`. A test marked
+``@pytest.mark.kafka_since("2.1", reason="zstd")`` is skipped on an older release.
 
 Fixtures: ``kafka_cluster`` (session), ``kafka_bootstrap`` (its bootstrap string),
-``new_topic`` (factory of fresh, uniquely named topics), ``kafka_cluster3`` (a local
-three-node cluster with failover control) and ``kafka_cluster_factory`` (local clusters with
-custom broker settings, cached per settings for the session).
+``kafka_version`` (its release), ``new_topic`` (factory of fresh, uniquely named topics),
+``kafka_cluster3`` (a local three-node cluster with failover control) and
+``kafka_cluster_factory`` (local clusters with custom broker settings, cached per settings for
+the session).
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ import pytest
 
 from aioproducer.testing.admin import create_fresh_topic
 from aioproducer.testing.cluster import LocalKafkaCluster
-from aioproducer.testing.versions import KAFKA_VERSION
+from aioproducer.testing.versions import KAFKA_VERSION, session_kafka_version, version_tuple
 
 __all__ = [
     "ExternalCluster",
@@ -32,7 +38,10 @@ __all__ = [
     "kafka_cluster",
     "kafka_cluster3",
     "kafka_cluster_factory",
+    "kafka_version",
     "new_topic",
+    "pytest_configure",
+    "pytest_runtest_setup",
 ]
 
 
@@ -107,16 +116,44 @@ def _container_cluster() -> Iterator[KafkaClusterHandle]:
         yield ExternalCluster(container.get_bootstrap_server())
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the ``kafka_since`` marker."""
+    config.addinivalue_line(
+        "markers",
+        "kafka_since(version, reason): skip unless the session's Kafka is that release or newer",
+    )
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Skip a test marked ``kafka_since`` on an older release than it needs."""
+    running = session_kafka_version()
+    for mark in item.iter_markers("kafka_since"):
+        needed = str(mark.args[0])
+        if version_tuple(running) < version_tuple(needed):
+            why = mark.kwargs.get("reason", "")
+            pytest.skip(f"needs Kafka {needed}+{f' ({why})' if why else ''}; this is {running}")
+
+
 @pytest.fixture(scope="session")
-def kafka_cluster() -> Iterator[KafkaClusterHandle]:
+def kafka_version() -> str:
+    """The Apache Kafka release of ``kafka_cluster`` (see the module docstring)."""
+    return session_kafka_version()
+
+
+@pytest.fixture(scope="session")
+def kafka_cluster(kafka_version: str) -> Iterator[KafkaClusterHandle]:
     """A Kafka cluster for the whole session (see the module docstring for its source)."""
     external = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     if external:
         yield ExternalCluster(external)
-    elif _docker_available() and not os.environ.get("AIOPRODUCER_NO_DOCKER"):
+    elif (
+        kafka_version == KAFKA_VERSION
+        and _docker_available()
+        and not os.environ.get("AIOPRODUCER_NO_DOCKER")
+    ):
         yield from _container_cluster()
     else:
-        with LocalKafkaCluster(brokers=1) as cluster:
+        with LocalKafkaCluster(brokers=1, version=kafka_version) as cluster:
             yield cluster
 
 
@@ -140,14 +177,16 @@ def new_topic(kafka_cluster: KafkaClusterHandle) -> TopicFactory:
 
 
 @pytest.fixture(scope="session")
-def kafka_cluster_factory() -> Iterator[Callable[..., LocalKafkaCluster]]:
-    """Start local clusters with custom broker settings; one per distinct setting set."""
+def kafka_cluster_factory(kafka_version: str) -> Iterator[Callable[..., LocalKafkaCluster]]:
+    """Start local clusters (of ``kafka_version``) with custom broker settings; one per
+    distinct setting set."""
     started: dict[tuple[int, tuple[tuple[str, str], ...]], LocalKafkaCluster] = {}
 
     def start(brokers: int = 1, **broker_config: str) -> LocalKafkaCluster:
         key = (brokers, tuple(sorted(broker_config.items())))
         if key not in started:
-            started[key] = LocalKafkaCluster(brokers, broker_config=broker_config).start()
+            cluster = LocalKafkaCluster(brokers, broker_config=broker_config, version=kafka_version)
+            started[key] = cluster.start()
         return started[key]
 
     try:
