@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
 # AIOPRODUCER_TEST_LOOP=uvloop runs any pytest command on uvloop (tests/conftest.py).
-.PHONY: demo test lint typecheck unit unit-newest integration bench down clean
+.PHONY: demo test lint typecheck unit unit-newest integration compat bench down clean
 
 $(STAMP): pyproject.toml setup.py aioproducer/_speedups.c aioproducer/_relay.c
 	$(PYTHON) -m venv $(VENV)
@@ -67,6 +67,20 @@ unit-newest:
 	$(NEWEST_VENV)/bin/python -m pip install -q -e '.[dev]'; \
 	AIOPRODUCER_REQUIRE_SPEEDUPS=1 $(NEWEST_VENV)/bin/python -m pytest -q -p no:cacheprovider \
 	  tests/unit
+
+# The core of the integration suite (codecs, acks, idempotence, keys, bad input) and the
+# version negotiation tests against each Kafka release in aioproducer/testing/versions.py,
+# one local broker at a time (2.x in ZooKeeper mode, 3.3+ in KRaft): a table of passed,
+# failed and skipped tests per release at the end, also written to build/compat.md.
+# Not part of `make test`; COMPAT_VERSIONS=2.8.2,4.4.0 picks releases.
+COMPAT_TESTS := tests/integration/test_compat.py tests/integration/test_produce.py \
+	tests/integration/test_send_many.py tests/integration/test_bad_input.py \
+	tests/integration/test_extremes.py
+COMPAT_VERSIONS ?=
+compat: $(STAMP)
+	$(PY) -m aioproducer.testing.compat --report build/compat.md \
+	  $(if $(COMPAT_VERSIONS),--versions $(COMPAT_VERSIONS)) \
+	  -- -m "not slow and not cluster" $(COMPAT_TESTS)
 
 bench: $(STAMP)
 	$(PY) -m benchmarks run
