@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
 # AIOPRODUCER_TEST_LOOP=uvloop runs any pytest command on uvloop (tests/conftest.py).
-.PHONY: demo test lint typecheck unit unit-newest integration bench docs down clean
+.PHONY: demo test lint typecheck unit unit-newest integration bench compat docs down clean
 
 $(STAMP): pyproject.toml setup.py aioproducer/_speedups.c aioproducer/_relay.c aioproducer/_fastsend.c
 	$(PYTHON) -m venv $(VENV)
@@ -81,6 +81,20 @@ unit-newest:
 ## docs: the documentation site (mkdocs, Material, API reference from the docstrings) in site/
 docs: $(STAMP)
 	$(VENV)/bin/mkdocs build --strict --site-dir site/
+
+# The core of the integration suite (codecs, acks, idempotence, keys, bad input) and the
+# version negotiation tests against each Kafka release in aioproducer/testing/versions.py,
+# one local broker at a time (2.x in ZooKeeper mode, 3.3+ in KRaft): a table of passed,
+# failed and skipped tests per release at the end, also written to build/compat.md.
+# Not part of `make test`; COMPAT_VERSIONS=2.8.2,4.4.0 picks releases.
+COMPAT_TESTS := tests/integration/test_compat.py tests/integration/test_produce.py \
+	tests/integration/test_send_many.py tests/integration/test_bad_input.py \
+	tests/integration/test_extremes.py
+COMPAT_VERSIONS ?=
+compat: $(STAMP)
+	$(PY) -m aioproducer.testing.compat --report build/compat.md \
+	  $(if $(COMPAT_VERSIONS),--versions $(COMPAT_VERSIONS)) \
+	  -- -m "not slow and not cluster" $(COMPAT_TESTS)
 
 bench: $(STAMP)
 	$(PY) -m benchmarks run

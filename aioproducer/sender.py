@@ -39,6 +39,7 @@ from aioproducer.errors import (
     FencedProducerError,
     KafkaTimeoutError,
     ProducerError,
+    UnsupportedCompressionTypeError,
     broker_error,
 )
 from aioproducer.idempotence import IdempotenceState
@@ -107,6 +108,7 @@ class Sender:
             if config.compression_type == CompressionType.NONE
             else OffLoopBuilds(config.compression_type, accumulator, self.wakeup)
         )
+        self._zstd = config.compression_type is CompressionType.ZSTD
 
     # -- control ---------------------------------------------------------------------------
     def wakeup(self) -> None:
@@ -291,6 +293,11 @@ class Sender:
             transactional_id=None,
         )
         try:
+            if self._zstd and (version := conn.version_for(ProduceRequest)) < 7:
+                raise UnsupportedCompressionTypeError(  # as Java, which refuses before sending
+                    f"zstd needs Produce v7 (Kafka 2.1+); {conn} offers up to v{version}: "
+                    "it runs Kafka 2.0 or older"
+                )
             future = conn.send(request)
         except ProducerError as exc:
             for batch in batches:

@@ -11,8 +11,10 @@ No I/O happens here; an I/O driver moves bytes::
 
 Kafka answers the requests of one connection in order, so each response must carry the
 correlation id of the oldest request in flight; anything else is a ProtocolError. Requests
-that get no response (Produce with acks=0) use a correlation id but are not tracked. After a
-ProtocolError the connection is broken and every further call raises ProtocolError.
+that get no response (Produce with acks=0) use a correlation id but are not tracked; some
+brokers (Tansu) answer them all the same, and such an answer, recognised by its correlation
+id, is read and dropped. After a ProtocolError the connection is broken and every further
+call raises ProtocolError.
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ from aioproducer.protocol.primitives import INT32, Reader
 
 __all__ = ["ClientConnection", "InFlightRequest"]
 
-_MAX_CORRELATION_ID = (1 << 31) - 1
+_ID_SPACE = 1 << 31
+_MAX_CORRELATION_ID = _ID_SPACE - 1
 
 
 class InFlightRequest(NamedTuple):
@@ -47,7 +50,7 @@ class InFlightRequest(NamedTuple):
 class ClientConnection:
     """Frames requests and matches responses for one broker connection."""
 
-    __slots__ = ("_client_id", "_decoder", "_error", "_in_flight", "_next_id")
+    __slots__ = ("_answered", "_client_id", "_decoder", "_error", "_in_flight", "_next_id")
 
     def __init__(
         self, client_id: str | None, max_response_size: int = DEFAULT_MAX_FRAME_SIZE
@@ -56,6 +59,8 @@ class ClientConnection:
         self._decoder = FrameDecoder(max_response_size)
         self._in_flight: deque[InFlightRequest] = deque()
         self._next_id = 0
+        self._answered = _MAX_CORRELATION_ID
+        """The correlation id of the last response read (none yet: the id before 0)."""
         self._error: ProtocolError | None = None
 
     @property
@@ -102,15 +107,28 @@ class ClientConnection:
         """Feed received bytes; return the responses they complete, in request order."""
         self._check()
         try:
-            return [self._response(f) for f in self._decoder.feed(data)]
+            responses = []
+            for frame in self._decoder.feed(data):
+                response = self._response(frame)
+                if response is not None:
+                    responses.append(response)
+            return responses
         except ProtocolError as exc:
             self._error = exc
             raise
 
-    def _response(self, frame: bytes) -> tuple[int, Response]:
-        if not self._in_flight:
+    def _response(self, frame: bytes) -> tuple[int, Response] | None:
+        """The response ``frame`` completes; None for an answer to an untracked request."""
+        in_flight = self._in_flight
+        if len(frame) >= 4:
+            (correlation_id,) = INT32.unpack_from(frame)
+            expected_id = in_flight[0].correlation_id if in_flight else None
+            if correlation_id != expected_id and self._untracked(correlation_id):
+                self._answered = correlation_id
+                return None
+        if not in_flight:
             raise ProtocolError("received a response with no request in flight")
-        expected = self._in_flight[0]
+        expected = in_flight[0]
         request_type = expected.request_type
         version = expected.api_version
         flexible = version >= request_type.FLEXIBLE_FROM
@@ -123,8 +141,20 @@ class ClientConnection:
                 f"response correlation id {correlation_id} does not match the oldest "
                 f"request in flight ({expected.correlation_id})"
             )
-        self._in_flight.popleft()
+        in_flight.popleft()
+        self._answered = correlation_id
         return correlation_id, request_type.decode_response(reader.rest(), version)
+
+    def _untracked(self, correlation_id: int) -> bool:
+        """True when ``correlation_id`` is that of a request sent expecting no response after
+        the last response read: in order, the ids after that one and before the oldest
+        tracked request's (or the next id) belong to untracked requests only."""
+        bound = self._in_flight[0].correlation_id if self._in_flight else self._next_id
+        last = self._answered
+        return (
+            correlation_id >= 0
+            and 0 < (correlation_id - last) % _ID_SPACE < (bound - last) % _ID_SPACE
+        )
 
     def _check(self) -> None:
         if self._error is not None:

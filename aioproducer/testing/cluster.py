@@ -4,6 +4,10 @@
 three-voter quorum. Each node gets free ports, its own log directory and a small heap. The
 JVMs are tracked by PID and stopped at :meth:`LocalKafkaCluster.stop`, at interpreter exit,
 and (for clusters owned by a test run) when the owning Python process dies.
+
+``version`` picks the release. Those before 3.3 run in ZooKeeper mode instead: a ZooKeeper
+server (from the same resolved jars) runs as one more JVM on a free loopback port, started
+before the brokers and stopped after them.
 """
 
 from __future__ import annotations
@@ -24,12 +28,12 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Self
+from typing import Any, Self
 
 from aioproducer.errors import ProducerError
 from aioproducer.testing.admin import AdminClient, PartitionState, create_fresh_topic
 from aioproducer.testing.jars import HarnessError, java_command, kafka_libs
-from aioproducer.testing.versions import KAFKA_VERSION
+from aioproducer.testing.versions import KAFKA_VERSION, uses_zookeeper
 
 __all__ = ["BrokerNode", "LocalKafkaCluster", "free_port", "running_clusters"]
 
@@ -75,7 +79,8 @@ def _pid_runs(pid: int, properties: Path) -> bool:
 
 @dataclass
 class BrokerNode:
-    """One combined broker+controller node."""
+    """One combined broker+controller node (or, with id 0, a ZooKeeper-mode cluster's
+    ZooKeeper server: ``port`` is its client port, ``properties_file`` its configuration)."""
 
     node_id: int
     port: int
@@ -147,6 +152,10 @@ class LocalKafkaCluster:
             )
             for i in range(1, brokers + 1)
         ]
+        self.zookeeper: BrokerNode | None = None
+        """The ZooKeeper server of a release before 3.3 (None in KRaft mode)."""
+        if uses_zookeeper(version):
+            self.zookeeper = BrokerNode(0, free_port(), 0, self.workdir / "zookeeper")
 
     # -- life cycle ---------------------------------------------------------------------
     @property
@@ -158,34 +167,42 @@ class LocalKafkaCluster:
         return ",".join(node.listener_address(listener) for node in self.nodes)
 
     def start(self, timeout: float = 180.0) -> Self:
-        """Format storage, launch every node and wait until all are registered."""
+        """Format storage (KRaft) or start ZooKeeper, launch every node and wait until all
+        are registered."""
         libs = kafka_libs(self.version)
         for node in self.nodes:
             node.directory.mkdir(parents=True, exist_ok=True)
             node.properties_file.write_text(self._properties(node))
-        formats = [
-            self._java(libs, node, "kafka.tools.StorageTool", "format") for node in self.nodes
-        ]
-        for node, proc in zip(self.nodes, formats, strict=True):
-            if proc.wait(timeout=timeout) != 0:
-                raise HarnessError(f"formatting node {node.node_id} failed: {_tail(node.log_file)}")
-        for node in self.nodes:
-            self._launch(libs, node)
         _LIVE.add(self)
-        self.wait_ready(timeout)
+        try:
+            self._start(libs, timeout)
+        except BaseException:
+            self.stop()
+            raise
         return self
 
+    def _start(self, libs: Path, timeout: float) -> None:
+        if self.zookeeper is not None:
+            self._start_zookeeper(libs, self.zookeeper, timeout)
+        else:
+            formats = [
+                self._java(libs, node, "kafka.tools.StorageTool", "format") for node in self.nodes
+            ]
+            for node, proc in zip(self.nodes, formats, strict=True):
+                if proc.wait(timeout=timeout) != 0:
+                    raise HarnessError(
+                        f"formatting node {node.node_id} failed: {_tail(node.log_file)}"
+                    )
+        for node in self.nodes:
+            self._launch(libs, node)
+        self.wait_ready(timeout)
+
     def stop(self) -> None:
-        """Stop every JVM this cluster started (SIGTERM, then SIGKILL) and remove its files."""
-        for node in self.nodes:
-            self._signal(node, signal.SIGTERM)
-        deadline = time.monotonic() + 15
-        for node in self.nodes:
-            while node.running() and time.monotonic() < deadline:
-                time.sleep(0.1)
-            if node.running():
-                self._signal(node, signal.SIGKILL)
-            self._reap(node)
+        """Stop every JVM this cluster started (SIGTERM, then SIGKILL) and remove its files;
+        ZooKeeper last, since brokers shutting down still talk to it."""
+        self._stop_nodes(self.nodes)
+        if self.zookeeper is not None:
+            self._stop_nodes([self.zookeeper])
         _LIVE.discard(self)
         if self._own_workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
@@ -199,6 +216,43 @@ class LocalKafkaCluster:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+    def _stop_nodes(self, nodes: list[BrokerNode]) -> None:
+        for node in nodes:
+            self._signal(node, signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        for node in nodes:
+            while node.running() and time.monotonic() < deadline:
+                time.sleep(0.1)
+            if node.running():
+                self._signal(node, signal.SIGKILL)
+            self._reap(node)
+
+    def _start_zookeeper(self, libs: Path, zookeeper: BrokerNode, timeout: float) -> None:
+        """Launch the ZooKeeper server and wait until its client port accepts connections."""
+        zookeeper.directory.mkdir(parents=True, exist_ok=True)
+        settings = {
+            "dataDir": str(zookeeper.directory / "data"),
+            "clientPort": str(zookeeper.port),
+            "clientPortAddress": "127.0.0.1",
+            "tickTime": "2000",
+            "maxClientCnxns": "0",
+            "admin.enableServer": "false",  # else Jetty takes port 8080
+        }
+        zookeeper.properties_file.write_text("".join(f"{k}={v}\n" for k, v in settings.items()))
+        zookeeper.process = self._java(
+            libs, zookeeper, "org.apache.zookeeper.server.ZooKeeperServerMain", heap="128m"
+        )
+        zookeeper.pid = zookeeper.process.pid
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not zookeeper.running():
+                raise HarnessError(f"ZooKeeper exited: {_tail(zookeeper.log_file)}")
+            with contextlib.suppress(OSError):
+                socket.create_connection(("127.0.0.1", zookeeper.port), timeout=1).close()
+                return
+            time.sleep(0.1)
+        raise HarnessError(f"ZooKeeper did not listen within {timeout:.0f}s")
 
     # -- failover control ---------------------------------------------------------------
     def node(self, node_id: int) -> BrokerNode:
@@ -299,17 +353,8 @@ class LocalKafkaCluster:
             "broker_config": self.broker_config,
             "listeners": self.listeners,
             "format_args": list(self.format_args),
-            "nodes": [
-                {
-                    "node_id": n.node_id,
-                    "port": n.port,
-                    "controller_port": n.controller_port,
-                    "pid": n.pid,
-                    "directory": str(n.directory),
-                    "listener_ports": n.listener_ports,
-                }
-                for n in self.nodes
-            ],
+            "nodes": [_describe_node(n) for n in self.nodes],
+            "zookeeper": None if self.zookeeper is None else _describe_node(self.zookeeper),
         }
 
     def save(self, path: Path) -> None:
@@ -328,27 +373,45 @@ class LocalKafkaCluster:
         cluster._own_workdir = True
         cluster.workdir = Path(data["workdir"])
         cluster.cluster_id = ""
-        cluster.nodes = [
-            BrokerNode(
-                n["node_id"],
-                n["port"],
-                n["controller_port"],
-                Path(n["directory"]),
-                n["pid"],
-                listener_ports=dict(n.get("listener_ports", {})),
-            )
-            for n in data["nodes"]
-        ]
+        cluster.nodes = [_load_node(n) for n in data["nodes"]]
+        zookeeper = data.get("zookeeper")
+        cluster.zookeeper = None if zookeeper is None else _load_node(zookeeper)
         return cluster
 
     # -- internals ----------------------------------------------------------------------
     def _properties(self, node: BrokerNode) -> str:
         n = len(self.nodes)
+        settings = self._mode_properties(node)
+        settings |= {
+            "log.dirs": str(node.directory / "data"),
+            "num.partitions": "1",
+            "default.replication.factor": "1",
+            "offsets.topic.replication.factor": str(min(3, n)),
+            "transaction.state.log.replication.factor": str(min(3, n)),
+            "transaction.state.log.min.isr": str(min(2, n)),
+            "group.initial.rebalance.delay.ms": "0",
+            "auto.create.topics.enable": "false",
+            "unclean.leader.election.enable": "false",
+            "log.segment.bytes": str(64 * 1024 * 1024),
+        }
+        settings.update(self.broker_config)
+        return "".join(f"{key}={value}\n" for key, value in settings.items())
+
+    def _mode_properties(self, node: BrokerNode) -> dict[str, str]:
+        """The settings of KRaft mode, or of ZooKeeper mode."""
+        if self.zookeeper is not None:
+            return {
+                "broker.id": str(node.node_id),
+                "zookeeper.connect": f"127.0.0.1:{self.zookeeper.port}",
+                "listeners": f"PLAINTEXT://127.0.0.1:{node.port}",
+                "advertised.listeners": f"PLAINTEXT://127.0.0.1:{node.port}",
+            }
+        n = len(self.nodes)
         voters = ",".join(f"{m.node_id}@127.0.0.1:{m.controller_port}" for m in self.nodes)
         served = {"PLAINTEXT": node.port} | node.listener_ports
         advertised = ",".join(f"{name}://127.0.0.1:{port}" for name, port in served.items())
         protocols = {"PLAINTEXT": "PLAINTEXT", "CONTROLLER": "PLAINTEXT"} | self.listeners
-        settings = {
+        return {
             "process.roles": "broker,controller",
             "node.id": str(node.node_id),
             "controller.quorum.voters": voters,
@@ -357,34 +420,25 @@ class LocalKafkaCluster:
             "controller.listener.names": "CONTROLLER",
             "inter.broker.listener.name": "PLAINTEXT",
             "listener.security.protocol.map": ",".join(f"{k}:{v}" for k, v in protocols.items()),
-            "log.dirs": str(node.directory / "data"),
-            "num.partitions": "1",
-            "default.replication.factor": "1",
-            "offsets.topic.replication.factor": str(min(3, n)),
-            "transaction.state.log.replication.factor": str(min(3, n)),
-            "transaction.state.log.min.isr": str(min(2, n)),
             "share.coordinator.state.topic.replication.factor": str(min(3, n)),
             "share.coordinator.state.topic.min.isr": str(min(2, n)),
-            "group.initial.rebalance.delay.ms": "0",
-            "auto.create.topics.enable": "false",
-            "unclean.leader.election.enable": "false",
-            "log.segment.bytes": str(64 * 1024 * 1024),
             # Notice a killed node within a few seconds instead of nine.
             "broker.heartbeat.interval.ms": "500",
             "broker.session.timeout.ms": "3000",
         }
-        settings.update(self.broker_config)
-        return "".join(f"{key}={value}\n" for key, value in settings.items())
 
-    def _java(self, libs: Path, node: BrokerNode, main: str, *args: str) -> subprocess.Popen[bytes]:
+    def _java(
+        self, libs: Path, node: BrokerNode, main: str, *args: str, heap: str | None = None
+    ) -> subprocess.Popen[bytes]:
         props = str(node.properties_file)
         extra = [props]
         if args == ("format",):  # the "=" form: a cluster id may start with "-"
             extra = [f"--cluster-id={self.cluster_id}", "-c", props, "--ignore-formatted"]
             extra += self.format_args
+        heap = heap or self.heap
         jvm = [
-            f"-Xmx{self.heap}",
-            f"-Xms{self.heap}",
+            f"-Xmx{heap}",
+            f"-Xms{heap}",
             "-XX:+UseG1GC",
             "-Djava.awt.headless=true",
             f"-Dlog4j2.configurationFile={_LOG4J}",
@@ -425,6 +479,28 @@ class LocalKafkaCluster:
                 time.sleep(0.1)
         node.process = None
         node.pid = None
+
+
+def _describe_node(node: BrokerNode) -> dict[str, object]:
+    return {
+        "node_id": node.node_id,
+        "port": node.port,
+        "controller_port": node.controller_port,
+        "pid": node.pid,
+        "directory": str(node.directory),
+        "listener_ports": node.listener_ports,
+    }
+
+
+def _load_node(data: Mapping[str, Any]) -> BrokerNode:
+    return BrokerNode(
+        data["node_id"],
+        data["port"],
+        data["controller_port"],
+        Path(data["directory"]),
+        data["pid"],
+        listener_ports=dict(data.get("listener_ports", {})),
+    )
 
 
 def _tail(path: Path, lines: int = 30) -> str:

@@ -173,12 +173,16 @@ class FakeBroker:
         *,
         api_versions: Mapping[int, tuple[int, int]] | None = None,
         cluster_id: str = "fake-cluster",
+        answer_acks0: bool = False,
     ) -> None:
-        """``api_versions`` narrows the version ranges advertised for some API keys."""
+        """``api_versions`` narrows the version ranges advertised for some API keys;
+        ``answer_acks0`` answers Produce requests sent with acks=0 too, as Tansu does (Apache
+        Kafka never answers one)."""
         if isinstance(nodes, bool) or not isinstance(nodes, int) or nodes < 1:
             raise ValueError(f"nodes must be a positive int, not {nodes!r}")
         self.node_ids: tuple[int, ...] = tuple(range(1, nodes + 1))
         self.cluster_id = cluster_id
+        self.answer_acks0 = answer_acks0
         self._versions = {key: (cls.MIN_VERSION, cls.MAX_VERSION) for key, cls in SERVED.items()}
         for key, (low, high) in (api_versions or {}).items():
             cls = SERVED.get(key)
@@ -454,7 +458,7 @@ class FakeBroker:
                     leaders.add(answer.current_leader.leader_id)
                 answers.append(answer)
             topics.append(ProduceTopicResponse(name, tuple(answers)))
-        if request.acks == 0:
+        if request.acks == 0 and not self.answer_acks0:
             return None, effects
         endpoints: tuple[NodeEndpoint, ...] = ()
         if received.header.api_version >= 10:

@@ -13,7 +13,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from aioproducer.testing.versions import KAFKA_VERSION
+from aioproducer.testing.versions import KAFKA_VERSION, scala_binary, zookeeper_override
 
 __all__ = ["HarnessError", "cache_root", "java_command", "kafka_libs"]
 
@@ -43,6 +43,8 @@ def kafka_libs(version: str = KAFKA_VERSION) -> Path:
         raise HarnessError("Maven (mvn) is not on PATH; it is needed once to fetch Kafka's jars")
     home.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix="libs-", dir=home))
+    scala = scala_binary(version)
+    zookeeper = zookeeper_override(version)
     command = [
         "mvn",
         "-B",
@@ -50,12 +52,14 @@ def kafka_libs(version: str = KAFKA_VERSION) -> Path:
         "-f",
         str(_POM),
         f"-Dkafka.version={version}",
+        f"-Dscala.binary={scala}",
+        *([f"-Dzookeeper.version={zookeeper}"] if zookeeper else []),
         "dependency:copy-dependencies",
         f"-DoutputDirectory={staging}",
         "-DincludeScope=runtime",
     ]
     result = subprocess.run(command, capture_output=True, text=True, check=False)
-    if result.returncode != 0 or not any(staging.glob("kafka_2.13-*.jar")):
+    if result.returncode != 0 or not any(staging.glob(f"kafka_{scala}-*.jar")):
         shutil.rmtree(staging, ignore_errors=True)
         tail = (result.stdout + result.stderr)[-4000:]
         raise HarnessError(

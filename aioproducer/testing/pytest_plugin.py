@@ -3,19 +3,25 @@
 Where the cluster comes from, in this order:
 
 1. ``KAFKA_BOOTSTRAP_SERVERS`` is set: that cluster (topics are created through it);
-2. a Docker engine answers: testcontainers' Kafka (the ``testing`` extra; with an engine
-   configured and the extra missing, the fixture fails saying so; ``AIOPRODUCER_NO_DOCKER=1``
-   skips this step);
-3. otherwise: a local KRaft broker started from Maven-resolved jars (:mod:`.cluster`).
+2. a Docker engine answers: testcontainers' Kafka (the pinned release only; the ``testing``
+   extra: with an engine configured and the extra missing, the fixture fails saying so;
+   ``AIOPRODUCER_NO_DOCKER=1`` skips this step);
+3. otherwise: a local broker started from Maven-resolved jars (:mod:`.cluster`).
+
+``AIOPRODUCER_KAFKA_VERSION=3.5.2`` names the release of the session's cluster: the local
+clusters start it, and a ``KAFKA_BOOTSTRAP_SERVERS`` cluster is taken to run it. Unset, it is
+the pinned :data:`~aioproducer.testing.versions.KAFKA_VERSION`. A test marked
+``@pytest.mark.kafka_since("2.1", reason="zstd")`` is skipped on an older release.
 
 Loading the plugin imports pytest and nothing optional or POSIX-only: what a fixture needs
 is imported when a test asks for it.
 
 Fixtures: ``kafka_cluster`` (session), ``kafka_bootstrap`` (its bootstrap string),
-``new_topic`` (factory of fresh, uniquely named topics), ``kafka_cluster3`` (a local
-three-node cluster with failover control), ``kafka_cluster_factory`` (local clusters with
-custom broker settings, cached per settings for the session) and ``kafka_secure_cluster``
-(a local broker with TLS and SASL listeners, see :mod:`.security`).
+``kafka_version`` (its release), ``new_topic`` (factory of fresh, uniquely named topics),
+``kafka_cluster3`` (a local three-node cluster with failover control),
+``kafka_cluster_factory`` (local clusters with custom broker settings, cached per settings for
+the session) and ``kafka_secure_cluster`` (a local broker with TLS and SASL listeners, see
+:mod:`.security`).
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ from typing import TYPE_CHECKING, Protocol
 import pytest
 
 from aioproducer.testing._extra import missing_extra
-from aioproducer.testing.versions import KAFKA_VERSION
+from aioproducer.testing.versions import KAFKA_VERSION, session_kafka_version, version_tuple
 
 if TYPE_CHECKING:
     from aioproducer.testing.cluster import LocalKafkaCluster
@@ -45,7 +51,10 @@ __all__ = [
     "kafka_cluster3",
     "kafka_cluster_factory",
     "kafka_secure_cluster",
+    "kafka_version",
     "new_topic",
+    "pytest_configure",
+    "pytest_runtest_setup",
 ]
 
 
@@ -142,18 +151,42 @@ def _container_cluster() -> Iterator[KafkaClusterHandle]:
         yield ExternalCluster(container.get_bootstrap_server())
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the ``kafka_since`` marker."""
+    config.addinivalue_line(
+        "markers",
+        "kafka_since(version, reason): skip unless the session's Kafka is that release or newer",
+    )
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Skip a test marked ``kafka_since`` on an older release than it needs."""
+    running = session_kafka_version()
+    for mark in item.iter_markers("kafka_since"):
+        needed = str(mark.args[0])
+        if version_tuple(running) < version_tuple(needed):
+            why = mark.kwargs.get("reason", "")
+            pytest.skip(f"needs Kafka {needed}+{f' ({why})' if why else ''}; this is {running}")
+
+
 @pytest.fixture(scope="session")
-def kafka_cluster() -> Iterator[KafkaClusterHandle]:
+def kafka_version() -> str:
+    """The Apache Kafka release of ``kafka_cluster`` (see the module docstring)."""
+    return session_kafka_version()
+
+
+@pytest.fixture(scope="session")
+def kafka_cluster(kafka_version: str) -> Iterator[KafkaClusterHandle]:
     """A Kafka cluster for the whole session (see the module docstring for its source)."""
     external = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     if external:
         yield ExternalCluster(external)
-    elif _use_docker():
+    elif kafka_version == KAFKA_VERSION and _use_docker():
         yield from _container_cluster()
     else:
         from aioproducer.testing.cluster import LocalKafkaCluster  # noqa: PLC0415
 
-        with LocalKafkaCluster(brokers=1) as cluster:
+        with LocalKafkaCluster(brokers=1, version=kafka_version) as cluster:
             yield cluster
 
 
@@ -177,8 +210,9 @@ def new_topic(kafka_cluster: KafkaClusterHandle) -> TopicFactory:
 
 
 @pytest.fixture(scope="session")
-def kafka_cluster_factory() -> Iterator[Callable[..., LocalKafkaCluster]]:
-    """Start local clusters with custom broker settings; one per distinct setting set."""
+def kafka_cluster_factory(kafka_version: str) -> Iterator[Callable[..., LocalKafkaCluster]]:
+    """Start local clusters (of ``kafka_version``) with custom broker settings; one per
+    distinct setting set."""
     from aioproducer.testing.cluster import LocalKafkaCluster  # noqa: PLC0415
 
     started: dict[tuple[int, tuple[tuple[str, str], ...]], LocalKafkaCluster] = {}
@@ -186,7 +220,8 @@ def kafka_cluster_factory() -> Iterator[Callable[..., LocalKafkaCluster]]:
     def start(brokers: int = 1, **broker_config: str) -> LocalKafkaCluster:
         key = (brokers, tuple(sorted(broker_config.items())))
         if key not in started:
-            started[key] = LocalKafkaCluster(brokers, broker_config=broker_config).start()
+            cluster = LocalKafkaCluster(brokers, broker_config=broker_config, version=kafka_version)
+            started[key] = cluster.start()
         return started[key]
 
     try:

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from kafka_python_counterpart import AnyRequest, framed_request, framed_response
 
 from aioproducer.errors import ProtocolError
-from aioproducer.protocol.api import ApiKey, negotiate
+from aioproducer.protocol.api import ApiKey, Response, negotiate
 from aioproducer.protocol.client import ClientConnection, InFlightRequest
 from aioproducer.protocol.framing import FrameDecoder, frame
 from aioproducer.protocol.headers import (
@@ -25,7 +25,12 @@ from aioproducer.protocol.messages.init_producer_id import (
     InitProducerIdResponse,
 )
 from aioproducer.protocol.messages.metadata import MetadataRequest
-from aioproducer.protocol.messages.produce import ProduceRequest
+from aioproducer.protocol.messages.produce import (
+    ProducePartitionResponse,
+    ProduceRequest,
+    ProduceResponse,
+    ProduceTopicResponse,
+)
 from aioproducer.protocol.primitives import Reader
 
 # ------------------------------------------------------------------------------ headers
@@ -138,6 +143,91 @@ def test_acks_zero_is_not_tracked_but_uses_a_correlation_id() -> None:
     assert conn.pending == (InFlightRequest(1, InitProducerIdRequest, 4),)
     assert conn.receive_data(_ipid(1)) == [(1, InitProducerIdResponse(0, 42, 1))]
     assert conn.in_flight == 0
+
+
+# Tansu answers Produce requests sent with acks=0 (Apache Kafka never does): such answers are
+# read and dropped, whatever their version's header, and never taken for another response.
+_ACKS0 = ProduceRequest(0, 100, [("t", [(0, b"x")])])
+
+
+def _produced(correlation_id: int, version: int) -> bytes:
+    ok = ProduceResponse((ProduceTopicResponse("t", (ProducePartitionResponse(0, 0, 7),)),))
+    return framed_response(ok, version, correlation_id)
+
+
+def _feed(conn: ClientConnection, wire: bytes, how: str) -> list[tuple[int, Response]]:
+    if how == "whole":
+        return conn.receive_data(wire)
+    return [r for i in range(len(wire)) for r in conn.receive_data(wire[i : i + 1])]
+
+
+@pytest.mark.parametrize("how", ["whole", "byte by byte"])
+@pytest.mark.parametrize(("produce_version", "ipid_version"), [(9, 4), (8, 4), (9, 0), (3, 0)])
+def test_answers_to_acks_zero_produce_are_dropped(
+    how: str, produce_version: int, ipid_version: int
+) -> None:
+    conn = ClientConnection(None)
+    assert conn.send(_ACKS0, produce_version)[0] == 0
+    assert conn.send(_ACKS0, produce_version)[0] == 1
+    assert conn.send(InitProducerIdRequest(), ipid_version)[0] == 2
+    assert conn.send(_ACKS0, produce_version)[0] == 3
+    wire = _produced(0, produce_version) + _produced(1, produce_version)
+    wire += _ipid(2, ipid_version) + _produced(3, produce_version)
+    assert _feed(conn, wire, how) == [(2, InitProducerIdResponse(0, 42, 1))]
+    assert conn.in_flight == 0
+    # later requests work as before
+    assert conn.send(InitProducerIdRequest(), ipid_version)[0] == 4
+    assert _feed(conn, _ipid(4, ipid_version), how) == [(4, InitProducerIdResponse(0, 42, 1))]
+
+
+def test_an_acks_zero_request_left_unanswered_may_be_skipped() -> None:
+    """Apache Kafka answers none of them; a broker might answer some: order still holds."""
+    conn = ClientConnection(None)
+    for _ in range(3):
+        conn.send(_ACKS0, 9)
+    conn.send(InitProducerIdRequest(), 4)
+    conn.send(_ACKS0, 9)
+    wire = _produced(1, 9) + _ipid(3) + _produced(4, 9)
+    assert conn.receive_data(wire) == [(3, InitProducerIdResponse(0, 42, 1))]
+
+
+@pytest.mark.parametrize(
+    ("wire", "match"),
+    [
+        (_produced(1, 9) + _produced(0, 9), "does not match"),  # acks=0 answers out of order
+        (_produced(0, 9) + _produced(3, 9), "does not match"),  # an id never sent
+        (_produced(0, 9) + _produced(0, 9), "does not match"),  # answered twice
+        (_produced(-1, 9), "does not match"),
+        (_ipid(2) + _produced(1, 9), "no request in flight"),  # after the request behind it
+    ],
+)
+def test_answers_to_acks_zero_out_of_order_are_protocol_errors(wire: bytes, match: str) -> None:
+    conn = ClientConnection(None)
+    conn.send(_ACKS0, 9)
+    conn.send(_ACKS0, 9)
+    conn.send(InitProducerIdRequest(), 4)
+    with pytest.raises(ProtocolError, match=match):
+        conn.receive_data(wire)
+
+
+def test_an_acks_zero_answer_with_nothing_in_flight() -> None:
+    conn = ClientConnection(None)
+    conn.send(_ACKS0, 9)
+    assert conn.receive_data(_produced(0, 9)) == []
+    with pytest.raises(ProtocolError, match="no request in flight"):
+        conn.receive_data(_produced(0, 9))
+
+
+def test_answers_to_acks_zero_across_the_correlation_id_wrap() -> None:
+    conn = ClientConnection(None)
+    conn._next_id = conn._answered = 2**31 - 2  # white box: as after 2**31 - 2 requests
+    conn._answered -= 1
+    assert conn.send(_ACKS0, 9)[0] == 2**31 - 2
+    assert conn.send(_ACKS0, 9)[0] == 2**31 - 1
+    assert conn.send(_ACKS0, 9)[0] == 0
+    assert conn.send(InitProducerIdRequest(), 4)[0] == 1
+    wire = _produced(2**31 - 1, 9) + _produced(0, 9) + _ipid(1)
+    assert conn.receive_data(wire) == [(1, InitProducerIdResponse(0, 42, 1))]
 
 
 def test_out_of_order_response_is_a_protocol_error_and_breaks_the_connection() -> None:

@@ -1,0 +1,113 @@
+"""Brokers unlike the newest Apache Kafka, played by a FakeBroker: one older than Kafka 2.1
+(Produce v6 at most, so no zstd) and one that answers acks=0 Produce requests (Tansu).
+
+The real brokers of ``make compat`` go back to Kafka 2.0 (tests/integration/test_compat.py);
+no Apache Kafka answers an acks=0 request, so that case is scripted only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import pytest
+
+from aioproducer import Producer
+from aioproducer.errors import BrokerError, UnsupportedCompressionTypeError
+from aioproducer.protocol.api import ApiKey
+from aioproducer.testing.fake_broker import FakeBroker
+
+TOPIC = "t"
+FAST: dict[str, Any] = {"linger_ms": 0, "retry_backoff_ms": 5, "max_block_ms": 2000}
+
+
+@pytest.mark.parametrize("idempotent", [True, False])
+async def test_zstd_is_refused_at_once_by_a_broker_before_kafka_2_1(idempotent: bool) -> None:
+    """Java refuses on the client side (UnsupportedCompressionType); sending would fail every
+    record with UNKNOWN_SERVER_ERROR. The records fail now, not after delivery_timeout_ms."""
+    old = FakeBroker(api_versions={ApiKey.PRODUCE: (3, 6)})
+    async with asyncio.timeout(5), old as broker:
+        broker.create_topic(TOPIC, partitions=2)
+        async with Producer(
+            bootstrap_servers=broker.bootstrap_servers,
+            compression_type="zstd",
+            enable_idempotence=idempotent,
+            acks="all",
+            **FAST,
+        ) as producer:
+            futures = [await producer.send(TOPIC, b"v%d" % i, key=b"%d" % i) for i in range(20)]
+            results = await asyncio.gather(*futures, return_exceptions=True)
+            with pytest.raises(UnsupportedCompressionTypeError) as info:
+                await producer.send_and_wait(TOPIC, b"later")
+        assert all(isinstance(r, UnsupportedCompressionTypeError) for r in results), results
+        assert isinstance(info.value, BrokerError)
+        assert not info.value.retriable
+        assert "Produce v7 (Kafka 2.1+)" in str(info.value)
+        assert "up to v6" in str(info.value)
+        assert "Kafka 2.0 or older" in str(info.value)
+        assert broker.received(ApiKey.PRODUCE) == []  # nothing was sent
+
+
+@pytest.mark.parametrize("codec", ["none", "gzip", "snappy", "lz4"])
+async def test_other_codecs_work_with_a_broker_before_kafka_2_1(codec: str) -> None:
+    old = FakeBroker(api_versions={ApiKey.PRODUCE: (3, 6)})
+    async with asyncio.timeout(5), old as broker:
+        broker.create_topic(TOPIC)
+        options = {"compression_type": codec, **FAST}
+        async with Producer(bootstrap_servers=broker.bootstrap_servers, **options) as producer:
+            await producer.send_and_wait(TOPIC, b"v")
+        assert broker.values(TOPIC, 0) == [b"v"]
+        assert [r.header.api_version for r in broker.received(ApiKey.PRODUCE)] == [6]
+
+
+async def test_zstd_works_from_produce_v7() -> None:
+    async with asyncio.timeout(5), FakeBroker(api_versions={ApiKey.PRODUCE: (3, 7)}) as broker:
+        broker.create_topic(TOPIC)
+        options = {"compression_type": "zstd", **FAST}
+        async with Producer(bootstrap_servers=broker.bootstrap_servers, **options) as producer:
+            await producer.send_and_wait(TOPIC, b"v")
+        assert broker.values(TOPIC, 0) == [b"v"]
+        assert [r.header.api_version for r in broker.received(ApiKey.PRODUCE)] == [7]
+
+
+@pytest.mark.parametrize("produce_version", [11, 8])
+@pytest.mark.parametrize("answer_acks0", [False, True], ids=["kafka", "tansu"])
+async def test_acks_zero_answered_or_not_delivers_everything_on_one_connection(
+    answer_acks0: bool, produce_version: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An answer to an acks=0 request used to be a protocol error: the connection was
+    aborted and what it had not written yet was lost. Metadata requests (answered) are
+    interleaved with the Produce requests on the same connection."""
+    caplog.set_level(logging.WARNING, logger="aioproducer")
+    versions: dict[int, tuple[int, int]] = {ApiKey.PRODUCE: (3, produce_version)}
+    fake = FakeBroker(api_versions=versions, answer_acks0=answer_acks0)
+    async with asyncio.timeout(10), fake as broker:
+        broker.create_topic(TOPIC, partitions=2)
+        async with Producer(
+            bootstrap_servers=broker.bootstrap_servers,
+            acks=0,
+            batch_size=200,
+            metadata_max_age_ms=20,
+            **FAST,
+        ) as producer:
+            for round_ in range(10):
+                futures = [
+                    await producer.send(TOPIC, b"%d-%d" % (round_, i), partition=i % 2)
+                    for i in range(50)
+                ]
+                assert {m.offset for m in await asyncio.gather(*futures)} == {-1}
+                await asyncio.sleep(0.03)  # metadata ages: a refresh goes out meanwhile
+        produced = broker.received(ApiKey.PRODUCE)
+        assert len(produced) >= 20
+        assert {r.header.api_version for r in produced} == {produce_version}
+        assert all((r.answered_at is not None) == answer_acks0 for r in produced)
+        (connection,) = {r.connection for r in produced}  # never reopened
+        metadata = [r for r in broker.received(ApiKey.METADATA) if r.connection == connection]
+        assert len(metadata) > 3
+        assert all(r.answered_at is not None for r in metadata)
+        for partition in (0, 1):
+            expected = [b"%d-%d" % (r, i) for r in range(10) for i in range(partition, 50, 2)]
+            assert broker.values(TOPIC, partition) == expected
+    assert broker.accepted == {1: 2}  # the bootstrap connection and the leader's
+    assert caplog.records == []
