@@ -121,8 +121,10 @@ class BrokerConnection(asyncio.Protocol):
             refused = tls_failure(cause, f"{self.host}:{self.port}") if cause else None
             if refused is not None:
                 raise refused from None
-            if isinstance(exc, ProducerError):
-                raise
+            if isinstance(exc, ProducerError):  # lost before it was up: not connected
+                raise BrokerUnavailableError(
+                    f"could not connect to {self.host}:{self.port}: {exc}"
+                ) from exc
             raise BrokerUnavailableError(
                 f"TLS handshake with {self.host}:{self.port} failed: {exc}"
             ) from exc
