@@ -253,14 +253,14 @@ def test_perf_option_mistakes(arguments: list[str], message: str) -> None:
         (["-X", "linger.ms=soon"], ConfigurationError, "linger_ms must be an int"),
         (["--acks", "2"], ConfigurationError, "acks must be"),
         (["-z", "brotli"], ConfigurationError, "unknown compression type"),
-        (["--security-protocol", "SSL"], ConfigurationError, "SSL is not implemented yet"),
+        (["--sasl-username", "u"], ConfigurationError, "sasl_username given with"),
         (
             [
-                *("--security-protocol", "SASL_SSL", "--sasl-mechanism", "PLAIN"),
+                *("--security-protocol", "SASL_SSL", "--sasl-mechanism", "OAUTHBEARER"),
                 *("--sasl-username", "u", "--sasl-password", "pw-secret"),
             ],
             ConfigurationError,
-            "SASL_SSL is not implemented yet",
+            "OAUTHBEARER are not implemented",
         ),
         (["-X", "security.protocol=SASL_PLAINTEXT"], ConfigurationError, "needs sasl_mechanism"),
         (["-F", "/no/such/file"], InputError, "cannot read /no/such/file"),
