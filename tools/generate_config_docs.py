@@ -85,12 +85,13 @@ DESCRIPTIONS = {
     "than 5 in flight; True together with one of those is a `ConfigurationError`.",
     "transactional_id": "Transactions are not implemented yet: any value raises "
     "`ConfigurationError`.",
-    "security_protocol": "Only `PLAINTEXT` is implemented; `SSL`, `SASL_PLAINTEXT` and "
-    "`SASL_SSL` raise `ConfigurationError` (see [Security](security.md)).",
-    "sasl_mechanism": "`PLAIN`, `SCRAM-SHA-256` or `SCRAM-SHA-512`; not implemented yet "
-    "(raises `ConfigurationError`).",
-    "sasl_username": "Not implemented yet (raises `ConfigurationError`).",
-    "sasl_password": "Not implemented yet (raises `ConfigurationError`); never shown in reprs.",
+    "security_protocol": "`PLAINTEXT`, `SSL`, `SASL_PLAINTEXT` or `SASL_SSL` (see "
+    "[Security](security.md)).",
+    "sasl_mechanism": "`PLAIN`, `SCRAM-SHA-256` or `SCRAM-SHA-512` (OAUTHBEARER and GSSAPI "
+    "are not implemented yet: `ConfigurationError`).",
+    "sasl_username": "The SASL user (alias `sasl_plain_username`; or Java's `sasl.jaas.config`).",
+    "sasl_password": "The SASL password (alias `sasl_plain_password`); never shown in reprs, "
+    "logs or errors.",
 }
 
 HEADER = """\
