@@ -433,7 +433,7 @@ class _Core:
         passed; then close the producer (failing what it still holds)."""
         self._arrived, self._progress = asyncio.Event(), asyncio.Event()
         try:
-            async with asyncio.timeout(self._deadline) as scope:
+            async with asyncio.timeout_at(self._deadline) as scope:  # absolute loop time
                 self._scope = scope
                 await self._send_queued()
         except TimeoutError:
