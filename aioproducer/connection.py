@@ -192,8 +192,8 @@ class BrokerConnection(asyncio.Protocol):
     def throttle(self, throttle_time_ms: int, now_ms: int) -> None:
         """Honour a response's throttle time: the broker mutes this connection meanwhile
         (KIP-219), so, as the Java client does, send it nothing more until it ends."""
-        if throttle_time_ms > 0:
-            self.throttled_until_ms = max(self.throttled_until_ms, now_ms + throttle_time_ms)
+        if throttle_time_ms > 0:  # +1: ``now_ms`` is floored to a whole millisecond
+            self.throttled_until_ms = max(self.throttled_until_ms, now_ms + throttle_time_ms + 1)
 
     @property
     def connected(self) -> bool:
