@@ -127,7 +127,8 @@ def test_json_headers_as_pairs_keep_duplicates_after_the_command_line_ones() -> 
 @pytest.mark.parametrize(
     ("line", "message"),
     [
-        (b'{"value": "a",}', r"^in:5: malformed JSON: Expecting property name .*\(column 15\)$"),
+        # json's own words differ by Python version (3.13: "Illegal trailing comma ...")
+        (b'{"value": "a",}', r"^in:5: malformed JSON: .+ \(column 1[45]\)$"),
         (b'{"value": ', r"^in:5: malformed JSON: Expecting value \(column 11\)$"),
         (b'{"value": NaN}', r"^in:5: malformed JSON: NaN is not JSON$"),
         (b"\xff\xfe{}", r"^in:5: malformed JSON"),
