@@ -1,7 +1,10 @@
 """Read a topic back with an independent client (confluent-kafka's consumer, librdkafka).
 
 Tests and benchmarks verify what aioproducer wrote with this, never with aioproducer itself.
-CRC checks are on, so a corrupt batch fails loudly.
+CRC checks are on, so a corrupt batch fails loudly. Reading is ``read_committed`` unless told
+otherwise (librdkafka's default too): records of aborted or still open transactions are not
+returned, and the end of a partition is where the consumer reports it (its last offsets may
+hold transaction markers rather than records).
 """
 
 from __future__ import annotations
@@ -12,7 +15,10 @@ from dataclasses import dataclass
 
 from aioproducer.testing._extra import missing_extra
 
-__all__ = ["ConsumedRecord", "consume_all", "count_records"]
+__all__ = ["ConsumedRecord", "committed_offsets", "consume_all", "count_records", "end_offsets"]
+
+#: librdkafka's RD_KAFKA_RESP_ERR__PARTITION_EOF: the event ``enable.partition.eof`` asks for.
+_PARTITION_EOF = -191
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,7 +33,7 @@ class ConsumedRecord:
     """1 = CreateTime, 2 = LogAppendTime (librdkafka's numbering)."""
 
 
-def _consumer(bootstrap: str, topic: str) -> tuple[object, dict[int, int]]:
+def _consumer(bootstrap: str, topic: str, isolation: str) -> tuple[object, dict[int, int]]:
     try:
         from confluent_kafka import Consumer, TopicPartition  # noqa: PLC0415
     except ImportError as exc:
@@ -41,6 +47,8 @@ def _consumer(bootstrap: str, topic: str) -> tuple[object, dict[int, int]]:
             "check.crcs": True,
             "auto.offset.reset": "earliest",
             "fetch.max.bytes": 64 * 1024 * 1024,
+            "isolation.level": isolation,
+            "enable.partition.eof": True,
         }
     )
     metadata = consumer.list_topics(topic, timeout=10)
@@ -54,9 +62,14 @@ def _consumer(bootstrap: str, topic: str) -> tuple[object, dict[int, int]]:
     return consumer, ends
 
 
-def consume_all(bootstrap: str, topic: str, timeout: float = 60.0) -> list[ConsumedRecord]:
-    """Every record now in ``topic``, in partition order then offset order."""
-    consumer, ends = _consumer(bootstrap, topic)
+def consume_all(
+    bootstrap: str, topic: str, timeout: float = 60.0, isolation: str = "read_committed"
+) -> list[ConsumedRecord]:
+    """Every record now in ``topic``, in partition order then offset order (with
+    ``isolation="read_uncommitted"``, those of aborted and open transactions too)."""
+    if isolation not in ("read_committed", "read_uncommitted"):
+        raise ValueError(f"isolation must be read_committed or read_uncommitted: {isolation!r}")
+    consumer, ends = _consumer(bootstrap, topic, isolation)
     records: list[ConsumedRecord] = []
     done = dict.fromkeys(ends, False)
     deadline = time.monotonic() + timeout
@@ -66,6 +79,12 @@ def consume_all(bootstrap: str, topic: str, timeout: float = 60.0) -> list[Consu
                 raise TimeoutError(f"reading {topic} back took over {timeout:.0f}s")
             for msg in consumer.consume(10_000, 0.5):  # type: ignore[attr-defined]
                 if msg.error() is not None:
+                    if msg.error().code() == _PARTITION_EOF:
+                        # At the end the consumer can read now: past the high watermark
+                        # taken at the start, transaction markers included, it is done.
+                        if msg.offset() >= ends[msg.partition()]:
+                            done[msg.partition()] = True
+                        continue
                     raise RuntimeError(f"consumer error: {msg.error()}")
                 ts_type, ts = msg.timestamp()
                 records.append(
@@ -91,3 +110,32 @@ def count_records(bootstrap: str, topic: str, expected: int | None = None) -> in
     """How many records ``topic`` holds, counted by consuming them all."""
     del expected
     return len(consume_all(bootstrap, topic, timeout=120.0))
+
+
+def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
+    """The high watermark of each partition of ``topic``."""
+    consumer, _ = _consumer(bootstrap, topic, "read_uncommitted")
+    try:
+        from confluent_kafka import TopicPartition  # noqa: PLC0415
+
+        metadata = consumer.list_topics(topic, timeout=10)  # type: ignore[attr-defined]
+        return {
+            p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]  # type: ignore[attr-defined]
+            for p in sorted(metadata.topics[topic].partitions)
+        }
+    finally:
+        consumer.close()  # type: ignore[attr-defined]
+
+
+def committed_offsets(bootstrap: str, group: str, topic: str) -> dict[int, int]:
+    """The offsets group ``group`` committed for ``topic``, by partition (a stable read:
+    offsets still pending in an open transaction wait for it, KIP-447)."""
+    from confluent_kafka import Consumer, TopicPartition  # noqa: PLC0415
+
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
+    try:
+        metadata = consumer.list_topics(topic, timeout=10)
+        asked = [TopicPartition(topic, p) for p in sorted(metadata.topics[topic].partitions)]
+        return {tp.partition: tp.offset for tp in consumer.committed(asked, timeout=30)}
+    finally:
+        consumer.close()
