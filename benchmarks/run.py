@@ -354,7 +354,8 @@ def run_scenario(
         shift = rep % len(clients) if clients else 0
         for client in clients[shift:] + clients[:shift]:
             began = time.monotonic()
-            full = client not in read_back
+            # Offsets count transaction markers too: transactional runs are read back.
+            full = client not in read_back or bool(scenario.transaction_records)
             result = run_once(client, scenario, bootstrap, libs, options, full)
             result["repetition"] = rep
             if result.get("ok") and full:

@@ -1,4 +1,4 @@
-"""The five scenarios of the benchmark (issue 6) and the clients that take part in each."""
+"""The scenarios of the benchmark (issues 6 and 19) and the clients that take part in each."""
 
 from __future__ import annotations
 
@@ -41,6 +41,7 @@ class Scenario:
     quick_seconds: int = 0
     concurrency: int = 0
     latency: bool = False  # report percentiles rather than throughput first
+    transaction_records: int = 0  # records per transaction; 0 is no transactions
 
     def spec(self, bootstrap: str, topic: str, quick: bool, kafka_libs: str | None) -> RunSpec:
         if self.rate:
@@ -60,6 +61,7 @@ class Scenario:
             idempotent=self.idempotent,
             rate=self.rate,
             concurrency=self.concurrency,
+            transaction_records=self.transaction_records,
             kafka_libs=kafka_libs,
         )
 
@@ -118,6 +120,16 @@ SCENARIOS: dict[int, Scenario] = {
         ),
         records=1_000_000,
         quick_records=100_000,
+    ),
+    6: Scenario(
+        6,
+        "Transactions: 50 of 1,000 records each, 100 B values, acks=all, linger 5 ms",
+        ("aioproducer", "confluent-sync", "aiokafka"),
+        records=50_000,
+        quick_records=10_000,
+        acks="all",
+        idempotent=True,
+        transaction_records=1000,
     ),
 }
 

@@ -47,6 +47,7 @@ class RunSpec:
     idempotent: bool = False
     rate: int = 0  # records/s for the latency scenario; 0 is as fast as possible
     concurrency: int = 0  # concurrent send_and_wait tasks (scenario 4)
+    transaction_records: int = 0  # records per transaction (scenario 6); 0 is no transactions
     kafka_libs: str | None = None  # directory of Kafka's jars, for the Java client
 
     def to_json(self) -> str:
@@ -56,6 +57,16 @@ class RunSpec:
     def from_json(cls, text: str) -> RunSpec:
         data: dict[str, Any] = json.loads(text)
         return cls(**data)
+
+    def transactions(self) -> list[range]:
+        """The record numbers of each transaction, in order (scenario 6)."""
+        size = self.transaction_records
+        return [range(i, min(i + size, self.records)) for i in range(0, self.records, size)]
+
+    @property
+    def transactional_id(self) -> str:
+        """A transactional id of this run's own (the topic is fresh per run)."""
+        return f"bench-{self.topic}"
 
     @property
     def record_bytes(self) -> int:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from benchmarks.workload import LatencyRecorder, Outcome, RunSpec, pace_async
 
-__all__ = ["SendFn", "drive"]
+__all__ = ["SendFn", "drive", "transactions"]
 
 #: ``await send(i)`` queues record ``i`` and returns the future of its acknowledgement.
 SendFn = Callable[[int], Awaitable["asyncio.Future[Any]"]]
@@ -81,3 +82,17 @@ async def drive(
     if spec.concurrency:
         return await concurrent(spec, send)
     return await throughput(spec, send, before_gather)
+
+
+async def transactions(
+    spec: RunSpec, send: SendFn, transaction: Callable[[], AbstractAsyncContextManager[Any]]
+) -> Outcome:
+    """``async with transaction()`` around each ``spec.transaction_records`` sends; its
+    commit at the end returns once every record of it is acknowledged (scenario 6)."""
+    acked = 0
+    started = time.perf_counter()
+    for records in spec.transactions():
+        async with transaction():
+            futures = [await send(i) for i in records]
+        acked += len(await asyncio.gather(*futures))
+    return Outcome(acked=acked, seconds=time.perf_counter() - started)

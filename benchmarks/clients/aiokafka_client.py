@@ -1,4 +1,5 @@
-"""aiokafka: ``await send()`` per record with futures gathered, and create_batch()/send_batch()."""
+"""aiokafka: ``await send()`` per record with futures gathered, create_batch()/send_batch(),
+and transactions of ``await send()`` per record (scenario 6)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
-from benchmarks.clients._asyncio_common import drive
+from benchmarks.clients._asyncio_common import drive, transactions
 from benchmarks.workload import Outcome, Payloads, RunSpec
 
 __all__ = ["run"]
@@ -48,8 +49,11 @@ async def _send_batches(producer: Any, spec: RunSpec, payloads: Payloads) -> Out
 async def _main(name: str, spec: RunSpec) -> Outcome:
     payloads = Payloads(spec)
     key, value, topic = payloads.key, payloads.value, spec.topic
-    producer = AIOKafkaProducer(**_options(spec))
-    await producer.start()
+    options = _options(spec)
+    if spec.transaction_records:
+        options["transactional_id"] = spec.transactional_id
+    producer = AIOKafkaProducer(**options)
+    await producer.start()  # InitProducerId too, for a transactional producer
     try:
         await producer.partitions_for(topic)
         if name == "aiokafka-batch":
@@ -59,6 +63,8 @@ async def _main(name: str, spec: RunSpec) -> Outcome:
         def one(i: int) -> Any:
             return send(topic, value(i), key(i))
 
+        if spec.transaction_records:
+            return await transactions(spec, one, producer.transaction)
         return await drive(spec, one)
     finally:
         await producer.stop()

@@ -1,4 +1,5 @@
-"""aioproducer: ``await send()`` per record (futures gathered), and its bulk path."""
+"""aioproducer: ``await send()`` per record (futures gathered), its bulk path, and
+transactions of ``await send()`` per record (scenario 6)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import time
 from typing import Any
 
 from aioproducer import Producer
-from benchmarks.clients._asyncio_common import drive
+from benchmarks.clients._asyncio_common import drive, transactions
 from benchmarks.workload import Outcome, Payloads, RunSpec
 
 __all__ = ["run"]
@@ -42,7 +43,10 @@ async def _bulk(producer: Producer, spec: RunSpec, payloads: Payloads) -> Outcom
 async def _main(name: str, spec: RunSpec) -> Outcome:
     payloads = Payloads(spec)
     key, value, topic = payloads.key, payloads.value, spec.topic
-    async with Producer(**_options(spec)) as producer:
+    options = _options(spec)
+    if spec.transaction_records:
+        options["transactional_id"] = spec.transactional_id
+    async with Producer(**options) as producer:
         await producer.partitions_for(topic)  # metadata before the clock starts
         if name == "aioproducer-bulk":
             return await _bulk(producer, spec, payloads)
@@ -51,6 +55,8 @@ async def _main(name: str, spec: RunSpec) -> Outcome:
         def one(i: int) -> Any:
             return send(topic, value(i), key(i))
 
+        if spec.transaction_records:
+            return await transactions(spec, one, producer.transaction)
         return await drive(spec, one)
 
 

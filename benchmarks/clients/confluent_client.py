@@ -1,4 +1,5 @@
-"""confluent-kafka (librdkafka): the asyncio AIOProducer, and the synchronous Producer.
+"""confluent-kafka (librdkafka): the asyncio AIOProducer, and the synchronous Producer (in
+scenario 6 a transactional one: begin_transaction, produce, commit_transaction).
 
 The synchronous producer has no tasks to run concurrently, so scenario 4 is adapted to it:
 a window of ``concurrency`` records outstanding at a time, which is what 1,000 tasks each
@@ -70,6 +71,20 @@ def _produce(producer: Any, topic: str, value: bytes, key: bytes | None, cb: Any
             return
 
 
+def _produce_range(
+    producer: Any, records: range, payloads: Payloads, topic: str, deliveries: _Deliveries
+) -> None:
+    """``produce()`` records ``records``, serving callbacks every POLL_EVERY records."""
+    key, value, produce, poll = payloads.key, payloads.value, producer.produce, producer.poll
+    for i in records:
+        try:
+            produce(topic, value(i), key(i), on_delivery=deliveries)
+        except BufferError:
+            _produce(producer, topic, value(i), key(i), deliveries)
+        if i % POLL_EVERY == 0:
+            poll(0)
+
+
 def _sync(name: str, spec: RunSpec) -> Outcome:
     payloads = Payloads(spec)
     key, value, topic = payloads.key, payloads.value, spec.topic
@@ -112,14 +127,7 @@ def _sync(name: str, spec: RunSpec) -> Outcome:
             _produce(producer, topic, value(i), key(i), deliveries)
             poll(0)
     else:
-        produce = producer.produce
-        for i in range(spec.records):
-            try:
-                produce(topic, value(i), key(i), on_delivery=deliveries)
-            except BufferError:
-                _produce(producer, topic, value(i), key(i), deliveries)
-            if i % POLL_EVERY == 0:
-                poll(0)
+        _produce_range(producer, range(spec.records), payloads, topic, deliveries)
     remaining = producer.flush(120)
     seconds = time.perf_counter() - started
     deliveries.check()
@@ -171,7 +179,33 @@ async def _aio(spec: RunSpec) -> Outcome:
         await producer.close()
 
 
+def _transactions(spec: RunSpec) -> Outcome:
+    """``init_transactions()`` before the clock; then per transaction ``begin_transaction()``,
+    ``produce()`` each record and ``commit_transaction()`` (which flushes first)."""
+    payloads = Payloads(spec)
+    producer = Producer(_conf(spec) | {"transactional.id": spec.transactional_id})
+    producer.list_topics(spec.topic, timeout=10)
+    producer.init_transactions(30)
+    deliveries = _Deliveries()
+    started = time.perf_counter()
+    for records in spec.transactions():
+        producer.begin_transaction()
+        _produce_range(producer, records, payloads, spec.topic, deliveries)
+        producer.commit_transaction(60)
+    seconds = time.perf_counter() - started
+    deliveries.check()
+    return Outcome(
+        acked=deliveries.acked,
+        seconds=seconds,
+        note="transactional Producer: begin_transaction(), produce(), commit_transaction()",
+    )
+
+
 def run(name: str, spec: RunSpec) -> Outcome:
+    if spec.transaction_records:
+        if name != "confluent-sync":
+            raise ValueError(f"{name} has no transactional form here; confluent-sync has")
+        return _transactions(spec)
     if name == "confluent-aio":
         return asyncio.run(_aio(spec))
     return _sync(name, spec)
