@@ -26,6 +26,11 @@ from aioproducer.protocol.messages.describe_producers import (
     DescribeProducersRequest,
     DescribeProducersResponse,
 )
+from aioproducer.protocol.messages.find_coordinator import (
+    CoordinatorType,
+    FindCoordinatorRequest,
+    FindCoordinatorResponse,
+)
 from aioproducer.protocol.messages.metadata import MetadataRequest, MetadataResponse
 
 __all__ = ["AdminClient", "PartitionState", "create_fresh_topic"]
@@ -112,6 +117,21 @@ class AdminClient:
                 (p.producer_id, p.producer_epoch, p.last_sequence) for p in result.active_producers
             ]
         return []
+
+    def transaction_coordinator(self, transactional_id: str) -> int:
+        """Node id of the broker coordinating ``transactional_id`` (FindCoordinator)."""
+        request = FindCoordinatorRequest([transactional_id], CoordinatorType.TRANSACTION)
+        response = self._call(request, None, FindCoordinatorResponse)
+        found = response.coordinators[0]
+        if found.error_code != 0:
+            raise broker_error(found.error_code, found.error_message)
+        return found.node_id
+
+    def finalized_features(self) -> dict[str, int]:
+        """The cluster's finalized feature levels (``transaction.version``, ...), from an
+        ApiVersions request of v3+ (empty from a broker without features)."""
+        response = self._call(ApiVersionsRequest(), None, ApiVersionsResponse)
+        return {f.name: f.max_version_level for f in response.finalized_features}
 
     def create_topic(
         self, name: str, partitions: int, replication_factor: int, config: Mapping[str, str]

@@ -29,7 +29,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -212,15 +212,23 @@ def new_topic(kafka_cluster: KafkaClusterHandle) -> TopicFactory:
 @pytest.fixture(scope="session")
 def kafka_cluster_factory(kafka_version: str) -> Iterator[Callable[..., LocalKafkaCluster]]:
     """Start local clusters (of ``kafka_version``) with custom broker settings; one per
-    distinct setting set."""
+    distinct set of settings and ``format_args`` (for ``kafka-storage format``, such as
+    ``("--feature", "transaction.version=1")``)."""
     from aioproducer.testing.cluster import LocalKafkaCluster  # noqa: PLC0415
 
-    started: dict[tuple[int, tuple[tuple[str, str], ...]], LocalKafkaCluster] = {}
+    started: dict[tuple[int, tuple[str, ...], tuple[tuple[str, str], ...]], LocalKafkaCluster] = {}
 
-    def start(brokers: int = 1, **broker_config: str) -> LocalKafkaCluster:
-        key = (brokers, tuple(sorted(broker_config.items())))
+    def start(
+        brokers: int = 1, *, format_args: Sequence[str] = (), **broker_config: str
+    ) -> LocalKafkaCluster:
+        key = (brokers, tuple(format_args), tuple(sorted(broker_config.items())))
         if key not in started:
-            cluster = LocalKafkaCluster(brokers, broker_config=broker_config, version=kafka_version)
+            cluster = LocalKafkaCluster(
+                brokers,
+                broker_config=broker_config,
+                version=kafka_version,
+                format_args=format_args,
+            )
             started[key] = cluster.start()
         return started[key]
 
