@@ -1,0 +1,162 @@
+"""The transaction coordinator's broker killed and restarted during 200 transactions on the
+three-broker cluster: each transaction is wholly visible or wholly invisible to a
+read_committed reader, and the producer recovers or fails with a clear error, never hangs."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+
+import pytest
+
+from aioproducer import FencedProducerError, Producer, ProducerError
+from aioproducer.testing import LocalKafkaCluster
+from aioproducer.testing.readback import consume_all
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.slow,
+    pytest.mark.cluster,
+    pytest.mark.kafka_since("3.3", reason="KRaft failover harness"),
+    pytest.mark.timeout(300),
+]
+log = logging.getLogger(__name__)
+
+TRANSACTIONS = 200
+PARTITIONS = 4
+#: Records per transaction: at least one in every partition.
+PER_TRANSACTION = 6
+#: No single step of a transaction may take longer than this (a hang fails the test).
+STEP_TIMEOUT = 60.0
+
+
+@dataclass
+class Outcomes:
+    """What the producer was told about each transaction."""
+
+    committed: set[int] = field(default_factory=set)
+    aborted: set[int] = field(default_factory=set)
+    unknown: set[int] = field(default_factory=set)  # the commit failed: either outcome
+    errors: list[str] = field(default_factory=list)
+    producers: int = 0  # producers used (a fatal error closes one, the next takes over)
+
+
+def _new_producer(cluster: LocalKafkaCluster, transactional_id: str) -> Producer:
+    return Producer(
+        bootstrap_servers=cluster.bootstrap_servers,
+        transactional_id=transactional_id,
+        transaction_timeout_ms=20_000,
+        linger_ms=2,
+        request_timeout_ms=5000,
+        retry_backoff_ms=50,
+    )
+
+
+def _coordinator(cluster: LocalKafkaCluster, transactional_id: str) -> int:
+    with cluster.admin() as admin:
+        return admin.transaction_coordinator(transactional_id)
+
+
+async def _one(producer: Producer, topic: str, txn: int, outcomes: Outcomes) -> bool:
+    """Run transaction ``txn``; False when the producer must be replaced (a fatal error)."""
+    try:
+        async with asyncio.timeout(STEP_TIMEOUT):
+            producer.begin_transaction()
+            for r in range(PER_TRANSACTION):
+                value = f"{txn}:{r}".encode()
+                await producer.send(topic, value, partition=r % PARTITIONS)
+            await producer.commit_transaction()
+    except TimeoutError:
+        raise AssertionError(f"transaction {txn} hung for over {STEP_TIMEOUT:.0f} s") from None
+    except FencedProducerError as exc:
+        outcomes.unknown.add(txn)
+        outcomes.errors.append(f"{txn}: fatal {type(exc).__name__}: {exc}")
+        return False
+    except ProducerError as exc:
+        outcomes.errors.append(f"{txn}: {type(exc).__name__}: {exc}")
+        try:
+            async with asyncio.timeout(STEP_TIMEOUT):
+                await producer.abort_transaction()
+        except TimeoutError:
+            raise AssertionError(f"aborting transaction {txn} hung") from None
+        except ProducerError as abort_exc:
+            outcomes.unknown.add(txn)
+            outcomes.errors.append(f"{txn}: abort: {type(abort_exc).__name__}: {abort_exc}")
+            return False
+        # A commit that failed may have reached the coordinator; an abort after it
+        # settles the transaction one way, which the read-back tells.
+        outcomes.unknown.add(txn)
+        return True
+    outcomes.committed.add(txn)
+    return True
+
+
+async def test_coordinator_killed_mid_transactions(kafka_cluster3: LocalKafkaCluster) -> None:
+    cluster = kafka_cluster3
+    topic = await asyncio.to_thread(
+        cluster.create_topic, None, PARTITIONS, 3, {"min.insync.replicas": "2"}
+    )
+    transactional_id = f"failover-{uuid.uuid4().hex[:8]}"
+    outcomes = Outcomes()
+    killed: list[int] = []
+    kill_at = asyncio.Event()
+
+    async def killer() -> None:
+        await kill_at.wait()
+        victim = await asyncio.to_thread(_coordinator, cluster, transactional_id)
+        log.warning("killing node %d, the coordinator of %s", victim, transactional_id)
+        await asyncio.to_thread(cluster.kill, victim)
+        killed.append(victim)
+        await asyncio.sleep(3.0)
+        await asyncio.to_thread(cluster.restart, victim)
+
+    kill_task = asyncio.create_task(killer())
+    producer = _new_producer(cluster, transactional_id)
+    try:
+        async with asyncio.timeout(STEP_TIMEOUT):
+            await producer.start()
+        outcomes.producers = 1
+        for txn in range(TRANSACTIONS):
+            if txn == 50:
+                kill_at.set()
+            if not await _one(producer, topic, txn, outcomes):
+                async with asyncio.timeout(STEP_TIMEOUT):
+                    await producer.close()
+                producer = _new_producer(cluster, transactional_id)
+                async with asyncio.timeout(STEP_TIMEOUT):
+                    await producer.start()
+                outcomes.producers += 1
+        async with asyncio.timeout(STEP_TIMEOUT):
+            await kill_task
+    finally:
+        kill_task.cancel()
+        async with asyncio.timeout(STEP_TIMEOUT):
+            await producer.close()
+    assert killed, "the coordinator was never killed"
+
+    for node in cluster.nodes:
+        for p in range(PARTITIONS):
+            await asyncio.to_thread(cluster.wait_in_sync, topic, p, node.node_id)
+    committed = await asyncio.to_thread(consume_all, cluster.bootstrap_servers, topic, 120.0)
+    everything = await asyncio.to_thread(
+        consume_all, cluster.bootstrap_servers, topic, 120.0, "read_uncommitted"
+    )
+    visible = Counter(int(r.value.split(b":")[0]) for r in committed if r.value)
+    duplicates = len(committed) - len({r.value for r in committed})
+    settled = sum(1 for t in outcomes.unknown if t in visible)
+    print(
+        f"\ncoordinator failover: killed node {killed}; {len(outcomes.committed)} committed, "
+        f"{len(outcomes.unknown)} failed or aborted ({settled} of them visible), "
+        f"producers used {outcomes.producers}; read_committed {len(committed)} records, "
+        f"read_uncommitted {len(everything)}; errors: {outcomes.errors[:5]}"
+    )
+    assert not [e for e in outcomes.errors if e.endswith(": ")], "an error without a message"
+    assert duplicates == 0
+    partial = {t: n for t, n in visible.items() if n != PER_TRANSACTION}
+    assert not partial, f"transactions partly visible: {partial}"
+    assert outcomes.committed <= set(visible), "a committed transaction is not visible"
+    assert set(visible) <= outcomes.committed | outcomes.unknown
+    assert len(outcomes.committed) >= TRANSACTIONS // 2, "the producer did not recover"

@@ -1,0 +1,65 @@
+"""Transactions against a broker formatted with ``transaction.version`` 1 and with 2
+(KIP-890 part 2: partitions added by Produce itself, the epoch bumped by every EndTxn)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable
+
+import pytest
+
+from aioproducer import Producer
+from aioproducer.testing import AdminClient, LocalKafkaCluster
+from aioproducer.testing.readback import committed_offsets, consume_all
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.slow,
+    pytest.mark.kafka_since("4.0", reason="the transaction.version feature"),
+]
+
+
+def _features(cluster: LocalKafkaCluster) -> dict[str, int]:
+    with AdminClient(cluster.nodes[0].address) as admin:
+        return admin.finalized_features()
+
+
+@pytest.mark.parametrize("version", [1, 2])
+async def test_commit_abort_and_offsets(
+    kafka_cluster_factory: Callable[..., LocalKafkaCluster], version: int
+) -> None:
+    cluster = await asyncio.to_thread(
+        kafka_cluster_factory, 1, format_args=("--feature", f"transaction.version={version}")
+    )
+    assert (await asyncio.to_thread(_features, cluster)).get("transaction.version") == version
+    topic = await asyncio.to_thread(cluster.create_topic, None, 3)
+    group = f"tv{version}-{uuid.uuid4().hex[:8]}"
+    async with Producer(
+        bootstrap_servers=cluster.bootstrap_servers,
+        transactional_id=f"tv{version}-{uuid.uuid4().hex[:8]}",
+    ) as producer:
+        for round_ in range(3):  # the second transaction of a producer epoch, and a third
+            async with producer.transaction():
+                for p in range(3):
+                    await producer.send(topic, b"c%d-%d" % (round_, p), partition=p)
+                await producer.send_offsets_to_transaction({(topic, 0): 10 * (round_ + 1)}, group)
+        producer.begin_transaction()
+        for p in range(3):
+            await producer.send(topic, b"aborted-%d" % p, partition=p)
+        await producer.send_offsets_to_transaction({(topic, 0): 999}, group)
+        await producer.abort_transaction()
+        async with producer.transaction():
+            await producer.send(topic, b"last", partition=1)
+
+    committed = await asyncio.to_thread(consume_all, cluster.bootstrap_servers, topic)
+    everything = await asyncio.to_thread(
+        consume_all, cluster.bootstrap_servers, topic, 60.0, "read_uncommitted"
+    )
+    expected = sorted([b"c%d-%d" % (r, p) for r in range(3) for p in range(3)] + [b"last"])
+    assert sorted(r.value or b"" for r in committed) == expected
+    assert sorted(r.value or b"" for r in everything) == sorted(
+        expected + [b"aborted-%d" % p for p in range(3)]
+    )
+    offsets = await asyncio.to_thread(committed_offsets, cluster.bootstrap_servers, group, topic)
+    assert offsets[0] == 30
