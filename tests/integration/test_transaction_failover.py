@@ -8,7 +8,9 @@ import asyncio
 import logging
 import uuid
 from collections import Counter
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import pytest
 
@@ -24,6 +26,7 @@ pytestmark = [
     pytest.mark.timeout(300),
 ]
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 TRANSACTIONS = 200
 PARTITIONS = 4
@@ -60,35 +63,40 @@ def _coordinator(cluster: LocalKafkaCluster, transactional_id: str) -> int:
         return admin.transaction_coordinator(transactional_id)
 
 
+async def _bounded(awaitable: Awaitable[T], what: str) -> T:
+    """``await awaitable``, failing the test if it takes over STEP_TIMEOUT (a hang)."""
+    try:
+        async with asyncio.timeout(STEP_TIMEOUT):
+            return await awaitable
+    except TimeoutError:
+        raise AssertionError(f"{what} hung for over {STEP_TIMEOUT:.0f} s") from None
+
+
+async def _transaction(producer: Producer, topic: str, txn: int) -> None:
+    producer.begin_transaction()
+    for r in range(PER_TRANSACTION):
+        await producer.send(topic, f"{txn}:{r}".encode(), partition=r % PARTITIONS)
+    await producer.commit_transaction()
+
+
 async def _one(producer: Producer, topic: str, txn: int, outcomes: Outcomes) -> bool:
     """Run transaction ``txn``; False when the producer must be replaced (a fatal error)."""
     try:
-        async with asyncio.timeout(STEP_TIMEOUT):
-            producer.begin_transaction()
-            for r in range(PER_TRANSACTION):
-                value = f"{txn}:{r}".encode()
-                await producer.send(topic, value, partition=r % PARTITIONS)
-            await producer.commit_transaction()
-    except TimeoutError:
-        raise AssertionError(f"transaction {txn} hung for over {STEP_TIMEOUT:.0f} s") from None
+        await _bounded(_transaction(producer, topic, txn), f"transaction {txn}")
     except FencedProducerError as exc:
         outcomes.unknown.add(txn)
         outcomes.errors.append(f"{txn}: fatal {type(exc).__name__}: {exc}")
         return False
     except ProducerError as exc:
         outcomes.errors.append(f"{txn}: {type(exc).__name__}: {exc}")
+        # A commit that failed may have reached the coordinator; the abort after it
+        # settles the transaction one way or the other, which the read-back tells.
+        outcomes.unknown.add(txn)
         try:
-            async with asyncio.timeout(STEP_TIMEOUT):
-                await producer.abort_transaction()
-        except TimeoutError:
-            raise AssertionError(f"aborting transaction {txn} hung") from None
+            await _bounded(producer.abort_transaction(), f"aborting transaction {txn}")
         except ProducerError as abort_exc:
-            outcomes.unknown.add(txn)
             outcomes.errors.append(f"{txn}: abort: {type(abort_exc).__name__}: {abort_exc}")
             return False
-        # A commit that failed may have reached the coordinator; an abort after it
-        # settles the transaction one way, which the read-back tells.
-        outcomes.unknown.add(txn)
         return True
     outcomes.committed.add(txn)
     return True
@@ -116,25 +124,20 @@ async def test_coordinator_killed_mid_transactions(kafka_cluster3: LocalKafkaClu
     kill_task = asyncio.create_task(killer())
     producer = _new_producer(cluster, transactional_id)
     try:
-        async with asyncio.timeout(STEP_TIMEOUT):
-            await producer.start()
+        await _bounded(producer.start(), "starting the producer")
         outcomes.producers = 1
         for txn in range(TRANSACTIONS):
             if txn == 50:
                 kill_at.set()
             if not await _one(producer, topic, txn, outcomes):
-                async with asyncio.timeout(STEP_TIMEOUT):
-                    await producer.close()
+                await _bounded(producer.close(), "closing a failed producer")
                 producer = _new_producer(cluster, transactional_id)
-                async with asyncio.timeout(STEP_TIMEOUT):
-                    await producer.start()
+                await _bounded(producer.start(), "starting the next producer")
                 outcomes.producers += 1
-        async with asyncio.timeout(STEP_TIMEOUT):
-            await kill_task
+        await _bounded(kill_task, "the broker restart")
     finally:
         kill_task.cancel()
-        async with asyncio.timeout(STEP_TIMEOUT):
-            await producer.close()
+        await _bounded(producer.close(), "closing the producer")
     assert killed, "the coordinator was never killed"
 
     for node in cluster.nodes:
