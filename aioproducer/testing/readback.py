@@ -1,10 +1,8 @@
 """Read a topic back with an independent client (confluent-kafka's consumer, librdkafka).
 
 Tests and benchmarks verify what aioproducer wrote with this, never with aioproducer itself.
-CRC checks are on, so a corrupt batch fails loudly. Reading is ``read_committed`` unless told
-otherwise (librdkafka's default too): records of aborted or still open transactions are not
-returned, and the end of a partition is where the consumer reports it (its last offsets may
-hold transaction markers rather than records).
+CRC checks are on, so a corrupt batch fails loudly. The end of a partition is where the
+consumer reports it (its last offsets may hold transaction markers rather than records).
 """
 
 from __future__ import annotations
@@ -63,13 +61,20 @@ def _consumer(bootstrap: str, topic: str, isolation: str) -> tuple[object, dict[
 
 
 def consume_all(
-    bootstrap: str, topic: str, timeout: float = 60.0, isolation: str = "read_committed"
+    bootstrap: str,
+    topic: str,
+    timeout: float = 60.0,
+    *,
+    isolation_level: str = "read_uncommitted",
 ) -> list[ConsumedRecord]:
-    """Every record now in ``topic``, in partition order then offset order (with
-    ``isolation="read_uncommitted"``, those of aborted and open transactions too)."""
-    if isolation not in ("read_committed", "read_uncommitted"):
-        raise ValueError(f"isolation must be read_committed or read_uncommitted: {isolation!r}")
-    consumer, ends = _consumer(bootstrap, topic, isolation)
+    """Every record now in ``topic``, in partition order then offset order.
+
+    ``isolation_level="read_committed"`` leaves out the records of aborted transactions
+    (and waits for open ones to end); transaction markers are never records.
+    """
+    if isolation_level not in ("read_committed", "read_uncommitted"):
+        raise ValueError("isolation_level must be read_committed or read_uncommitted")
+    consumer, ends = _consumer(bootstrap, topic, isolation_level)
     records: list[ConsumedRecord] = []
     done = dict.fromkeys(ends, False)
     deadline = time.monotonic() + timeout

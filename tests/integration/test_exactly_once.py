@@ -9,6 +9,7 @@ import signal
 import sys
 import uuid
 from collections import Counter
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -97,9 +98,11 @@ async def test_kill_9_mid_run_then_restart(kafka_bootstrap: str, new_topic: Topi
     assert done[0] == "done"
     assert 0 < int(done[2]) <= RECORDS - before_kill  # resumed near where it was killed
 
-    committed = await asyncio.to_thread(consume_all, kafka_bootstrap, sink, 60.0)
+    committed = await asyncio.to_thread(
+        partial(consume_all, kafka_bootstrap, sink, 60.0, isolation_level="read_committed")
+    )
     everything = await asyncio.to_thread(
-        consume_all, kafka_bootstrap, sink, 60.0, "read_uncommitted"
+        partial(consume_all, kafka_bootstrap, sink, 60.0, isolation_level="read_uncommitted")
     )
     counts = Counter(r.value for r in committed)
     expected = {_value(i).upper() for i in range(RECORDS)}

@@ -10,6 +10,7 @@ import uuid
 from collections import Counter
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TypeVar
 
 import pytest
@@ -143,9 +144,15 @@ async def test_coordinator_killed_mid_transactions(kafka_cluster3: LocalKafkaClu
     for node in cluster.nodes:
         for p in range(PARTITIONS):
             await asyncio.to_thread(cluster.wait_in_sync, topic, p, node.node_id)
-    committed = await asyncio.to_thread(consume_all, cluster.bootstrap_servers, topic, 120.0)
+    committed = await asyncio.to_thread(
+        partial(
+            consume_all, cluster.bootstrap_servers, topic, 120.0, isolation_level="read_committed"
+        )
+    )
     everything = await asyncio.to_thread(
-        consume_all, cluster.bootstrap_servers, topic, 120.0, "read_uncommitted"
+        partial(
+            consume_all, cluster.bootstrap_servers, topic, 120.0, isolation_level="read_uncommitted"
+        )
     )
     visible = Counter(int(r.value.split(b":")[0]) for r in committed if r.value)
     duplicates = len(committed) - len({r.value for r in committed})
@@ -158,8 +165,8 @@ async def test_coordinator_killed_mid_transactions(kafka_cluster3: LocalKafkaClu
     )
     assert not [e for e in outcomes.errors if e.endswith(": ")], "an error without a message"
     assert duplicates == 0
-    partial = {t: n for t, n in visible.items() if n != PER_TRANSACTION}
-    assert not partial, f"transactions partly visible: {partial}"
+    torn = {t: n for t, n in visible.items() if n != PER_TRANSACTION}
+    assert not torn, f"transactions partly visible: {torn}"
     assert outcomes.committed <= set(visible), "a committed transaction is not visible"
     assert set(visible) <= outcomes.committed | outcomes.unknown
     assert len(outcomes.committed) >= TRANSACTIONS // 2, "the producer did not recover"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Callable
+from functools import partial
 
 import pytest
 
@@ -52,9 +53,13 @@ async def test_commit_abort_and_offsets(
         async with producer.transaction():
             await producer.send(topic, b"last", partition=1)
 
-    committed = await asyncio.to_thread(consume_all, cluster.bootstrap_servers, topic)
+    committed = await asyncio.to_thread(
+        partial(consume_all, cluster.bootstrap_servers, topic, isolation_level="read_committed")
+    )
     everything = await asyncio.to_thread(
-        consume_all, cluster.bootstrap_servers, topic, 60.0, "read_uncommitted"
+        partial(
+            consume_all, cluster.bootstrap_servers, topic, 60.0, isolation_level="read_uncommitted"
+        )
     )
     expected = sorted([b"c%d-%d" % (r, p) for r in range(3) for p in range(3)] + [b"last"])
     assert sorted(r.value or b"" for r in committed) == expected
