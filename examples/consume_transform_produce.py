@@ -79,6 +79,19 @@ def _rewind(consumer: Any, messages: list[Any]) -> None:
         consumer.seek(TopicPartition(topic, partition, offset))
 
 
+async def _transaction(producer: Producer, consumer: Any, records: list[Any], output: str) -> None:
+    """One transaction: the transformed records, and the offsets after them."""
+    producer.begin_transaction()
+    offsets: dict[tuple[str, int], int] = {}
+    for msg in records:
+        await producer.send(output, transform(msg.value()), key=msg.key())
+        offsets[(msg.topic(), msg.partition())] = msg.offset() + 1
+    # confluent-kafka's group metadata (generation, member id): the group coordinator
+    # refuses the offsets if this consumer was replaced in the group meanwhile.
+    await producer.send_offsets_to_transaction(offsets, consumer.consumer_group_metadata())
+    await producer.commit_transaction()  # delivers every record first
+
+
 async def run(args: argparse.Namespace, stop: asyncio.Event) -> int:
     """The loop: poll, then one transaction per poll's records with their offsets."""
     loop = asyncio.get_running_loop()
@@ -102,22 +115,14 @@ async def run(args: argparse.Namespace, stop: asyncio.Event) -> int:
                     break
                 continue
             idle_since = loop.time()
-            offsets: dict[tuple[str, int], int] = {}
             try:
-                async with producer.transaction():
-                    for msg in records:
-                        await producer.send(args.output, transform(msg.value()), key=msg.key())
-                        offsets[(msg.topic(), msg.partition())] = msg.offset() + 1
-                    # confluent-kafka's group metadata (generation, member id): the group
-                    # coordinator refuses the offsets if this member was replaced.
-                    await producer.send_offsets_to_transaction(
-                        offsets, consumer.consumer_group_metadata()
-                    )
+                await _transaction(producer, consumer, records, args.output)
             except FencedProducerError:
                 raise  # another process took over this transactional id: stop
             except ProducerError as exc:
-                # Aborted: the consumer goes back, so the records are done again.
-                print(f"transaction aborted ({exc}); retrying its records", flush=True)
+                # Abort, and the consumer goes back: the records are done again.
+                print(f"transaction failed ({exc}); aborting and retrying it", flush=True)
+                await producer.abort_transaction()
                 _rewind(consumer, records)
                 continue
             transactions += 1
