@@ -25,7 +25,8 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 
-from aioproducer import FencedProducerError, Producer, ProducerError
+from aioproducer import Producer
+from aioproducer.errors import FencedProducerError, ProducerError
 
 
 def transform(value: bytes | None) -> bytes | None:

@@ -389,6 +389,11 @@ class LocalKafkaCluster:
             "offsets.topic.replication.factor": str(min(3, n)),
             "transaction.state.log.replication.factor": str(min(3, n)),
             "transaction.state.log.min.isr": str(min(2, n)),
+            # Kafka creates these internal topics at their first use (the first
+            # InitProducerId, the first group); 50 partitions each take seconds on a busy
+            # machine, a few are enough for tests.
+            "transaction.state.log.num.partitions": "4",
+            "offsets.topic.num.partitions": "4",
             "group.initial.rebalance.delay.ms": "0",
             "auto.create.topics.enable": "false",
             "unclean.leader.election.enable": "false",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from collections import Counter
 from collections.abc import Awaitable
@@ -15,7 +16,8 @@ from typing import TypeVar
 
 import pytest
 
-from aioproducer import FencedProducerError, Producer, ProducerError
+from aioproducer import Producer
+from aioproducer.errors import FencedProducerError, ProducerError
 from aioproducer.testing import LocalKafkaCluster
 from aioproducer.testing.readback import consume_all
 
@@ -46,6 +48,8 @@ class Outcomes:
     unknown: set[int] = field(default_factory=set)  # the commit failed: either outcome
     errors: list[str] = field(default_factory=list)
     producers: int = 0  # producers used (a fatal error closes one, the next takes over)
+    running: int = 0  # the transaction under way
+    slowest: tuple[float, int] = (0.0, -1)  # (seconds, transaction)
 
 
 def _new_producer(cluster: LocalKafkaCluster, transactional_id: str) -> Producer:
@@ -82,6 +86,8 @@ async def _transaction(producer: Producer, topic: str, txn: int) -> None:
 
 async def _one(producer: Producer, topic: str, txn: int, outcomes: Outcomes) -> bool:
     """Run transaction ``txn``; False when the producer must be replaced (a fatal error)."""
+    outcomes.running = txn
+    began = time.monotonic()
     try:
         await _bounded(_transaction(producer, topic, txn), f"transaction {txn}")
     except FencedProducerError as exc:
@@ -100,6 +106,7 @@ async def _one(producer: Producer, topic: str, txn: int, outcomes: Outcomes) -> 
             return False
         return True
     outcomes.committed.add(txn)
+    outcomes.slowest = max(outcomes.slowest, (time.monotonic() - began, txn))
     return True
 
 
@@ -111,6 +118,7 @@ async def test_coordinator_killed_mid_transactions(kafka_cluster3: LocalKafkaClu
     transactional_id = f"failover-{uuid.uuid4().hex[:8]}"
     outcomes = Outcomes()
     killed: list[int] = []
+    killed_during: list[int] = []  # the transaction under way at the kill
     kill_at = asyncio.Event()
 
     async def killer() -> None:
@@ -119,6 +127,7 @@ async def test_coordinator_killed_mid_transactions(kafka_cluster3: LocalKafkaClu
         log.warning("killing node %d, the coordinator of %s", victim, transactional_id)
         await asyncio.to_thread(cluster.kill, victim)
         killed.append(victim)
+        killed_during.append(outcomes.running)
         await asyncio.sleep(3.0)
         await asyncio.to_thread(cluster.restart, victim)
 
@@ -140,6 +149,7 @@ async def test_coordinator_killed_mid_transactions(kafka_cluster3: LocalKafkaClu
         kill_task.cancel()
         await _bounded(producer.close(), "closing the producer")
     assert killed, "the coordinator was never killed"
+    assert killed_during[0] < TRANSACTIONS - 1, "the kill came after the transactions"
 
     for node in cluster.nodes:
         for p in range(PARTITIONS):
@@ -158,7 +168,9 @@ async def test_coordinator_killed_mid_transactions(kafka_cluster3: LocalKafkaClu
     duplicates = len(committed) - len({r.value for r in committed})
     settled = sum(1 for t in outcomes.unknown if t in visible)
     print(
-        f"\ncoordinator failover: killed node {killed}; {len(outcomes.committed)} committed, "
+        f"\ncoordinator failover: killed node {killed} during transaction {killed_during}; "
+        f"slowest commit {outcomes.slowest[0]:.1f} s (transaction {outcomes.slowest[1]}); "
+        f"{len(outcomes.committed)} committed, "
         f"{len(outcomes.unknown)} failed or aborted ({settled} of them visible), "
         f"producers used {outcomes.producers}; read_committed {len(committed)} records, "
         f"read_uncommitted {len(everything)}; errors: {outcomes.errors[:5]}"
