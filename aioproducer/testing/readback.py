@@ -27,7 +27,9 @@ class ConsumedRecord:
     """1 = CreateTime, 2 = LogAppendTime (librdkafka's numbering)."""
 
 
-def _consumer(bootstrap: str, topic: str) -> tuple[object, dict[int, int]]:
+def _consumer(
+    bootstrap: str, topic: str, isolation_level: str = "read_uncommitted"
+) -> tuple[object, dict[int, int]]:
     try:
         from confluent_kafka import Consumer, TopicPartition  # noqa: PLC0415
     except ImportError as exc:
@@ -41,6 +43,7 @@ def _consumer(bootstrap: str, topic: str) -> tuple[object, dict[int, int]]:
             "check.crcs": True,
             "auto.offset.reset": "earliest",
             "fetch.max.bytes": 64 * 1024 * 1024,
+            "isolation.level": isolation_level,
         }
     )
     metadata = consumer.list_topics(topic, timeout=10)
@@ -54,9 +57,19 @@ def _consumer(bootstrap: str, topic: str) -> tuple[object, dict[int, int]]:
     return consumer, ends
 
 
-def consume_all(bootstrap: str, topic: str, timeout: float = 60.0) -> list[ConsumedRecord]:
-    """Every record now in ``topic``, in partition order then offset order."""
-    consumer, ends = _consumer(bootstrap, topic)
+def consume_all(
+    bootstrap: str,
+    topic: str,
+    timeout: float = 60.0,
+    *,
+    isolation_level: str = "read_uncommitted",
+) -> list[ConsumedRecord]:
+    """Every record now in ``topic``, in partition order then offset order.
+
+    ``isolation_level="read_committed"`` leaves out the records of aborted transactions
+    (and waits for open ones to end); transaction markers are never records.
+    """
+    consumer, ends = _consumer(bootstrap, topic, isolation_level)
     records: list[ConsumedRecord] = []
     done = dict.fromkeys(ends, False)
     deadline = time.monotonic() + timeout
@@ -64,7 +77,10 @@ def consume_all(bootstrap: str, topic: str, timeout: float = 60.0) -> list[Consu
         while not all(done.values()):
             if time.monotonic() > deadline:
                 raise TimeoutError(f"reading {topic} back took over {timeout:.0f}s")
-            for msg in consumer.consume(10_000, 0.5):  # type: ignore[attr-defined]
+            messages = consumer.consume(10_000, 0.5)  # type: ignore[attr-defined]
+            if not messages:  # a partition may end in markers or aborted records
+                _done_by_position(consumer, topic, ends, done)
+            for msg in messages:
                 if msg.error() is not None:
                     raise RuntimeError(f"consumer error: {msg.error()}")
                 ts_type, ts = msg.timestamp()
@@ -85,6 +101,18 @@ def consume_all(bootstrap: str, topic: str, timeout: float = 60.0) -> list[Consu
         consumer.close()  # type: ignore[attr-defined]
     records.sort(key=lambda r: (r.partition, r.offset))
     return records
+
+
+def _done_by_position(
+    consumer: object, topic: str, ends: dict[int, int], done: dict[int, bool]
+) -> None:
+    """Mark partitions whose fetch position reached their end as done."""
+    from confluent_kafka import TopicPartition  # noqa: PLC0415
+
+    pending = [TopicPartition(topic, p) for p, finished in done.items() if not finished]
+    for tp in consumer.position(pending):  # type: ignore[attr-defined]
+        if tp.offset >= ends[tp.partition]:
+            done[tp.partition] = True
 
 
 def count_records(bootstrap: str, topic: str, expected: int | None = None) -> int:
