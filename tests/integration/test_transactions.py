@@ -86,7 +86,7 @@ async def test_state_misuse_raises_at_the_call(
     topic = new_topic()
     async with Producer(bootstrap_servers=kafka_bootstrap, transactional_id=_tid()) as producer:
         with pytest.raises(IllegalStateError, match="begin_transaction"):
-            producer.send(topic, b"outside")
+            _ = producer.send(topic, b"outside")
         with pytest.raises(IllegalStateError, match="begin_transaction"):
             await producer.send_many(topic, [(None, b"outside")])
         with pytest.raises(IllegalStateError, match="begin_transaction"):
@@ -123,7 +123,7 @@ async def test_zombie_is_fenced(kafka_bootstrap: str, new_topic: TopicFactory) -
             with pytest.raises(FencedProducerError):
                 first.begin_transaction()
             with pytest.raises(FencedProducerError):
-                first.send(topic, b"more")
+                _ = first.send(topic, b"more")
             async with second.transaction():
                 await second.send(topic, b"successor", partition=1)
     finally:
@@ -177,7 +177,7 @@ async def test_fenced_consumer_generation_makes_the_transaction_abortable(
         with pytest.raises(AbortableTransactionError):
             await producer.commit_transaction()
         with pytest.raises(AbortableTransactionError):
-            producer.send(source, b"x")
+            _ = producer.send(source, b"x")
         await producer.abort_transaction()
         async with producer.transaction():
             await producer.send(source, b"after")
