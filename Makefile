@@ -29,14 +29,14 @@ PURE_TESTS := tests/unit/test_records.py tests/unit/test_accumulator.py \
 	tests/integration/test_shutdown.py tests/integration/test_logging_handler.py \
 	tests/integration/test_backpressure.py tests/integration/test_metadata_refresh.py \
 	tests/integration/test_off_loop_builds.py tests/integration/test_chaos.py \
-	tests/integration/test_partitioning.py
+	tests/integration/test_partitioning.py tests/integration/test_transactions.py
 
 # The core of the suite once more on uvloop's event loop (uvicorn[standard] runs on it).
 UVLOOP_TESTS := tests/unit/test_event_loop.py tests/unit/test_futures.py \
 	tests/unit/test_sender_scripted.py tests/unit/test_fake_broker.py \
 	tests/integration/test_produce.py tests/integration/test_send_many.py \
 	tests/integration/test_shutdown.py tests/integration/test_idempotent_delivery.py \
-	tests/integration/test_logging_handler.py
+	tests/integration/test_logging_handler.py tests/integration/test_transactions.py
 
 ## test: quality gates, then the whole suite against a broker the run starts itself
 test: $(STAMP) lint typecheck

@@ -8,8 +8,10 @@ from aioproducer.errors import ProducerError
 from aioproducer.partitioner import DefaultPartitioner, Partitioner
 from aioproducer.producer import Producer
 from aioproducer.speedups import enabled as speedups_enabled
+from aioproducer.transactions import ConsumerGroupMetadata
 
 __all__ = [
+    "ConsumerGroupMetadata",
     "DefaultPartitioner",
     "Partitioner",
     "Producer",

@@ -45,7 +45,14 @@ from aioproducer.idempotence import IdempotenceState, next_sequence
 from aioproducer.metadata import TopicPartition
 from aioproducer.protocol.records import Header, RecordBatchBuilder, decode_batches
 
-__all__ = ["AppendResult", "BuildElsewhere", "LeaderLookup", "ReadyResult", "RecordAccumulator"]
+__all__ = [
+    "AppendResult",
+    "BuildElsewhere",
+    "LeaderLookup",
+    "ReadyResult",
+    "RecordAccumulator",
+    "TransactionGate",
+]
 
 _NEVER: Final = 1 << 62
 _NO_STATE: Final = (-1, -1, -1)
@@ -93,6 +100,15 @@ class LeaderLookup(Protocol):
     def leader(self, topic: str, partition: int) -> int: ...
 
 
+class TransactionGate(Protocol):
+    """Which partitions joined the producer's transaction (``TransactionManager`` is one):
+    told of every batch queued, asked before a partition's batch is drained."""
+
+    def batch_opened(self, tp: TopicPartition) -> None: ...
+    def may_send(self, tp: TopicPartition) -> bool: ...
+    def batch_failed(self, error: BaseException) -> None: ...
+
+
 class BuildElsewhere(Protocol):
     """Builds batches away from the caller (the sender's ``OffLoopBuilds`` is one): what it
     :meth:`wants`, it builds with ``batch.builder.build(*stamp)`` and passes the outcome to
@@ -120,6 +136,7 @@ class RecordAccumulator(BufferMemory):
         config: ProducerConfig,
         *,
         idempotence: IdempotenceState | None = None,
+        transactions: TransactionGate | None = None,
         on_space_freed: Callable[[], None] | None = None,
         on_topic_used: Callable[[str, int], None] | None = None,
         random: Callable[[], float] | None = None,
@@ -131,6 +148,7 @@ class RecordAccumulator(BufferMemory):
         self._on_topic_used = on_topic_used
         """Told (topic, now_ms) when a batch opens: how cluster metadata knows topics in use."""
         self.idempotence = idempotence
+        self.transactions = transactions
         self._on_space_freed = on_space_freed
         self._batch_size = config.batch_size
         self._compression = config.compression_type
@@ -308,7 +326,10 @@ class RecordAccumulator(BufferMemory):
     def _new_batch(self, tp: TopicPartition, now_ms: int, limit: int) -> ProducerBatch:
         """A new, empty batch for ``tp``, not yet known to anyone (see :meth:`_register`)."""
         builder = RecordBatchBuilder(
-            batch_size=limit, compression=self._compression, compression_level=self._level
+            batch_size=limit,
+            compression=self._compression,
+            compression_level=self._level,
+            transactional=self.transactions is not None,
         )
         return ProducerBatch(tp, builder, now_ms, now_ms + self._delivery_timeout_ms)
 
@@ -319,6 +340,8 @@ class RecordAccumulator(BufferMemory):
         batch.flush_id = self._next_flush_id
         self._incomplete.add(batch)
         queue.append(batch)
+        if self.transactions is not None:
+            self.transactions.batch_opened(batch.tp)
         if self._on_topic_used is not None:
             self._on_topic_used(batch.tp.topic, batch.created_ms)
 
@@ -436,6 +459,8 @@ class RecordAccumulator(BufferMemory):
         """
         queue = self._batches[tp]
         idempotence = self.idempotence
+        if self.transactions is not None and not self.transactions.may_send(tp):
+            return None  # not in the transaction yet
         while queue and tp not in self._muted:
             first = queue[0]
             if first.building:
@@ -485,6 +510,8 @@ class RecordAccumulator(BufferMemory):
         error.__cause__ = cause
         self.deallocate(batch)
         batch.fail(error)
+        if self.transactions is not None:
+            self.transactions.batch_failed(error)
 
     # -- retries, splits, expiry ----------------------------------------------------------------
     def reenqueue(self, batch: ProducerBatch, now_ms: int) -> None:
@@ -537,6 +564,7 @@ class RecordAccumulator(BufferMemory):
                         batch_size=limit,
                         compression=self._compression,
                         compression_level=self._level,
+                        transactional=batch.builder.transactional,
                     ),
                     batch.created_ms,
                     batch.deadline_ms,
@@ -633,6 +661,18 @@ class RecordAccumulator(BufferMemory):
                 self.idempotence.on_failure(batch, adjust_sequences=False)
             batch.fail(error)
         return len(batches)
+
+    def abort_queued(self, error: BaseException) -> list[ProducerBatch]:
+        """Fail every batch waiting in a queue (in-flight ones stay) with ``error``, as the
+        transaction they belong to is aborted; return them (the caller settles their
+        sequences: one that had been sent holds one)."""
+        batches = [batch for queue in self._batches.values() for batch in queue]
+        for queue in self._batches.values():
+            queue.clear()
+        for batch in batches:
+            self.deallocate(batch)
+            batch.fail(error)
+        return batches
 
     # -- queries ---------------------------------------------------------------------------------
     def has_undrained(self) -> bool:

@@ -358,7 +358,7 @@ class ProducerBatch:
         if built is None:
             built = self.builder.build(*state)  # stamped as built: one copy, one CRC
         elif state != self.stamped:
-            built = set_producer_state(built, *state)
+            built = set_producer_state(built, *state, self.builder.transactional)
         self.stamped = state
         self.built = built
         return built

@@ -214,6 +214,7 @@ class ProducerConfig:
     value_serializer: Serializer | None
     enable_idempotence: bool
     transactional_id: str | None
+    transaction_timeout_ms: int
     security_protocol: str
     sasl_mechanism: str | None
     sasl_username: str | None
@@ -262,6 +263,7 @@ class ProducerConfig:
         value_serializer: Serializer | None = None,
         enable_idempotence: bool | None = None,
         transactional_id: str | None = None,
+        transaction_timeout_ms: int = 60_000,
         security_protocol: str = "PLAINTEXT",
         sasl_mechanism: str | None = None,
         sasl_username: str | None = None,
@@ -362,12 +364,12 @@ class ProducerConfig:
                 f"transactional_id={tid!r} needs idempotence, which is off "
                 "(enable_idempotence=False, acks 0/1, retries=0 or more than 5 in flight)"
             )
-        if tid is not None:
-            raise ConfigurationError(
-                f"transactional_id={tid!r}: transactions are not implemented yet, and records "
-                "would be sent outside any transaction; leave transactional_id unset"
-            )
         put(self, "transactional_id", tid)
+        put(
+            self,
+            "transaction_timeout_ms",
+            _int("transaction_timeout_ms", transaction_timeout_ms, 1),
+        )
         put(self, "_requested_delivery_timeout_ms", delivery_timeout_ms)
         put(self, "delivery_timeout_ms", self._resolve_delivery_timeout(delivery_timeout_ms))
         self._set_security(security_protocol, sasl_mechanism, sasl_username, sasl_password)
@@ -595,6 +597,7 @@ _INT_NAMES: Final = frozenset(
         "reconnect_backoff_ms",
         "reconnect_backoff_max_ms",
         "partitioner_availability_timeout_ms",
+        "transaction_timeout_ms",
     }
 )
 _BOOL_NAMES: Final = frozenset(

@@ -165,6 +165,7 @@ from aioproducer._errors_base import (
 __all__ = [
     "CONNECT_EXCEPTIONS",
     "IO_EXCEPTIONS",
+    "AbortableTransactionError",
     "AuthenticationError",
     "BatchBuildError",
     "BrokerError",
@@ -185,6 +186,7 @@ __all__ = [
     "RetriableBrokerError",
     "SSLVerificationError",
     "SerializationError",
+    "TransactionAbortedError",
     "UnknownBrokerError",
     "UnknownTopicError",
     "WrongEventLoopError",
@@ -395,6 +397,15 @@ class ConnectionLostError(ProducerError, ConnectionError):
 
 class IllegalStateError(ProducerError, RuntimeError):
     """An operation was called in a state that does not allow it (e.g. commit with no txn)."""
+
+
+class AbortableTransactionError(IllegalStateError):
+    """The transaction failed (a batch failed, a timeout, an abortable broker error): only
+    ``abort_transaction()`` is allowed until it is aborted. The failure is the ``__cause__``."""
+
+
+class TransactionAbortedError(ProducerError):
+    """The record's transaction was aborted before the record was sent."""
 
 
 class SSLVerificationError(AuthenticationError):

@@ -74,11 +74,14 @@ class _Partition:
 class IdempotenceState:
     """Producer id, epoch and per-partition sequence numbers of an idempotent producer."""
 
-    def __init__(self, *, first_batch_alone: bool = True) -> None:
+    def __init__(self, *, first_batch_alone: bool = True, transactional: bool = False) -> None:
         """``first_batch_alone``: until a partition acknowledges a batch of the current epoch,
         keep only that batch in flight (the broker takes any first sequence from a producer
-        it does not know, so a later batch could otherwise land first)."""
+        it does not know, so a later batch could otherwise land first). ``transactional``:
+        the epoch is never bumped here; a requested bump waits (nothing drains) until the
+        transaction is aborted and :meth:`new_epoch` brings one from the coordinator."""
         self._first_batch_alone = first_batch_alone
+        self._transactional = transactional
         self.producer_id = -1
         self.epoch = -1
         self.fatal_code: int | None = None
@@ -108,6 +111,16 @@ class IdempotenceState:
             if entry.producer_id < 0:
                 self._restart_sequences(entry)
 
+    def new_epoch(self, producer_id: int, epoch: int) -> None:
+        """A producer id and epoch from the transaction coordinator (InitProducerId): every
+        partition starts again at sequence 0 (nothing may be in flight), bumps are done."""
+        self.producer_id = producer_id
+        self.epoch = epoch
+        self._bump_required = False
+        self._bump_partitions.clear()
+        for entry in self._partitions.values():
+            self._restart_sequences(entry)
+
     @property
     def bump_requested(self) -> bool:
         """An epoch bump is pending; nothing is drained until :meth:`maybe_bump_epoch`."""
@@ -119,7 +132,7 @@ class IdempotenceState:
         Returns True when the producer needs a new producer id (the epoch was exhausted).
         """
         self._resolve_sequences()
-        if not self._bump_required:
+        if not self._bump_required or self._transactional:
             return False
         self._bump_required = False
         self.epoch_bumps += 1

@@ -18,7 +18,7 @@ import threading
 import time
 import warnings
 import weakref
-from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Final, NoReturn, Self, TypeVar
 
@@ -54,6 +54,12 @@ from aioproducer.partitioner import (
 from aioproducer.protocol.records import Header, RecordBatchBuilder
 from aioproducer.sender import Sender
 from aioproducer.speedups import c as _c
+from aioproducer.transactions import (
+    ConsumerGroupMetadata,
+    TransactionManager,
+    TransactionState,
+    parse_offsets,
+)
 
 __all__ = ["Producer", "RecordMetadata", "SentRecords"]
 
@@ -75,6 +81,8 @@ _wall_clock_ns = time.time_ns  # a record's default timestamp: wall-clock ms, as
 _INT64_MAX: Final = (1 << 63) - 1  # a batch's timestamps are int64
 log = logging.getLogger("aioproducer.producer")
 _C = TypeVar("_C", bound=Completion)
+_T = TypeVar("_T")
+_IN_TRANSACTION: Final = TransactionState.IN_TRANSACTION
 
 
 async def _ready_py(future: asyncio.Future[RecordMetadata]) -> asyncio.Future[RecordMetadata]:
@@ -266,14 +274,14 @@ def _sender_stopped(
     producer._stall(f"its sender task {reason}")
 
 
-def _weakly(method: Callable[[ProducerError], None]) -> Callable[[ProducerError], None]:
+def _weakly(method: Callable[[_T], None]) -> Callable[[_T], None]:
     """``method`` (bound) called through a weak reference to its object."""
     ref = weakref.WeakMethod(method)
 
-    def call(error: ProducerError) -> None:
+    def call(arg: _T) -> None:
         bound = ref()
         if bound is not None:
-            bound(error)
+            bound(arg)
 
     return call
 
@@ -296,6 +304,7 @@ class Producer:
         self._sender: Sender | None = None
         self._sender_task: asyncio.Task[None] | None = None
         self._idempotence: IdempotenceState | None = None
+        self._txn: TransactionManager | None = None
         self._partitioner = _partitioner_for(self.config)
         self._space_freed: asyncio.Event | None = None
         self._valid_topics: set[str] = set()
@@ -415,7 +424,7 @@ class Producer:
         self._cluster = cluster
         self._space_freed = asyncio.Event()
         if config.enable_idempotence:
-            self._idempotence = IdempotenceState()
+            self._idempotence = IdempotenceState(transactional=config.transactional_id is not None)
         self._accumulator = RecordAccumulator(
             config,
             on_space_freed=self._space_freed.set,
@@ -426,11 +435,23 @@ class Producer:
         self._sender = Sender(  # no strong reference back: a dropped producer is collected
             config, cluster, self._accumulator, self._idempotence, _weakly(self._fail)
         )
+        if config.transactional_id is not None and self._idempotence is not None:
+            self._txn = TransactionManager(
+                config,
+                cluster,
+                self._idempotence,
+                on_fatal=self._sender.fail_fatally,
+                on_state=_weakly(self._transaction_state),
+                wakeup=self._sender.wakeup,
+            )
+            self._sender.transactions = self._accumulator.transactions = self._txn
         if load is not None and load.availability_timeout_ms:
             self._sender.node_polled = load.node_polled
         try:
             await cluster.bootstrap(config.max_block_ms / 1000)
-            if self._idempotence is not None:
+            if self._txn is not None:
+                await self._txn.initialize(config.max_block_ms)
+            elif self._idempotence is not None:
                 await self._sender.init_producer_id(config.max_block_ms)
         except BaseException:
             await cluster.close()
@@ -471,6 +492,8 @@ class Producer:
         config, accumulator, loop = self.config, self._accumulator, self._loop
         if _c is None or accumulator is None or self._sender is None or loop is None:
             return
+        if self._txn is not None and self._txn.state is not _IN_TRANSACTION:
+            return  # begin_transaction() installs it; leaving the transaction removes it
         if config.key_serializer or config.value_serializer or not self._java_partitioning:
             return
         self.send = _c.FastSend(  # type: ignore[method-assign]
@@ -527,6 +550,8 @@ class Producer:
         """
         if self._state is not _RUNNING or not self._in_loop():
             raise self._unusable("send()")
+        if self._txn is not None and self._txn.state is not _IN_TRANSACTION:
+            raise self._txn.send_error("send()")
         # Serialized here, once: a send() that waits appends later from these bytes.
         if self._key_serializer is not None:
             key = _serialize(self._key_serializer, "key", key)
@@ -562,6 +587,8 @@ class Producer:
         """
         if self._state is not _RUNNING or not self._in_loop():
             raise self._unusable("send_many()")
+        if self._txn is not None and self._txn.state is not _IN_TRANSACTION:
+            raise self._txn.send_error("send_many()")
         if type(topic) is not str:
             _check_topic(topic)  # raises InvalidTopicNameError
         if not isinstance(records, Iterable):
@@ -871,6 +898,8 @@ class Producer:
     def _check_running(self, what: str) -> None:
         if self._state is not _RUNNING:
             raise self._unusable(f"{what} (while it waited)")
+        if self._txn is not None and self._txn.state is not _IN_TRANSACTION:
+            raise self._txn.send_error(f"{what} (while it waited)")
 
     async def _route(
         self, topic: str, timeout: float | None = None
@@ -991,6 +1020,99 @@ class Producer:
         _, tps = await self._route(topic)
         return list(range(len(tps)))
 
+    # -- transactions ----------------------------------------------------------------------------
+    def _transactional(self, what: str) -> TransactionManager:
+        """The transaction manager, if ``what`` may run now."""
+        if self._txn is None:
+            raise IllegalStateError(f"{what} needs a transactional producer (transactional_id)")
+        if self._state is _FAILED and self._txn.last_error is not None:
+            raise self._txn.last_error
+        if self._state is not _RUNNING or not self._in_loop():
+            raise self._unusable(what)
+        return self._txn
+
+    def _transaction_state(self, state: TransactionState) -> None:
+        if state is _IN_TRANSACTION:
+            self._install_fast_send()
+        else:
+            self.__dict__.pop("send", None)  # the FastSend: send() says why it cannot
+
+    def begin_transaction(self) -> None:
+        """Start a transaction: records sent until it is committed or aborted belong to it."""
+        self._transactional("begin_transaction()").begin()
+
+    async def commit_transaction(self) -> None:
+        """Deliver every record of the transaction, then commit it (EndTxn).
+
+        If a record failed, raises AbortableTransactionError: call :meth:`abort_transaction`.
+        After a timeout (KafkaTimeoutError) it may be called again.
+        """
+        txn = self._transactional("commit_transaction()")
+        txn.begin_commit()
+        await self.flush()
+        await txn.end(commit=True)
+
+    async def abort_transaction(self) -> None:
+        """Abort the transaction: records not yet sent fail with TransactionAbortedError,
+        those sent become invisible to ``read_committed`` consumers."""
+        txn = self._transactional("abort_transaction()")
+        txn.begin_abort()
+        self._wakeup()  # the sender fails what is queued
+        await self.flush()
+        await txn.end(commit=False)
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Self]:
+        """``async with producer.transaction():`` begins a transaction, commits it when the
+        block ends normally and aborts it when the block raises (the error is re-raised)."""
+        self.begin_transaction()
+        try:
+            yield self
+        except BaseException:
+            txn = self._txn
+            if txn is not None and txn.state is not TransactionState.FATAL_ERROR:
+                try:
+                    await self.abort_transaction()
+                except ProducerError:
+                    log.exception("aborting the transaction after an error failed")
+            raise
+        await self.commit_transaction()
+
+    async def send_offsets_to_transaction(
+        self,
+        offsets: Mapping[Any, Any] | Sequence[Any],
+        group: str | ConsumerGroupMetadata | bytes | object,
+    ) -> None:
+        """Commit a consumer group's ``offsets`` as part of the transaction.
+
+        ``offsets``: ``{(topic, partition): offset}`` (TopicPartition keys too) or a list
+        of confluent-kafka ``TopicPartition`` with offsets; each is the next offset the
+        group should read. ``group``: the group id, or the consumer's group metadata
+        (:class:`ConsumerGroupMetadata`, one with the same attributes, or confluent-kafka's
+        ``consumer_group_metadata()``), which fences zombie consumers (KIP-447).
+        """
+        txn = self._transactional("send_offsets_to_transaction()")
+        if txn.state is not _IN_TRANSACTION:
+            raise txn.send_error("send_offsets_to_transaction()")
+        parsed = parse_offsets(offsets)
+        metadata = ConsumerGroupMetadata.parse(group)
+        if parsed:
+            await txn.send_offsets(parsed, metadata)
+
+    async def _abort_open_transaction(self) -> None:
+        """close(): a transaction left open is aborted (Java does so too)."""
+        txn = self._txn
+        if txn is None or txn.state not in (_IN_TRANSACTION, TransactionState.ABORTABLE_ERROR):
+            return
+        log.info("close(): aborting the open transaction")
+        try:
+            txn.begin_abort()
+            self._wakeup()
+            await self.flush()
+            await txn.end(commit=False)
+        except ProducerError as exc:
+            log.warning("close(): aborting the open transaction failed: %s", exc)
+
     # -- closing ---------------------------------------------------------------------------------
     async def close(self, timeout: float | None = None) -> None:
         """Deliver what is queued, then stop the sender and close every connection.
@@ -1032,6 +1154,7 @@ class Producer:
         try:
             try:
                 async with asyncio.timeout(timeout):
+                    await self._abort_open_transaction()
                     await self._deliver_queued(sender)
             except TimeoutError:
                 self._stop_now(sender, f"the producer was closed (timeout {timeout} s)")

@@ -39,6 +39,7 @@ from aioproducer.errors import (
     FencedProducerError,
     KafkaTimeoutError,
     ProducerError,
+    TransactionAbortedError,
     UnsupportedCompressionTypeError,
     broker_error,
 )
@@ -55,6 +56,7 @@ from aioproducer.protocol.messages.produce import (
     ProduceRequest,
     ProduceResponse,
 )
+from aioproducer.transactions import TransactionManager
 
 __all__ = ["Sender"]
 
@@ -82,6 +84,9 @@ class Sender:
         on_fatal: Callable[[ProducerError], None] | None = None,
     ) -> None:
         self.config = config
+        self.transactions: TransactionManager | None = None
+        """Set on a transactional producer: partitions join its transaction before their
+        batches are drained, and a failed batch makes the transaction abortable."""
         self.fatal_error: ProducerError | None = None
         """The error that ended this producer's use (it was fenced), once one did."""
         self._on_fatal = on_fatal
@@ -229,7 +234,9 @@ class Sender:
         cluster.maybe_refresh()
         self._fail_expired(now)
         idempotence = self.idempotence
-        if idempotence is not None:
+        if self.transactions is not None:
+            self._poll_transaction()
+        elif idempotence is not None:
             if idempotence.maybe_bump_epoch():
                 log.warning("producer epoch exhausted: asking for a new producer id")
             if not idempotence.has_producer_id():
@@ -281,6 +288,26 @@ class Sender:
                 self._send(conn, batches, now)
         return 0 if drained else max(0, min(delay, _IDLE_WAIT_MS))
 
+    def _poll_transaction(self) -> None:
+        """Start adding new partitions to the transaction; once it must be aborted, fail
+        the batches still queued (those in flight settle first: then EndTxn may go)."""
+        txn, idempotence = self.transactions, self.idempotence
+        assert txn is not None
+        assert idempotence is not None
+        idempotence.maybe_bump_epoch()  # resolves sequences; a bump waits for the abort
+        if idempotence.bump_requested and not txn.aborting:
+            txn.abortable(ProducerError("a batch's sequence is unresolved (out of order or lost)"))
+        txn.poll()
+        if txn.aborting and self.accumulator.has_undrained():
+            cause = txn.last_error
+            error = TransactionAbortedError(
+                "the transaction was aborted"
+                + (f" after an error: {cause}" if cause is not None else "")
+            )
+            error.__cause__ = cause
+            for batch in self.accumulator.abort_queued(error):
+                idempotence.on_failure(batch, adjust_sequences=True)
+
     # -- requests ------------------------------------------------------------------------------
     def _send(self, conn: BrokerConnection, batches: Sequence[ProducerBatch], now: int) -> None:
         by_topic: dict[str, list[tuple[int, bytes]]] = {}
@@ -290,7 +317,7 @@ class Sender:
             acks=self._acks,
             timeout_ms=self._timeout_ms,
             topic_data=list(by_topic.items()),
-            transactional_id=None,
+            transactional_id=self.config.transactional_id,
         )
         try:
             if self._zstd and (version := conn.version_for(ProduceRequest)) < 7:
@@ -373,7 +400,7 @@ class Sender:
             fenced = FencedProducerError(f"this producer was fenced: {error}")
             fenced.__cause__ = error
             self._fail(batch, fenced, code)
-            self._fail_fatally(fenced)
+            self.fail_fatally(fenced)
             return
         if code == _MESSAGE_TOO_LARGE and batch.record_count > 1:
             log.info("splitting a batch of %d records for %s", batch.record_count, batch.tp)
@@ -381,7 +408,7 @@ class Sender:
             return
         self._retry_or_fail(batch, error, now, force_retriable=verdict == "retry")
 
-    def _fail_fatally(self, error: ProducerError) -> None:
+    def fail_fatally(self, error: ProducerError) -> None:
         """Nothing can be sent any more (this producer was fenced): as Java does, fail every
         record not yet acknowledged with ``error`` and tell the producer, which refuses new
         records with it."""
@@ -390,6 +417,8 @@ class Sender:
         self.fatal_error = error
         log.error("%s: failing every record not yet acknowledged", error)
         self.accumulator.abort_all(error)
+        if self.transactions is not None:
+            self.transactions.fatal(error)
         if self._on_fatal is not None:
             self._on_fatal(error)
 
@@ -407,7 +436,8 @@ class Sender:
         if isinstance(error, BrokerError) and error.invalid_metadata:
             self.cluster.metadata.request_refresh()
         code = error.code if isinstance(error, BrokerError) else None
-        if not retriable or self._force_close:
+        txn = self.transactions
+        if not retriable or self._force_close or (txn is not None and txn.aborting):
             self._fail(batch, error, code)
         elif now >= batch.deadline_ms:
             self._fail(batch, self._timeout_error(batch, error), code, sent=True)
@@ -437,6 +467,8 @@ class Sender:
             self.idempotence.on_failure(batch, code, adjust_sequences=not sent)
         self.accumulator.deallocate(batch)
         batch.fail(error)
+        if self.transactions is not None:
+            self.transactions.batch_failed(error)
 
     def _fail_expired(self, now: int) -> None:
         for batch in self.accumulator.expired_batches(now):
@@ -444,7 +476,10 @@ class Sender:
                 self.idempotence.on_expired(batch)
             self.accumulator.deallocate(batch)
             last = batch.last_error if isinstance(batch.last_error, ProducerError) else None
-            batch.fail(self._timeout_error(batch, last))
+            error = self._timeout_error(batch, last)
+            batch.fail(error)
+            if self.transactions is not None:
+                self.transactions.batch_failed(error)
 
     def _timeout_error(
         self, batch: ProducerBatch, cause: ProducerError | None

@@ -83,8 +83,10 @@ DESCRIPTIONS = {
     "value_serializer": "A callable turning each value given to `send()` into bytes or None.",
     "enable_idempotence": "None (default): on unless `acks` is 0 or 1, `retries=0` or more "
     "than 5 in flight; True together with one of those is a `ConfigurationError`.",
-    "transactional_id": "Transactions are not implemented yet: any value raises "
-    "`ConfigurationError`.",
+    "transactional_id": "Makes the producer transactional (see [Transactions](transactions.md)): "
+    "`send()` works only inside a transaction; needs idempotence.",
+    "transaction_timeout_ms": "How long the transaction coordinator lets a transaction stay "
+    "open before it aborts it; at most the broker's `transaction.max.timeout.ms`.",
     "security_protocol": "`PLAINTEXT`, `SSL`, `SASL_PLAINTEXT` or `SASL_SSL` (see "
     "[Security](security.md)).",
     "sasl_mechanism": "`PLAIN`, `SCRAM-SHA-256` or `SCRAM-SHA-512` (OAUTHBEARER and GSSAPI "

@@ -167,6 +167,7 @@ class RecordBatchBuilder:
         "compression_level",
         "estimated_size",
         "timestamp_type",
+        "transactional",
     )
 
     def __init__(
@@ -176,7 +177,9 @@ class RecordBatchBuilder:
         compression: CompressionType = CompressionType.NONE,
         compression_level: int | None = None,
         timestamp_type: int = 0,
+        transactional: bool = False,
     ) -> None:
+        """``transactional``: the batch carries the transactional attribute bit."""
         validate_level(compression, compression_level)
         if timestamp_type not in (0, 1):
             raise ConfigurationError(f"timestamp_type must be 0 or 1, not {timestamp_type!r}")
@@ -186,6 +189,7 @@ class RecordBatchBuilder:
         )
         self.compression_level = compression_level
         self.timestamp_type = timestamp_type
+        self.transactional = transactional
         self._buffer = bytearray(BATCH_OVERHEAD)
         self.estimated_size = BATCH_OVERHEAD
         """Uncompressed bytes so far, the 61-byte batch header included (read-only)."""
@@ -440,7 +444,7 @@ class RecordBatchBuilder:
             -1,  # partitionLeaderEpoch
             2,  # magic
             0,  # crc, set below
-            codec | (self.timestamp_type << 3),
+            codec | (self.timestamp_type << 3) | (_TRANSACTIONAL_BIT if self.transactional else 0),
             count - 1,
             self._base_timestamp,
             self._max_timestamp,

@@ -1,8 +1,7 @@
 """Read a topic back with an independent client (confluent-kafka's consumer, librdkafka).
 
 Tests and benchmarks verify what aioproducer wrote with this, never with aioproducer itself.
-CRC checks are on, so a corrupt batch fails loudly. The end of a partition is where the
-consumer reports it (its last offsets may hold transaction markers rather than records).
+CRC checks are on, so a corrupt batch fails loudly.
 """
 
 from __future__ import annotations
@@ -14,9 +13,6 @@ from dataclasses import dataclass
 from aioproducer.testing._extra import missing_extra
 
 __all__ = ["ConsumedRecord", "committed_offsets", "consume_all", "count_records", "end_offsets"]
-
-#: librdkafka's RD_KAFKA_RESP_ERR__PARTITION_EOF: the event ``enable.partition.eof`` asks for.
-_PARTITION_EOF = -191
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +27,9 @@ class ConsumedRecord:
     """1 = CreateTime, 2 = LogAppendTime (librdkafka's numbering)."""
 
 
-def _consumer(bootstrap: str, topic: str, isolation: str) -> tuple[object, dict[int, int]]:
+def _consumer(
+    bootstrap: str, topic: str, isolation_level: str = "read_uncommitted"
+) -> tuple[object, dict[int, int]]:
     try:
         from confluent_kafka import Consumer, TopicPartition  # noqa: PLC0415
     except ImportError as exc:
@@ -45,8 +43,7 @@ def _consumer(bootstrap: str, topic: str, isolation: str) -> tuple[object, dict[
             "check.crcs": True,
             "auto.offset.reset": "earliest",
             "fetch.max.bytes": 64 * 1024 * 1024,
-            "isolation.level": isolation,
-            "enable.partition.eof": True,
+            "isolation.level": isolation_level,
         }
     )
     metadata = consumer.list_topics(topic, timeout=10)
@@ -72,8 +69,6 @@ def consume_all(
     ``isolation_level="read_committed"`` leaves out the records of aborted transactions
     (and waits for open ones to end); transaction markers are never records.
     """
-    if isolation_level not in ("read_committed", "read_uncommitted"):
-        raise ValueError("isolation_level must be read_committed or read_uncommitted")
     consumer, ends = _consumer(bootstrap, topic, isolation_level)
     records: list[ConsumedRecord] = []
     done = dict.fromkeys(ends, False)
@@ -82,14 +77,11 @@ def consume_all(
         while not all(done.values()):
             if time.monotonic() > deadline:
                 raise TimeoutError(f"reading {topic} back took over {timeout:.0f}s")
-            for msg in consumer.consume(10_000, 0.5):  # type: ignore[attr-defined]
+            messages = consumer.consume(10_000, 0.5)  # type: ignore[attr-defined]
+            if not messages:  # a partition may end in markers or aborted records
+                _done_by_position(consumer, topic, ends, done)
+            for msg in messages:
                 if msg.error() is not None:
-                    if msg.error().code() == _PARTITION_EOF:
-                        # At the end the consumer can read now: past the high watermark
-                        # taken at the start, transaction markers included, it is done.
-                        if msg.offset() >= ends[msg.partition()]:
-                            done[msg.partition()] = True
-                        continue
                     raise RuntimeError(f"consumer error: {msg.error()}")
                 ts_type, ts = msg.timestamp()
                 records.append(
@@ -109,6 +101,18 @@ def consume_all(
         consumer.close()  # type: ignore[attr-defined]
     records.sort(key=lambda r: (r.partition, r.offset))
     return records
+
+
+def _done_by_position(
+    consumer: object, topic: str, ends: dict[int, int], done: dict[int, bool]
+) -> None:
+    """Mark partitions whose fetch position reached their end as done."""
+    from confluent_kafka import TopicPartition  # noqa: PLC0415
+
+    pending = [TopicPartition(topic, p) for p, finished in done.items() if not finished]
+    for tp in consumer.position(pending):  # type: ignore[attr-defined]
+        if tp.offset >= ends[tp.partition]:
+            done[tp.partition] = True
 
 
 def count_records(bootstrap: str, topic: str, expected: int | None = None) -> int:

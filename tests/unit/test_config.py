@@ -170,12 +170,19 @@ def test_transactional_id_needs_idempotence() -> None:
         ProducerConfig(transactional_id="tx", enable_idempotence=False)
 
 
-def test_transactional_id_is_refused_until_transactions_exist() -> None:
-    """Accepted and ignored, records would go out non-transactionally: refused instead."""
-    with pytest.raises(ConfigurationError, match="transactions are not implemented"):
-        ProducerConfig(transactional_id="tx")
-    with pytest.raises(ConfigurationError, match="transactions are not implemented"):
-        ProducerConfig.from_mapping({"transactional.id": "tx"})
+def test_transactional_settings_with_java_names() -> None:
+    config = ProducerConfig.from_mapping(
+        {"transactional.id": "tx", "transaction.timeout.ms": "30000"}
+    )
+    assert (config.transactional_id, config.transaction_timeout_ms) == ("tx", 30_000)
+    assert config.enable_idempotence
+    assert ProducerConfig(transactional_id="tx").transaction_timeout_ms == 60_000  # Java's
+
+
+@pytest.mark.parametrize("value", [0, -1, 2**31, "60000", None, 1.5, True])
+def test_transaction_timeout_is_checked(value: object) -> None:
+    with pytest.raises(ConfigurationError, match="transaction_timeout_ms"):
+        ProducerConfig(transaction_timeout_ms=value)  # type: ignore[arg-type]
 
 
 # -- delivery timeout --------------------------------------------------------------------------

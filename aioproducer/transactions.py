@@ -1,0 +1,678 @@
+"""The transaction manager of a transactional producer (``transactional_id`` set).
+
+The state machine and the requests of Java's ``TransactionManager``, in asyncio:
+
+- :meth:`TransactionManager.initialize` finds the transaction coordinator (FindCoordinator,
+  key type 1) and sends InitProducerId for the transactional id, which fences every older
+  producer of that id and aborts what it left open;
+- :meth:`~TransactionManager.begin` moves READY to IN_TRANSACTION, locally;
+- each partition is added to the transaction (AddPartitionsToTxn, one request for all the
+  partitions waiting) before its first batch may be drained: the accumulator tells
+  :meth:`~TransactionManager.batch_opened` and asks :meth:`~TransactionManager.may_send`;
+- :meth:`~TransactionManager.send_offsets` adds a consumer group (AddOffsetsToTxn to the
+  transaction coordinator), then commits its offsets (TxnOffsetCommit to the group's
+  coordinator, FindCoordinator key type 0);
+- :meth:`~TransactionManager.end` sends EndTxn once every batch of the transaction is settled
+  (the producer flushes first); after an abort that left a sequence gap it bumps the epoch
+  with InitProducerId (KIP-360).
+
+This is transaction protocol version 1: AddPartitionsToTxn v0-3 and EndTxn v0-4, which
+brokers with ``transaction.version=2`` still serve. Errors split as Java's: coordinator
+moves and loads are retried with backoff; a failed batch or an abortable error leaves only
+:meth:`~TransactionManager.begin_abort`; fencing and authorization errors are fatal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import struct
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Final
+
+from aioproducer.cluster import Cluster
+from aioproducer.config import ProducerConfig
+from aioproducer.connection import BrokerConnection
+from aioproducer.errors import (
+    AbortableTransactionError,
+    BrokerUnavailableError,
+    ConfigurationError,
+    ConnectionLostError,
+    FencedProducerError,
+    IllegalStateError,
+    KafkaTimeoutError,
+    ProducerError,
+    broker_error,
+)
+from aioproducer.idempotence import IdempotenceState
+from aioproducer.metadata import TopicPartition
+from aioproducer.protocol.api import Request, Response
+from aioproducer.protocol.messages.add_offsets_to_txn import (
+    AddOffsetsToTxnRequest,
+    AddOffsetsToTxnResponse,
+)
+from aioproducer.protocol.messages.add_partitions_to_txn import (
+    AddPartitionsToTxnRequest,
+    AddPartitionsToTxnResponse,
+)
+from aioproducer.protocol.messages.end_txn import EndTxnRequest, EndTxnResponse
+from aioproducer.protocol.messages.find_coordinator import (
+    CoordinatorType,
+    FindCoordinatorRequest,
+    FindCoordinatorResponse,
+)
+from aioproducer.protocol.messages.init_producer_id import (
+    InitProducerIdRequest,
+    InitProducerIdResponse,
+)
+from aioproducer.protocol.messages.txn_offset_commit import (
+    TxnOffset,
+    TxnOffsetCommitRequest,
+    TxnOffsetCommitResponse,
+)
+
+__all__ = ["ConsumerGroupMetadata", "TransactionManager", "TransactionState", "parse_offsets"]
+
+log = logging.getLogger("aioproducer.transactions")
+
+_UNKNOWN_TOPIC_OR_PARTITION: Final = 3
+_REQUEST_TIMED_OUT: Final = 7
+_COORDINATOR_LOAD_IN_PROGRESS: Final = 14
+_COORDINATOR_NOT_AVAILABLE: Final = 15
+_NOT_COORDINATOR: Final = 16
+_CONCURRENT_TRANSACTIONS: Final = 51
+_OPERATION_NOT_ATTEMPTED: Final = 55
+_INVALID_PRODUCER_EPOCH: Final = 47
+_PRODUCER_FENCED: Final = 90
+#: the coordinator moved: look it up again, then retry
+_MOVED: Final = frozenset({_COORDINATOR_NOT_AVAILABLE, _NOT_COORDINATOR})
+#: retry the same coordinator after a backoff
+_RETRY: Final = frozenset(
+    {_COORDINATOR_LOAD_IN_PROGRESS, _CONCURRENT_TRANSACTIONS, _UNKNOWN_TOPIC_OR_PARTITION}
+)
+_FENCED: Final = frozenset({_INVALID_PRODUCER_EPOCH, _PRODUCER_FENCED})
+#: fatal besides fencing: TRANSACTIONAL_ID_AUTHORIZATION_FAILED, CLUSTER_AUTHORIZATION_FAILED,
+#: INVALID_TXN_STATE, INVALID_TRANSACTION_TIMEOUT, TRANSACTION_COORDINATOR_FENCED,
+#: UNSUPPORTED_VERSION
+_FATAL: Final = frozenset({53, 31, 48, 50, 52, 35})
+_CONCURRENT_BACKOFF_MS: Final = 20  # Java's retry for CONCURRENT_TRANSACTIONS at the start
+_CGMD_MAGIC: Final = b"CGMDv2:"
+_INT32: Final = struct.Struct("=i")
+
+
+class TransactionState(enum.Enum):
+    """Where a transactional producer stands (Java's ``TransactionManager.State``)."""
+
+    UNINITIALIZED = "uninitialized"
+    READY = "ready"
+    IN_TRANSACTION = "in transaction"
+    COMMITTING = "committing"
+    ABORTING = "aborting"
+    ABORTABLE_ERROR = "abortable error"
+    FATAL_ERROR = "fatal error"
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumerGroupMetadata:
+    """A consumer's group membership, for :meth:`Producer.send_offsets_to_transaction`:
+    the group coordinator refuses the offsets of a member that is no longer in the group
+    (KIP-447), so a zombie consumer cannot commit."""
+
+    group_id: str
+    generation_id: int = -1
+    member_id: str = ""
+    group_instance_id: str | None = None
+
+    @classmethod
+    def parse(cls, group: object) -> ConsumerGroupMetadata:
+        """A group id, this class, an object with the same attributes (aiokafka's, Java's
+        shape), or the bytes of confluent-kafka's ``Consumer.consumer_group_metadata()``."""
+        if isinstance(group, ConsumerGroupMetadata):
+            return group
+        if isinstance(group, str):
+            result = cls(group)
+        elif isinstance(group, bytes):
+            result = _parse_librdkafka(group)
+        else:
+            try:
+                result = cls(
+                    getattr(group, "group_id"),  # noqa: B009 - a duck-typed object
+                    getattr(group, "generation_id", -1),
+                    getattr(group, "member_id", "") or "",
+                    getattr(group, "group_instance_id", None),
+                )
+            except AttributeError:
+                raise ConfigurationError(
+                    "send_offsets_to_transaction() takes a group id or consumer group metadata, "
+                    f"not {type(group).__name__}"
+                ) from None
+        if not isinstance(result.group_id, str) or not result.group_id:
+            raise ConfigurationError(f"the group id must be a non-empty str, not {group!r}")
+        if type(result.generation_id) is not int or not isinstance(result.member_id, str):
+            raise ConfigurationError(f"invalid consumer group metadata {group!r}")
+        if result.group_instance_id is not None and not isinstance(result.group_instance_id, str):
+            raise ConfigurationError(f"invalid group_instance_id in {group!r}")
+        return result
+
+
+def _parse_librdkafka(data: bytes) -> ConsumerGroupMetadata:
+    """librdkafka's serialized group metadata: ``CGMDv2:``, the generation (int32, native
+    order), then NUL-terminated group id and member id, an is-null byte and the instance id."""
+    try:
+        if not data.startswith(_CGMD_MAGIC):
+            raise ValueError("no CGMDv2 magic")
+        offset = len(_CGMD_MAGIC)
+        (generation,) = _INT32.unpack_from(data, offset)
+        offset += 4
+        group_end = data.index(b"\0", offset)
+        member_end = data.index(b"\0", group_end + 1)
+        group, member = data[offset:group_end], data[group_end + 1 : member_end]
+        instance: str | None = None
+        if data[member_end + 1] == 0:
+            instance = data[member_end + 2 : data.index(b"\0", member_end + 2)].decode()
+        return ConsumerGroupMetadata(group.decode(), generation, member.decode(), instance)
+    except (ValueError, IndexError, struct.error, UnicodeDecodeError) as exc:
+        raise ConfigurationError(
+            f"bytes given as consumer group metadata are not librdkafka's ({exc})"
+        ) from None
+
+
+def parse_offsets(offsets: object) -> list[TxnOffset]:
+    """``{(topic, partition): offset}`` (keys may be objects with ``.topic`` and
+    ``.partition``; values ints or objects with ``.offset`` and optionally ``.metadata``),
+    or a list of objects with ``.topic``, ``.partition`` and ``.offset`` (confluent-kafka's
+    ``TopicPartition``), as the offsets to commit."""
+    items: Iterable[tuple[object, object]]
+    if isinstance(offsets, Mapping):
+        items = offsets.items()
+    elif isinstance(offsets, list | tuple):
+        items = [(item, item) for item in offsets]
+    else:
+        raise ConfigurationError(
+            "offsets must be a mapping {(topic, partition): offset} or a list of "
+            f"TopicPartition, not {type(offsets).__name__}"
+        )
+    result: list[TxnOffset] = []
+    for key, value in items:
+        if isinstance(key, tuple) and len(key) == 2:
+            topic, partition = key
+        else:
+            topic, partition = getattr(key, "topic", None), getattr(key, "partition", None)
+        offset = value if isinstance(value, int) else getattr(value, "offset", None)
+        metadata = getattr(value, "metadata", None)
+        epoch = getattr(value, "leader_epoch", None)
+        if not isinstance(topic, str) or not topic:
+            raise ConfigurationError(f"invalid topic in offsets: {key!r}")
+        if type(partition) is not int or not 0 <= partition < 2**31:
+            raise ConfigurationError(f"invalid partition in offsets: {key!r}")
+        if type(offset) is not int or not 0 <= offset < 2**63:
+            raise ConfigurationError(f"invalid offset for {topic}-{partition}: {value!r}")
+        if metadata is not None and not isinstance(metadata, str):
+            metadata = None
+        leader_epoch = epoch if type(epoch) is int and 0 <= epoch < 2**31 else -1
+        result.append(TxnOffset(topic, partition, offset, leader_epoch, metadata))
+    return result
+
+
+class _RetryError(Exception):
+    """Internal: the request should be sent again (``moved``: to a coordinator looked up
+    again), after ``backoff_ms`` (None: retry_backoff_ms)."""
+
+    def __init__(self, reason: str, *, moved: bool = False, backoff_ms: int | None = None):
+        super().__init__(reason)
+        self.moved = moved
+        self.backoff_ms = backoff_ms
+
+
+class TransactionManager:
+    """The transaction state of one producer, and the requests that move it."""
+
+    def __init__(
+        self,
+        config: ProducerConfig,
+        cluster: Cluster,
+        idempotence: IdempotenceState,
+        *,
+        on_fatal: Callable[[ProducerError], None],
+        on_state: Callable[[TransactionState], None],
+        wakeup: Callable[[], None],
+    ) -> None:
+        assert config.transactional_id is not None
+        self.transactional_id = config.transactional_id
+        self.config = config
+        self.cluster = cluster
+        self.idempotence = idempotence
+        self.state = TransactionState.UNINITIALIZED
+        self.last_error: ProducerError | None = None
+        """What put the producer in ABORTABLE_ERROR or FATAL_ERROR."""
+        self._on_fatal = on_fatal
+        self._on_state = on_state
+        self._wakeup = wakeup
+        self._coordinators: dict[tuple[int, str], int] = {}
+        self._added: set[TopicPartition] = set()
+        self._pending: set[TopicPartition] = set()
+        self._adding: asyncio.Task[None] | None = None
+        self._started = False  # a partition or a group joined: EndTxn is needed
+
+    def __repr__(self) -> str:
+        return f"<TransactionManager {self.transactional_id!r} {self.state.value}>"
+
+    # -- state -------------------------------------------------------------------------------
+    def _set_state(self, state: TransactionState) -> None:
+        if state is not self.state:
+            log.debug("transaction %r: %s -> %s", self.transactional_id, self.state, state)
+            self.state = state
+            self._on_state(state)
+
+    def check_usable(self, what: str) -> None:
+        """Raise the error for ``what`` unless the producer may still run transactions."""
+        state = self.state
+        if state is TransactionState.FATAL_ERROR:
+            assert self.last_error is not None
+            raise self.last_error
+        if state is TransactionState.ABORTABLE_ERROR:
+            error = AbortableTransactionError(
+                f"{what}: the transaction failed ({self.last_error}); "
+                "only abort_transaction() is allowed now"
+            )
+            error.__cause__ = self.last_error
+            raise error
+
+    def send_error(self, what: str) -> ProducerError:
+        """The error for a send outside IN_TRANSACTION."""
+        try:
+            self.check_usable(what)
+        except ProducerError as exc:
+            return exc
+        if self.state in (TransactionState.COMMITTING, TransactionState.ABORTING):
+            return IllegalStateError(f"{what} while the transaction is {self.state.value}")
+        return IllegalStateError(
+            f"{what} outside a transaction: this producer is transactional "
+            f"(transactional_id={self.transactional_id!r}); call begin_transaction() first"
+        )
+
+    def abortable(self, error: ProducerError) -> None:
+        """The transaction cannot commit any more (a batch failed, ...)."""
+        if self.state in (TransactionState.IN_TRANSACTION, TransactionState.COMMITTING):
+            log.warning("transaction %r must be aborted: %s", self.transactional_id, error)
+            self.last_error = error
+            self._set_state(TransactionState.ABORTABLE_ERROR)
+
+    def fatal(self, error: ProducerError) -> None:
+        """Nothing more is possible (fenced, not authorized): only close() is left."""
+        if self.state is TransactionState.FATAL_ERROR:
+            return
+        self.last_error = error
+        self._pending.clear()
+        self._set_state(TransactionState.FATAL_ERROR)
+        self._on_fatal(error)
+
+    @property
+    def aborting(self) -> bool:
+        """Batches need not be retried: the transaction will be aborted."""
+        return self.state in (TransactionState.ABORTING, TransactionState.ABORTABLE_ERROR)
+
+    # -- partitions --------------------------------------------------------------------------
+    def batch_opened(self, tp: TopicPartition) -> None:
+        """A batch of ``tp`` was queued: the partition must join the transaction."""
+        if tp not in self._added:
+            self._pending.add(tp)
+
+    def may_send(self, tp: TopicPartition) -> bool:
+        """``tp`` is in the transaction: its batches may be drained."""
+        return tp in self._added
+
+    def batch_failed(self, error: BaseException) -> None:
+        """A batch of the transaction failed: it can only be aborted now."""
+        if isinstance(error, ProducerError):
+            self.abortable(error)
+        else:
+            self.abortable(ProducerError(f"a batch failed: {error!r}"))
+
+    def poll(self) -> None:
+        """The sender's turn: add waiting partitions (one request in flight at a time)."""
+        if not self._pending or (
+            self.state is not TransactionState.IN_TRANSACTION
+            and (self.state is not TransactionState.COMMITTING)
+        ):
+            return
+        if self._adding is None or self._adding.done():
+            self._adding = asyncio.get_running_loop().create_task(self._add_partitions())
+
+    async def _add_partitions(self) -> None:
+        try:
+            while self._pending and self.state in (
+                TransactionState.IN_TRANSACTION,
+                TransactionState.COMMITTING,
+            ):
+                await self._add_once(sorted(self._pending))
+        except ProducerError as exc:
+            self._pending.clear()
+            if self.state is not TransactionState.FATAL_ERROR:
+                self.abortable(exc)
+        except Exception as exc:
+            log.exception("unexpected error adding partitions to the transaction")
+            self.abortable(ProducerError(f"adding partitions to the transaction failed: {exc!r}"))
+        finally:
+            self._wakeup()
+
+    async def _add_once(self, tps: list[TopicPartition]) -> None:
+        topics: dict[str, list[int]] = {}
+        for tp in tps:
+            topics.setdefault(tp.topic, []).append(tp.partition)
+        await self._call(
+            lambda: AddPartitionsToTxnRequest(
+                self.transactional_id, *self._producer_state(), topics
+            ),
+            lambda response: self._added_partitions(response, tps),
+            "AddPartitionsToTxn",
+            deadline=None,
+        )
+
+    def _added_partitions(self, response: Response, tps: list[TopicPartition]) -> None:
+        assert isinstance(response, AddPartitionsToTxnResponse)
+        errors: dict[int, list[str]] = {}
+        retry: int | None = None
+        for result in response.results:
+            for part in result.partitions:
+                tp = TopicPartition(part.topic, part.partition)
+                code = part.error_code
+                if code == 0:
+                    if tp in self._pending:
+                        self._pending.discard(tp)
+                        self._added.add(tp)
+                        self._started = True
+                    continue
+                if code in _MOVED or code in _RETRY:
+                    retry = code
+                elif code != _OPERATION_NOT_ATTEMPTED:
+                    errors.setdefault(code, []).append(f"{tp.topic}-{tp.partition}")
+        for code, names in errors.items():
+            self._raise(code, f"AddPartitionsToTxn for {', '.join(names)}")
+        if retry is not None:
+            self._retry_for(retry, "AddPartitionsToTxn", fast=not self._added)
+        if self._pending.intersection(tps):
+            raise _RetryError("AddPartitionsToTxn left partitions out")
+
+    # -- offsets -----------------------------------------------------------------------------
+    async def send_offsets(self, offsets: list[TxnOffset], group: ConsumerGroupMetadata) -> None:
+        """AddOffsetsToTxn, then TxnOffsetCommit to the group coordinator."""
+        deadline = self._deadline()
+        await self._call(
+            lambda: AddOffsetsToTxnRequest(
+                self.transactional_id, *self._producer_state(), group.group_id
+            ),
+            self._check_simple,
+            "AddOffsetsToTxn",
+            deadline=deadline,
+        )
+        self._started = True
+        remaining = {(o.topic, o.partition): o for o in offsets}
+
+        def commit_request() -> Request:
+            return TxnOffsetCommitRequest(
+                self.transactional_id,
+                group.group_id,
+                *self._producer_state(),
+                list(remaining.values()),
+                group.generation_id,
+                group.member_id,
+                group.group_instance_id,
+            )
+
+        def committed(response: Response) -> None:
+            assert isinstance(response, TxnOffsetCommitResponse)
+            retry: int | None = None
+            for part in response.partitions:
+                code = part.error_code
+                if code == 0:
+                    remaining.pop((part.topic, part.partition), None)
+                elif code in _MOVED or code == _REQUEST_TIMED_OUT:
+                    retry = _NOT_COORDINATOR
+                elif code in (_UNKNOWN_TOPIC_OR_PARTITION, _COORDINATOR_LOAD_IN_PROGRESS):
+                    retry = retry or code
+                else:
+                    self._raise(code, f"TxnOffsetCommit for {part.topic}-{part.partition}")
+            if retry is not None:
+                self._retry_for(retry, "TxnOffsetCommit")
+            if remaining:
+                raise _RetryError("TxnOffsetCommit left partitions out")
+
+        await self._call(
+            commit_request, committed, "TxnOffsetCommit", deadline=deadline, group=group.group_id
+        )
+
+    # -- ending ------------------------------------------------------------------------------
+    def begin(self) -> None:
+        """READY -> IN_TRANSACTION."""
+        self.check_usable("begin_transaction()")
+        if self.state is TransactionState.IN_TRANSACTION:
+            raise IllegalStateError("begin_transaction(): a transaction is already in progress")
+        if self.state is not TransactionState.READY:
+            raise IllegalStateError(f"begin_transaction() while the producer is {self.state.value}")
+        self._started = False
+        self._set_state(TransactionState.IN_TRANSACTION)
+
+    def begin_commit(self) -> None:
+        """IN_TRANSACTION -> COMMITTING (again COMMITTING: a retry after a timeout)."""
+        self.check_usable("commit_transaction()")
+        if self.state is TransactionState.COMMITTING:
+            return
+        if self.state is not TransactionState.IN_TRANSACTION:
+            raise IllegalStateError(
+                f"commit_transaction() while the producer is {self.state.value}"
+                + (": call begin_transaction() first" if self._ready() else "")
+            )
+        self._set_state(TransactionState.COMMITTING)
+
+    def begin_abort(self) -> None:
+        """IN_TRANSACTION or ABORTABLE_ERROR -> ABORTING (again ABORTING: a retry)."""
+        if self.state is TransactionState.FATAL_ERROR:
+            assert self.last_error is not None
+            raise self.last_error
+        if self.state is TransactionState.ABORTING:
+            return
+        if self.state not in (TransactionState.IN_TRANSACTION, TransactionState.ABORTABLE_ERROR):
+            raise IllegalStateError(
+                f"abort_transaction() while the producer is {self.state.value}"
+                + (": call begin_transaction() first" if self._ready() else "")
+            )
+        self._pending.clear()
+        self._set_state(TransactionState.ABORTING)
+
+    def _ready(self) -> bool:
+        return self.state is TransactionState.READY
+
+    async def end(self, commit: bool) -> None:
+        """Every batch is settled: EndTxn (if anything joined), then READY.
+
+        A commit whose batches failed meanwhile raises AbortableTransactionError instead.
+        """
+        if self._adding is not None and not self._adding.done():
+            await asyncio.wait((self._adding,))
+        what = "commit_transaction()" if commit else "abort_transaction()"
+        if commit:
+            self.check_usable(what)
+        elif self.state is TransactionState.FATAL_ERROR:
+            assert self.last_error is not None
+            raise self.last_error
+        if self._started:
+            await self._call(
+                lambda: EndTxnRequest(self.transactional_id, *self._producer_state(), commit),
+                self._check_simple,
+                "EndTxn",
+                deadline=self._deadline(),
+                max_version=4,  # v5 is transaction version 2 (the epoch bumps every EndTxn)
+            )
+        if not commit and self.idempotence.bump_requested:
+            await self.initialize(self.config.max_block_ms, bump=True)  # sequences restart
+        self._added.clear()
+        self._pending.clear()
+        self._started = False
+        self._set_state(TransactionState.READY)
+        log.debug("transaction %r %s", self.transactional_id, "committed" if commit else "aborted")
+
+    # -- producer id -------------------------------------------------------------------------
+    def _producer_state(self) -> tuple[int, int]:
+        return self.idempotence.producer_id, self.idempotence.epoch
+
+    async def initialize(self, timeout_ms: int, *, bump: bool = False) -> None:
+        """InitProducerId for the transactional id (``bump``: with our id and epoch, which
+        the coordinator bumps if we are still the current producer)."""
+        idempotence = self.idempotence
+
+        def request() -> Request:
+            if bump:
+                return InitProducerIdRequest(
+                    self.transactional_id,
+                    self.config.transaction_timeout_ms,
+                    idempotence.producer_id,
+                    idempotence.epoch,
+                )
+            return InitProducerIdRequest(self.transactional_id, self.config.transaction_timeout_ms)
+
+        def check(response: Response) -> None:
+            assert isinstance(response, InitProducerIdResponse)
+            if response.error_code:
+                self._check_code(response.error_code, "InitProducerId")
+            idempotence.new_epoch(response.producer_id, response.producer_epoch)
+            log.info(
+                "transactional id %r: producer id %d, epoch %d",
+                self.transactional_id,
+                response.producer_id,
+                response.producer_epoch,
+            )
+
+        loop = asyncio.get_running_loop()
+        await self._call(
+            request,
+            check,
+            "InitProducerId",
+            deadline=loop.time() + timeout_ms / 1000,
+            min_version=3 if bump else 0,
+        )
+        if self.state is TransactionState.UNINITIALIZED:
+            self._set_state(TransactionState.READY)
+
+    # -- requests ----------------------------------------------------------------------------
+    def _deadline(self) -> float:
+        return asyncio.get_running_loop().time() + self.config.max_block_ms / 1000
+
+    def _check_simple(self, response: Response) -> None:
+        assert isinstance(response, AddOffsetsToTxnResponse | EndTxnResponse)
+        if response.error_code:
+            self._check_code(response.error_code, type(response).__name__[: -len("Response")])
+
+    def _check_code(self, code: int, what: str) -> None:
+        if code in _MOVED or code in _RETRY:
+            self._retry_for(code, what)
+        self._raise(code, what)
+
+    def _retry_for(self, code: int, what: str, *, fast: bool = False) -> None:
+        error = broker_error(code, what)
+        backoff = _CONCURRENT_BACKOFF_MS if fast and code == _CONCURRENT_TRANSACTIONS else None
+        raise _RetryError(str(error), moved=code in _MOVED, backoff_ms=backoff)
+
+    def _raise(self, code: int, what: str) -> None:
+        """Raise the error for ``code``: fatal ones end the producer, the others the
+        transaction."""
+        error = broker_error(code, what)
+        if code in _FENCED:
+            fenced = FencedProducerError(
+                f"this producer was fenced: another producer with transactional id "
+                f"{self.transactional_id!r} started ({error})"
+            )
+            fenced.__cause__ = error
+            self.fatal(fenced)
+            raise fenced
+        if code in _FATAL:
+            self.fatal(error)
+            raise error
+        self.abortable(error)
+        raise error
+
+    async def _call(
+        self,
+        request: Callable[[], Request],
+        handle: Callable[[Response], None],
+        what: str,
+        *,
+        deadline: float | None,
+        group: str | None = None,
+        min_version: int = 0,
+        max_version: int | None = None,
+    ) -> None:
+        """Send ``request()`` to the transaction (or ``group``'s) coordinator until
+        ``handle`` accepts the response, retrying coordinator moves, loads and lost
+        connections until ``deadline`` (loop time; None: while the state allows)."""
+        loop = asyncio.get_running_loop()
+        key = (CoordinatorType.GROUP, group) if group is not None else None
+        attempt = 0
+        while True:
+            if self.state is TransactionState.FATAL_ERROR:
+                assert self.last_error is not None
+                raise self.last_error
+            backoff_ms: int | None = None
+            try:
+                conn = await self._coordinator(key)
+                version = conn.version_for(type(request()))
+                if version < min_version:
+                    raise ProducerError(f"{what} v{min_version}+ is needed; {conn} has v{version}")
+                if max_version is not None:
+                    version = min(version, max_version)
+                handle(await conn.request(request(), version))
+                return
+            except _RetryError as retry:
+                last = str(retry)
+                backoff_ms = retry.backoff_ms
+                if retry.moved:
+                    self._forget(key)
+            except (ConnectionLostError, BrokerUnavailableError, KafkaTimeoutError) as exc:
+                last = str(exc)
+                self._forget(key)
+            attempt += 1
+            if deadline is not None and loop.time() >= deadline:
+                raise KafkaTimeoutError(
+                    f"{what} for transactional id {self.transactional_id!r} did not succeed "
+                    f"within max_block_ms ({self.config.max_block_ms} ms): {last}"
+                )
+            if backoff_ms is None:
+                backoff_ms = min(
+                    self.config.retry_backoff_ms * 2 ** min(attempt - 1, 10),
+                    max(self.config.retry_backoff_max_ms, self.config.retry_backoff_ms),
+                )
+            log.debug("%s: %s; retrying in %d ms", what, last, backoff_ms)
+            await asyncio.sleep(backoff_ms / 1000)
+
+    def _forget(self, key: tuple[int, str] | None) -> None:
+        self._coordinators.pop(key or (CoordinatorType.TRANSACTION, self.transactional_id), None)
+
+    async def _coordinator(self, key: tuple[int, str] | None) -> BrokerConnection:
+        """A connection to the coordinator of ``key`` (None: our transactional id)."""
+        if key is None:
+            key = (CoordinatorType.TRANSACTION, self.transactional_id)
+        cluster = self.cluster
+        node = self._coordinators.get(key)
+        if node is None:
+            conn = cluster.any_connection()
+            if conn is None:
+                brokers = list(cluster.metadata.brokers)
+                if not brokers:
+                    cluster.metadata.request_refresh()
+                    cluster.maybe_refresh()
+                    raise _RetryError("no broker known yet")
+                conn = await cluster.connection(brokers[0])
+            response = await conn.request(FindCoordinatorRequest([key[1]], key[0]))
+            assert isinstance(response, FindCoordinatorResponse)
+            (found,) = response.coordinators
+            if found.error_code:
+                kind = "transaction" if key[0] == CoordinatorType.TRANSACTION else "group"
+                self._check_code(found.error_code, f"FindCoordinator ({kind} {key[1]!r})")
+            if cluster.metadata.broker(found.node_id) is None:
+                cluster.metadata.request_refresh()
+                cluster.maybe_refresh()
+                raise _RetryError(f"coordinator {found.node_id} is not in the metadata yet")
+            node = self._coordinators[key] = found.node_id
+        return await cluster.connection(node)
