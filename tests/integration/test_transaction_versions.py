@@ -12,6 +12,7 @@ import pytest
 
 from aioproducer import Producer
 from aioproducer.testing import AdminClient, LocalKafkaCluster
+from aioproducer.testing.pytest_plugin import KafkaClusterHandle
 from aioproducer.testing.readback import committed_offsets, consume_all
 
 pytestmark = [
@@ -21,19 +22,35 @@ pytestmark = [
 ]
 
 
-def _features(cluster: LocalKafkaCluster) -> dict[str, int]:
-    with AdminClient(cluster.nodes[0].address) as admin:
+def _features(address: str) -> dict[str, int]:
+    with AdminClient(address) as admin:
         return admin.finalized_features()
+
+
+async def _cluster_at(
+    version: int,
+    session: KafkaClusterHandle,
+    factory: Callable[..., LocalKafkaCluster],
+) -> KafkaClusterHandle:
+    """The session's cluster when its transaction.version is ``version`` (a 4.x broker
+    formatted by default has 2), else a broker formatted with it."""
+    first = session.bootstrap_servers.split(",")[0]
+    if (await asyncio.to_thread(_features, first)).get("transaction.version") == version:
+        return session
+    flag = ("--feature", f"transaction.version={version}")
+    cluster = await asyncio.to_thread(factory, 1, format_args=flag)
+    features = await asyncio.to_thread(_features, cluster.nodes[0].address)
+    assert features.get("transaction.version") == version
+    return cluster
 
 
 @pytest.mark.parametrize("version", [1, 2])
 async def test_commit_abort_and_offsets(
-    kafka_cluster_factory: Callable[..., LocalKafkaCluster], version: int
+    kafka_cluster: KafkaClusterHandle,
+    kafka_cluster_factory: Callable[..., LocalKafkaCluster],
+    version: int,
 ) -> None:
-    cluster = await asyncio.to_thread(
-        kafka_cluster_factory, 1, format_args=("--feature", f"transaction.version={version}")
-    )
-    assert (await asyncio.to_thread(_features, cluster)).get("transaction.version") == version
+    cluster = await _cluster_at(version, kafka_cluster, kafka_cluster_factory)
     topic = await asyncio.to_thread(cluster.create_topic, None, 3)
     group = f"tv{version}-{uuid.uuid4().hex[:8]}"
     async with Producer(
