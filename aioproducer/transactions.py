@@ -255,6 +255,7 @@ class TransactionManager:
         self._pending: set[TopicPartition] = set()
         self._adding: asyncio.Task[None] | None = None
         self._started = False  # a partition or a group joined: EndTxn is needed
+        self._offset_commits: set[asyncio.Future[None]] = set()  # EndTxn waits for them
 
     def __repr__(self) -> str:
         return f"<TransactionManager {self.transactional_id!r} {self.state.value}>"
@@ -399,6 +400,15 @@ class TransactionManager:
     # -- offsets -----------------------------------------------------------------------------
     async def send_offsets(self, offsets: list[TxnOffset], group: ConsumerGroupMetadata) -> None:
         """AddOffsetsToTxn, then TxnOffsetCommit to the group coordinator."""
+        done = asyncio.get_running_loop().create_future()
+        self._offset_commits.add(done)
+        try:
+            await self._send_offsets(offsets, group)
+        finally:
+            self._offset_commits.discard(done)
+            done.set_result(None)
+
+    async def _send_offsets(self, offsets: list[TxnOffset], group: ConsumerGroupMetadata) -> None:
         deadline = self._deadline()
         await self._call(
             lambda: AddOffsetsToTxnRequest(
@@ -492,6 +502,8 @@ class TransactionManager:
         """
         if self._adding is not None and not self._adding.done():
             await asyncio.wait((self._adding,))
+        if self._offset_commits:  # sent by another task, still going
+            await asyncio.wait(list(self._offset_commits))
         what = "commit_transaction()" if commit else "abort_transaction()"
         if commit:
             self.check_usable(what)

@@ -50,6 +50,7 @@ from aioproducer.protocol.messages.txn_offset_commit import (
     TxnOffsetCommitResponse,
 )
 from aioproducer.protocol.primitives import Reader
+from aioproducer.speedups import c as speedups
 from aioproducer.testing import FakeBroker
 from aioproducer.testing._fake_txn import TXN_DECODERS, encode_txn_response
 from aioproducer.testing.fake_broker import Action
@@ -319,3 +320,39 @@ async def test_close_aborts_what_is_open(broker: FakeBroker) -> None:
     await producer.close()
     assert sent.done()
     assert [txn.result for _, txn in broker.transactions.ended] == [False]
+
+
+async def test_fast_send_only_inside_a_transaction(broker: FakeBroker) -> None:
+    """The C FastSend answers send() only while a transaction is open; outside one the
+    Python send() refuses the record."""
+    async with _producer(broker) as producer:
+        assert "send" not in producer.__dict__
+        producer.begin_transaction()
+        assert ("send" in producer.__dict__) is (speedups is not None)
+        await producer.send("t", b"v", key=b"k")
+        await producer.commit_transaction()
+        assert "send" not in producer.__dict__
+        with pytest.raises(IllegalStateError):
+            _ = producer.send("t", b"v", key=b"k")
+
+
+async def test_async_with_aborts_when_the_commit_fails(broker: FakeBroker) -> None:
+    broker.script(ApiKey.ADD_PARTITIONS_TO_TXN, [TransactionAbortableError])
+    async with _producer(broker) as producer:
+        with pytest.raises(AbortableTransactionError):
+            async with producer.transaction():
+                await producer.send("t", b"v", partition=0)
+        assert _state(producer) is TransactionState.READY
+    assert broker.received(ApiKey.END_TXN) == []  # nothing had joined: nothing to end
+
+
+async def test_commit_waits_for_offsets_sent_by_another_task(broker: FakeBroker) -> None:
+    broker.script(ApiKey.TXN_OFFSET_COMMIT, [Action(delay_ms=100)])
+    async with _producer(broker) as producer:
+        producer.begin_transaction()
+        offsets = asyncio.ensure_future(producer.send_offsets_to_transaction({("in", 0): 3}, "g"))
+        await asyncio.sleep(0.03)
+        await producer.commit_transaction()
+        assert offsets.done()
+        await offsets
+    assert broker.transactions.committed_offsets == {"g": {("in", 0): 3}}
