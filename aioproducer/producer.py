@@ -27,6 +27,7 @@ from aioproducer.batch import Completion, ProducerBatch, RecordGroup, RecordMeta
 from aioproducer.buffer_memory import NO_WAIT, MemoryWaiter
 from aioproducer.cluster import Cluster, now_ms
 from aioproducer.config import ProducerConfig, build_config
+from aioproducer.consumer_group import ConsumerGroupMetadata, parse_offsets
 from aioproducer.errors import (
     AbortableTransactionError,
     BufferFullError,
@@ -55,12 +56,7 @@ from aioproducer.partitioner import (
 from aioproducer.protocol.records import Header, RecordBatchBuilder
 from aioproducer.sender import Sender
 from aioproducer.speedups import c as _c
-from aioproducer.transactions import (
-    ConsumerGroupMetadata,
-    TransactionManager,
-    TransactionState,
-    parse_offsets,
-)
+from aioproducer.transactions import TransactionManager, TransactionState
 
 __all__ = ["Producer", "RecordMetadata", "SentRecords"]
 
