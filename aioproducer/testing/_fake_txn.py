@@ -58,6 +58,7 @@ __all__ = [
 
 _NOT_COORDINATOR: Final = 16
 _INVALID_PRODUCER_EPOCH: Final = 47
+_INVALID_TXN_STATE: Final = 48
 _PRODUCER_FENCED: Final = 90
 
 TXN_SERVED: Final[dict[int, type[Request]]] = {
@@ -308,8 +309,14 @@ class FakeTransactions:
                 ),
             )
         assert isinstance(request, EndTxnRequest)
+        if not error and request.transactional_id not in self.open:
+            # a retry of the last end (answered alike), or an end with nothing begun
+            last = [t for tid, t in self.ended if tid == request.transactional_id][-1:]
+            if not last or last[0].result is not request.committed:
+                error = _INVALID_TXN_STATE
+            return EndTxnResponse(0, error)
         if not error:
-            txn = self.open.pop(request.transactional_id, FakeTransaction())
+            txn = self.open.pop(request.transactional_id)
             txn.result = request.committed
             self.ended.append((request.transactional_id, txn))
             if request.committed:

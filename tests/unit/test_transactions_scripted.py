@@ -53,7 +53,7 @@ from aioproducer.protocol.primitives import Reader
 from aioproducer.speedups import c as speedups
 from aioproducer.testing import FakeBroker
 from aioproducer.testing._fake_txn import TXN_DECODERS, encode_txn_response
-from aioproducer.testing.fake_broker import Action
+from aioproducer.testing.fake_broker import DROP, Action
 from aioproducer.transactions import TransactionState
 
 _FAST = {"retry_backoff_ms": 5, "retry_backoff_max_ms": 20, "linger_ms": 1}
@@ -356,3 +356,14 @@ async def test_commit_waits_for_offsets_sent_by_another_task(broker: FakeBroker)
         assert offsets.done()
         await offsets
     assert broker.transactions.committed_offsets == {"g": {("in", 0): 3}}
+
+
+async def test_lost_connections_to_the_coordinator_are_retried(broker: FakeBroker) -> None:
+    broker.script(ApiKey.INIT_PRODUCER_ID, [ConcurrentTransactionsError, DROP])
+    broker.script(ApiKey.ADD_PARTITIONS_TO_TXN, [DROP])
+    broker.script(ApiKey.END_TXN, [DROP, Action(error=NotCoordinatorError)])
+    async with _producer(broker) as producer, producer.transaction():
+        await producer.send("t", b"v", partition=2)
+    assert broker.unscripted() == {}
+    assert [txn.result for _, txn in broker.transactions.ended] == [True]
+    assert broker.values("t", 2) == [b"v"]
