@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from aioproducer.batch import RecordMetadata, SentRecords
 from aioproducer.config import ProducerConfig
+from aioproducer.consumer_group import ConsumerGroupMetadata
 from aioproducer.errors import ProducerError
 from aioproducer.partitioner import DefaultPartitioner, Partitioner
 from aioproducer.producer import Producer
 from aioproducer.speedups import enabled as speedups_enabled
-from aioproducer.transactions import ConsumerGroupMetadata
 
 __all__ = [
     "ConsumerGroupMetadata",

@@ -27,7 +27,9 @@ from aioproducer.batch import Completion, ProducerBatch, RecordGroup, RecordMeta
 from aioproducer.buffer_memory import NO_WAIT, MemoryWaiter
 from aioproducer.cluster import Cluster, now_ms
 from aioproducer.config import ProducerConfig, build_config
+from aioproducer.consumer_group import ConsumerGroupMetadata, parse_offsets
 from aioproducer.errors import (
+    AbortableTransactionError,
     BufferFullError,
     ConfigurationError,
     IllegalStateError,
@@ -54,12 +56,7 @@ from aioproducer.partitioner import (
 from aioproducer.protocol.records import Header, RecordBatchBuilder
 from aioproducer.sender import Sender
 from aioproducer.speedups import c as _c
-from aioproducer.transactions import (
-    ConsumerGroupMetadata,
-    TransactionManager,
-    TransactionState,
-    parse_offsets,
-)
+from aioproducer.transactions import TransactionManager, TransactionState
 
 __all__ = ["Producer", "RecordMetadata", "SentRecords"]
 
@@ -83,6 +80,11 @@ log = logging.getLogger("aioproducer.producer")
 _C = TypeVar("_C", bound=Completion)
 _T = TypeVar("_T")
 _IN_TRANSACTION: Final = TransactionState.IN_TRANSACTION
+_OPEN_STATES: Final = (  # close() aborts a transaction in these
+    _IN_TRANSACTION,
+    TransactionState.ABORTABLE_ERROR,
+    TransactionState.ABORTING,
+)
 
 
 async def _ready_py(future: asyncio.Future[RecordMetadata]) -> asyncio.Future[RecordMetadata]:
@@ -1069,14 +1071,21 @@ class Producer:
         try:
             yield self
         except BaseException:
-            txn = self._txn
-            if txn is not None and txn.state is not TransactionState.FATAL_ERROR:
-                try:
-                    await self.abort_transaction()
-                except ProducerError:
-                    log.exception("aborting the transaction after an error failed")
+            await self._abort_after_error()
             raise
-        await self.commit_transaction()
+        try:
+            await self.commit_transaction()
+        except AbortableTransactionError:  # a record failed: abort, so the producer goes on
+            await self._abort_after_error()
+            raise
+
+    async def _abort_after_error(self) -> None:
+        txn = self._txn
+        if txn is not None and txn.state is not TransactionState.FATAL_ERROR:
+            try:
+                await self.abort_transaction()
+            except ProducerError:
+                log.exception("aborting the transaction after an error failed")
 
     async def send_offsets_to_transaction(
         self,
@@ -1102,7 +1111,7 @@ class Producer:
     async def _abort_open_transaction(self) -> None:
         """close(): a transaction left open is aborted (Java does so too)."""
         txn = self._txn
-        if txn is None or txn.state not in (_IN_TRANSACTION, TransactionState.ABORTABLE_ERROR):
+        if txn is None or txn.state not in _OPEN_STATES:
             return
         log.info("close(): aborting the open transaction")
         try:

@@ -65,6 +65,7 @@ log = logging.getLogger("aioproducer.sender")
 _MESSAGE_TOO_LARGE: Final = 10
 _IDLE_WAIT_MS: Final = 100
 _PAUSED_POLL_MS: Final = 2
+_TRANSACTION_V1_PRODUCE: Final = 11
 
 
 def _release(waiter: asyncio.Future[None]) -> None:
@@ -325,7 +326,7 @@ class Sender:
                     f"zstd needs Produce v7 (Kafka 2.1+); {conn} offers up to v{version}: "
                     "it runs Kafka 2.0 or older"
                 )
-            future = conn.send(request)
+            future = conn.send(request, self._produce_version(conn))
         except ProducerError as exc:
             for batch in batches:
                 self._retry_or_fail(batch, exc, now)
@@ -336,6 +337,13 @@ class Sender:
             return
         by_tp = {batch.tp: batch for batch in batches}
         future.add_done_callback(lambda f: self._on_response(f, by_tp, conn))
+
+    def _produce_version(self, conn: BrokerConnection) -> int | None:
+        """Produce v12+ is transaction version 2 (partitions join implicitly, KIP-890): a
+        transactional producer speaking version 1 stays at v11, as Java's does."""
+        if self.config.transactional_id is None:
+            return None  # the highest both sides have
+        return min(conn.version_for(ProduceRequest), _TRANSACTION_V1_PRODUCE)
 
     def _on_response(
         self,

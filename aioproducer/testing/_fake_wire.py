@@ -1,4 +1,6 @@
-"""The broker's side of the four APIs a producer uses: decode requests, encode responses.
+"""The broker's side of the APIs a producer uses: decode requests, encode responses.
+
+The transaction APIs' are in :mod:`._fake_txn`.
 
 The message modules hold the client's directions (encode a request, decode a response);
 these are the other two, written from Kafka's message schemas, for the fake broker::
@@ -59,6 +61,7 @@ from aioproducer.protocol.primitives import (
     write_unsigned_varint,
     write_uuid,
 )
+from aioproducer.testing._fake_txn import TXN_DECODERS, TXN_SERVED, encode_txn_response
 
 __all__ = ["SERVED", "encode_response", "frame_response", "read_request"]
 
@@ -67,6 +70,7 @@ SERVED: Final[dict[int, type[Request]]] = {
     ApiKey.METADATA: MetadataRequest,
     ApiKey.INIT_PRODUCER_ID: InitProducerIdRequest,
     ApiKey.PRODUCE: ProduceRequest,
+    **TXN_SERVED,
 }
 """The APIs the fake broker answers, by key."""
 
@@ -155,6 +159,7 @@ _DECODERS: Final[dict[int, Callable[[Reader, int, bool], Any]]] = {
     ApiKey.METADATA: _metadata_request,
     ApiKey.INIT_PRODUCER_ID: _init_producer_id_request,
     ApiKey.PRODUCE: _produce_request,
+    **TXN_DECODERS,
 }
 
 
@@ -191,6 +196,8 @@ def encode_response(api_key: int, version: int, response: object) -> bytes:
             buf.append(0)
     elif isinstance(response, ProduceResponse) and api_key == ApiKey.PRODUCE:
         _produce_response(buf, response, version, flexible)
+    elif api_key in TXN_SERVED and encode_txn_response(buf, response, version, flexible):
+        pass
     else:
         raise TypeError(f"{type(response).__name__} is no response to API key {api_key}")
     return bytes(buf)

@@ -1,7 +1,8 @@
 """A scripted Kafka cluster on 127.0.0.1 for fast tests of the code that produces.
 
 :class:`FakeBroker` listens on one loopback port per fake node, all sharing one state, and
-answers the four APIs a producer uses (ApiVersions, Metadata, InitProducerId, Produce) with
+answers the APIs a producer uses (ApiVersions, Metadata, InitProducerId, Produce, and the
+transaction APIs: :attr:`FakeBroker.transactions`, node 1 coordinating) with
 the project's own codecs: enough to serve an :class:`aioproducer.Producer` end to end. It
 stores what it is sent (decoded, with the offsets it assigned), refuses a partition's records
 on a node that does not lead it, and checks idempotent sequences as a broker does
@@ -63,6 +64,7 @@ from aioproducer.protocol.messages.produce import (
 )
 from aioproducer.protocol.records import DecodedBatch, DecodedRecord
 from aioproducer.testing._fake_log import DEFAULT_MAX_MESSAGE_BYTES, PartitionLog
+from aioproducer.testing._fake_txn import TXN_SERVED, FakeTransactions
 from aioproducer.testing._fake_wire import SERVED, frame_response, read_request
 
 __all__ = ["DROP", "HANG", "Action", "FakeBroker", "ReceivedRequest", "RequestHook", "Scripted"]
@@ -76,6 +78,7 @@ _NOT_LEADER_OR_FOLLOWER: Final = 6
 _INVALID_REQUIRED_ACKS: Final = 21
 _UNSUPPORTED_VERSION: Final = 35
 _PRODUCER_FENCED: Final = 90
+_INVALID_TXN_STATE: Final = 48
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,6 +195,8 @@ class FakeBroker:
         self.requests: list[ReceivedRequest] = []
         """Every request handled, in arrival order (those behind a dropped or hung one on its
         connection are never handled)."""
+        self.unadded_batches = 0
+        """Transactional batches sent for a partition not added to their transaction."""
         self.accepted: dict[int, int] = dict.fromkeys(self.node_ids, 0)
         """Connections accepted, per node."""
         self._topics: dict[str, tuple[uuid.UUID, list[PartitionLog]]] = {}
@@ -205,6 +210,8 @@ class FakeBroker:
         self._connections: set[_Connection] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._failure: BaseException | None = None
+        self.transactions = FakeTransactions(self.node_ids[0], lambda n: (HOST, self._ports[n]))
+        """The transaction coordinator's state (transactions, committed offsets)."""
 
     def __repr__(self) -> str:
         return f"<FakeBroker nodes={len(self.node_ids)} {self.bootstrap_servers or 'stopped'}>"
@@ -388,6 +395,15 @@ class FakeBroker:
             return self._metadata(request, action), action
         if isinstance(request, InitProducerIdRequest):
             return self._init_producer_id(request, action), action
+        if received.api_key in TXN_SERVED:
+            response = self.transactions.handle(
+                received.node_id,
+                request,
+                received.header.api_version,
+                action.error_code,
+                lambda pid: self._epochs.get(pid, -1),
+            )
+            return response, action
         return self._api_versions(received.header, action), action
 
     def _api_versions(self, header: RequestHeader, action: Action) -> ApiVersionsResponse:
@@ -430,11 +446,23 @@ class FakeBroker:
     ) -> InitProducerIdResponse:
         if action.error_code:
             return InitProducerIdResponse(action.error_code, -1, -1, action.throttle_ms)
-        if request.producer_id in self._epochs:
+        tid = request.transactional_id
+        if tid is not None and tid in self.transactions.producer_ids:  # fences the older one
+            producer_id = self.transactions.producer_ids[tid]
+            epoch = self._epochs[producer_id] + 1
+            if request.producer_id not in (-1, producer_id) or request.producer_epoch not in (
+                -1,
+                epoch - 1,
+            ):
+                return InitProducerIdResponse(_PRODUCER_FENCED, -1, -1, action.throttle_ms)
+            self.transactions.open.pop(tid, None)  # what the older one left open is aborted
+        elif request.producer_id in self._epochs:
             producer_id = request.producer_id
             epoch = self._epochs[producer_id] + 1
         else:
             producer_id, epoch = 1000 + len(self._epochs), 0
+        if tid is not None:
+            self.transactions.producer_ids[tid] = producer_id
         self._epochs[producer_id] = epoch
         return InitProducerIdResponse(0, producer_id, epoch, action.throttle_ms)
 
@@ -451,9 +479,20 @@ class FakeBroker:
                 own = queue.popleft() if queue else None
                 if own is not None:
                     effects = _merge(effects, own)
-                answer = self._produce_partition(
-                    received.node_id, name, index, records, action=own or action, acks=request.acks
-                )
+                if request.transactional_id is not None and not self.transactions.added(
+                    request.transactional_id, name, index
+                ):
+                    self.unadded_batches += 1  # a broker verifying partitions refuses these
+                    answer = ProducePartitionResponse(index, _INVALID_TXN_STATE, -1)
+                else:
+                    answer = self._produce_partition(
+                        received.node_id,
+                        name,
+                        index,
+                        records,
+                        action=own or action,
+                        acks=request.acks,
+                    )
                 if answer.current_leader is not None:
                     leaders.add(answer.current_leader.leader_id)
                 answers.append(answer)

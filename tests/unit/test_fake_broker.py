@@ -231,7 +231,7 @@ async def test_a_producer_retries_a_scripted_init_producer_id_error() -> None:
         (lambda b: b.set_leader("t", 2, 1), ValueError),
         (lambda b: b.set_leader("t", 0, 9), ValueError),
         (lambda b: b.script_produce("nope", 0, []), ValueError),
-        (lambda b: b.script(ApiKey.END_TXN, []), ValueError),
+        (lambda b: b.script(ApiKey.DESCRIBE_PRODUCERS, []), ValueError),
         (lambda b: b.script(ApiKey.METADATA, ["x"]), TypeError),
         (lambda b: b.fence_producer(), ValueError),  # no producer id given out yet
         (lambda b: Action(throttle_ms=-1), ValueError),
@@ -240,7 +240,7 @@ async def test_a_producer_retries_a_scripted_init_producer_id_error() -> None:
         (lambda b: FakeBroker(0), ValueError),
         (lambda b: FakeBroker(True), ValueError),
         (lambda b: FakeBroker(api_versions={ApiKey.PRODUCE: (0, 11)}), ValueError),
-        (lambda b: FakeBroker(api_versions={ApiKey.END_TXN: (0, 1)}), ValueError),
+        (lambda b: FakeBroker(api_versions={ApiKey.DESCRIBE_PRODUCERS: (0, 0)}), ValueError),
     ],
 )
 async def test_misuse_is_refused_at_the_call(

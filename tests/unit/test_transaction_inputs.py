@@ -7,9 +7,9 @@ from dataclasses import dataclass
 import pytest
 
 from aioproducer import ConsumerGroupMetadata
+from aioproducer.consumer_group import parse_offsets
 from aioproducer.errors import ConfigurationError
 from aioproducer.protocol.messages.txn_offset_commit import TxnOffset
-from aioproducer.transactions import parse_offsets
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,325 @@
+"""The fake broker's transaction coordinator: the broker's side of the transaction APIs.
+
+Decoders of FindCoordinator, AddPartitionsToTxn (client form, v0-3), AddOffsetsToTxn,
+TxnOffsetCommit and EndTxn requests, encoders of their normalized responses (registered
+in :mod:`._fake_wire`), and :class:`FakeTransactions`, the state behind them: which
+partitions and groups joined each transactional id's transaction, how each one ended,
+and the offsets committed. One node coordinates every transaction and group
+(:attr:`FakeTransactions.coordinator`); the others answer NOT_COORDINATOR.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from aioproducer.protocol.api import ApiKey, Request
+from aioproducer.protocol.messages.add_offsets_to_txn import (
+    AddOffsetsToTxnRequest,
+    AddOffsetsToTxnResponse,
+)
+from aioproducer.protocol.messages.add_partitions_to_txn import (
+    AddPartitionsToTxnPartitionResult,
+    AddPartitionsToTxnRequest,
+    AddPartitionsToTxnResponse,
+    AddPartitionsToTxnResult,
+)
+from aioproducer.protocol.messages.end_txn import EndTxnRequest, EndTxnResponse
+from aioproducer.protocol.messages.find_coordinator import (
+    Coordinator,
+    FindCoordinatorRequest,
+    FindCoordinatorResponse,
+)
+from aioproducer.protocol.messages.txn_offset_commit import (
+    TxnOffset,
+    TxnOffsetCommitPartitionResult,
+    TxnOffsetCommitRequest,
+    TxnOffsetCommitResponse,
+)
+from aioproducer.protocol.primitives import (
+    Reader,
+    write_array_length,
+    write_int16,
+    write_int32,
+    write_int64,
+    write_nullable_string,
+    write_string,
+    write_tagged_fields,
+)
+
+__all__ = [
+    "TXN_DECODERS",
+    "TXN_SERVED",
+    "FakeTransaction",
+    "FakeTransactions",
+    "encode_txn_response",
+]
+
+_NOT_COORDINATOR: Final = 16
+_INVALID_PRODUCER_EPOCH: Final = 47
+_INVALID_TXN_STATE: Final = 48
+_PRODUCER_FENCED: Final = 90
+
+TXN_SERVED: Final[dict[int, type[Request]]] = {
+    ApiKey.FIND_COORDINATOR: FindCoordinatorRequest,
+    ApiKey.ADD_PARTITIONS_TO_TXN: AddPartitionsToTxnRequest,
+    ApiKey.ADD_OFFSETS_TO_TXN: AddOffsetsToTxnRequest,
+    ApiKey.TXN_OFFSET_COMMIT: TxnOffsetCommitRequest,
+    ApiKey.END_TXN: EndTxnRequest,
+}
+
+
+# ------------------------------------------------------------------------------ requests
+
+
+def _find_coordinator(r: Reader, version: int, flexible: bool) -> FindCoordinatorRequest:
+    if version <= 3:
+        key = r.string(flexible)
+        key_type = r.int8() if version >= 1 else 0
+        keys = [key]
+    else:
+        key_type = r.int8()
+        keys = [r.string(True) for _ in range(r.array_length(True))]
+    if flexible:
+        r.skip_tagged_fields()
+    return FindCoordinatorRequest(keys, key_type)
+
+
+def _add_partitions(r: Reader, version: int, flexible: bool) -> AddPartitionsToTxnRequest:
+    tid, pid, epoch = r.string(flexible), r.int64(), r.int16()
+    topics: dict[str, list[int]] = {}
+    for _ in range(r.array_length(flexible)):
+        name = r.string(flexible)
+        topics[name] = list(r.int32_array(flexible))
+        if flexible:
+            r.skip_tagged_fields()
+    if flexible:
+        r.skip_tagged_fields()
+    return AddPartitionsToTxnRequest(tid, pid, epoch, topics)
+
+
+def _add_offsets(r: Reader, version: int, flexible: bool) -> AddOffsetsToTxnRequest:
+    request = AddOffsetsToTxnRequest(r.string(flexible), r.int64(), r.int16(), r.string(flexible))
+    if flexible:
+        r.skip_tagged_fields()
+    return request
+
+
+def _txn_offset_commit(r: Reader, version: int, flexible: bool) -> TxnOffsetCommitRequest:
+    tid, group, pid, epoch = r.string(flexible), r.string(flexible), r.int64(), r.int16()
+    generation, member, instance = -1, "", None
+    if version >= 3:
+        generation, member, instance = r.int32(), r.string(True), r.nullable_string(True)
+    offsets: list[TxnOffset] = []
+    for _ in range(r.array_length(flexible)):
+        topic = r.string(flexible)
+        for _ in range(r.array_length(flexible)):
+            partition, offset = r.int32(), r.int64()
+            leader_epoch = r.int32() if version >= 2 else -1
+            metadata = r.nullable_string(flexible)
+            offsets.append(TxnOffset(topic, partition, offset, leader_epoch, metadata))
+            if flexible:
+                r.skip_tagged_fields()
+        if flexible:
+            r.skip_tagged_fields()
+    if flexible:
+        r.skip_tagged_fields()
+    return TxnOffsetCommitRequest(tid, group, pid, epoch, offsets, generation, member, instance)
+
+
+def _end_txn(r: Reader, version: int, flexible: bool) -> EndTxnRequest:
+    request = EndTxnRequest(r.string(flexible), r.int64(), r.int16(), r.boolean())
+    if flexible:
+        r.skip_tagged_fields()
+    return request
+
+
+TXN_DECODERS: Final[dict[int, Callable[[Reader, int, bool], Any]]] = {
+    ApiKey.FIND_COORDINATOR: _find_coordinator,
+    ApiKey.ADD_PARTITIONS_TO_TXN: _add_partitions,
+    ApiKey.ADD_OFFSETS_TO_TXN: _add_offsets,
+    ApiKey.TXN_OFFSET_COMMIT: _txn_offset_commit,
+    ApiKey.END_TXN: _end_txn,
+}
+
+
+# ----------------------------------------------------------------------------- responses
+
+
+def encode_txn_response(buf: bytearray, response: object, version: int, flexible: bool) -> bool:
+    """Append ``response``'s body to ``buf``; False if it is none of the transaction APIs'."""
+    if isinstance(response, FindCoordinatorResponse):
+        _coordinators(buf, response, version, flexible)
+    elif isinstance(response, AddPartitionsToTxnResponse):
+        write_int32(buf, response.throttle_time_ms)
+        (result,) = response.results
+        by_topic: dict[str, list[AddPartitionsToTxnPartitionResult]] = {}
+        for part in result.partitions:
+            by_topic.setdefault(part.topic, []).append(part)
+        _per_partition(buf, by_topic, flexible)
+    elif isinstance(response, TxnOffsetCommitResponse):
+        write_int32(buf, response.throttle_time_ms)
+        grouped: dict[str, list[TxnOffsetCommitPartitionResult]] = {}
+        for item in response.partitions:
+            grouped.setdefault(item.topic, []).append(item)
+        _per_partition(buf, grouped, flexible)
+    elif isinstance(response, AddOffsetsToTxnResponse | EndTxnResponse):
+        write_int32(buf, response.throttle_time_ms)
+        write_int16(buf, response.error_code)
+        if isinstance(response, EndTxnResponse) and version >= 5:
+            write_int64(buf, response.producer_id)
+            write_int16(buf, response.producer_epoch)
+    else:
+        return False
+    if flexible:
+        write_tagged_fields(buf)
+    return True
+
+
+def _per_partition(
+    buf: bytearray,
+    by_topic: dict[str, list[AddPartitionsToTxnPartitionResult]]
+    | dict[str, list[TxnOffsetCommitPartitionResult]],
+    flexible: bool,
+) -> None:
+    write_array_length(buf, len(by_topic), flexible)
+    for topic, parts in by_topic.items():
+        write_string(buf, topic, flexible)
+        write_array_length(buf, len(parts), flexible)
+        for part in parts:
+            write_int32(buf, part.partition)
+            write_int16(buf, part.error_code)
+            if flexible:
+                write_tagged_fields(buf)
+        if flexible:
+            write_tagged_fields(buf)
+
+
+def _coordinators(
+    buf: bytearray, response: FindCoordinatorResponse, version: int, flexible: bool
+) -> None:
+    if version >= 1:
+        write_int32(buf, response.throttle_time_ms)
+    if version <= 3:
+        (found,) = response.coordinators
+        write_int16(buf, found.error_code)
+        if version >= 1:
+            write_nullable_string(buf, found.error_message, flexible)
+        write_int32(buf, found.node_id)
+        write_string(buf, found.host, flexible)
+        write_int32(buf, found.port)
+        return
+    write_array_length(buf, len(response.coordinators), True)
+    for found in response.coordinators:
+        write_string(buf, found.key or "", True)
+        write_int32(buf, found.node_id)
+        write_string(buf, found.host, True)
+        write_int32(buf, found.port)
+        write_int16(buf, found.error_code)
+        write_nullable_string(buf, found.error_message, True)
+        write_tagged_fields(buf)
+
+
+# --------------------------------------------------------------------------------- state
+
+
+@dataclass(slots=True)
+class FakeTransaction:
+    """One transaction of a transactional id, as the coordinator saw it."""
+
+    partitions: set[tuple[str, int]] = field(default_factory=set)
+    groups: set[str] = field(default_factory=set)
+    offsets: dict[str, dict[tuple[str, int], int]] = field(default_factory=dict)
+    result: bool | None = None
+    """True: committed; False: aborted; None: still open."""
+
+
+class FakeTransactions:
+    """What the fake coordinator knows: open and ended transactions, committed offsets."""
+
+    def __init__(self, coordinator: int, address: Callable[[int], tuple[str, int]]) -> None:
+        self.coordinator = coordinator
+        """The node that coordinates every transaction and group (tests may move it)."""
+        self._address = address
+        self.producer_ids: dict[str, int] = {}
+        """The producer id given to each transactional id."""
+        self.ended: list[tuple[str, FakeTransaction]] = []
+        """Every transaction ended, in order: (transactional id, the transaction)."""
+        self.open: dict[str, FakeTransaction] = {}
+        self.committed_offsets: dict[str, dict[tuple[str, int], int]] = {}
+        """Offsets committed by committed transactions, per group."""
+
+    def added(self, transactional_id: str | None, topic: str, partition: int) -> bool:
+        """The partition joined ``transactional_id``'s open transaction."""
+        txn = self.open.get(transactional_id or "")
+        return txn is not None and (topic, partition) in txn.partitions
+
+    def handle(
+        self,
+        node_id: int,
+        request: object,
+        version: int,
+        error: int,
+        current_epoch: Callable[[int], int],
+    ) -> object:
+        """The response to a transaction API request (``error``: a scripted error code)."""
+        if isinstance(request, FindCoordinatorRequest):
+            host, port = self._address(self.coordinator)
+            return FindCoordinatorResponse(
+                0,
+                tuple(
+                    Coordinator(key if version >= 4 else None, self.coordinator, host, port, error)
+                    for key in request.keys
+                ),
+            )
+        if not error and node_id != self.coordinator:
+            error = _NOT_COORDINATOR
+        if not error and isinstance(
+            request, AddPartitionsToTxnRequest | AddOffsetsToTxnRequest | EndTxnRequest
+        ):
+            epoch = current_epoch(request.producer_id)
+            if request.producer_epoch < epoch:
+                error = _PRODUCER_FENCED if version >= 2 else _INVALID_PRODUCER_EPOCH
+        if isinstance(request, AddPartitionsToTxnRequest):
+            txn = self.open.setdefault(request.transactional_id, FakeTransaction())
+            parts = []
+            for topic, partitions in request.topics.items():
+                for partition in partitions:
+                    if not error:
+                        txn.partitions.add((topic, partition))
+                    parts.append(AddPartitionsToTxnPartitionResult(topic, partition, error))
+            return AddPartitionsToTxnResponse(0, 0, (AddPartitionsToTxnResult(None, tuple(parts)),))
+        if isinstance(request, AddOffsetsToTxnRequest):
+            if not error:
+                txn = self.open.setdefault(request.transactional_id, FakeTransaction())
+                txn.groups.add(request.group_id)
+            return AddOffsetsToTxnResponse(0, error)
+        if isinstance(request, TxnOffsetCommitRequest):
+            found = self.open.get(request.transactional_id)
+            if found is not None and not error:
+                pending = found.offsets.setdefault(request.group_id, {})
+                for item in request.offsets:
+                    pending[(item.topic, item.partition)] = item.offset
+            return TxnOffsetCommitResponse(
+                0,
+                tuple(
+                    TxnOffsetCommitPartitionResult(o.topic, o.partition, error)
+                    for o in request.offsets
+                ),
+            )
+        assert isinstance(request, EndTxnRequest)
+        if not error and request.transactional_id not in self.open:
+            # a retry of the last end (answered alike), or an end with nothing begun
+            last = [t for tid, t in self.ended if tid == request.transactional_id][-1:]
+            if not last or last[0].result is not request.committed:
+                error = _INVALID_TXN_STATE
+            return EndTxnResponse(0, error)
+        if not error:
+            txn = self.open.pop(request.transactional_id)
+            txn.result = request.committed
+            self.ended.append((request.transactional_id, txn))
+            if request.committed:
+                for group, offsets in txn.offsets.items():
+                    self.committed_offsets.setdefault(group, {}).update(offsets)
+        return EndTxnResponse(0, error)

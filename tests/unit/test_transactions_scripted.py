@@ -1,0 +1,369 @@
+"""The transaction state machine and coordinator retries, against the scripted FakeBroker.
+
+Fast and deterministic; tests/integration/test_transactions.py proves the same against Kafka.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from aioproducer import ConsumerGroupMetadata, Producer
+from aioproducer.errors import (
+    AbortableTransactionError,
+    ConcurrentTransactionsError,
+    CoordinatorLoadInProgressError,
+    CoordinatorNotAvailableError,
+    FencedProducerError,
+    IllegalStateError,
+    KafkaTimeoutError,
+    NotCoordinatorError,
+    ProducerFencedError,
+    TransactionAbortableError,
+    TransactionAbortedError,
+    TransactionalIdAuthorizationFailedError,
+)
+from aioproducer.protocol.api import ApiKey
+from aioproducer.protocol.messages.add_offsets_to_txn import (
+    AddOffsetsToTxnRequest,
+    AddOffsetsToTxnResponse,
+)
+from aioproducer.protocol.messages.add_partitions_to_txn import (
+    AddPartitionsToTxnPartitionResult,
+    AddPartitionsToTxnRequest,
+    AddPartitionsToTxnResponse,
+    AddPartitionsToTxnResult,
+)
+from aioproducer.protocol.messages.end_txn import EndTxnRequest, EndTxnResponse
+from aioproducer.protocol.messages.find_coordinator import (
+    Coordinator,
+    FindCoordinatorRequest,
+    FindCoordinatorResponse,
+)
+from aioproducer.protocol.messages.txn_offset_commit import (
+    TxnOffset,
+    TxnOffsetCommitPartitionResult,
+    TxnOffsetCommitRequest,
+    TxnOffsetCommitResponse,
+)
+from aioproducer.protocol.primitives import Reader
+from aioproducer.speedups import c as speedups
+from aioproducer.testing import FakeBroker
+from aioproducer.testing._fake_txn import TXN_DECODERS, encode_txn_response
+from aioproducer.testing.fake_broker import DROP, Action
+from aioproducer.transactions import TransactionState
+
+_FAST = {"retry_backoff_ms": 5, "retry_backoff_max_ms": 20, "linger_ms": 1}
+
+
+@pytest.fixture
+async def broker() -> AsyncIterator[FakeBroker]:
+    async with FakeBroker(nodes=2) as fake:
+        fake.create_topic("t", partitions=3)
+        yield fake
+
+
+def _producer(broker: FakeBroker, **options: object) -> Producer:
+    options = {**_FAST, **options, "transactional_id": "tx"}
+    return Producer(None, bootstrap_servers=broker.bootstrap_servers, **options)
+
+
+def _state(producer: Producer) -> TransactionState:
+    assert producer._txn is not None
+    return producer._txn.state
+
+
+# -- the fake's side of the wire ---------------------------------------------------------------
+_CASES = [
+    (FindCoordinatorRequest(["tx"], 1), range(1, 7)),
+    (FindCoordinatorRequest(["g"], 0), range(7)),
+    (AddPartitionsToTxnRequest("tx", 7, 1, {"a": [0, 2], "b": [1]}), range(4)),
+    (AddOffsetsToTxnRequest("tx", 7, 1, "g"), range(5)),
+    (TxnOffsetCommitRequest("tx", "g", 7, 1, [TxnOffset("a", 0, 5, 3, "m")]), range(2, 5)),
+    (TxnOffsetCommitRequest("tx", "g", 7, 1, [TxnOffset("a", 0, 5)], 4, "m", "i"), range(3, 5)),
+    (EndTxnRequest("tx", 7, 1, True), range(6)),
+]
+
+
+@pytest.mark.parametrize(("request_", "versions"), _CASES)
+def test_fake_decodes_what_the_client_encodes(request_: object, versions: range) -> None:
+    for version in versions:
+        body = request_.encode(version)  # type: ignore[attr-defined]
+        flexible = version >= type(request_).FLEXIBLE_FROM  # type: ignore[attr-defined]
+        decoded = TXN_DECODERS[request_.API_KEY](Reader(body), version, flexible)  # type: ignore[attr-defined]
+        assert decoded.encode(version) == body
+
+
+_RESPONSES = [
+    (FindCoordinatorRequest, FindCoordinatorResponse(3, (Coordinator(None, 2, "h", 9, 0),)), 3),
+    (
+        FindCoordinatorRequest,
+        FindCoordinatorResponse(3, (Coordinator("tx", 2, "h", 9, 15, "moved"),)),
+        6,
+    ),
+    (
+        AddPartitionsToTxnRequest,
+        AddPartitionsToTxnResponse(
+            1,
+            0,
+            (
+                AddPartitionsToTxnResult(
+                    None,
+                    (
+                        AddPartitionsToTxnPartitionResult("a", 0, 0),
+                        AddPartitionsToTxnPartitionResult("b", 1, 51),
+                    ),
+                ),
+            ),
+        ),
+        3,
+    ),
+    (AddOffsetsToTxnRequest, AddOffsetsToTxnResponse(1, 30), 4),
+    (
+        TxnOffsetCommitRequest,
+        TxnOffsetCommitResponse(1, (TxnOffsetCommitPartitionResult("a", 0, 22),)),
+        4,
+    ),
+    (EndTxnRequest, EndTxnResponse(1, 0), 4),
+    (EndTxnRequest, EndTxnResponse(1, 0, 7, 2), 5),
+]
+
+
+@pytest.mark.parametrize(("cls", "response", "top"), _RESPONSES)
+def test_client_decodes_what_the_fake_encodes(cls: Any, response: object, top: int) -> None:
+    low = 0 if cls is not FindCoordinatorRequest or top < 4 else 4
+    for version in range(low, top + 1):
+        buf = bytearray()
+        assert encode_txn_response(buf, response, version, version >= cls.FLEXIBLE_FROM)
+        decoded = cls.decode_response(memoryview(bytes(buf)), version)
+        if version == 0 and cls is FindCoordinatorRequest:
+            continue  # v0 has no throttle time
+        if cls is EndTxnRequest and version < 5:
+            assert decoded == EndTxnResponse(1, 0)
+        else:
+            assert decoded == response
+
+
+# -- the state machine -------------------------------------------------------------------------
+async def test_commit_adds_partitions_once_per_drain(broker: FakeBroker) -> None:
+    async with _producer(broker) as producer:
+        assert _state(producer) is TransactionState.READY
+        async with producer.transaction():
+            futures = [await producer.send("t", b"v%d" % p, partition=p) for p in range(3)]
+        assert all(f.done() for f in futures)
+        assert _state(producer) is TransactionState.READY
+    assert broker.unadded_batches == 0
+    assert len(broker.received(ApiKey.ADD_PARTITIONS_TO_TXN)) == 1  # all three at once
+    ((tid, txn),) = broker.transactions.ended
+    assert (tid, txn.result, txn.partitions) == ("tx", True, {("t", 0), ("t", 1), ("t", 2)})
+
+
+async def test_empty_transactions_send_nothing(broker: FakeBroker) -> None:
+    async with _producer(broker) as producer:
+        async with producer.transaction():
+            pass
+        producer.begin_transaction()
+        await producer.abort_transaction()
+    assert broker.received(ApiKey.END_TXN) == []
+
+
+async def test_coordinator_errors_are_retried(broker: FakeBroker) -> None:
+    broker.script(ApiKey.FIND_COORDINATOR, [CoordinatorNotAvailableError])
+    broker.script(
+        ApiKey.ADD_PARTITIONS_TO_TXN,
+        [ConcurrentTransactionsError, NotCoordinatorError, CoordinatorLoadInProgressError],
+    )
+    broker.script(ApiKey.END_TXN, [CoordinatorLoadInProgressError, ConcurrentTransactionsError])
+    async with _producer(broker) as producer, producer.transaction():
+        await producer.send("t", b"v", partition=0)
+    assert broker.unscripted() == {}
+    assert [txn.result for _, txn in broker.transactions.ended] == [True]
+    assert broker.unadded_batches == 0
+
+
+async def test_a_moved_coordinator_is_looked_up_again(broker: FakeBroker) -> None:
+    async with _producer(broker) as producer:
+        broker.transactions.coordinator = 2  # node 1 now answers NOT_COORDINATOR
+        async with producer.transaction():
+            await producer.send("t", b"v", partition=1)
+    assert {r.node_id for r in broker.received(ApiKey.END_TXN)} == {2}
+    assert len(broker.received(ApiKey.FIND_COORDINATOR)) >= 2
+
+
+async def test_misuse_raises_at_the_call(broker: FakeBroker) -> None:
+    async with _producer(broker) as producer:
+        with pytest.raises(IllegalStateError, match="begin_transaction"):
+            _ = producer.send("t", b"v")
+        with pytest.raises(IllegalStateError, match="begin_transaction"):
+            await producer.commit_transaction()
+        producer.begin_transaction()
+        with pytest.raises(IllegalStateError, match="already"):
+            producer.begin_transaction()
+        await producer.send("t", b"v")
+        await producer.commit_transaction()
+        with pytest.raises(IllegalStateError, match="begin_transaction"):
+            _ = producer.send("t", b"v")
+
+
+async def test_a_send_waiting_for_metadata_does_not_join_the_next_transaction(
+    broker: FakeBroker,
+) -> None:
+    async with _producer(broker) as producer:
+        producer.begin_transaction()
+        waiting = asyncio.ensure_future(producer.send("later", b"v"))
+        await asyncio.sleep(0.01)
+        await producer.commit_transaction()
+        broker.create_topic("later")
+        with pytest.raises(IllegalStateError, match="while it waited"):
+            await waiting
+    assert broker.values("later", 0) == []
+
+
+async def test_fenced_by_a_coordinator_error_is_fatal(broker: FakeBroker) -> None:
+    broker.script(ApiKey.ADD_PARTITIONS_TO_TXN, [ProducerFencedError])
+    async with _producer(broker) as producer:
+        producer.begin_transaction()
+        future = await producer.send("t", b"v", partition=0)
+        with pytest.raises(FencedProducerError):
+            await producer.commit_transaction()
+        assert isinstance(future.exception(), FencedProducerError)
+        for call in (producer.begin_transaction, lambda: producer.send("t", b"v")):
+            with pytest.raises(FencedProducerError):
+                call()
+        with pytest.raises(FencedProducerError):
+            await producer.abort_transaction()
+        assert _state(producer) is TransactionState.FATAL_ERROR
+
+
+async def test_a_newer_producer_fences_the_older(broker: FakeBroker) -> None:
+    async with _producer(broker) as first:
+        first.begin_transaction()
+        await first.send("t", b"old", partition=0)
+        await first.flush()
+        async with _producer(broker) as second, second.transaction():
+            await second.send("t", b"new", partition=0)
+        with pytest.raises(FencedProducerError):
+            await first.commit_transaction()
+    assert [txn.result for _, txn in broker.transactions.ended] == [True]
+
+
+async def test_unauthorized_transactional_id_fails_start(broker: FakeBroker) -> None:
+    broker.script(ApiKey.INIT_PRODUCER_ID, [TransactionalIdAuthorizationFailedError])
+    producer = _producer(broker)
+    with pytest.raises(TransactionalIdAuthorizationFailedError):
+        await producer.start()
+    await producer.close()
+
+
+async def test_an_abortable_error_leaves_only_abort(broker: FakeBroker) -> None:
+    broker.script(ApiKey.ADD_PARTITIONS_TO_TXN, [TransactionAbortableError])
+    async with _producer(broker) as producer:
+        producer.begin_transaction()
+        future = await producer.send("t", b"v", partition=0)
+        with pytest.raises(AbortableTransactionError) as raised:
+            await producer.commit_transaction()
+        assert isinstance(raised.value.__cause__, TransactionAbortableError)
+        assert isinstance(future.exception(), TransactionAbortedError)
+        with pytest.raises(AbortableTransactionError):
+            _ = producer.send("t", b"v")
+        with pytest.raises(AbortableTransactionError):
+            await producer.send_offsets_to_transaction({("t", 0): 1}, "g")
+        await producer.abort_transaction()
+        assert _state(producer) is TransactionState.READY
+        async with producer.transaction():
+            await producer.send("t", b"after", partition=0)
+    assert broker.values("t", 0) == [b"after"]
+    assert broker.unadded_batches == 0
+
+
+async def test_offsets_are_committed_with_the_transaction(broker: FakeBroker) -> None:
+    async with _producer(broker) as producer:
+        async with producer.transaction():
+            await producer.send_offsets_to_transaction(
+                {("in", 0): 5, ("in", 1): 9}, ConsumerGroupMetadata("g", 3, "m-1")
+            )
+        producer.begin_transaction()
+        await producer.send_offsets_to_transaction({("in", 0): 100}, "g")
+        await producer.abort_transaction()
+    assert broker.transactions.committed_offsets == {"g": {("in", 0): 5, ("in", 1): 9}}
+    (request, *_) = [r.request for r in broker.received(ApiKey.TXN_OFFSET_COMMIT)]
+    assert isinstance(request, TxnOffsetCommitRequest)
+    assert (request.generation_id, request.member_id) == (3, "m-1")
+
+
+async def test_a_commit_that_timed_out_can_be_called_again(broker: FakeBroker) -> None:
+    async with _producer(broker, max_block_ms=300) as producer:
+        producer.begin_transaction()
+        await producer.send("t", b"v", partition=0)
+        unavailable = Action(error=CoordinatorNotAvailableError)
+        broker.on_request(lambda r: unavailable if r.api_key == ApiKey.END_TXN else None)
+        with pytest.raises(KafkaTimeoutError, match="EndTxn"):
+            await producer.commit_transaction()
+        assert _state(producer) is TransactionState.COMMITTING
+        with pytest.raises(IllegalStateError):
+            await producer.abort_transaction()
+        broker.on_request(None)
+        await producer.commit_transaction()
+        assert _state(producer) is TransactionState.READY
+    assert [txn.result for _, txn in broker.transactions.ended] == [True]
+
+
+async def test_close_aborts_what_is_open(broker: FakeBroker) -> None:
+    producer = _producer(broker)
+    await producer.start()
+    producer.begin_transaction()
+    sent = await producer.send("t", b"v", partition=0)
+    await producer.flush()
+    await producer.close()
+    assert sent.done()
+    assert [txn.result for _, txn in broker.transactions.ended] == [False]
+
+
+async def test_fast_send_only_inside_a_transaction(broker: FakeBroker) -> None:
+    """The C FastSend answers send() only while a transaction is open; outside one the
+    Python send() refuses the record."""
+    async with _producer(broker) as producer:
+        assert "send" not in producer.__dict__
+        producer.begin_transaction()
+        assert ("send" in producer.__dict__) is (speedups is not None)
+        await producer.send("t", b"v", key=b"k")
+        await producer.commit_transaction()
+        assert "send" not in producer.__dict__
+        with pytest.raises(IllegalStateError):
+            _ = producer.send("t", b"v", key=b"k")
+
+
+async def test_async_with_aborts_when_the_commit_fails(broker: FakeBroker) -> None:
+    broker.script(ApiKey.ADD_PARTITIONS_TO_TXN, [TransactionAbortableError])
+    async with _producer(broker) as producer:
+        with pytest.raises(AbortableTransactionError):
+            async with producer.transaction():
+                await producer.send("t", b"v", partition=0)
+        assert _state(producer) is TransactionState.READY
+    assert broker.received(ApiKey.END_TXN) == []  # nothing had joined: nothing to end
+
+
+async def test_commit_waits_for_offsets_sent_by_another_task(broker: FakeBroker) -> None:
+    broker.script(ApiKey.TXN_OFFSET_COMMIT, [Action(delay_ms=100)])
+    async with _producer(broker) as producer:
+        producer.begin_transaction()
+        offsets = asyncio.ensure_future(producer.send_offsets_to_transaction({("in", 0): 3}, "g"))
+        await asyncio.sleep(0.03)
+        await producer.commit_transaction()
+        assert offsets.done()
+        await offsets
+    assert broker.transactions.committed_offsets == {"g": {("in", 0): 3}}
+
+
+async def test_lost_connections_to_the_coordinator_are_retried(broker: FakeBroker) -> None:
+    broker.script(ApiKey.INIT_PRODUCER_ID, [ConcurrentTransactionsError, DROP])
+    broker.script(ApiKey.ADD_PARTITIONS_TO_TXN, [DROP])
+    broker.script(ApiKey.END_TXN, [DROP, Action(error=NotCoordinatorError)])
+    async with _producer(broker) as producer, producer.transaction():
+        await producer.send("t", b"v", partition=2)
+    assert broker.unscripted() == {}
+    assert [txn.result for _, txn in broker.transactions.ended] == [True]
+    assert broker.values("t", 2) == [b"v"]
