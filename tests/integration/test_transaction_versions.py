@@ -66,6 +66,7 @@ async def test_commit_abort_and_offsets(
         for p in range(3):
             await producer.send(topic, b"aborted-%d" % p, partition=p)
         await producer.send_offsets_to_transaction({(topic, 0): 999}, group)
+        await producer.flush()  # on the broker, so that the abort has records to hide
         await producer.abort_transaction()
         async with producer.transaction():
             await producer.send(topic, b"last", partition=1)
