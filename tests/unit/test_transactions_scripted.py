@@ -367,3 +367,21 @@ async def test_lost_connections_to_the_coordinator_are_retried(broker: FakeBroke
     assert broker.unscripted() == {}
     assert [txn.result for _, txn in broker.transactions.ended] == [True]
     assert broker.values("t", 2) == [b"v"]
+
+
+async def test_a_cancelled_commit_can_be_called_again(broker: FakeBroker) -> None:
+    broker.script(ApiKey.END_TXN, [Action(delay_ms=200)])
+    async with _producer(broker) as producer:
+        producer.begin_transaction()
+        await producer.send("t", b"v", partition=0)
+        commit = asyncio.ensure_future(producer.commit_transaction())
+        await asyncio.sleep(0.1)
+        commit.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await commit
+        assert _state(producer) is TransactionState.COMMITTING
+        with pytest.raises(IllegalStateError, match="committing"):
+            _ = producer.send("t", b"v")
+        await producer.commit_transaction()  # the coordinator answers a retry alike
+        assert _state(producer) is TransactionState.READY
+    assert [txn.result for _, txn in broker.transactions.ended] == [True]
