@@ -21,6 +21,7 @@ from aioproducer.errors import (
     IllegalStateError,
     KafkaTimeoutError,
     NotCoordinatorError,
+    ProducerClosedError,
     ProducerFencedError,
     TransactionAbortableError,
     TransactionAbortedError,
@@ -385,3 +386,15 @@ async def test_a_cancelled_commit_can_be_called_again(broker: FakeBroker) -> Non
         await producer.commit_transaction()  # the coordinator answers a retry alike
         assert _state(producer) is TransactionState.READY
     assert [txn.result for _, txn in broker.transactions.ended] == [True]
+
+
+async def test_transaction_calls_before_start_and_after_close(broker: FakeBroker) -> None:
+    producer = _producer(broker)
+    with pytest.raises(ProducerClosedError, match="before start"):
+        producer.begin_transaction()
+    await producer.start()
+    await producer.close()
+    with pytest.raises(ProducerClosedError, match="after close"):
+        producer.begin_transaction()
+    with pytest.raises(ProducerClosedError, match="after close"):
+        await producer.commit_transaction()
