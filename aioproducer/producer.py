@@ -1025,13 +1025,14 @@ class Producer:
     # -- transactions ----------------------------------------------------------------------------
     def _transactional(self, what: str) -> TransactionManager:
         """The transaction manager, if ``what`` may run now."""
-        if self._txn is None:
+        if self.config.transactional_id is None:
             raise IllegalStateError(f"{what} needs a transactional producer (transactional_id)")
-        if self._state is _FAILED and self._txn.last_error is not None:
-            raise self._txn.last_error
-        if self._state is not _RUNNING or not self._in_loop():
+        txn = self._txn
+        if txn is not None and self._state is _FAILED and txn.last_error is not None:
+            raise txn.last_error
+        if txn is None or self._state is not _RUNNING or not self._in_loop():
             raise self._unusable(what)
-        return self._txn
+        return txn
 
     def _transaction_state(self, state: TransactionState) -> None:
         if state is _IN_TRANSACTION:

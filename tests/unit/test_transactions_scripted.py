@@ -21,6 +21,7 @@ from aioproducer.errors import (
     IllegalStateError,
     KafkaTimeoutError,
     NotCoordinatorError,
+    ProducerClosedError,
     ProducerFencedError,
     TransactionAbortableError,
     TransactionAbortedError,
@@ -367,3 +368,33 @@ async def test_lost_connections_to_the_coordinator_are_retried(broker: FakeBroke
     assert broker.unscripted() == {}
     assert [txn.result for _, txn in broker.transactions.ended] == [True]
     assert broker.values("t", 2) == [b"v"]
+
+
+async def test_a_cancelled_commit_can_be_called_again(broker: FakeBroker) -> None:
+    broker.script(ApiKey.END_TXN, [Action(delay_ms=200)])
+    async with _producer(broker) as producer:
+        producer.begin_transaction()
+        await producer.send("t", b"v", partition=0)
+        commit = asyncio.ensure_future(producer.commit_transaction())
+        await asyncio.sleep(0.1)
+        commit.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await commit
+        assert _state(producer) is TransactionState.COMMITTING
+        with pytest.raises(IllegalStateError, match="committing"):
+            _ = producer.send("t", b"v")
+        await producer.commit_transaction()  # the coordinator answers a retry alike
+        assert _state(producer) is TransactionState.READY
+    assert [txn.result for _, txn in broker.transactions.ended] == [True]
+
+
+async def test_transaction_calls_before_start_and_after_close(broker: FakeBroker) -> None:
+    producer = _producer(broker)
+    with pytest.raises(ProducerClosedError, match="before start"):
+        producer.begin_transaction()
+    await producer.start()
+    await producer.close()
+    with pytest.raises(ProducerClosedError, match="after close"):
+        producer.begin_transaction()
+    with pytest.raises(ProducerClosedError, match="after close"):
+        await producer.commit_transaction()
