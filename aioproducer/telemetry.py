@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
+from aioproducer.cluster import now_ms
 from aioproducer.compression import CompressionType, compress
 from aioproducer.connection import BrokerConnection
 from aioproducer.errors import (
@@ -60,7 +61,8 @@ log = logging.getLogger("aioproducer.telemetry")
 DOMAIN: Final = "org.apache.kafka"
 DEFAULT_PUSH_INTERVAL_MS: Final = 5 * 60 * 1000  # Java's, when the broker gives none or fails
 _NEVER: Final = float("inf")
-_NO_CONNECTION_POLL_S: Final = 1.0
+_POLL_FIRST_S: Final = 0.05  # looking for a connection: soon after start, then each second
+_POLL_MAX_S: Final = 1.0
 _EXCLUDED_ATTRIBUTES: Final = frozenset({"client_id"})  # the broker knows it already
 _REFETCH: Final = frozenset({UnknownSubscriptionIdError.code, UnsupportedCompressionTypeError.code})
 _RETRY_LATER: Final = frozenset({TelemetryTooLargeError.code, ThrottlingQuotaExceededError.code})
@@ -119,11 +121,10 @@ class Subscription:
         prefixes: tuple[str, ...] | None = requested
         if requested == ("*",) or "" in requested:
             prefixes = None
-        compression = CompressionType.NONE
-        for codec_id in response.accepted_compression_types:  # the broker's preference order
-            if codec_id in CompressionType._value2member_map_:
-                compression = CompressionType(codec_id)
-                break
+        known = {int(codec) for codec in CompressionType}
+        accepted = [c for c in response.accepted_compression_types if c in known]
+        # the broker lists them in its order of preference; none listed: uncompressed
+        compression = CompressionType(accepted[0]) if accepted else CompressionType.NONE
         return cls(
             instance_id,
             response.subscription_id,
@@ -158,6 +159,7 @@ class TelemetryState:
         self._need_subscription = True
         self._first_seen: dict[tuple[str, tuple[tuple[str, str], ...]], int] = {}
         self._last: dict[tuple[str, tuple[tuple[str, str], ...]], tuple[int, float]] = {}
+        self._names: dict[tuple[str, str], str] = {}
         self.pushes = 0
 
     def due_in_ms(self, now_ms: float) -> float:
@@ -202,8 +204,11 @@ class TelemetryState:
         """The ``MetricsData`` protobuf of the requested ``samples``."""
         points: list[DataPoint] = []
         delta = subscription.delta_temporality
+        names = self._names
         for sample in samples:
-            name = telemetry_name(sample.group, sample.name)
+            name = names.get((sample.group, sample.name))
+            if name is None:
+                name = names[sample.group, sample.name] = telemetry_name(sample.group, sample.name)
             if not subscription.wants(name):
                 continue
             attributes = telemetry_attributes(dict(sample.tags))
@@ -363,6 +368,7 @@ class ClientTelemetry:
         return samples()
 
     async def _run(self) -> None:
+        poll = _POLL_FIRST_S
         try:
             while self.state.enabled:
                 delay = self.state.due_in_ms(self._now_ms())
@@ -373,8 +379,10 @@ class ClientTelemetry:
                     raise LookupError("the producer is gone")
                 conn = self._pick()
                 if conn is None:  # no broker connected yet (or all idle-closed)
-                    await asyncio.sleep(_NO_CONNECTION_POLL_S)
+                    await asyncio.sleep(poll)
+                    poll = min(poll * 2, _POLL_MAX_S)
                     continue
+                poll = _POLL_FIRST_S
                 await self._exchange(conn, terminating=False)
         except LookupError:
             self.state.disable("the producer is gone")
@@ -395,6 +403,8 @@ class ClientTelemetry:
             self._conn = None
             state.on_failure(self._now_ms())
             return
+        if isinstance(response, GetTelemetrySubscriptionsResponse | PushTelemetryResponse):
+            conn.throttle(response.throttle_time_ms, now_ms())  # the broker mutes it meanwhile
         if isinstance(response, GetTelemetrySubscriptionsResponse):
             state.on_subscription(response, self._now_ms())
         elif isinstance(response, PushTelemetryResponse):

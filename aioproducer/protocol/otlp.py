@@ -18,9 +18,19 @@ from typing import Literal
 __all__ = ["DataPoint", "encode_metrics_data"]
 
 _VARINT, _FIXED64, _LEN = 0, 1, 2
-_DOUBLE = struct.Struct("<d")
-_UINT64 = struct.Struct("<Q")
 _DELTA, _CUMULATIVE = 1, 2  # AggregationTemporality
+_UINT64_MASK = (1 << 64) - 1
+
+
+def _tag(field: int, wire_type: int) -> int:
+    return field << 3 | wire_type  # every field number here is below 16: one byte
+
+
+# NumberDataPoint: time_unix_nano (3, fixed64) then as_double (4, fixed64), packed at once;
+# start_time_unix_nano (2, fixed64) before them for sums
+_TIME_AND_VALUE = struct.Struct("<BQBd").pack
+_START = struct.Struct("<BQ").pack
+_START_TAG, _TIME_TAG, _VALUE_TAG = _tag(2, _FIXED64), _tag(3, _FIXED64), _tag(4, _FIXED64)
 
 Attributes = Sequence[tuple[str, str]]
 
@@ -50,24 +60,20 @@ def _varint(buf: bytearray, value: int) -> None:
     buf.append(value)
 
 
-def _key(buf: bytearray, field: int, wire_type: int) -> None:
-    _varint(buf, field << 3 | wire_type)
-
-
 def _message(buf: bytearray, field: int, body: bytes | bytearray) -> None:
-    _key(buf, field, _LEN)
-    _varint(buf, len(body))
+    """A length-delimited field (a message, a string or bytes)."""
+    buf.append(_tag(field, _LEN))
+    n = len(body)
+    if n < 0x80:
+        buf.append(n)
+    else:
+        _varint(buf, n)
     buf += body
 
 
 def _string(buf: bytearray, field: int, text: str) -> None:
     if text:  # proto3: an empty string is the default, not written
         _message(buf, field, text.encode("utf-8", "surrogatepass"))
-
-
-def _fixed64(buf: bytearray, field: int, value: int) -> None:
-    _key(buf, field, _FIXED64)
-    buf += _UINT64.pack(value & 0xFFFF_FFFF_FFFF_FFFF)
 
 
 def _attributes(buf: bytearray, field: int, attributes: Attributes) -> None:
@@ -83,10 +89,9 @@ def _attributes(buf: bytearray, field: int, attributes: Attributes) -> None:
 def _data_point(point: DataPoint) -> bytearray:
     body = bytearray()
     if point.kind == "sum" and point.start_time_unix_nano:
-        _fixed64(body, 2, point.start_time_unix_nano)
-    _fixed64(body, 3, point.time_unix_nano)
-    _key(body, 4, _FIXED64)  # as_double: in a oneof, so written even when 0.0
-    body += _DOUBLE.pack(point.value)
+        body += _START(_START_TAG, point.start_time_unix_nano & _UINT64_MASK)
+    # as_double is in a oneof, so it is written even when it is 0.0
+    body += _TIME_AND_VALUE(_TIME_TAG, point.time_unix_nano & _UINT64_MASK, _VALUE_TAG, point.value)
     _attributes(body, 7, point.attributes)
     return body
 
@@ -100,10 +105,10 @@ def _metric(points: Sequence[DataPoint]) -> bytearray:
     _string(body, 1, first.name)
     _string(body, 2, first.description)
     if first.kind == "sum":
-        _key(data, 2, _VARINT)  # aggregation_temporality
-        _varint(data, _DELTA if first.delta else _CUMULATIVE)
-        _key(data, 3, _VARINT)  # is_monotonic
-        _varint(data, 1)
+        data.append(_tag(2, _VARINT))  # aggregation_temporality
+        data.append(_DELTA if first.delta else _CUMULATIVE)
+        data.append(_tag(3, _VARINT))  # is_monotonic
+        data.append(1)
         _message(body, 7, data)  # sum
     else:
         _message(body, 5, data)  # gauge
