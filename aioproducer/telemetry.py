@@ -149,7 +149,10 @@ class TelemetryState:
         self,
         resource: Sequence[tuple[str, str]] = (),
         jitter: Callable[[float, float], float] = random.uniform,
+        client_id: str = "",
     ) -> None:
+        self.client_id = client_id
+        """Named in every log line."""
         self.subscription: Subscription | None = None
         self.instance_id = ZERO_UUID
         self.enabled = True
@@ -185,7 +188,8 @@ class TelemetryState:
         data = compress(subscription.compression, payload)
         if subscription.max_bytes > 0 and len(data) > subscription.max_bytes:
             log.debug(
-                "telemetry payload of %d bytes exceeds the broker's %d; not pushed",
+                "[%s] telemetry payload of %d bytes exceeds the broker's %d; not pushed",
+                self.client_id,
                 len(data),
                 subscription.max_bytes,
             )
@@ -255,14 +259,19 @@ class TelemetryState:
         if subscription.prefixes == ():  # no metrics requested: ask again an interval later
             self._need_subscription = True
             self._next_at = now_ms + interval
-            log.debug("telemetry subscription requests no metrics; asking again in %d ms", interval)
+            log.debug(
+                "[%s] telemetry subscription requests no metrics; asking again in %d ms",
+                self.client_id,
+                interval,
+            )
             return
         self._need_subscription = False
         # the first push is spread over 0.5 to 1.5 intervals, as Java's, so that clients
         # started together do not push together
         self._next_at = now_ms + round(self._jitter(0.5, 1.5) * interval)
         log.info(
-            "client telemetry subscription %d for client instance id %s: every %d ms",
+            "[%s] client telemetry subscription %d for client instance id %s: every %d ms",
+            self.client_id,
             subscription.subscription_id,
             subscription.client_instance_id,
             interval,
@@ -295,7 +304,7 @@ class TelemetryState:
     def disable(self, why: str) -> None:
         """Stop for good."""
         if self.enabled:
-            log.debug("client telemetry disabled: %s", why)
+            log.debug("[%s] client telemetry disabled: %s", self.client_id, why)
         self.enabled = False
 
     def _on_error(self, error_code: int, now_ms: float) -> None:
@@ -308,7 +317,11 @@ class TelemetryState:
         else:
             self.disable(f"the broker answered error code {error_code}")
             return
-        log.debug("telemetry request failed with error code %d; asking again", error_code)
+        log.debug(
+            "[%s] telemetry request failed with error code %d; asking again",
+            self.client_id,
+            error_code,
+        )
 
 
 class ClientTelemetry:
@@ -324,8 +337,9 @@ class ClientTelemetry:
         connection: Callable[[], BrokerConnection | None],
         samples: Callable[[], Callable[[], Sequence[MetricSample]] | None],
         resource: Sequence[tuple[str, str]] = (),
+        client_id: str = "",
     ) -> None:
-        self.state = TelemetryState(resource)
+        self.state = TelemetryState(resource, client_id=client_id)
         self._connection = connection
         self._samples = samples
         self._conn: BrokerConnection | None = None
@@ -353,7 +367,7 @@ class ClientTelemetry:
             conn.version_for(GetTelemetrySubscriptionsRequest)
             conn.version_for(PushTelemetryRequest)
         except UnsupportedVersionError:  # no telemetry there: look again much later
-            log.debug("%s does not offer KIP-714's telemetry APIs", conn)
+            log.debug("[%s] %s does not offer KIP-714's telemetry APIs", self.state.client_id, conn)
             self.state.on_failure(self._now_ms())
             return None
         if self._conn is not None:
@@ -387,7 +401,11 @@ class ClientTelemetry:
         except LookupError:
             self.state.disable("the producer is gone")
         except Exception:  # never let telemetry break the producer
-            log.warning("client telemetry stopped after an unexpected error", exc_info=True)
+            log.warning(
+                "[%s] client telemetry stopped after an unexpected error",
+                self.state.client_id,
+                exc_info=True,
+            )
             self.state.disable("unexpected error")
 
     async def _exchange(self, conn: BrokerConnection, terminating: bool) -> None:
@@ -399,7 +417,7 @@ class ClientTelemetry:
         try:
             response = await conn.request(request)
         except ProducerError as exc:
-            log.debug("telemetry request to %s failed: %s", conn, exc)
+            log.debug("[%s] telemetry request to %s failed: %s", self.state.client_id, conn, exc)
             self._conn = None
             state.on_failure(self._now_ms())
             return
@@ -426,11 +444,17 @@ class ClientTelemetry:
             async with asyncio.timeout(timeout):
                 await self._exchange(conn, terminating=True)
         except TimeoutError:
-            log.debug("the terminating telemetry push did not finish within %.3f s", timeout)
+            log.debug(
+                "[%s] the terminating telemetry push did not finish within %.3f s",
+                self.state.client_id,
+                timeout,
+            )
         except LookupError:
             pass
         except Exception:
-            log.warning("the terminating telemetry push failed", exc_info=True)
+            log.warning(
+                "[%s] the terminating telemetry push failed", self.state.client_id, exc_info=True
+            )
         state.disable("closed")
 
     def stop(self) -> None:
