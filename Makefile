@@ -23,7 +23,7 @@ PURE_TESTS := tests/unit/test_records.py tests/unit/test_accumulator.py \
 	tests/unit/test_record_runs.py tests/unit/test_sender_scripted.py \
 	tests/unit/test_buffer_memory.py tests/unit/test_batch_builds.py \
 	tests/unit/test_offloop.py tests/unit/test_metadata.py \
-	tests/unit/test_partitioning_strategies.py \
+	tests/unit/test_partitioning_strategies.py tests/unit/test_telemetry_fake_broker.py \
 	tests/integration/test_produce.py \
 	tests/integration/test_send_many.py tests/integration/test_extremes.py \
 	tests/integration/test_shutdown.py tests/integration/test_logging_handler.py \
@@ -34,6 +34,7 @@ PURE_TESTS := tests/unit/test_records.py tests/unit/test_accumulator.py \
 # The core of the suite once more on uvloop's event loop (uvicorn[standard] runs on it).
 UVLOOP_TESTS := tests/unit/test_event_loop.py tests/unit/test_futures.py \
 	tests/unit/test_sender_scripted.py tests/unit/test_fake_broker.py \
+	tests/unit/test_telemetry_fake_broker.py \
 	tests/integration/test_produce.py tests/integration/test_send_many.py \
 	tests/integration/test_shutdown.py tests/integration/test_idempotent_delivery.py \
 	tests/integration/test_logging_handler.py

@@ -208,6 +208,7 @@ class ProducerConfig:
     reconnect_backoff_max_ms: int
     metrics_num_samples: int
     metrics_sample_window_ms: int
+    enable_metrics_push: bool
     partitioner: Partitioner | Literal["round_robin"] | None
     partitioner_ignore_keys: bool
     partitioner_adaptive_partitioning_enable: bool
@@ -258,6 +259,7 @@ class ProducerConfig:
         reconnect_backoff_max_ms: int = 1000,
         metrics_num_samples: int = 2,
         metrics_sample_window_ms: int = 30_000,
+        enable_metrics_push: bool = True,
         partitioner: Partitioner | str | None = None,
         partitioner_ignore_keys: bool = False,
         partitioner_adaptive_partitioning_enable: bool = True,
@@ -342,6 +344,11 @@ class ProducerConfig:
             "metrics_sample_window_ms",
             _int("metrics_sample_window_ms", metrics_sample_window_ms, 1, _INT64_MAX),
         )
+        if not isinstance(enable_metrics_push, bool):
+            raise ConfigurationError(
+                f"enable_metrics_push must be True or False, not {enable_metrics_push!r}"
+            )
+        put(self, "enable_metrics_push", enable_metrics_push)
         put(self, "partitioner", _partitioner(partitioner))
         if not isinstance(partitioner_ignore_keys, bool):
             raise ConfigurationError(
@@ -612,6 +619,7 @@ _INT_NAMES: Final = frozenset(
 _BOOL_NAMES: Final = frozenset(
     {
         "enable_idempotence",
+        "enable_metrics_push",
         "partitioner_ignore_keys",
         "partitioner_adaptive_partitioning_enable",
         "ssl_check_hostname",

@@ -57,6 +57,7 @@ from aioproducer.partitioner import (
 from aioproducer.protocol.records import Header, RecordBatchBuilder
 from aioproducer.sender import Sender
 from aioproducer.speedups import c as _c
+from aioproducer.telemetry import ClientTelemetry
 
 __all__ = ["Producer", "RecordMetadata", "SentRecords"]
 
@@ -366,6 +367,7 @@ class Producer:
             self.config.metrics_sample_window_ms,
             self.config.buffer_memory,
         )
+        self._telemetry: ClientTelemetry | None = None
 
     def __repr__(self) -> str:
         return f"<Producer {self._state} client_id={self.config.client_id!r}>"
@@ -494,6 +496,13 @@ class Producer:
         self._sender_task.add_done_callback(
             functools.partial(_sender_stopped, weakref.ref(self), cluster)
         )
+        if config.enable_metrics_push:  # KIP-714: idle unless the cluster subscribes
+            self._telemetry = ClientTelemetry(
+                cluster.any_connection,
+                weakref.WeakMethod(self.metric_samples),
+                client_id=config.client_id,
+            )
+            self._telemetry.start()
         self._create_future = relay_for(loop).create_future
         self._wakeup = self._sender.wakeup
         self._wakeup_for = self._sender.wakeup_for
@@ -1126,9 +1135,10 @@ class Producer:
             self._space_freed.set()
         if self._accumulator is not None:
             self._accumulator.wake_waiters()  # each raises ProducerClosedError
-        sender, cluster = self._sender, self._cluster
+        sender, cluster, telemetry = self._sender, self._cluster, self._telemetry
         assert sender is not None
         assert cluster is not None
+        started = asyncio.get_running_loop().time()
         try:
             try:
                 async with asyncio.timeout(timeout):
@@ -1136,10 +1146,17 @@ class Producer:
             except TimeoutError:
                 self._stop_now(sender, f"the producer was closed (timeout {timeout} s)")
             await self._callbacks_run()
+            if telemetry is not None:  # the terminating push, with the final counts
+                left = self.config.request_timeout_ms / 1000
+                if timeout is not None:
+                    left = min(left, timeout - (asyncio.get_running_loop().time() - started))
+                await telemetry.close(left)
         except BaseException:  # cancelled: fail what is left, and finish closing all the same
             self._stop_now(sender, "close() was cancelled")
             raise
         finally:
+            if telemetry is not None:
+                telemetry.stop()
             cluster.shutdown()  # every connection, at once
             await cluster.close()
 
