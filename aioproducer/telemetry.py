@@ -162,7 +162,9 @@ class TelemetryState:
         self._need_subscription = True
         self._first_seen: dict[tuple[str, tuple[tuple[str, str], ...]], int] = {}
         self._last: dict[tuple[str, tuple[tuple[str, str], ...]], tuple[int, float]] = {}
-        self._names: dict[tuple[str, str], str] = {}
+        # (group, name, *tags) -> (KIP-714 name, attributes, requested?): a metric's are
+        # the same push after push (cleared with each new subscription)
+        self._known: dict[tuple[object, ...], tuple[str, tuple[tuple[str, str], ...], bool]] = {}
         self.pushes = 0
 
     def due_in_ms(self, now_ms: float) -> float:
@@ -208,14 +210,17 @@ class TelemetryState:
         """The ``MetricsData`` protobuf of the requested ``samples``."""
         points: list[DataPoint] = []
         delta = subscription.delta_temporality
-        names = self._names
+        known = self._known
         for sample in samples:
-            name = names.get((sample.group, sample.name))
-            if name is None:
-                name = names[sample.group, sample.name] = telemetry_name(sample.group, sample.name)
-            if not subscription.wants(name):
+            tags = sample.tags
+            found = known.get((sample.group, sample.name, *tags.items()))
+            if found is None:
+                name = telemetry_name(sample.group, sample.name)
+                found = (name, telemetry_attributes(dict(tags)), subscription.wants(name))
+                known[sample.group, sample.name, *tags.items()] = found
+            name, attributes, wanted = found
+            if not wanted:
                 continue
-            attributes = telemetry_attributes(dict(sample.tags))
             if sample.kind != "counter":
                 points.append(
                     DataPoint(
@@ -241,7 +246,17 @@ class TelemetryState:
             points.append(
                 DataPoint(name, "sum", value, attributes, wall_ns, start, delta, sample.description)
             )
+        self._forget_gone(len(samples), points)
         return encode_metrics_data(points, self._resource)
+
+    def _forget_gone(self, count: int, points: list[DataPoint]) -> None:
+        """Drop what is kept for metrics no longer reported (a topic's, once forgotten)."""
+        if len(self._known) > 2 * count + 64:
+            self._known.clear()
+        if len(self._first_seen) > 2 * len(points) + 64:
+            live = {(p.name, tuple(p.attributes)) for p in points if p.kind == "sum"}
+            self._first_seen = {k: v for k, v in self._first_seen.items() if k in live}
+            self._last = {k: v for k, v in self._last.items() if k in live}
 
     def on_subscription(self, response: GetTelemetrySubscriptionsResponse, now_ms: float) -> None:
         """Take a GetTelemetrySubscriptions response."""
@@ -254,6 +269,7 @@ class TelemetryState:
             self._last.clear()  # as Java: the values tracked for deltas start over
             self._first_seen.clear()
         self.subscription = subscription
+        self._known.clear()  # its prefixes may differ
         self.instance_id = subscription.client_instance_id
         interval = subscription.push_interval_ms
         if subscription.prefixes == ():  # no metrics requested: ask again an interval later

@@ -10,6 +10,7 @@ those of opentelemetry-proto's ``metrics/v1/metrics.proto``, ``common/v1/common.
 
 from __future__ import annotations
 
+import functools
 import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -60,9 +61,12 @@ def _varint(buf: bytearray, value: int) -> None:
     buf.append(value)
 
 
+_LEN_TAGS = tuple(_tag(field, _LEN) for field in range(16))
+
+
 def _message(buf: bytearray, field: int, body: bytes | bytearray) -> None:
     """A length-delimited field (a message, a string or bytes)."""
-    buf.append(_tag(field, _LEN))
+    buf.append(_LEN_TAGS[field])
     n = len(body)
     if n < 0x80:
         buf.append(n)
@@ -76,7 +80,9 @@ def _string(buf: bytearray, field: int, text: str) -> None:
         _message(buf, field, text.encode("utf-8", "surrogatepass"))
 
 
-def _attributes(buf: bytearray, field: int, attributes: Attributes) -> None:
+@functools.lru_cache(maxsize=4096)  # a metric's attributes are the same push after push
+def _encoded_attributes(field: int, attributes: tuple[tuple[str, str], ...]) -> bytes:
+    buf = bytearray()
     for key, value in attributes:
         any_value = bytearray()
         _message(any_value, 1, value.encode("utf-8", "surrogatepass"))  # string_value, always
@@ -84,6 +90,12 @@ def _attributes(buf: bytearray, field: int, attributes: Attributes) -> None:
         _string(pair, 1, key)
         _message(pair, 2, any_value)
         _message(buf, field, pair)
+    return bytes(buf)
+
+
+def _attributes(buf: bytearray, field: int, attributes: Attributes) -> None:
+    if attributes:
+        buf += _encoded_attributes(field, tuple(attributes))
 
 
 def _data_point(point: DataPoint) -> bytearray:
@@ -96,14 +108,21 @@ def _data_point(point: DataPoint) -> bytearray:
     return body
 
 
+@functools.lru_cache(maxsize=4096)
+def _metric_header(name: str, description: str) -> bytes:
+    """A Metric's name (1) and description (2) fields."""
+    body = bytearray()
+    _string(body, 1, name)
+    _string(body, 2, description)
+    return bytes(body)
+
+
 def _metric(points: Sequence[DataPoint]) -> bytearray:
     first = points[0]
     data = bytearray()
     for point in points:
         _message(data, 1, _data_point(point))  # data_points
-    body = bytearray()
-    _string(body, 1, first.name)
-    _string(body, 2, first.description)
+    body = bytearray(_metric_header(first.name, first.description))
     if first.kind == "sum":
         data.append(_tag(2, _VARINT))  # aggregation_temporality
         data.append(_DELTA if first.delta else _CUMULATIVE)

@@ -279,3 +279,14 @@ def test_terminating_flag() -> None:
     request = state.next_request(lambda: SAMPLES, 1, terminating=True)
     assert isinstance(request, PushTelemetryRequest)
     assert request.terminating
+
+
+def test_state_of_metrics_no_longer_reported_is_dropped() -> None:
+    state = subscribed(delta=True)
+    many = [sample("record-send-total", 1, topic=f"t{i}") for i in range(200)]
+    push(state, 100, many)
+    assert len(state._first_seen) == len(state._last) == 200
+    push(state, 200, many[:1])  # 199 topics gone
+    assert len(state._first_seen) == len(state._last) == 1
+    again = push(state, 300, [sample("record-send-total", 5, topic="t0")])
+    assert again[PRODUCER + "topic.record.send.total"]["points"][0]["value"] == 4  # delta kept
