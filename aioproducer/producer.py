@@ -1109,6 +1109,9 @@ class Producer:
         shutdown is complete, with every record settled and its done-callbacks run: a
         concurrent close() waits for the first one, and a close() that is cancelled fails
         what is undelivered and finishes the shutdown before the cancellation goes on.
+        When the cluster subscribed to this client's metrics (KIP-714), a last push with the
+        final counts goes out before the connections close, within what is left of
+        ``timeout`` and at most ``request_timeout_ms`` (docs/telemetry.md).
         """
         timeout = _check_timeout("close()", timeout)
         if self._loop is None:  # never started, or start() failed (and cleaned up)
