@@ -110,6 +110,11 @@ async def test_metrics_reach_the_broker_and_close_pushes_the_final_counts(
     assert total["kind"] == "monotonic_sum"
     assert total["attributes"] == {}  # client_id is left to the broker
     assert 0 < total["start"] <= total["time"]
+    (rate,) = points(final, PREFIX + "record.send.rate")
+    assert rate["kind"] == "gauge"
+    latency = points(final, PREFIX + "node.request.latency.avg")
+    # the broker's node, and (as in Java) the bootstrap connection's "node--1"
+    assert "node-1" in {p["attributes"]["node_id"] for p in latency}
     per_topic = points(final, PREFIX + "topic.record.send.total")
     assert [p["attributes"] for p in per_topic] == [{"topic": topic}]
     if total["temporality"] == "AGGREGATION_TEMPORALITY_DELTA":  # the broker's default
