@@ -1088,8 +1088,8 @@ class Producer:
         ``metrics(node=True)``: producer-node-metrics, ``{node_id: {name: value}}`` (node -1:
         the bootstrap connections). Rates, averages and maxima cover the last
         ``metrics_num_samples`` windows of ``metrics_sample_window_ms``; an average or
-        maximum with nothing in that time is NaN, as in Java. Works in any state, from any
-        thread (values are read without a lock: a total may be one batch behind).
+        maximum with nothing in that time is NaN, as in Java. Works in any state, and from
+        other threads (read without a lock: a value may be one batch behind).
         """
         if topic and node:
             raise ValueError("metrics(): ask for topic=True or node=True, not both")
@@ -1140,8 +1140,8 @@ class Producer:
             metrics = self._metrics
             self._log.info(
                 "closed: %d record(s) acknowledged, %d failed",
-                metrics.sends.cumulative,
-                metrics.errors.cumulative,
+                metrics.send_total,
+                metrics.error_total,
             )
 
     async def _shut_down(self, timeout: float | None) -> None:

@@ -354,7 +354,9 @@ class Sender:
             assert isinstance(response, ProduceResponse)
             metrics = self.accumulator.metrics
             if metrics is not None and sent_at >= 0:
-                metrics.produce_answered(conn.node_id, now - sent_at, response.throttle_time_ms)
+                metrics.produce_answered(
+                    conn.node_id, now - sent_at, response.throttle_time_ms, now
+                )
             if response.throttle_time_ms > 0 and conn.version_for(ProduceRequest) >= 6:
                 conn.throttle(response.throttle_time_ms, now)  # older versions: the broker waited
             for topic, part in response.iter_partitions():
