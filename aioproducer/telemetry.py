@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
+from aioproducer._clientlog import ClientLog
 from aioproducer.cluster import now_ms
 from aioproducer.compression import CompressionType, compress
 from aioproducer.connection import BrokerConnection
@@ -152,7 +153,7 @@ class TelemetryState:
         client_id: str = "",
     ) -> None:
         self.client_id = client_id
-        """Named in every log line."""
+        self._log = ClientLog(log, client_id)  # every line names the client
         self.subscription: Subscription | None = None
         self.instance_id = ZERO_UUID
         self.enabled = True
@@ -189,9 +190,8 @@ class TelemetryState:
         payload = self.payload(subscription, samples(), wall_ns)
         data = compress(subscription.compression, payload)
         if subscription.max_bytes > 0 and len(data) > subscription.max_bytes:
-            log.debug(
-                "[%s] telemetry payload of %d bytes exceeds the broker's %d; not pushed",
-                self.client_id,
+            self._log.debug(
+                "telemetry payload of %d bytes exceeds the broker's %d; not pushed",
                 len(data),
                 subscription.max_bytes,
             )
@@ -275,9 +275,8 @@ class TelemetryState:
         if subscription.prefixes == ():  # no metrics requested: ask again an interval later
             self._need_subscription = True
             self._next_at = now_ms + interval
-            log.debug(
-                "[%s] telemetry subscription requests no metrics; asking again in %d ms",
-                self.client_id,
+            self._log.debug(
+                "telemetry subscription requests no metrics; asking again in %d ms",
                 interval,
             )
             return
@@ -285,9 +284,8 @@ class TelemetryState:
         # the first push is spread over 0.5 to 1.5 intervals, as Java's, so that clients
         # started together do not push together
         self._next_at = now_ms + round(self._jitter(0.5, 1.5) * interval)
-        log.info(
-            "[%s] client telemetry subscription %d for client instance id %s: every %d ms",
-            self.client_id,
+        self._log.info(
+            "client telemetry subscription %d for client instance id %s: every %d ms",
             subscription.subscription_id,
             subscription.client_instance_id,
             interval,
@@ -320,7 +318,7 @@ class TelemetryState:
     def disable(self, why: str) -> None:
         """Stop for good."""
         if self.enabled:
-            log.debug("[%s] client telemetry disabled: %s", self.client_id, why)
+            self._log.debug("client telemetry disabled: %s", why)
         self.enabled = False
 
     def _on_error(self, error_code: int, now_ms: float) -> None:
@@ -333,9 +331,8 @@ class TelemetryState:
         else:
             self.disable(f"the broker answered error code {error_code}")
             return
-        log.debug(
-            "[%s] telemetry request failed with error code %d; asking again",
-            self.client_id,
+        self._log.debug(
+            "telemetry request failed with error code %d; asking again",
             error_code,
         )
 
@@ -356,6 +353,7 @@ class ClientTelemetry:
         client_id: str = "",
     ) -> None:
         self.state = TelemetryState(resource, client_id=client_id)
+        self._log = ClientLog(log, client_id)
         self._connection = connection
         self._samples = samples
         self._conn: BrokerConnection | None = None
@@ -383,7 +381,7 @@ class ClientTelemetry:
             conn.version_for(GetTelemetrySubscriptionsRequest)
             conn.version_for(PushTelemetryRequest)
         except UnsupportedVersionError:  # no telemetry there: look again much later
-            log.debug("[%s] %s does not offer KIP-714's telemetry APIs", self.state.client_id, conn)
+            self._log.debug("%s does not offer KIP-714's telemetry APIs", conn)
             self.state.on_failure(self._now_ms())
             return None
         if self._conn is not None:
@@ -417,9 +415,8 @@ class ClientTelemetry:
         except LookupError:
             self.state.disable("the producer is gone")
         except Exception:  # never let telemetry break the producer
-            log.warning(
-                "[%s] client telemetry stopped after an unexpected error",
-                self.state.client_id,
+            self._log.warning(
+                "client telemetry stopped after an unexpected error",
                 exc_info=True,
             )
             self.state.disable("unexpected error")
@@ -433,7 +430,7 @@ class ClientTelemetry:
         try:
             response = await conn.request(request)
         except ProducerError as exc:
-            log.debug("[%s] telemetry request to %s failed: %s", self.state.client_id, conn, exc)
+            self._log.debug("telemetry request to %s failed: %s", conn, exc)
             self._conn = None
             state.on_failure(self._now_ms())
             return
@@ -460,17 +457,14 @@ class ClientTelemetry:
             async with asyncio.timeout(timeout):
                 await self._exchange(conn, terminating=True)
         except TimeoutError:
-            log.debug(
-                "[%s] the terminating telemetry push did not finish within %.3f s",
-                self.state.client_id,
+            self._log.debug(
+                "the terminating telemetry push did not finish within %.3f s",
                 timeout,
             )
         except LookupError:
             pass
         except Exception:
-            log.warning(
-                "[%s] the terminating telemetry push failed", self.state.client_id, exc_info=True
-            )
+            self._log.warning("the terminating telemetry push failed", exc_info=True)
         state.disable("closed")
 
     def stop(self) -> None:
