@@ -24,18 +24,20 @@ PURE_TESTS := tests/unit/test_records.py tests/unit/test_accumulator.py \
 	tests/unit/test_record_runs.py tests/unit/test_sender_scripted.py \
 	tests/unit/test_buffer_memory.py tests/unit/test_batch_builds.py \
 	tests/unit/test_offloop.py tests/unit/test_metadata.py \
-	tests/unit/test_partitioning_strategies.py \
+	tests/unit/test_partitioning_strategies.py tests/unit/test_telemetry_fake_broker.py \
 	tests/integration/test_produce.py \
 	tests/integration/test_send_many.py tests/integration/test_extremes.py \
 	tests/integration/test_shutdown.py tests/integration/test_logging_handler.py \
 	tests/integration/test_backpressure.py tests/integration/test_metadata_refresh.py \
 	tests/integration/test_off_loop_builds.py tests/integration/test_chaos.py \
-	tests/integration/test_partitioning.py tests/integration/test_transactions.py
+	tests/integration/test_partitioning.py tests/integration/test_transactions.py \
+	tests/integration/test_metrics.py tests/unit/test_metrics_registry.py
 
 # The core of the suite once more on uvloop's event loop (uvicorn[standard] runs on it).
 UVLOOP_TESTS := tests/unit/test_event_loop.py tests/unit/test_futures.py \
 	tests/unit/test_sender_scripted.py tests/unit/test_fake_broker.py \
 	tests/unit/test_transactions_scripted.py \
+	tests/unit/test_telemetry_fake_broker.py \
 	tests/integration/test_produce.py tests/integration/test_send_many.py \
 	tests/integration/test_shutdown.py tests/integration/test_idempotent_delivery.py \
 	tests/integration/test_logging_handler.py tests/integration/test_transactions.py

@@ -206,6 +206,9 @@ class ProducerConfig:
     connections_max_idle_ms: int
     reconnect_backoff_ms: int
     reconnect_backoff_max_ms: int
+    metrics_num_samples: int
+    metrics_sample_window_ms: int
+    enable_metrics_push: bool
     partitioner: Partitioner | Literal["round_robin"] | None
     partitioner_ignore_keys: bool
     partitioner_adaptive_partitioning_enable: bool
@@ -255,6 +258,9 @@ class ProducerConfig:
         connections_max_idle_ms: int = 540_000,
         reconnect_backoff_ms: int = 50,
         reconnect_backoff_max_ms: int = 1000,
+        metrics_num_samples: int = 2,
+        metrics_sample_window_ms: int = 30_000,
+        enable_metrics_push: bool = True,
         partitioner: Partitioner | str | None = None,
         partitioner_ignore_keys: bool = False,
         partitioner_adaptive_partitioning_enable: bool = True,
@@ -334,6 +340,17 @@ class ProducerConfig:
             "reconnect_backoff_max_ms",
             _int("reconnect_backoff_max_ms", reconnect_backoff_max_ms, 0, _INT64_MAX),
         )
+        put(self, "metrics_num_samples", _int("metrics_num_samples", metrics_num_samples, 1))
+        put(
+            self,
+            "metrics_sample_window_ms",
+            _int("metrics_sample_window_ms", metrics_sample_window_ms, 1, _INT64_MAX),
+        )
+        if not isinstance(enable_metrics_push, bool):
+            raise ConfigurationError(
+                f"enable_metrics_push must be True or False, not {enable_metrics_push!r}"
+            )
+        put(self, "enable_metrics_push", enable_metrics_push)
         put(self, "partitioner", _partitioner(partitioner))
         if not isinstance(partitioner_ignore_keys, bool):
             raise ConfigurationError(
@@ -596,6 +613,8 @@ _INT_NAMES: Final = frozenset(
         "connections_max_idle_ms",
         "reconnect_backoff_ms",
         "reconnect_backoff_max_ms",
+        "metrics_num_samples",
+        "metrics_sample_window_ms",
         "partitioner_availability_timeout_ms",
         "transaction_timeout_ms",
     }
@@ -603,6 +622,7 @@ _INT_NAMES: Final = frozenset(
 _BOOL_NAMES: Final = frozenset(
     {
         "enable_idempotence",
+        "enable_metrics_push",
         "partitioner_ignore_keys",
         "partitioner_adaptive_partitioning_enable",
         "ssl_check_hostname",

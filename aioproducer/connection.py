@@ -17,6 +17,7 @@ import ssl
 from collections import deque
 from typing import Final, cast
 
+from aioproducer._clientlog import ClientLog
 from aioproducer.errors import (
     AuthenticationError,
     BrokerUnavailableError,
@@ -27,6 +28,7 @@ from aioproducer.errors import (
     UnsupportedVersionError,
     broker_error,
 )
+from aioproducer.metrics._registry import NodeStats
 from aioproducer.protocol.api import Request, Response, negotiate
 from aioproducer.protocol.client import ClientConnection
 from aioproducer.protocol.messages.api_versions import ApiVersionsRequest, ApiVersionsResponse
@@ -72,11 +74,13 @@ class BrokerConnection(asyncio.Protocol):
         self.port = port
         self.node_id = node_id
         self._core = ClientConnection(client_id)
+        self._log = ClientLog(log, client_id if client_id is not None else "-")
         self._request_timeout = request_timeout_ms / 1000
         self._transport: asyncio.Transport | None = None
         self._pending: deque[tuple[int, asyncio.Future[Response], float]] = deque()
         self._versions: dict[int, tuple[int, int]] = {}
         self._closed_exc: ProducerError | None = None
+        self._close_reason = ""
         self._write_ready: asyncio.Event | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -84,6 +88,8 @@ class BrokerConnection(asyncio.Protocol):
         """Loop time of the last request or response (for connections_max_idle_ms)."""
         self.throttled_until_ms = 0
         """Monotonic ms before which the broker asked for no more requests (KIP-219)."""
+        self.stats: NodeStats | None = None
+        """Counts the requests and bytes of this connection (set by its cluster)."""
 
     def __repr__(self) -> str:
         return f"<BrokerConnection node={self.node_id} {self.host}:{self.port}>"
@@ -177,7 +183,7 @@ class BrokerConnection(asyncio.Protocol):
                 token = exchange.step(response.auth_bytes)
             except AuthenticationError as exc:
                 raise AuthenticationError(f"{where} failed: {exc}") from None
-        log.debug("%s: authenticated as %r", self, credentials.username)
+        self._log.debug("%s: authenticated as %r", self, credentials.username)
 
     # -- requests -------------------------------------------------------------------------
     def version_for(self, request_type: type[Request]) -> int:
@@ -211,6 +217,8 @@ class BrokerConnection(asyncio.Protocol):
             version = self.version_for(type(request))
         correlation_id, data = self._core.send(request, version)
         self._transport.write(data)
+        if self.stats is not None:
+            self.stats.sent(len(data))
         self.last_used = self._loop.time()
         if not request.expects_response():
             return None
@@ -245,6 +253,7 @@ class BrokerConnection(asyncio.Protocol):
         """Close the connection, failing whatever is in flight with ``exc``."""
         if self._closed_exc is None:
             self._closed_exc = exc or ConnectionLostError(f"connection to {self} was closed")
+            self._close_reason = f": {exc}" if exc is not None else ""
         if self._transport is not None:
             self._transport.abort()
             self._transport = None
@@ -254,15 +263,19 @@ class BrokerConnection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # A stream transport, though not always an asyncio.Transport subclass (uvloop's is not).
         self._transport = cast(asyncio.Transport, transport)
+        if self.stats is not None:
+            self.stats.opened()
         sock = transport.get_extra_info("socket")
         if sock is not None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def data_received(self, data: bytes) -> None:
+        if self.stats is not None:
+            self.stats.received(len(data))
         try:
             responses = self._core.receive_data(data)
         except ProtocolError as exc:
-            log.warning("protocol error from %s: %s", self, exc)
+            self._log.warning("protocol error from %s: %s", self, exc)
             self.close(exc)
             return
         pending = self._pending
@@ -278,6 +291,16 @@ class BrokerConnection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._transport = None
+        if self.stats is not None:
+            self.stats.closed()
+        self._log.log(
+            logging.INFO if self.node_id >= 0 else logging.DEBUG,  # bootstrap ones: DEBUG
+            "connection to broker %d at %s:%d %s",
+            self.node_id,
+            self.host,
+            self.port,
+            f"closed{self._close_reason}" if self._closed_exc is not None else f"lost: {exc}",
+        )
         if self._closed_exc is None:
             reason = f": {exc}" if exc else ""
             lost = ConnectionLostError(f"connection to {self} was lost{reason}")
@@ -312,7 +335,7 @@ class BrokerConnection(asyncio.Protocol):
             return
         _, _, deadline = self._pending[0]
         if self._loop.time() >= deadline:
-            log.warning("request to %s timed out; closing the connection", self)
+            self._log.warning("request to %s timed out; closing the connection", self)
             self.close(
                 RequestTimeoutError(
                     f"{self} did not answer within {self._request_timeout * 1000:.0f} ms"

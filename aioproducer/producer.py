@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import math
 import re
 import struct
 import threading
@@ -20,8 +21,9 @@ import warnings
 import weakref
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping, Sequence
 from types import TracebackType
-from typing import Any, Final, NoReturn, Self, TypeVar
+from typing import Any, Final, Literal, NoReturn, Self, TypeVar, overload
 
+from aioproducer._clientlog import ClientLog, redacted_settings
 from aioproducer.accumulator import AppendResult, RecordAccumulator
 from aioproducer.batch import Completion, ProducerBatch, RecordGroup, RecordMetadata, SentRecords
 from aioproducer.buffer_memory import NO_WAIT, MemoryWaiter
@@ -45,6 +47,8 @@ from aioproducer.errors import (
 from aioproducer.futures import relay_for
 from aioproducer.idempotence import IdempotenceState
 from aioproducer.metadata import TopicInfo, TopicPartition
+from aioproducer.metrics import MetricSample
+from aioproducer.metrics._registry import ProducerMetrics
 from aioproducer.partition_load import PartitionLoad
 from aioproducer.partitioner import (
     DefaultPartitioner,
@@ -56,6 +60,7 @@ from aioproducer.partitioner import (
 from aioproducer.protocol.records import Header, RecordBatchBuilder
 from aioproducer.sender import Sender
 from aioproducer.speedups import c as _c
+from aioproducer.telemetry import ClientTelemetry
 from aioproducer.transactions import TransactionManager, TransactionState
 
 __all__ = ["Producer", "RecordMetadata", "SentRecords"]
@@ -217,15 +222,20 @@ def _partitioner_for(config: ProducerConfig) -> Partitioner:
     return config.partitioner
 
 
-def _appended_unkeyed(
-    partitioner: Partitioner, topic: str, partition: int, size: int, switch_allowed: bool
+def _appended_unkeyed(  # noqa: PLR0917
+    partitioner: Partitioner,
+    topic: str,
+    partition: int,
+    size: int,
+    switch_allowed: bool,
+    logger: logging.LoggerAdapter[logging.Logger],
 ) -> None:
     """Tell the partitioner of a record without a key that is queued now: what its
     ``on_append`` raises cannot unqueue the record, so it is logged instead."""
     try:
         partitioner.on_append(topic, partition, size, switch_allowed)
     except Exception:
-        log.exception("the partitioner's on_append raised; the record is queued all the same")
+        logger.exception("the partitioner's on_append raised; the record is queued all the same")
 
 
 def _check_headers(headers: object) -> list[Header]:
@@ -288,6 +298,53 @@ def _weakly(method: Callable[[_T], None]) -> Callable[[_T], None]:
     return call
 
 
+@functools.cache
+def _default_options() -> dict[str, object]:
+    """Every setting's default (what the start line leaves out)."""
+    return ProducerConfig().options()
+
+
+def _levels(accumulator: RecordAccumulator, cluster: Cluster) -> tuple[int, int, int, int, float]:
+    """The metrics read from the producer's state: buffer bytes available, tasks waiting
+    for buffer, requests in flight, open connections, metadata age (s)."""
+    refreshed = cluster.metadata.last_refresh_ms
+    age = (now_ms() - refreshed) / 1000 if refreshed >= 0 else math.nan
+    return (
+        accumulator.available(),
+        accumulator.memory_waiters,
+        cluster.in_flight(),
+        cluster.connection_count(),
+        age,
+    )
+
+
+DeliveryCallback = Callable[[RecordMetadata | None, BaseException | None], object]
+"""``on_delivery(metadata, error)``: one of the two is None (Java's ``Callback``)."""
+
+
+def _delivery(
+    callback: Callable[[Any, BaseException | None], object],
+    logger: logging.LoggerAdapter[logging.Logger],
+) -> Callable[[asyncio.Future[Any]], None]:
+    """A done-callback that calls ``callback(result, None)`` or ``callback(None, error)``,
+    logging what it raises."""
+    if not callable(callback):
+        raise ConfigurationError(f"on_delivery must be callable or None, not {callback!r}")
+
+    def delivered(future: asyncio.Future[Any]) -> None:
+        try:
+            if future.cancelled():
+                callback(None, asyncio.CancelledError())
+            elif (error := future.exception()) is not None:
+                callback(None, error)
+            else:
+                callback(future.result(), None)
+        except Exception:
+            logger.exception("an on_delivery callback raised (other records go on)")
+
+    return delivered
+
+
 def _headers_bound(headers: Sequence[Header]) -> int:
     """Bytes the headers may take in a record (utf-8 names, varint lengths)."""
     return sum(len(name) * 4 + len(value or b"") + 10 for name, value in headers)
@@ -300,6 +357,7 @@ class Producer:
         self, config: ProducerConfig | Mapping[str, object] | None = None, **options: object
     ) -> None:
         self.config = build_config(config, **options)
+        self._log = ClientLog(log, self.config.client_id)
         self._state = _NEW
         self._cluster: Cluster | None = None
         self._accumulator: RecordAccumulator | None = None
@@ -328,6 +386,13 @@ class Producer:
         self._thread = 0  # the thread start() ran in, the loop's
         self._stall_reason = ""
         self._closed: asyncio.Future[None] | None = None  # done once close() has finished
+        self._metrics = ProducerMetrics(
+            self.config.client_id,
+            self.config.metrics_num_samples,
+            self.config.metrics_sample_window_ms,
+            self.config.buffer_memory,
+        )
+        self._telemetry: ClientTelemetry | None = None
 
     def __repr__(self) -> str:
         return f"<Producer {self._state} client_id={self.config.client_id!r}>"
@@ -348,7 +413,7 @@ class Producer:
                 ResourceWarning,
                 source=self,
             )
-            log.error(  # the client id, not the producer: a record keeps its arguments
+            self._log.error(  # the client id, not the producer: a record keeps its arguments
                 "producer %r was dropped without close(): %d record(s) not yet delivered "
                 "(delivered only if its event loop runs on until they are)",
                 self.config.client_id,
@@ -409,10 +474,8 @@ class Producer:
         if self._accumulator is not None:
             self._accumulator.wake_waiters()  # each raises the reason
         self._stop_waits()
-        log.error(
-            "producer %r stopped taking records: %s (close() delivers what is queued)",
-            self.config.client_id,
-            reason,
+        self._log.error(
+            "producer stopped taking records: %s (close() delivers what is queued)", reason
         )
 
     # -- life cycle ------------------------------------------------------------------------------
@@ -422,17 +485,25 @@ class Producer:
             raise ProducerClosedError(f"start() on a producer that is {self._state}")
         self._state = _STARTING
         config = self.config
-        cluster = Cluster(config)
+        self._log.info(
+            "starting: bootstrap %s; settings: %s",
+            ",".join(f"{host}:{port}" for host, port in config.bootstrap_servers),
+            redacted_settings(config.options(), _default_options()),
+        )
+        cluster = Cluster(config, self._metrics)
         self._cluster = cluster
         self._space_freed = asyncio.Event()
         if config.enable_idempotence:
             self._idempotence = IdempotenceState(transactional=config.transactional_id is not None)
+            self._idempotence.log = ClientLog("aioproducer.idempotence", config.client_id)
         self._accumulator = RecordAccumulator(
             config,
             on_space_freed=self._space_freed.set,
             on_topic_used=cluster.metadata.want,
             idempotence=self._idempotence,
+            metrics=self._metrics,
         )
+        self._metrics.bind(functools.partial(_levels, self._accumulator, cluster))
         load = self._adapt(self._accumulator, cluster)
         self._sender = Sender(  # no strong reference back: a dropped producer is collected
             config, cluster, self._accumulator, self._idempotence, _weakly(self._fail)
@@ -466,6 +537,13 @@ class Producer:
         self._sender_task.add_done_callback(
             functools.partial(_sender_stopped, weakref.ref(self), cluster)
         )
+        if config.enable_metrics_push:  # KIP-714: idle unless the cluster subscribes
+            self._telemetry = ClientTelemetry(
+                cluster.any_connection,
+                weakref.WeakMethod(self.metric_samples),
+                client_id=config.client_id,
+            )
+            self._telemetry.start()
         self._create_future = relay_for(loop).create_future
         self._wakeup = self._sender.wakeup
         self._wakeup_for = self._sender.wakeup_for
@@ -539,6 +617,7 @@ class Producer:
         partition: int | None = None,
         timestamp_ms: int | None = None,
         headers: Sequence[Header] | None = None,
+        on_delivery: DeliveryCallback | None = None,
     ) -> Coroutine[Any, Any, asyncio.Future[RecordMetadata]]:
         """Queue one record; return an awaitable of the future of its :class:`RecordMetadata`.
 
@@ -549,6 +628,12 @@ class Producer:
         serializers or a custom partitioner answers the common call, ``send(topic, value,
         key)`` with bytes, in C (``aioproducer._speedups.FastSend``, set as the instance's
         ``send``); this method decides every other call.
+
+        ``on_delivery(metadata, error)`` (Java's ``Callback``) runs once the record is
+        acknowledged (``metadata``, None) or failed (None, the error; a cancelled future
+        gives ``asyncio.CancelledError``), on the event loop; what it raises is logged and
+        touches nothing else. :meth:`flush` returns only after the callbacks of every
+        record sent before it have run. A send() that raises queued nothing: no callback.
         """
         if self._state is not _RUNNING or not self._in_loop():
             raise self._unusable("send()")
@@ -560,6 +645,8 @@ class Producer:
         if self._value_serializer is not None:
             value = _serialize(self._value_serializer, "value", value)
         future: asyncio.Future[RecordMetadata] = self._create_future()
+        if on_delivery is not None:
+            future.add_done_callback(_delivery(on_delivery, self._log))
         need = self._enqueue(topic, value, key, partition, timestamp_ms, headers, future)
         if need:
             if need == _FILLED:
@@ -575,6 +662,7 @@ class Producer:
         records: Iterable[tuple[object, object] | tuple[object, object, Sequence[Header]]],
         *,
         partition: int | None = None,
+        on_delivery: Callable[[SentRecords | None, BaseException | None], object] | None = None,
     ) -> asyncio.Future[SentRecords]:
         """Queue many ``(key, value)`` or ``(key, value, headers)`` records at once.
 
@@ -585,12 +673,14 @@ class Producer:
         partition are encoded in runs, and settled a batch at a time. Waits for
         buffer_memory as :meth:`send` does; if it stays full for max_block_ms the
         :class:`~aioproducer.errors.BufferFullError` says how many records went in before
-        (those are still delivered).
+        (those are still delivered). ``on_delivery(records, error)`` runs once, when the
+        returned future is done, as :meth:`send`'s does.
         """
         if self._state is not _RUNNING or not self._in_loop():
             raise self._unusable("send_many()")
         if self._txn is not None and self._txn.state is not _IN_TRANSACTION:
             raise self._txn.send_error("send_many()")
+        callback = None if on_delivery is None else _delivery(on_delivery, self._log)
         if type(topic) is not str:
             _check_topic(topic)  # raises InvalidTopicNameError
         if not isinstance(records, Iterable):
@@ -607,6 +697,8 @@ class Producer:
         timestamp_ms = _wall_clock_ns() // 1_000_000
         plan = self._plan_runs(topic, info, len(tps), records, partition)
         group = RecordGroup(self._create_future(), topic, len(records), timestamp_ms)
+        if callback is not None:
+            group.future.add_done_callback(callback)
         filled = await self._queue_planned(
             topic, tps, partition, timestamp_ms, records, plan, group
         )
@@ -707,7 +799,7 @@ class Producer:
                     self._partitioner, topic, key, value, len(runs), info.available
                 )
                 if key is None or self._keys_ignored:
-                    _appended_unkeyed(self._partitioner, topic, partition, size, True)
+                    _appended_unkeyed(self._partitioner, topic, partition, size, True, self._log)
         runs[partition] += _INDEX.pack(index)
 
     async def _queue_planned(  # noqa: PLR0917
@@ -833,11 +925,13 @@ class Producer:
         )
         if result is _APPENDED:
             if key_bytes is None or self._keys_ignored:
-                _appended_unkeyed(self._partitioner, topic, partition, size, False)
+                _appended_unkeyed(self._partitioner, topic, partition, size, False, self._log)
             return 0
         # The other results: BATCH_FULL, NEW_BATCH, or both (constants: compared by identity).
         if key_bytes is None or self._keys_ignored:
-            _appended_unkeyed(self._partitioner, topic, partition, size, result is not _OPENED)
+            _appended_unkeyed(
+                self._partitioner, topic, partition, size, result is not _OPENED, self._log
+            )
         self._wakeup_for(tps[partition])
         return _FILLED if result is _OPENED_FULL else 0
 
@@ -951,6 +1045,7 @@ class Producer:
             return waiter
         sender.wakeup()  # every batch is ready while someone waits (Java)
         timer = loop.call_later(deadline - time.monotonic(), _wake, woken)
+        began = time.perf_counter_ns()
         try:
             await woken
         except BaseException:  # cancelled
@@ -958,6 +1053,7 @@ class Producer:
             raise
         finally:
             timer.cancel()
+            self._metrics.buffer_waited(time.perf_counter_ns() - began)
         if not waiter.held or self._state is not _RUNNING:  # the deadline passed, or close()
             accumulator.leave(waiter)
             self._check_running(what)
@@ -1014,6 +1110,39 @@ class Producer:
         marker.add_done_callback(functools.partial(_settle, done))
         marker.set_result(None)
         await done
+
+    # -- metrics ---------------------------------------------------------------------------------
+    @overload
+    def metrics(self) -> dict[str, float]: ...
+    @overload
+    def metrics(self, *, topic: Literal[True]) -> dict[str, dict[str, float]]: ...
+    @overload
+    def metrics(self, *, node: Literal[True]) -> dict[int, dict[str, float]]: ...
+    def metrics(
+        self, *, topic: bool = False, node: bool = False
+    ) -> dict[str, float] | dict[str, dict[str, float]] | dict[int, dict[str, float]]:
+        """The producer's metrics now, by the Java producer's names (see docs/monitoring.md).
+
+        ``metrics()``: group producer-metrics, ``{"record-send-total": 1000.0, ...}``.
+        ``metrics(topic=True)``: producer-topic-metrics, ``{topic: {name: value}}``.
+        ``metrics(node=True)``: producer-node-metrics, ``{node_id: {name: value}}`` (node -1:
+        the bootstrap connections). Rates, averages and maxima cover the last
+        ``metrics_num_samples`` windows of ``metrics_sample_window_ms``; an average or
+        maximum with nothing in that time is NaN, as in Java. Works in any state, and from
+        other threads (read without a lock: a value may be one batch behind).
+        """
+        if topic and node:
+            raise ValueError("metrics(): ask for topic=True or node=True, not both")
+        if topic:
+            return self._metrics.topic_values()
+        if node:
+            return self._metrics.node_values()
+        return self._metrics.producer_values()
+
+    def metric_samples(self) -> list[MetricSample]:
+        """Every metric now, of all three groups, as :class:`~aioproducer.metrics.MetricSample`
+        (what the Prometheus and OpenTelemetry exporters read)."""
+        return self._metrics.samples()
 
     async def partitions_for(self, topic: str) -> list[int]:
         """The partition numbers of ``topic`` (waiting up to max_block_ms for its metadata)."""
@@ -1132,6 +1261,9 @@ class Producer:
         shutdown is complete, with every record settled and its done-callbacks run: a
         concurrent close() waits for the first one, and a close() that is cancelled fails
         what is undelivered and finishes the shutdown before the cancellation goes on.
+        When the cluster subscribed to this client's metrics (KIP-714), a last push with the
+        final counts goes out before the connections close, within what is left of
+        ``timeout`` and at most ``request_timeout_ms`` (docs/telemetry.md).
         """
         timeout = _check_timeout("close()", timeout)
         if self._loop is None:  # never started, or start() failed (and cleaned up)
@@ -1149,6 +1281,12 @@ class Producer:
             await self._shut_down(timeout)
         finally:
             closed.set_result(None)
+            metrics = self._metrics
+            self._log.info(
+                "closed: %d record(s) acknowledged, %d failed",
+                metrics.send_total,
+                metrics.error_total,
+            )
 
     async def _shut_down(self, timeout: float | None) -> None:
         self._state = _CLOSED
@@ -1158,9 +1296,10 @@ class Producer:
             self._space_freed.set()
         if self._accumulator is not None:
             self._accumulator.wake_waiters()  # each raises ProducerClosedError
-        sender, cluster = self._sender, self._cluster
+        sender, cluster, telemetry = self._sender, self._cluster, self._telemetry
         assert sender is not None
         assert cluster is not None
+        started = asyncio.get_running_loop().time()
         try:
             try:
                 async with asyncio.timeout(timeout):
@@ -1169,10 +1308,17 @@ class Producer:
             except TimeoutError:
                 self._stop_now(sender, f"the producer was closed (timeout {timeout} s)")
             await self._callbacks_run()
+            if telemetry is not None:  # the terminating push, with the final counts
+                left = self.config.request_timeout_ms / 1000
+                if timeout is not None:
+                    left = min(left, timeout - (asyncio.get_running_loop().time() - started))
+                await telemetry.close(left)
         except BaseException:  # cancelled: fail what is left, and finish closing all the same
             self._stop_now(sender, "close() was cancelled")
             raise
         finally:
+            if telemetry is not None:
+                telemetry.stop()
             cluster.shutdown()  # every connection, at once
             await cluster.close()
 

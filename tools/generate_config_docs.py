@@ -77,6 +77,14 @@ DESCRIPTIONS = {
     "connections_max_idle_ms": "An idle connection is closed after this long (-1: never).",
     "reconnect_backoff_ms": "The first wait before reconnecting to a broker.",
     "reconnect_backoff_max_ms": "The longest wait before reconnecting.",
+    "metrics_num_samples": "How many time windows `metrics()` rates, averages and maxima "
+    "cover (Java's `metrics.num.samples`).",
+    "metrics_sample_window_ms": "The length of one of those windows (Java's "
+    "`metrics.sample.window.ms`): rates are over the last `metrics_num_samples` windows.",
+    "enable_metrics_push": "Push the producer's metrics to the cluster when it asks for them "
+    "(KIP-714: a broker with a client-metrics reporter and a subscription); off the path of "
+    "records, and nothing is sent to a cluster that asks for none (see "
+    "[Client metrics pushed to the cluster](telemetry.md)).",
     "partitioner": "An object with `partition()` and `on_append()` (see "
     "`aioproducer.Partitioner`); None: Java's murmur2 for keys, sticky spreading without.",
     "key_serializer": "A callable turning each key given to `send()` into bytes or None.",

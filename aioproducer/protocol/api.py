@@ -64,6 +64,8 @@ class ApiKey(enum.IntEnum):
     SASL_AUTHENTICATE = 36
     DESCRIBE_CLUSTER = 60
     DESCRIBE_PRODUCERS = 61
+    GET_TELEMETRY_SUBSCRIPTIONS = 71
+    PUSH_TELEMETRY = 72
 
 
 class Response(Protocol):

@@ -33,6 +33,10 @@ from aioproducer.protocol.messages.api_versions import (
     FinalizedFeature,
     SupportedFeature,
 )
+from aioproducer.protocol.messages.get_telemetry_subscriptions import (
+    GetTelemetrySubscriptionsRequest,
+    GetTelemetrySubscriptionsResponse,
+)
 from aioproducer.protocol.messages.init_producer_id import (
     InitProducerIdRequest,
     InitProducerIdResponse,
@@ -45,12 +49,17 @@ from aioproducer.protocol.messages.produce import (
     ProduceResponse,
     TopicData,
 )
+from aioproducer.protocol.messages.push_telemetry import (
+    PushTelemetryRequest,
+    PushTelemetryResponse,
+)
 from aioproducer.protocol.primitives import (
     INT16,
     INT32,
     Reader,
     write_array_length,
     write_bool,
+    write_int8,
     write_int16,
     write_int32,
     write_int32_array,
@@ -71,6 +80,8 @@ SERVED: Final[dict[int, type[Request]]] = {
     ApiKey.INIT_PRODUCER_ID: InitProducerIdRequest,
     ApiKey.PRODUCE: ProduceRequest,
     **TXN_SERVED,
+    ApiKey.GET_TELEMETRY_SUBSCRIPTIONS: GetTelemetrySubscriptionsRequest,
+    ApiKey.PUSH_TELEMETRY: PushTelemetryRequest,
 }
 """The APIs the fake broker answers, by key."""
 
@@ -154,12 +165,28 @@ def _produce_request(r: Reader, version: int, flexible: bool) -> ProduceRequest:
     return ProduceRequest(acks, timeout, topics, transactional_id)
 
 
+def _get_telemetry_subscriptions_request(
+    r: Reader, version: int, flexible: bool
+) -> GetTelemetrySubscriptionsRequest:
+    request = GetTelemetrySubscriptionsRequest(r.uuid())
+    r.skip_tagged_fields()
+    return request
+
+
+def _push_telemetry_request(r: Reader, version: int, flexible: bool) -> PushTelemetryRequest:
+    request = PushTelemetryRequest(r.uuid(), r.int32(), r.boolean(), r.int8(), r.bytes(True))
+    r.skip_tagged_fields()
+    return request
+
+
 _DECODERS: Final[dict[int, Callable[[Reader, int, bool], Any]]] = {
     ApiKey.API_VERSIONS: _api_versions_request,
     ApiKey.METADATA: _metadata_request,
     ApiKey.INIT_PRODUCER_ID: _init_producer_id_request,
     ApiKey.PRODUCE: _produce_request,
     **TXN_DECODERS,
+    ApiKey.GET_TELEMETRY_SUBSCRIPTIONS: _get_telemetry_subscriptions_request,
+    ApiKey.PUSH_TELEMETRY: _push_telemetry_request,
 }
 
 
@@ -198,6 +225,25 @@ def encode_response(api_key: int, version: int, response: object) -> bytes:
         _produce_response(buf, response, version, flexible)
     elif api_key in TXN_SERVED and encode_txn_response(buf, response, version, flexible):
         pass
+    elif isinstance(response, GetTelemetrySubscriptionsResponse):
+        write_int32(buf, response.throttle_time_ms)
+        write_int16(buf, response.error_code)
+        write_uuid(buf, response.client_instance_id)
+        write_int32(buf, response.subscription_id)
+        write_array_length(buf, len(response.accepted_compression_types), True)
+        for codec in response.accepted_compression_types:
+            write_int8(buf, codec)
+        write_int32(buf, response.push_interval_ms)
+        write_int32(buf, response.telemetry_max_bytes)
+        write_bool(buf, response.delta_temporality)
+        write_array_length(buf, len(response.requested_metrics), True)
+        for prefix in response.requested_metrics:
+            write_string(buf, prefix, True)
+        buf.append(0)
+    elif isinstance(response, PushTelemetryResponse):
+        write_int32(buf, response.throttle_time_ms)
+        write_int16(buf, response.error_code)
+        buf.append(0)
     else:
         raise TypeError(f"{type(response).__name__} is no response to API key {api_key}")
     return bytes(buf)

@@ -127,10 +127,12 @@ class LocalKafkaCluster:
         die_with_parent: bool = True,
         listeners: Mapping[str, str] | None = None,
         format_args: Sequence[str] = (),
+        classpath: Sequence[Path] = (),
     ) -> None:
         """``listeners`` adds listeners beside PLAINTEXT (name -> security protocol, each
         on its own free port); ``format_args`` go to ``kafka-storage format`` (such as
-        ``--add-scram``)."""
+        ``--add-scram``); ``classpath`` adds directories or jars to the brokers' class path
+        (plugins, such as :func:`aioproducer.testing.telemetry.build_recorder`'s)."""
         if brokers < 1:
             raise ValueError("a cluster needs at least one broker")
         self.version = version
@@ -138,6 +140,7 @@ class LocalKafkaCluster:
         self.broker_config = dict(broker_config or {})
         self.listeners = dict(listeners or {})
         self.format_args = tuple(format_args)
+        self.classpath = tuple(Path(p) for p in classpath)
         self.die_with_parent = die_with_parent
         self._own_workdir = workdir is None
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="aioproducer-kafka-"))
@@ -353,6 +356,7 @@ class LocalKafkaCluster:
             "broker_config": self.broker_config,
             "listeners": self.listeners,
             "format_args": list(self.format_args),
+            "classpath": [str(p) for p in self.classpath],
             "nodes": [_describe_node(n) for n in self.nodes],
             "zookeeper": None if self.zookeeper is None else _describe_node(self.zookeeper),
         }
@@ -369,6 +373,7 @@ class LocalKafkaCluster:
         cluster.broker_config = dict(data.get("broker_config", {}))
         cluster.listeners = dict(data.get("listeners", {}))
         cluster.format_args = tuple(data.get("format_args", ()))
+        cluster.classpath = tuple(Path(p) for p in data.get("classpath", ()))
         cluster.die_with_parent = False
         cluster._own_workdir = True
         cluster.workdir = Path(data["workdir"])
@@ -448,7 +453,7 @@ class LocalKafkaCluster:
             "-Djava.awt.headless=true",
             f"-Dlog4j2.configurationFile={_LOG4J}",
         ]
-        command = java_command(main, *args, *extra, libs=libs, jvm=jvm)
+        command = java_command(main, *args, *extra, libs=libs, jvm=jvm, classpath=self.classpath)
         log = node.log_file.open("ab")
         try:
             return subprocess.Popen(

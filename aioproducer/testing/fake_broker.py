@@ -29,6 +29,7 @@ tests against a real broker, never instead of them: only those prove the bytes t
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import logging
 import uuid
@@ -43,6 +44,10 @@ from aioproducer.protocol.api import ApiKey
 from aioproducer.protocol.framing import FrameDecoder
 from aioproducer.protocol.headers import RequestHeader
 from aioproducer.protocol.messages.api_versions import ApiVersionRange, ApiVersionsResponse
+from aioproducer.protocol.messages.get_telemetry_subscriptions import (
+    GetTelemetrySubscriptionsRequest,
+    GetTelemetrySubscriptionsResponse,
+)
 from aioproducer.protocol.messages.init_producer_id import (
     InitProducerIdRequest,
     InitProducerIdResponse,
@@ -62,6 +67,10 @@ from aioproducer.protocol.messages.produce import (
     ProduceResponse,
     ProduceTopicResponse,
 )
+from aioproducer.protocol.messages.push_telemetry import (
+    PushTelemetryRequest,
+    PushTelemetryResponse,
+)
 from aioproducer.protocol.records import DecodedBatch, DecodedRecord
 from aioproducer.testing._fake_log import DEFAULT_MAX_MESSAGE_BYTES, PartitionLog
 from aioproducer.testing._fake_txn import TXN_SERVED, FakeTransactions
@@ -79,6 +88,7 @@ _INVALID_REQUIRED_ACKS: Final = 21
 _UNSUPPORTED_VERSION: Final = 35
 _PRODUCER_FENCED: Final = 90
 _INVALID_TXN_STATE: Final = 48
+_TELEMETRY_APIS: Final = (ApiKey.GET_TELEMETRY_SUBSCRIPTIONS, ApiKey.PUSH_TELEMETRY)
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,18 +187,25 @@ class FakeBroker:
         api_versions: Mapping[int, tuple[int, int]] | None = None,
         cluster_id: str = "fake-cluster",
         answer_acks0: bool = False,
+        telemetry: GetTelemetrySubscriptionsResponse | None = None,
     ) -> None:
         """``api_versions`` narrows the version ranges advertised for some API keys;
         ``answer_acks0`` answers Produce requests sent with acks=0 too, as Tansu does (Apache
-        Kafka never answers one)."""
+        Kafka never answers one); ``telemetry`` offers KIP-714's APIs and answers
+        GetTelemetrySubscriptions with it (:attr:`telemetry`, which may be changed)."""
         if isinstance(nodes, bool) or not isinstance(nodes, int) or nodes < 1:
             raise ValueError(f"nodes must be a positive int, not {nodes!r}")
         self.node_ids: tuple[int, ...] = tuple(range(1, nodes + 1))
         self.cluster_id = cluster_id
         self.answer_acks0 = answer_acks0
-        self._versions = {key: (cls.MIN_VERSION, cls.MAX_VERSION) for key, cls in SERVED.items()}
+        self.telemetry = telemetry
+        self._versions = {
+            key: (cls.MIN_VERSION, cls.MAX_VERSION)
+            for key, cls in SERVED.items()
+            if telemetry is not None or key not in _TELEMETRY_APIS
+        }
         for key, (low, high) in (api_versions or {}).items():
-            cls = SERVED.get(key)
+            cls = SERVED.get(key) if key in self._versions else None
             if cls is None or not cls.MIN_VERSION <= low <= high <= cls.MAX_VERSION:
                 raise ValueError(f"cannot advertise versions {low}..{high} of API key {key}")
             self._versions[key] = (low, high)
@@ -404,7 +421,27 @@ class FakeBroker:
                 lambda pid: self._epochs.get(pid, -1),
             )
             return response, action
+        if isinstance(request, GetTelemetrySubscriptionsRequest):
+            return self._telemetry_subscription(request, action), action
+        if isinstance(request, PushTelemetryRequest):
+            return PushTelemetryResponse(action.error_code, action.throttle_ms), action
         return self._api_versions(received.header, action), action
+
+    def _telemetry_subscription(
+        self, request: GetTelemetrySubscriptionsRequest, action: Action
+    ) -> GetTelemetrySubscriptionsResponse:
+        answer = self.telemetry
+        if answer is None or action.error_code:
+            code = action.error_code or _UNSUPPORTED_VERSION
+            return GetTelemetrySubscriptionsResponse(
+                code, uuid.UUID(int=0), 0, (), 0, 0, False, (), action.throttle_ms
+            )
+        assigned = answer.client_instance_id if request.client_instance_id.int == 0 else None
+        return dataclasses.replace(
+            answer,
+            client_instance_id=assigned or uuid.UUID(int=0),
+            throttle_time_ms=action.throttle_ms,
+        )
 
     def _api_versions(self, header: RequestHeader, action: Action) -> ApiVersionsResponse:
         ranges = tuple(ApiVersionRange(k, low, high) for k, (low, high) in self._versions.items())

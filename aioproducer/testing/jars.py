@@ -73,11 +73,17 @@ def kafka_libs(version: str = KAFKA_VERSION) -> Path:
 
 
 def java_command(
-    main: str, *args: str, libs: Path | None = None, jvm: Sequence[str] = ()
+    main: str,
+    *args: str,
+    libs: Path | None = None,
+    jvm: Sequence[str] = (),
+    classpath: Sequence[Path] = (),
 ) -> list[str]:
-    """``java <jvm options> -cp <Kafka's jars>/* main args...`` (``libs`` defaults to
-    :func:`kafka_libs`); HarnessError when Java is not on PATH."""
+    """``java <jvm options> -cp <Kafka's jars>/*:<classpath> main args...`` (``libs``
+    defaults to :func:`kafka_libs`); HarnessError when Java is not on PATH."""
     java = shutil.which("java")
     if java is None:
         raise HarnessError("java is not on PATH; Kafka needs Java 17 or newer")
-    return [java, *jvm, "-cp", f"{libs if libs is not None else kafka_libs()}/*", main, *args]
+    jars = f"{libs if libs is not None else kafka_libs()}/*"
+    path = os.pathsep.join([jars, *map(str, classpath)])
+    return [java, *jvm, "-cp", path, main, *args]
