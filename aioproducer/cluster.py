@@ -207,12 +207,13 @@ class Cluster:
             conn.stats = self.metrics.node(conn.node_id)
 
     def connection_count(self) -> int:
-        """Open connections to brokers."""
-        return sum(1 for conn in self._connections.values() if conn.connected)
+        """Open connections to brokers (callable from another thread: reads a copy)."""
+        return sum(1 for conn in list(self._connections.values()) if conn.connected)
 
     def in_flight(self) -> int:
-        """Requests written and not answered yet, over every connection."""
-        return sum(conn.in_flight for conn in self._connections.values())
+        """Requests written and not answered yet, over every connection (callable from
+        another thread: reads a copy)."""
+        return sum(conn.in_flight for conn in list(self._connections.values()))
 
     def any_connection(self) -> BrokerConnection | None:
         """A live connection, the least loaded one."""

@@ -27,8 +27,11 @@ def _percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[index]
 
 
-async def produce(bootstrap: str, topic: str, records: int, size: int) -> list[float]:
-    """Send ``records`` values of ``size`` bytes with 8-byte keys; return latencies in ms.
+async def produce(
+    bootstrap: str, topic: str, records: int, size: int
+) -> tuple[list[float], dict[str, float]]:
+    """Send ``records`` values of ``size`` bytes with 8-byte keys; return latencies in ms
+    and the producer's ``metrics()`` at the end.
 
     Latency is per record, from the call to ``send()`` to the resolution of its future.
     """
@@ -50,7 +53,8 @@ async def produce(bootstrap: str, topic: str, records: int, size: int) -> list[f
                     futures.append(future)
                 await asyncio.gather(*futures)
                 bar.update(len(futures))
-    return latencies
+        metrics = producer.metrics()
+    return latencies, metrics
 
 
 def main() -> None:
@@ -70,7 +74,7 @@ def main() -> None:
 
     started = time.perf_counter()
     cpu_started = time.process_time()
-    latencies = asyncio.run(produce(args.bootstrap, topic, args.records, args.size))
+    latencies, metrics = asyncio.run(produce(args.bootstrap, topic, args.records, args.size))
     elapsed = time.perf_counter() - started
     cpu = time.process_time() - cpu_started
     latencies.sort()
@@ -85,6 +89,18 @@ def main() -> None:
             for name, q in (("p50", 0.5), ("p99", 0.99), ("p99.9", 0.999), ("max", 1.0))
         )
     )
+    shown = (
+        "record-send-total",
+        "record-error-total",
+        "record-retry-total",
+        "request-total",
+        "request-latency-avg",
+        "batch-size-avg",
+        "records-per-request-avg",
+        "record-queue-time-avg",
+        "outgoing-byte-total",
+    )
+    print("producer.metrics(): " + ", ".join(f"{name} {metrics[name]:,.1f}" for name in shown))
     read = count_records(args.bootstrap, topic, expected=args.records)
     verdict = "OK" if read == args.records else "MISMATCH"
     print(f"read back by confluent-kafka's consumer: {read:,} records ({verdict})")

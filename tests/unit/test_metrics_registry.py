@@ -6,6 +6,7 @@ import math
 
 import pytest
 
+from aioproducer import Producer
 from aioproducer.accumulator import RecordAccumulator
 from aioproducer.config import ProducerConfig
 from aioproducer.errors import ConfigurationError
@@ -165,3 +166,16 @@ class _Completion:
 
     def set_exception(self, exception: BaseException, /) -> None:
         self.error, self._done = exception, True
+
+
+def test_a_producer_not_started_reads_zeros() -> None:
+    producer = Producer(bootstrap_servers="127.0.0.1:1", client_id="idle", buffer_memory=1000)
+    values = producer.metrics()
+    assert values["record-send-total"] == 0.0
+    assert values["buffer-total-bytes"] == 1000.0
+    assert math.isnan(values["request-latency-avg"])
+    assert producer.metrics(topic=True) == {}
+    assert producer.metrics(node=True) == {}
+    assert {s.group for s in producer.metric_samples()} == {"producer-metrics"}
+    with pytest.raises(ValueError, match="not both"):
+        producer.metrics(topic=True, node=True)  # type: ignore[call-overload]
