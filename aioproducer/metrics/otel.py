@@ -308,8 +308,16 @@ class _Tracing:
         return span
 
     def _inject(self, carrier: list[Header], span: Span) -> None:
+        """Write the span's context into ``carrier``; a propagator that raises is logged and
+        the record goes without it (tracing never costs a record)."""
         propagator = self._propagator or propagate.get_global_textmap()
-        propagator.inject(carrier, context=trace.set_span_in_context(span), setter=_SETTER)
+        written = list(carrier)
+        try:
+            propagator.inject(written, context=trace.set_span_in_context(span), setter=_SETTER)
+        except Exception:
+            log.exception("the trace-context propagator raised; record sent without its context")
+            return
+        carrier[:] = written
 
     def send(
         self,

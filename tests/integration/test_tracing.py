@@ -4,7 +4,9 @@ with confluent-kafka."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from opentelemetry import trace
@@ -12,6 +14,7 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from aioproducer import Producer
 from aioproducer.errors import MessageTooLargeError, RecordTooLargeError
@@ -186,3 +189,26 @@ async def test_close_with_records_queued_ends_every_span(
         assert exporter.get_finished_spans() == ()
     assert len(exporter.get_finished_spans()) == 100
     assert all(f.done() for f in futures)
+
+
+async def test_a_raising_propagator_costs_no_record(
+    kafka_bootstrap: str,
+    new_topic: TopicFactory,
+    spans: tuple[TracerProvider, InMemorySpanExporter],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    class Broken(TraceContextTextMapPropagator):
+        def inject(self, carrier: Any, context: Any = None, setter: Any = None) -> None:
+            carrier.append(("half", b"written"))
+            raise RuntimeError("propagator bug")
+
+    provider, exporter = spans
+    topic = new_topic()
+    async with Producer(bootstrap_servers=kafka_bootstrap) as producer:
+        instrument(producer, tracer_provider=provider, propagator=Broken(), metrics=False)
+        with caplog.at_level(logging.ERROR, "aioproducer.metrics"):
+            await producer.send_and_wait(topic, b"v", headers=[("app", b"x")])
+    assert "propagator raised" in caplog.text
+    assert [r.headers for r in consume_all(kafka_bootstrap, topic)] == [(("app", b"x"),)]
+    (span,) = exporter.get_finished_spans()
+    assert span.status.status_code is StatusCode.UNSET
