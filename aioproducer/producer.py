@@ -467,12 +467,9 @@ class Producer:
     def _install_fast_send(self) -> None:
         """Answer the common send() in C when nothing of ours must run for it (no
         serializers, Java's partitioning): the instance's ``send`` becomes a FastSend that
-        hands every other call to :meth:`send`. close() takes it away. A ``send`` already
-        set on the instance (aioproducer.metrics.otel's tracing) is kept."""
+        hands every other call to :meth:`send`. close() takes it away."""
         config, accumulator, loop = self.config, self._accumulator, self._loop
         if _c is None or accumulator is None or self._sender is None or loop is None:
-            return
-        if "send" in self.__dict__:
             return
         if config.key_serializer or config.value_serializer or not self._java_partitioning:
             return

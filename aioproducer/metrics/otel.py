@@ -285,7 +285,7 @@ class _Tracing:
         self._send_many = type(producer).send_many
         config = producer.config
         host, port = config.bootstrap_servers[0]
-        self._attributes: dict[str, str | int] = {
+        self._attributes: dict[str, str | int | bool] = {
             "messaging.system": "kafka",
             "messaging.operation.name": "send",
             "messaging.operation.type": "send",
@@ -293,18 +293,62 @@ class _Tracing:
             "server.address": host,
             "server.port": port,
         }
-        self.displaced: object = None  # the FastSend that send() replaced, if any
+        # the started producer's FastSend (C), which answers the calls no span is made for
+        self.displaced: Callable[..., Awaitable[asyncio.Future[RecordMetadata]]] | None = None
 
-    def _open(self, topic: object, partition: object) -> Span | None:
+    def install(self, producer: Producer) -> None:
+        """Put the wrappers on the instance: send, send_many, and start (which sets a FastSend
+        as the instance's send, to be kept for the untraced calls)."""
+        attributes = producer.__dict__
+        self.displaced = attributes.get("send")
+        attributes["send"] = self.send
+        attributes["send_many"] = self.send_many
+        attributes["start"] = self.start
+
+    def remove(self, producer: Producer) -> None:
+        """Take the wrappers off; a FastSend comes back while the producer runs."""
+        attributes = producer.__dict__
+        if attributes.get("send") == self.send:
+            if self.displaced is not None and not producer.closed:
+                attributes["send"] = self.displaced
+            else:
+                del attributes["send"]
+        for name, wrapper in (("send_many", self.send_many), ("start", self.start)):
+            if attributes.get(name) == wrapper:
+                del attributes[name]
+
+    async def start(self) -> None:
+        """The producer's start(), then send() wrapped again over the FastSend it made
+        (never under it: the FastSend hands the calls it does not answer to what it wraps)."""
+        producer = self._producer()
+        assert producer is not None
+        attributes = producer.__dict__
+        if attributes.get("send") == self.send:
+            del attributes["send"]
+        try:
+            await type(producer).start(producer)
+        finally:
+            self.displaced = attributes.get("send")
+            attributes["send"] = self.send
+
+    def _open(
+        self, topic: object, partition: object, key: object = None, value: object = b""
+    ) -> Span | None:
         """A span for a send to ``topic``, or None when nothing traces."""
         span = self._tracer.start_span(f"send {topic}", kind=SpanKind.PRODUCER)
         if not span.get_span_context().is_valid:
             return None  # no tracer provider: a non-recording span with no context
         if span.is_recording():
-            span.set_attributes(self._attributes)
-            span.set_attribute("messaging.destination.name", str(topic))
+            attributes = self._attributes.copy()
+            attributes["messaging.destination.name"] = str(topic)
             if type(partition) is int:
-                span.set_attribute("messaging.destination.partition.id", str(partition))
+                attributes["messaging.destination.partition.id"] = str(partition)
+            text = _key_text(key)
+            if text is not None:
+                attributes["messaging.kafka.message.key"] = text
+            if value is None and key is not None:
+                attributes["messaging.kafka.message.tombstone"] = True
+            span.set_attributes(attributes)
         return span
 
     def _inject(self, carrier: list[Header], span: Span) -> None:
@@ -331,18 +375,21 @@ class _Tracing:
     ) -> Awaitable[asyncio.Future[RecordMetadata]]:
         producer = self._producer()
         assert producer is not None  # it holds this wrapper
-        span = self._open(topic, partition)
+        span = self._open(topic, partition, key, value)
         if span is not None:
-            if span.is_recording():
-                text = _key_text(key)
-                if text is not None:
-                    span.set_attribute("messaging.kafka.message.key", text)
-                if value is None and key is not None:
-                    span.set_attribute("messaging.kafka.message.tombstone", True)
             carrier = _as_header_list(headers)
             if carrier is not None:  # else the producer raises for the headers
                 self._inject(carrier, span)
                 headers = carrier
+        elif self.displaced is not None:  # nothing traces: the C path, if the producer has one
+            return self.displaced(
+                topic,
+                value,
+                key,
+                partition=partition,
+                timestamp_ms=timestamp_ms,
+                headers=headers,
+            )
         try:
             pending = self._send(
                 producer,
@@ -432,9 +479,7 @@ def instrument(
     if tracing:
         tracer = trace.get_tracer(_SCOPE, aioproducer.__version__, tracer_provider)
         traced = _Tracing(producer, tracer, propagator)
-        traced.displaced = producer.__dict__.get("send")  # a started producer's FastSend
-        producer.__dict__["send"] = traced.send
-        producer.__dict__["send_many"] = traced.send_many
+        traced.install(producer)
     if bridge is not None:
         bridge.add(producer)
     _instrumented[producer] = _Instrumented(bridge, traced)
@@ -447,13 +492,5 @@ def uninstrument(producer: Producer) -> None:
         return
     if done.bridge is not None:
         done.bridge.remove(producer)
-    traced = done.tracing
-    if traced is not None:
-        attributes = producer.__dict__
-        if attributes.get("send") == traced.send:
-            if traced.displaced is not None and not producer.closed:
-                attributes["send"] = traced.displaced
-            else:
-                del attributes["send"]
-        if attributes.get("send_many") == traced.send_many:
-            del attributes["send_many"]
+    if done.tracing is not None:
+        done.tracing.remove(producer)
