@@ -17,7 +17,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from aioproducer import Producer
-from aioproducer.errors import MessageTooLargeError, RecordTooLargeError
+from aioproducer.errors import MessageTooLargeError, RecordTooLargeError, SerializationError
 from aioproducer.metrics.otel import instrument, uninstrument
 from aioproducer.speedups import c as speedups
 from aioproducer.testing.pytest_plugin import TopicFactory
@@ -215,3 +215,30 @@ async def test_a_raising_propagator_costs_no_record(
     assert [r.headers for r in consume_all(kafka_bootstrap, topic)] == [(("app", b"x"),)]
     (span,) = exporter.get_finished_spans()
     assert span.status.status_code is StatusCode.UNSET
+
+
+async def test_send_many_records_keep_their_headers_and_bad_ones_raise_as_untraced(
+    kafka_bootstrap: str,
+    new_topic: TopicFactory,
+    spans: tuple[TracerProvider, InMemorySpanExporter],
+) -> None:
+    provider, exporter = spans
+    topic = new_topic()
+    async with Producer(bootstrap_servers=kafka_bootstrap) as producer:
+        instrument(producer, tracer_provider=provider, metrics=False)
+        records: list[Any] = [
+            (b"a", b"1", (("app", b"x"), ("traceparent", b"stale"))),
+            (None, b"2", []),
+        ]
+        await (await producer.send_many(topic, records))
+        for bad in ([(b"k",)], [(b"k", b"v", 5)], 7):
+            with pytest.raises(SerializationError):
+                await producer.send_many(topic, bad)
+    batch, *failed = exporter.get_finished_spans()
+    assert len(failed) == 3
+    assert all(span.status.status_code is StatusCode.ERROR for span in failed)
+    stamp = ("traceparent", traceparent(batch))
+    assert [r.headers for r in consume_all(kafka_bootstrap, topic)] == [
+        (("app", b"x"), stamp),
+        (stamp,),
+    ]
