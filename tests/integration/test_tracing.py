@@ -231,7 +231,8 @@ async def test_send_many_records_keep_their_headers_and_bad_ones_raise_as_untrac
             (None, b"2", []),
         ]
         await (await producer.send_many(topic, records))
-        for bad in ([(b"k",)], [(b"k", b"v", 5)], 7):
+        bad_calls: list[Any] = [[(b"k",)], [(b"k", b"v", 5)], 7]
+        for bad in bad_calls:
             with pytest.raises(SerializationError):
                 await producer.send_many(topic, bad)
     batch, *failed = exporter.get_finished_spans()
