@@ -43,6 +43,7 @@ from aioproducer.config import ProducerConfig
 from aioproducer.errors import BatchBuildError, ProducerClosedError
 from aioproducer.idempotence import IdempotenceState, next_sequence
 from aioproducer.metadata import TopicPartition
+from aioproducer.metrics._registry import ProducerMetrics
 from aioproducer.protocol.records import Header, RecordBatchBuilder, decode_batches
 
 __all__ = ["AppendResult", "BuildElsewhere", "LeaderLookup", "ReadyResult", "RecordAccumulator"]
@@ -124,9 +125,12 @@ class RecordAccumulator(BufferMemory):
         on_topic_used: Callable[[str, int], None] | None = None,
         random: Callable[[], float] | None = None,
         clock: Callable[[], int] = _monotonic_ms,
+        metrics: ProducerMetrics | None = None,
     ) -> None:
         super().__init__(config.buffer_memory)
         self.config = config
+        self.metrics = metrics
+        """Counts what the batches do (each new batch is given it)."""
         self._clock = clock
         self._on_topic_used = on_topic_used
         """Told (topic, now_ms) when a batch opens: how cluster metadata knows topics in use."""
@@ -310,7 +314,9 @@ class RecordAccumulator(BufferMemory):
         builder = RecordBatchBuilder(
             batch_size=limit, compression=self._compression, compression_level=self._level
         )
-        return ProducerBatch(tp, builder, now_ms, now_ms + self._delivery_timeout_ms)
+        batch = ProducerBatch(tp, builder, now_ms, now_ms + self._delivery_timeout_ms)
+        batch.metrics = self.metrics
+        return batch
 
     def _register(self, queue: deque[ProducerBatch], batch: ProducerBatch) -> None:
         """Queue ``batch`` once it holds its first records (the caller charges their bytes):
@@ -494,6 +500,8 @@ class RecordAccumulator(BufferMemory):
         """
         batch.in_flight = False
         batch.attempts += 1
+        if self.metrics is not None:
+            self.metrics.batch_retried(batch)
         batch.retry_at_ms = now_ms + self._backoff.backoff(batch.attempts - 1)
         self._muted.discard(batch.tp)
         queue = self._batches.setdefault(batch.tp, deque())
@@ -543,6 +551,7 @@ class RecordAccumulator(BufferMemory):
                     batch.flush_id,
                 )
                 piece.builder.append(record.timestamp, record.key, record.value, record.headers)
+                piece.metrics = self.metrics
                 pieces.append(piece)
             piece.completions.append(batch.completions[index])
             piece.timestamps.append(batch.timestamps[index])

@@ -27,6 +27,8 @@ from aioproducer.speedups import c as _c
 if TYPE_CHECKING:
     import asyncio
 
+    from aioproducer.metrics._registry import ProducerMetrics
+
 __all__ = [
     "Completion",
     "ProducerBatch",
@@ -256,6 +258,7 @@ class ProducerBatch:
         "in_flight",
         "last_error",
         "last_node",
+        "metrics",
         "producer_epoch",
         "producer_id",
         "retry_at_ms",
@@ -306,6 +309,8 @@ class ProducerBatch:
         self.base_sequence = NO_SEQUENCE
         self.sequence_reset = False
         """Its sequence was rewritten by an epoch bump (KIP-360) after it was sent."""
+        self.metrics: ProducerMetrics | None = None
+        """Told when the batch settles (its records counted as acknowledged or failed)."""
 
     def __repr__(self) -> str:
         topic, partition = self.tp
@@ -391,6 +396,8 @@ class ProducerBatch:
         if self.done:
             return
         self.done = True
+        if self.metrics is not None:
+            self.metrics.batch_acknowledged(self)
         topic, partition = self.tp
         for group, first, indices in self.runs:
             group.resolve(
@@ -439,6 +446,8 @@ class ProducerBatch:
             return
         self.done = True
         self.last_error = error
+        if self.metrics is not None:
+            self.metrics.batch_failed(self)
         for group, _, _ in self.runs:
             group.fail(error)
         for completion in self.completions:

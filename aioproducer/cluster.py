@@ -27,6 +27,7 @@ from aioproducer.errors import (
     UnknownTopicError,
 )
 from aioproducer.metadata import BrokerAddress, ClusterMetadata, TopicInfo
+from aioproducer.metrics._registry import ProducerMetrics
 from aioproducer.protocol.messages.metadata import MetadataRequest, MetadataResponse
 
 __all__ = ["Cluster", "now_ms"]
@@ -41,8 +42,9 @@ def now_ms() -> int:
 class Cluster:
     """Connections to the brokers and the metadata that says which broker leads what."""
 
-    def __init__(self, config: ProducerConfig) -> None:
+    def __init__(self, config: ProducerConfig, metrics: ProducerMetrics | None = None) -> None:
         self.config = config
+        self.metrics = metrics
         self.metadata = ClusterMetadata(
             config.bootstrap_servers,
             config.metadata_max_age_ms,
@@ -80,6 +82,7 @@ class Cluster:
                     tls=self.config.tls,
                     sasl=self.config.sasl,
                 )
+                self._count(conn)
                 try:
                     await conn.connect(min(remaining, self.config.request_timeout_ms / 1000))
                     await self._refresh_with(conn)
@@ -156,6 +159,7 @@ class Cluster:
             tls=self.config.tls,
             sasl=self.config.sasl,
         )
+        self._count(conn)
         try:
             await conn.connect(self.config.request_timeout_ms / 1000)
         except ProducerError:
@@ -174,6 +178,20 @@ class Cluster:
             raise ConnectionLostError("the producer is closing")
         self._connections[address.node_id] = conn
         return conn
+
+    def _count(self, conn: BrokerConnection) -> None:
+        """Let the metrics count ``conn``'s requests and bytes (under its node id; -1 for
+        a bootstrap server, Java's ``node--1``)."""
+        if self.metrics is not None:
+            conn.stats = self.metrics.node(conn.node_id)
+
+    def connection_count(self) -> int:
+        """Open connections to brokers."""
+        return sum(1 for conn in self._connections.values() if conn.connected)
+
+    def in_flight(self) -> int:
+        """Requests written and not answered yet, over every connection."""
+        return sum(conn.in_flight for conn in self._connections.values())
 
     def any_connection(self) -> BrokerConnection | None:
         """A live connection, the least loaded one."""

@@ -206,6 +206,8 @@ class ProducerConfig:
     connections_max_idle_ms: int
     reconnect_backoff_ms: int
     reconnect_backoff_max_ms: int
+    metrics_num_samples: int
+    metrics_sample_window_ms: int
     partitioner: Partitioner | Literal["round_robin"] | None
     partitioner_ignore_keys: bool
     partitioner_adaptive_partitioning_enable: bool
@@ -254,6 +256,8 @@ class ProducerConfig:
         connections_max_idle_ms: int = 540_000,
         reconnect_backoff_ms: int = 50,
         reconnect_backoff_max_ms: int = 1000,
+        metrics_num_samples: int = 2,
+        metrics_sample_window_ms: int = 30_000,
         partitioner: Partitioner | str | None = None,
         partitioner_ignore_keys: bool = False,
         partitioner_adaptive_partitioning_enable: bool = True,
@@ -331,6 +335,12 @@ class ProducerConfig:
             self,
             "reconnect_backoff_max_ms",
             _int("reconnect_backoff_max_ms", reconnect_backoff_max_ms, 0, _INT64_MAX),
+        )
+        put(self, "metrics_num_samples", _int("metrics_num_samples", metrics_num_samples, 1))
+        put(
+            self,
+            "metrics_sample_window_ms",
+            _int("metrics_sample_window_ms", metrics_sample_window_ms, 1, _INT64_MAX),
         )
         put(self, "partitioner", _partitioner(partitioner))
         if not isinstance(partitioner_ignore_keys, bool):
@@ -594,6 +604,8 @@ _INT_NAMES: Final = frozenset(
         "connections_max_idle_ms",
         "reconnect_backoff_ms",
         "reconnect_backoff_max_ms",
+        "metrics_num_samples",
+        "metrics_sample_window_ms",
         "partitioner_availability_timeout_ms",
     }
 )

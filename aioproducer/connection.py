@@ -27,6 +27,7 @@ from aioproducer.errors import (
     UnsupportedVersionError,
     broker_error,
 )
+from aioproducer.metrics._registry import NodeStats
 from aioproducer.protocol.api import Request, Response, negotiate
 from aioproducer.protocol.client import ClientConnection
 from aioproducer.protocol.messages.api_versions import ApiVersionsRequest, ApiVersionsResponse
@@ -84,6 +85,8 @@ class BrokerConnection(asyncio.Protocol):
         """Loop time of the last request or response (for connections_max_idle_ms)."""
         self.throttled_until_ms = 0
         """Monotonic ms before which the broker asked for no more requests (KIP-219)."""
+        self.stats: NodeStats | None = None
+        """Counts the requests and bytes of this connection (set by its cluster)."""
 
     def __repr__(self) -> str:
         return f"<BrokerConnection node={self.node_id} {self.host}:{self.port}>"
@@ -211,6 +214,8 @@ class BrokerConnection(asyncio.Protocol):
             version = self.version_for(type(request))
         correlation_id, data = self._core.send(request, version)
         self._transport.write(data)
+        if self.stats is not None:
+            self.stats.sent(len(data))
         self.last_used = self._loop.time()
         if not request.expects_response():
             return None
@@ -254,11 +259,15 @@ class BrokerConnection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # A stream transport, though not always an asyncio.Transport subclass (uvloop's is not).
         self._transport = cast(asyncio.Transport, transport)
+        if self.stats is not None:
+            self.stats.opened()
         sock = transport.get_extra_info("socket")
         if sock is not None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def data_received(self, data: bytes) -> None:
+        if self.stats is not None:
+            self.stats.received(len(data))
         try:
             responses = self._core.receive_data(data)
         except ProtocolError as exc:
@@ -278,6 +287,8 @@ class BrokerConnection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._transport = None
+        if self.stats is not None:
+            self.stats.closed()
         if self._closed_exc is None:
             reason = f": {exc}" if exc else ""
             lost = ConnectionLostError(f"connection to {self} was lost{reason}")

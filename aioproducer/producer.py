@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import math
 import re
 import struct
 import threading
@@ -20,7 +21,7 @@ import warnings
 import weakref
 from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from types import TracebackType
-from typing import Any, Final, NoReturn, Self, TypeVar
+from typing import Any, Final, Literal, NoReturn, Self, TypeVar, overload
 
 from aioproducer.accumulator import AppendResult, RecordAccumulator
 from aioproducer.batch import Completion, ProducerBatch, RecordGroup, RecordMetadata, SentRecords
@@ -43,6 +44,8 @@ from aioproducer.errors import (
 from aioproducer.futures import relay_for
 from aioproducer.idempotence import IdempotenceState
 from aioproducer.metadata import TopicInfo, TopicPartition
+from aioproducer.metrics import MetricSample
+from aioproducer.metrics._registry import ProducerMetrics
 from aioproducer.partition_load import PartitionLoad
 from aioproducer.partitioner import (
     DefaultPartitioner,
@@ -278,6 +281,46 @@ def _weakly(method: Callable[[ProducerError], None]) -> Callable[[ProducerError]
     return call
 
 
+def _levels(accumulator: RecordAccumulator, cluster: Cluster) -> tuple[int, int, int, int, float]:
+    """The metrics read from the producer's state: buffer bytes available, tasks waiting
+    for buffer, requests in flight, open connections, metadata age (s)."""
+    refreshed = cluster.metadata.last_refresh_ms
+    age = (now_ms() - refreshed) / 1000 if refreshed >= 0 else math.nan
+    return (
+        accumulator.available(),
+        accumulator.memory_waiters,
+        cluster.in_flight(),
+        cluster.connection_count(),
+        age,
+    )
+
+
+DeliveryCallback = Callable[[RecordMetadata | None, BaseException | None], object]
+"""``on_delivery(metadata, error)``: one of the two is None (Java's ``Callback``)."""
+
+
+def _delivery(
+    callback: Callable[[Any, BaseException | None], object], client_id: str
+) -> Callable[[asyncio.Future[Any]], None]:
+    """A done-callback that calls ``callback(result, None)`` or ``callback(None, error)``,
+    logging what it raises."""
+    if not callable(callback):
+        raise ConfigurationError(f"on_delivery must be callable or None, not {callback!r}")
+
+    def delivered(future: asyncio.Future[Any]) -> None:
+        try:
+            if future.cancelled():
+                callback(None, asyncio.CancelledError())
+            elif (error := future.exception()) is not None:
+                callback(None, error)
+            else:
+                callback(future.result(), None)
+        except Exception:
+            log.exception("[%s] an on_delivery callback raised (other records go on)", client_id)
+
+    return delivered
+
+
 def _headers_bound(headers: Sequence[Header]) -> int:
     """Bytes the headers may take in a record (utf-8 names, varint lengths)."""
     return sum(len(name) * 4 + len(value or b"") + 10 for name, value in headers)
@@ -317,6 +360,12 @@ class Producer:
         self._thread = 0  # the thread start() ran in, the loop's
         self._stall_reason = ""
         self._closed: asyncio.Future[None] | None = None  # done once close() has finished
+        self._metrics = ProducerMetrics(
+            self.config.client_id,
+            self.config.metrics_num_samples,
+            self.config.metrics_sample_window_ms,
+            self.config.buffer_memory,
+        )
 
     def __repr__(self) -> str:
         return f"<Producer {self._state} client_id={self.config.client_id!r}>"
@@ -411,7 +460,7 @@ class Producer:
             raise ProducerClosedError(f"start() on a producer that is {self._state}")
         self._state = _STARTING
         config = self.config
-        cluster = Cluster(config)
+        cluster = Cluster(config, self._metrics)
         self._cluster = cluster
         self._space_freed = asyncio.Event()
         if config.enable_idempotence:
@@ -421,7 +470,9 @@ class Producer:
             on_space_freed=self._space_freed.set,
             on_topic_used=cluster.metadata.want,
             idempotence=self._idempotence,
+            metrics=self._metrics,
         )
+        self._metrics.bind(functools.partial(_levels, self._accumulator, cluster))
         load = self._adapt(self._accumulator, cluster)
         self._sender = Sender(  # no strong reference back: a dropped producer is collected
             config, cluster, self._accumulator, self._idempotence, _weakly(self._fail)
@@ -514,6 +565,7 @@ class Producer:
         partition: int | None = None,
         timestamp_ms: int | None = None,
         headers: Sequence[Header] | None = None,
+        on_delivery: DeliveryCallback | None = None,
     ) -> Coroutine[Any, Any, asyncio.Future[RecordMetadata]]:
         """Queue one record; return an awaitable of the future of its :class:`RecordMetadata`.
 
@@ -524,6 +576,12 @@ class Producer:
         serializers or a custom partitioner answers the common call, ``send(topic, value,
         key)`` with bytes, in C (``aioproducer._speedups.FastSend``, set as the instance's
         ``send``); this method decides every other call.
+
+        ``on_delivery(metadata, error)`` (Java's ``Callback``) runs once the record is
+        acknowledged (``metadata``, None) or failed (None, the error; a cancelled future
+        gives ``asyncio.CancelledError``), on the event loop; what it raises is logged and
+        touches nothing else. :meth:`flush` returns only after the callbacks of every
+        record sent before it have run. A send() that raises queued nothing: no callback.
         """
         if self._state is not _RUNNING or not self._in_loop():
             raise self._unusable("send()")
@@ -533,6 +591,8 @@ class Producer:
         if self._value_serializer is not None:
             value = _serialize(self._value_serializer, "value", value)
         future: asyncio.Future[RecordMetadata] = self._create_future()
+        if on_delivery is not None:
+            future.add_done_callback(_delivery(on_delivery, self.config.client_id))
         need = self._enqueue(topic, value, key, partition, timestamp_ms, headers, future)
         if need:
             if need == _FILLED:
@@ -548,6 +608,7 @@ class Producer:
         records: Iterable[tuple[object, object] | tuple[object, object, Sequence[Header]]],
         *,
         partition: int | None = None,
+        on_delivery: Callable[[SentRecords | None, BaseException | None], object] | None = None,
     ) -> asyncio.Future[SentRecords]:
         """Queue many ``(key, value)`` or ``(key, value, headers)`` records at once.
 
@@ -558,10 +619,12 @@ class Producer:
         partition are encoded in runs, and settled a batch at a time. Waits for
         buffer_memory as :meth:`send` does; if it stays full for max_block_ms the
         :class:`~aioproducer.errors.BufferFullError` says how many records went in before
-        (those are still delivered).
+        (those are still delivered). ``on_delivery(records, error)`` runs once, when the
+        returned future is done, as :meth:`send`'s does.
         """
         if self._state is not _RUNNING or not self._in_loop():
             raise self._unusable("send_many()")
+        callback = None if on_delivery is None else _delivery(on_delivery, self.config.client_id)
         if type(topic) is not str:
             _check_topic(topic)  # raises InvalidTopicNameError
         if not isinstance(records, Iterable):
@@ -578,6 +641,8 @@ class Producer:
         timestamp_ms = _wall_clock_ns() // 1_000_000
         plan = self._plan_runs(topic, info, len(tps), records, partition)
         group = RecordGroup(self._create_future(), topic, len(records), timestamp_ms)
+        if callback is not None:
+            group.future.add_done_callback(callback)
         filled = await self._queue_planned(
             topic, tps, partition, timestamp_ms, records, plan, group
         )
@@ -920,6 +985,7 @@ class Producer:
             return waiter
         sender.wakeup()  # every batch is ready while someone waits (Java)
         timer = loop.call_later(deadline - time.monotonic(), _wake, woken)
+        began = time.perf_counter_ns()
         try:
             await woken
         except BaseException:  # cancelled
@@ -927,6 +993,7 @@ class Producer:
             raise
         finally:
             timer.cancel()
+            self._metrics.buffer_waited(time.perf_counter_ns() - began)
         if not waiter.held or self._state is not _RUNNING:  # the deadline passed, or close()
             accumulator.leave(waiter)
             self._check_running(what)
@@ -983,6 +1050,39 @@ class Producer:
         marker.add_done_callback(functools.partial(_settle, done))
         marker.set_result(None)
         await done
+
+    # -- metrics ---------------------------------------------------------------------------------
+    @overload
+    def metrics(self) -> dict[str, float]: ...
+    @overload
+    def metrics(self, *, topic: Literal[True]) -> dict[str, dict[str, float]]: ...
+    @overload
+    def metrics(self, *, node: Literal[True]) -> dict[int, dict[str, float]]: ...
+    def metrics(
+        self, *, topic: bool = False, node: bool = False
+    ) -> dict[str, float] | dict[str, dict[str, float]] | dict[int, dict[str, float]]:
+        """The producer's metrics now, by the Java producer's names (see docs/monitoring.md).
+
+        ``metrics()``: group producer-metrics, ``{"record-send-total": 1000.0, ...}``.
+        ``metrics(topic=True)``: producer-topic-metrics, ``{topic: {name: value}}``.
+        ``metrics(node=True)``: producer-node-metrics, ``{node_id: {name: value}}`` (node -1:
+        the bootstrap connections). Rates, averages and maxima cover the last
+        ``metrics_num_samples`` windows of ``metrics_sample_window_ms``; an average or
+        maximum with nothing in that time is NaN, as in Java. Works in any state, from any
+        thread (values are read without a lock: a total may be one batch behind).
+        """
+        if topic and node:
+            raise ValueError("metrics(): ask for topic=True or node=True, not both")
+        if topic:
+            return self._metrics.topic_values()
+        if node:
+            return self._metrics.node_values()
+        return self._metrics.producer_values()
+
+    def metric_samples(self) -> list[MetricSample]:
+        """Every metric now, of all three groups, as :class:`~aioproducer.metrics.MetricSample`
+        (what the Prometheus and OpenTelemetry exporters read)."""
+        return self._metrics.samples()
 
     async def partitions_for(self, topic: str) -> list[int]:
         """The partition numbers of ``topic`` (waiting up to max_block_ms for its metadata)."""

@@ -303,18 +303,23 @@ class Sender:
             for batch in batches:
                 self._retry_or_fail(batch, exc, now)
             return
+        metrics = self.accumulator.metrics
+        if metrics is not None:
+            metrics.request_sent(batches, now)
         if future is None:  # acks=0: written is done
             for batch in batches:
                 self._complete(batch, -1, -1)
             return
         by_tp = {batch.tp: batch for batch in batches}
-        future.add_done_callback(lambda f: self._on_response(f, by_tp, conn))
+        sent_at = now_ms()
+        future.add_done_callback(lambda f: self._on_response(f, by_tp, conn, sent_at))
 
     def _on_response(
         self,
         future: asyncio.Future[Response],
         batches: dict[TopicPartition, ProducerBatch],
         conn: BrokerConnection,
+        sent_at: int = -1,
     ) -> None:
         now = now_ms()
         try:
@@ -331,6 +336,9 @@ class Sender:
                 return
             response = future.result()
             assert isinstance(response, ProduceResponse)
+            metrics = self.accumulator.metrics
+            if metrics is not None and sent_at >= 0:
+                metrics.produce_answered(conn.node_id, now - sent_at, response.throttle_time_ms)
             if response.throttle_time_ms > 0 and conn.version_for(ProduceRequest) >= 6:
                 conn.throttle(response.throttle_time_ms, now)  # older versions: the broker waited
             for topic, part in response.iter_partitions():

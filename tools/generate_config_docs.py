@@ -78,6 +78,10 @@ DESCRIPTIONS = {
     "connections_max_idle_ms": "An idle connection is closed after this long (-1: never).",
     "reconnect_backoff_ms": "The first wait before reconnecting to a broker.",
     "reconnect_backoff_max_ms": "The longest wait before reconnecting.",
+    "metrics_num_samples": "How many time windows `metrics()` rates, averages and maxima "
+    "cover (Java's `metrics.num.samples`).",
+    "metrics_sample_window_ms": "The length of one of those windows (Java's "
+    "`metrics.sample.window.ms`): rates are over the last `metrics_num_samples` windows.",
     "partitioner": "An object with `partition()` and `on_append()` (see "
     "`aioproducer.Partitioner`); None: Java's murmur2 for keys, sticky spreading without.",
     "key_serializer": "A callable turning each key given to `send()` into bytes or None.",

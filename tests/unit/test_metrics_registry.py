@@ -1,0 +1,141 @@
+"""The sampled statistics (Java's SampledStat and Rate) and the registry, without a broker."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from aioproducer.accumulator import RecordAccumulator
+from aioproducer.config import ProducerConfig
+from aioproducer.errors import ConfigurationError
+from aioproducer.metadata import TopicPartition
+from aioproducer.metrics._registry import METRIC_DESCRIPTIONS, ProducerMetrics, Window
+
+
+def test_rate_counts_the_missing_windows_as_java_does() -> None:
+    """Two samples of 1 s: before a whole window has passed, the rate is over one window
+    more than elapsed (Java assumes the prior window existed, with nothing in it)."""
+    window = Window(2, 1000)
+    window.record(1.0, 0)
+    window.record(1.0, 30)
+    window.record(1.0, 60)
+    assert window.rate(60) == pytest.approx(3 / 1.06)
+    assert window.rate(1000) == pytest.approx(3 / 1.0)  # one full window: no padding
+
+
+def test_rate_spans_the_kept_samples() -> None:
+    window = Window(2, 1000)
+    for t in range(0, 2500, 100):  # one a 100 ms, for 2.5 s
+        window.record(1.0, t)
+    # samples start at 0, 1000 and 2000 (num_samples + 1 kept): 25 events over 2.4 s
+    assert window.rate(2400) == pytest.approx(25 / 2.4)
+
+
+def test_old_samples_are_purged() -> None:
+    window = Window(2, 1000)
+    window.record(5.0, 0)
+    assert window.total(1999) == 5.0
+    assert window.total(2000) == 0.0  # idle for num_samples windows
+    assert window.rate(5000) == 0.0
+    assert math.isnan(window.avg(5000))
+    assert math.isnan(window.max(5000))
+
+
+def test_avg_is_weighted_and_max_is_per_value() -> None:
+    window = Window(2, 30_000)
+    window.record(300.0, 0, events=3)  # three observations summing to 300
+    window.record(50.0, 10)
+    assert window.avg(10) == pytest.approx(350 / 4)
+    assert window.max(10) == 300.0
+    assert math.isnan(Window(2, 1000).avg(0))
+
+
+def test_a_sample_fills_for_one_window_then_the_next_begins() -> None:
+    window = Window(1, 100)
+    window.record(1.0, 0)
+    window.record(1.0, 99)
+    window.record(1.0, 100)  # a new sample; the first is kept (num_samples + 1)
+    assert window.total(198) == 3.0
+    assert window.total(199) == 1.0  # the first sample's last event is a whole span old
+    assert window.total(200) == 0.0
+
+
+def test_registry_reads_every_described_metric() -> None:
+    registry = ProducerMetrics("c", 2, 1000, buffer_total=100, clock=lambda: 0)
+    assert list(registry.producer_values()) == list(METRIC_DESCRIPTIONS["producer-metrics"])
+    assert registry.producer_values()["buffer-total-bytes"] == 100.0
+    assert math.isnan(registry.producer_values()["metadata-age"])  # not bound to a producer
+    registry.node(3).sent(10)
+    registry.node(3).received(4)
+    registry.topic("t")
+    assert list(registry.node_values()[3]) == list(METRIC_DESCRIPTIONS["producer-node-metrics"])
+    assert list(registry.topic_values()["t"]) == list(METRIC_DESCRIPTIONS["producer-topic-metrics"])
+    values = registry.producer_values()
+    assert values["request-total"] == 1.0
+    assert values["outgoing-byte-total"] == 10.0
+    assert values["incoming-byte-total"] == 4.0
+    samples = registry.samples()
+    assert len(samples) == sum(len(names) for names in METRIC_DESCRIPTIONS.values())
+    assert {s.tags.get("node-id") for s in samples} == {None, "node-3"}
+
+
+def test_batches_count_once_whatever_settles_them() -> None:
+    """Acknowledged, failed, retried and split batches, through the accumulator."""
+    config = ProducerConfig(batch_size=200, linger_ms=0)
+    registry = ProducerMetrics("c")
+    accumulator = RecordAccumulator(config, metrics=registry)
+    tp = TopicPartition("t", 0)
+    futures = [_Completion() for _ in range(5)]
+    for completion in futures:
+        accumulator.append(tp, 0, None, b"v" * 50, (), completion)
+    first, *_ = accumulator.queued(tp)
+    accumulator.reenqueue(first, 0)
+    first.seal()
+    accumulator.split_and_reenqueue(first, 0)  # not counted: its pieces settle its records
+    pieces = accumulator.queued(tp)
+    for batch in pieces:
+        accumulator.deallocate(batch)  # as the sender does
+        batch.complete(0)
+        batch.complete(0)  # a second settle changes nothing
+        batch.fail(RuntimeError("late"))
+    assert registry.sends.cumulative == 5
+    assert registry.errors.cumulative == 0
+    assert registry.retries.cumulative == first.record_count
+    accumulator.append(TopicPartition("t", 1), 0, None, b"v", (), _Completion())
+    assert accumulator.abort_all(RuntimeError("closed")) == 1
+    assert registry.errors.cumulative == 1
+    assert registry.topic_values()["t"]["record-error-total"] == 1.0
+
+
+def test_settings_validated_and_java_names_accepted() -> None:
+    config = ProducerConfig.from_mapping(
+        {"metrics.num.samples": "3", "metrics.sample.window.ms": "1000"}
+    )
+    assert (config.metrics_num_samples, config.metrics_sample_window_ms) == (3, 1000)
+    with pytest.raises(ConfigurationError, match="metrics_num_samples"):
+        ProducerConfig(metrics_num_samples=0)
+    with pytest.raises(ConfigurationError, match="metrics_sample_window_ms"):
+        ProducerConfig(metrics_sample_window_ms=0)
+
+
+class _Completion:
+    def __init__(self) -> None:
+        self.result: object = None
+        self.error: BaseException | None = None
+        self._done = False
+
+    def done(self) -> bool:
+        return self._done
+
+    def cancelled(self) -> bool:
+        return False
+
+    def exception(self) -> BaseException | None:
+        return self.error
+
+    def set_result(self, result: object, /) -> None:
+        self.result, self._done = result, True
+
+    def set_exception(self, exception: BaseException, /) -> None:
+        self.error, self._done = exception, True
