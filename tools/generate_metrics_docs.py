@@ -20,8 +20,8 @@ PAGE = REPO / "docs" / "monitoring.md"
 sys.path.insert(0, str(REPO))
 
 from _generated import update  # noqa: E402
-from aioproducer.metrics._registry import METRIC_DESCRIPTIONS  # noqa: E402
 
+from aioproducer.metrics._registry import METRIC_DESCRIPTIONS  # noqa: E402
 from aioproducer.metrics.otel import instrument_name  # noqa: E402
 from aioproducer.metrics.prometheus import metric_name  # noqa: E402
 

@@ -30,7 +30,7 @@ import logging
 import math
 import threading
 import weakref
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 try:
@@ -45,7 +45,8 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess by th
     ) from exc
 
 import aioproducer
-from aioproducer.metrics import MetricSample
+from aioproducer.metrics import MetricKind, MetricSample
+from aioproducer.metrics._registry import METRIC_DESCRIPTIONS
 from aioproducer.metrics._source import MetricSource, read_samples
 
 if TYPE_CHECKING:
@@ -89,8 +90,9 @@ class _MeterBridge:
 
     The instruments' callbacks share one snapshot per collection: it is read again when an
     instrument that already read it asks once more. An instrument must exist before the
-    collection that reports it (the SDK holds its lock while collecting), so a metric first
-    seen during a collection (a new topic's) gets its instrument just after, from a thread.
+    collection that reports it (the SDK holds its lock while collecting): every declared
+    metric gets one up front, and a metric first seen during a collection (one not declared)
+    gets its instrument just after, from a thread.
     """
 
     def __init__(self, meter: Meter) -> None:
@@ -101,6 +103,7 @@ class _MeterBridge:
         self._snapshot: dict[tuple[str, str], list[MetricSample]] = {}
         self._read: set[tuple[str, str]] = set()  # instruments that read the snapshot
         self._pending: dict[tuple[str, str], list[MetricSample]] = {}
+        self._create(_declared())
 
     def add(self, producer: MetricSource) -> None:
         with self._lock:
@@ -162,6 +165,21 @@ class _MeterBridge:
         with self._lock:
             pending, self._pending = self._pending, {}
         self._create(pending)
+
+
+def _declared() -> dict[tuple[str, str], list[MetricSample]]:
+    """A sample of every metric the producer declares, so that each has its instrument
+    before the first collection (a topic's metrics appear only once it is used)."""
+    return {
+        (group, name): [MetricSample(group, name, {}, 0.0, _kind(name), description)]
+        for group, names in METRIC_DESCRIPTIONS.items()
+        for name, description in names.items()
+    }
+
+
+def _kind(name: str) -> MetricKind:
+    """MetricSample's rule: Java's ``*-total`` metrics are counters."""
+    return "counter" if name.endswith("-total") else "gauge"
 
 
 def _by_metric(samples: Iterable[MetricSample]) -> dict[tuple[str, str], list[MetricSample]]:
@@ -364,70 +382,43 @@ class _Tracing:
         carrier[:] = written
 
     def send(
-        self,
-        topic: str,
-        value: object = None,
-        key: object = None,
-        *,
-        partition: int | None = None,
-        timestamp_ms: int | None = None,
-        headers: Sequence[Header] | None = None,
+        self, topic: str, value: object = None, key: object = None, **options: Any
     ) -> Awaitable[asyncio.Future[RecordMetadata]]:
+        """:meth:`Producer.send` in a span; ``options`` are its keyword arguments, passed on
+        as given (a FastSend answers only the calls without them)."""
         producer = self._producer()
         assert producer is not None  # it holds this wrapper
-        span = self._open(topic, partition, key, value)
-        if span is not None:
-            carrier = _as_header_list(headers)
-            if carrier is not None:  # else the producer raises for the headers
-                self._inject(carrier, span)
-                headers = carrier
-        elif self.displaced is not None:  # nothing traces: the C path, if the producer has one
-            return self.displaced(
-                topic,
-                value,
-                key,
-                partition=partition,
-                timestamp_ms=timestamp_ms,
-                headers=headers,
-            )
-        try:
-            pending = self._send(
-                producer,
-                topic,
-                value,
-                key,
-                partition=partition,
-                timestamp_ms=timestamp_ms,
-                headers=headers,
-            )
-        except BaseException as exc:
-            if span is not None:
-                _end(span, exc)
-            raise
+        span = self._open(topic, options.get("partition"), key, value)
         if span is None:
-            return pending
+            if self.displaced is not None:  # nothing traces: the C path, if there is one
+                return self.displaced(topic, value, key, **options)
+            return self._send(producer, topic, value, key, **options)
+        carrier = _as_header_list(options.get("headers"))
+        if carrier is not None:  # else the producer raises for the headers
+            self._inject(carrier, span)
+            options["headers"] = carrier
+        try:
+            pending = self._send(producer, topic, value, key, **options)
+        except BaseException as exc:
+            _end(span, exc)
+            raise
         return _until_queued(pending, span, single=True)
 
     async def send_many(
-        self,
-        topic: str,
-        records: Iterable[tuple[object, object] | tuple[object, object, Sequence[Header]]],
-        *,
-        partition: int | None = None,
+        self, topic: str, records: Any, **options: Any
     ) -> asyncio.Future[SentRecords]:
+        """:meth:`Producer.send_many` in one span; every record gets its context."""
         producer = self._producer()
         assert producer is not None
-        span = self._open(topic, partition)
-        given: object = records  # anything: the producer raises for what is no iterable
+        span = self._open(topic, options.get("partition"))
         if span is None:
-            return await self._send_many(producer, topic, records, partition=partition)
-        traced: Any = given
-        if isinstance(given, Iterable):
+            return await self._send_many(producer, topic, records, **options)
+        if isinstance(records, Iterable):  # else the producer raises for it
             stamp: list[Header] = []
             self._inject(stamp, span)
-            traced = [_stamped(record, stamp) for record in given]
-            span.set_attribute("messaging.batch.message_count", len(traced))
-        pending = self._send_many(producer, topic, traced, partition=partition)
+            records = [_stamped(record, stamp) for record in records]
+            span.set_attribute("messaging.batch.message_count", len(records))
+        pending = self._send_many(producer, topic, records, **options)
         return await _until_queued(pending, span, single=False)
 
 

@@ -243,3 +243,41 @@ async def test_send_many_records_keep_their_headers_and_bad_ones_raise_as_untrac
         (("app", b"x"), stamp),
         (stamp,),
     ]
+
+
+async def test_keyword_arguments_pass_through_traced_or_not(
+    kafka_bootstrap: str,
+    new_topic: TopicFactory,
+    spans: tuple[TracerProvider, InMemorySpanExporter],
+) -> None:
+    provider, exporter = spans
+    topic = new_topic(partitions=2)
+    delivered: list[object] = []
+    async with (
+        Producer(bootstrap_servers=kafka_bootstrap) as traced,
+        Producer(bootstrap_servers=kafka_bootstrap) as untraced,
+    ):
+        instrument(traced, tracer_provider=provider, metrics=False)
+        instrument(untraced, metrics=False)  # no provider: its FastSend answers
+        for producer in (traced, untraced):
+            await producer.send(
+                topic,
+                b"v",
+                partition=1,
+                timestamp_ms=1_700_000_000_000,
+                on_delivery=lambda md, error: delivered.append(md),
+            )
+            await producer.send_many(
+                topic, [(None, b"m")], partition=0, on_delivery=lambda md, e: delivered.append(md)
+            )
+            await producer.flush()
+    assert len(delivered) == 4
+    assert all(md is not None for md in delivered)
+    records = consume_all(kafka_bootstrap, topic)
+    assert sorted((r.partition, r.timestamp_ms == 1_700_000_000_000) for r in records) == [
+        (0, False),
+        (0, False),
+        (1, True),
+        (1, True),
+    ]
+    assert len(exporter.get_finished_spans()) == 2
