@@ -4,6 +4,8 @@ read-back."""
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from typing import Any
 
 import pytest
@@ -111,3 +113,44 @@ async def test_otel_reader_sees_the_counts(kafka_bootstrap: str, new_topic: Topi
     assert count_records(kafka_bootstrap, ok) == 150
     assert "kafka.producer.record_send" not in otel_values(reader)  # closed: not reported
     provider.shutdown()
+
+
+async def test_scrapes_from_another_thread_while_sending(
+    kafka_bootstrap: str, new_topic: TopicFactory
+) -> None:
+    """prometheus_client's HTTP server scrapes in its own threads: scraping while the loop
+    adds topics and brokers to the metrics must neither raise nor stall."""
+    topics = [new_topic() for _ in range(6)]
+    registry = CollectorRegistry()
+    stop = threading.Event()
+    scrapes: list[int] = []
+    errors: list[BaseException] = []
+
+    def scrape_on() -> None:
+        while not stop.is_set():
+            try:
+                scrapes.append(len(generate_latest(registry)))
+            except BaseException as exc:  # reported by the test
+                errors.append(exc)
+                return
+
+    async with Producer(bootstrap_servers=kafka_bootstrap, client_id="scraped") as producer:
+        prometheus.register(producer, registry)
+        thread = threading.Thread(target=scrape_on, name="scraper")
+        thread.start()
+        try:
+            for topic in topics:
+                for i in range(200):
+                    await producer.send(topic, b"%d" % i)
+                await asyncio.sleep(0)
+            await producer.flush()
+        finally:
+            stop.set()
+            await asyncio.to_thread(thread.join)
+        final = scrape(registry)
+    assert errors == []
+    assert scrapes
+    sent = final["kafka_producer_topic_record_send_total"]
+    assert {dict(labels)["topic"]: value for labels, value in sent.items()} == dict.fromkeys(
+        topics, 200.0
+    )
