@@ -294,10 +294,15 @@ class _Tracing:
     """The instance's send and send_many, traced; calls go to the producer's class."""
 
     def __init__(
-        self, producer: Producer, tracer: Tracer, propagator: TextMapPropagator | None
+        self,
+        producer: Producer,
+        tracer: Tracer,
+        propagator: TextMapPropagator | None,
+        global_provider: bool,
     ) -> None:
         self._producer = weakref.ref(producer)
         self._tracer = tracer
+        self._global = global_provider  # the tracer follows the global provider
         self._propagator = propagator
         self._send = type(producer).send
         self._send_many = type(producer).send_many
@@ -353,6 +358,12 @@ class _Tracing:
         self, topic: object, partition: object, key: object = None, value: object = b""
     ) -> Span | None:
         """A span for a send to ``topic``, or None when nothing traces."""
+        if (
+            self._global
+            and type(trace.get_tracer_provider()) is trace.ProxyTracerProvider
+            and not trace.get_current_span().get_span_context().is_valid
+        ):
+            return None  # no provider set, and no context to pass on: the no-op span's case
         span = self._tracer.start_span(f"send {topic}", kind=SpanKind.PRODUCER)
         if not span.get_span_context().is_valid:
             return None  # no tracer provider: a non-recording span with no context
@@ -469,7 +480,7 @@ def instrument(
     traced = None
     if tracing:
         tracer = trace.get_tracer(_SCOPE, aioproducer.__version__, tracer_provider)
-        traced = _Tracing(producer, tracer, propagator)
+        traced = _Tracing(producer, tracer, propagator, tracer_provider is None)
         traced.install(producer)
     if bridge is not None:
         bridge.add(producer)
