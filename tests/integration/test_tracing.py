@@ -13,7 +13,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.trace import SpanKind, StatusCode
+from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, StatusCode, TraceFlags
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from aioproducer import Producer
@@ -281,3 +281,25 @@ async def test_keyword_arguments_pass_through_traced_or_not(
         (1, True),
     ]
     assert len(exporter.get_finished_spans()) == 2
+
+
+async def test_without_a_tracer_provider_an_incoming_context_is_passed_on(
+    kafka_bootstrap: str, new_topic: TopicFactory
+) -> None:
+    """Propagation only: no SDK here, but the current context came from upstream (an HTTP
+    request's traceparent): the record carries it on."""
+    topic = new_topic()
+    parent = SpanContext(
+        trace_id=0x0AF7651916CD43DD8448EB211C80319C,
+        span_id=0xB7AD6B7169203331,
+        is_remote=True,
+        trace_flags=TraceFlags(TraceFlags.SAMPLED),
+    )
+    async with Producer(bootstrap_servers=kafka_bootstrap) as producer:
+        instrument(producer, metrics=False)
+        with trace.use_span(NonRecordingSpan(parent)):
+            await producer.send_and_wait(topic, b"v")
+    (record,) = consume_all(kafka_bootstrap, topic)
+    assert record.headers == (
+        ("traceparent", b"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"),
+    )
