@@ -29,7 +29,8 @@ PURE_TESTS := tests/unit/test_records.py tests/unit/test_accumulator.py \
 	tests/integration/test_shutdown.py tests/integration/test_logging_handler.py \
 	tests/integration/test_backpressure.py tests/integration/test_metadata_refresh.py \
 	tests/integration/test_off_loop_builds.py tests/integration/test_chaos.py \
-	tests/integration/test_partitioning.py tests/integration/test_tracing.py \
+	tests/integration/test_partitioning.py tests/integration/test_metrics.py \
+	tests/unit/test_metrics_registry.py tests/integration/test_tracing.py \
 	tests/integration/test_metrics_export.py
 
 # The core of the suite once more on uvloop's event loop (uvicorn[standard] runs on it).

@@ -15,6 +15,7 @@ import random
 import time
 from typing import Any
 
+from aioproducer._clientlog import ClientLog
 from aioproducer.backoff import ExponentialBackoff
 from aioproducer.config import ProducerConfig
 from aioproducer.connection import BrokerConnection
@@ -45,6 +46,8 @@ class Cluster:
     def __init__(self, config: ProducerConfig, metrics: ProducerMetrics | None = None) -> None:
         self.config = config
         self.metrics = metrics
+        self._log = ClientLog(log, config.client_id)
+        self._ever_connected: set[int] = set()
         self.metadata = ClusterMetadata(
             config.bootstrap_servers,
             config.metadata_max_age_ms,
@@ -91,7 +94,7 @@ class Cluster:
                     raise  # refused, not unreachable: trying again would be refused again
                 except ProducerError as exc:
                     errors.append(f"{host}:{port}: {exc}")
-                    log.info("bootstrap from %s:%d failed: %s", host, port, exc)
+                    self._log.info("bootstrap from %s:%d failed: %s", host, port, exc)
                 finally:
                     conn.close()
             if asyncio.get_running_loop().time() >= deadline:
@@ -162,21 +165,39 @@ class Cluster:
         self._count(conn)
         try:
             await conn.connect(self.config.request_timeout_ms / 1000)
-        except ProducerError:
+        except ProducerError as exc:
             failures = self._failures.get(address.node_id, 0)
             self._failures[address.node_id] = failures + 1
             delay = self._reconnect.backoff(failures) / 1000
+            self._log.info(
+                "could not connect to broker %d at %s:%d (next try in %.2f s): %s",
+                address.node_id,
+                address.host,
+                address.port,
+                delay,
+                exc,
+            )
             self._retry_at[address.node_id] = time.monotonic() + delay
             self.metadata.request_refresh()
             raise
         finally:
             self._connecting.pop(address.node_id, None)
-        self._failures.pop(address.node_id, None)
+        failures = self._failures.pop(address.node_id, 0)
         self._retry_at.pop(address.node_id, None)
         if self._closed:
             conn.close()
             raise ConnectionLostError("the producer is closing")
         self._connections[address.node_id] = conn
+        again = address.node_id in self._ever_connected
+        self._ever_connected.add(address.node_id)
+        self._log.info(
+            "%s broker %d at %s:%d%s",
+            "reconnected to" if again else "connected to",
+            address.node_id,
+            address.host,
+            address.port,
+            f" after {failures} failed attempt(s)" if failures else "",
+        )
         return conn
 
     def _count(self, conn: BrokerConnection) -> None:
@@ -213,7 +234,7 @@ class Cluster:
         self._next_idle_check = now + min(max_idle / 1000, 1.0)
         for node_id, conn in list(self._connections.items()):
             if conn.in_flight == 0 and now - conn.last_used > max_idle / 1000:
-                log.debug("closing %s: idle for over %d ms", conn, max_idle)
+                self._log.debug("closing %s: idle for over %d ms", conn, max_idle)
                 del self._connections[node_id]
                 conn.close()
 
@@ -243,10 +264,10 @@ class Cluster:
                 return
             await self._refresh_with(conn)
         except ProducerError as exc:
-            log.info("metadata refresh failed: %s", exc)
+            self._log.info("metadata refresh failed: %s", exc)
             self.metadata.refresh_failed(now_ms())
         except Exception:
-            log.exception("unexpected error refreshing metadata")
+            self._log.exception("unexpected error refreshing metadata")
             self.metadata.refresh_failed(now_ms())
 
     async def _refresh_with(self, conn: BrokerConnection) -> None:
@@ -254,6 +275,7 @@ class Cluster:
         request = MetadataRequest(topics=topics, allow_auto_topic_creation=True)
         response = await conn.request(request)
         assert isinstance(response, MetadataResponse)
+        before = dict(self.metadata.topics)
         self.metadata.update(
             [BrokerAddress(b.node_id, b.host, b.port) for b in response.brokers],
             [
@@ -267,8 +289,23 @@ class Cluster:
             ],
             now_ms(),
         )
+        self._log_moves(before)
         self._updated.set()
         self._updated = asyncio.Event()
+
+    def _log_moves(self, before: dict[str, TopicInfo]) -> None:
+        """INFO when a refresh moved partitions' leaders (the first few are named)."""
+        moves: list[str] = []
+        for name, info in self.metadata.topics.items():
+            old = before.get(name)
+            if old is None or old is info or old.error is not None or info.error is not None:
+                continue
+            for partition, (was, now) in enumerate(zip(old.leaders, info.leaders, strict=False)):
+                if was != now:
+                    moves.append(f"{name}-{partition}: {was} -> {now}")
+        if moves:
+            shown = ", ".join(moves[:5]) + (f" and {len(moves) - 5} more" if len(moves) > 5 else "")
+            self._log.info("metadata moved %d partition leader(s): %s", len(moves), shown)
 
     async def wait_for_topic(self, topic: str, timeout: float) -> TopicInfo:
         """Wait until ``topic``'s partitions are known, up to ``timeout`` seconds.

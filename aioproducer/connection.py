@@ -17,6 +17,7 @@ import ssl
 from collections import deque
 from typing import Final, cast
 
+from aioproducer._clientlog import ClientLog
 from aioproducer.errors import (
     AuthenticationError,
     BrokerUnavailableError,
@@ -73,11 +74,13 @@ class BrokerConnection(asyncio.Protocol):
         self.port = port
         self.node_id = node_id
         self._core = ClientConnection(client_id)
+        self._log = ClientLog(log, client_id if client_id is not None else "-")
         self._request_timeout = request_timeout_ms / 1000
         self._transport: asyncio.Transport | None = None
         self._pending: deque[tuple[int, asyncio.Future[Response], float]] = deque()
         self._versions: dict[int, tuple[int, int]] = {}
         self._closed_exc: ProducerError | None = None
+        self._close_reason = ""
         self._write_ready: asyncio.Event | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -180,7 +183,7 @@ class BrokerConnection(asyncio.Protocol):
                 token = exchange.step(response.auth_bytes)
             except AuthenticationError as exc:
                 raise AuthenticationError(f"{where} failed: {exc}") from None
-        log.debug("%s: authenticated as %r", self, credentials.username)
+        self._log.debug("%s: authenticated as %r", self, credentials.username)
 
     # -- requests -------------------------------------------------------------------------
     def version_for(self, request_type: type[Request]) -> int:
@@ -250,6 +253,7 @@ class BrokerConnection(asyncio.Protocol):
         """Close the connection, failing whatever is in flight with ``exc``."""
         if self._closed_exc is None:
             self._closed_exc = exc or ConnectionLostError(f"connection to {self} was closed")
+            self._close_reason = f": {exc}" if exc is not None else ""
         if self._transport is not None:
             self._transport.abort()
             self._transport = None
@@ -271,7 +275,7 @@ class BrokerConnection(asyncio.Protocol):
         try:
             responses = self._core.receive_data(data)
         except ProtocolError as exc:
-            log.warning("protocol error from %s: %s", self, exc)
+            self._log.warning("protocol error from %s: %s", self, exc)
             self.close(exc)
             return
         pending = self._pending
@@ -289,6 +293,14 @@ class BrokerConnection(asyncio.Protocol):
         self._transport = None
         if self.stats is not None:
             self.stats.closed()
+        self._log.log(
+            logging.INFO if self.node_id >= 0 else logging.DEBUG,  # bootstrap ones: DEBUG
+            "connection to broker %d at %s:%d %s",
+            self.node_id,
+            self.host,
+            self.port,
+            f"closed{self._close_reason}" if self._closed_exc is not None else f"lost: {exc}",
+        )
         if self._closed_exc is None:
             reason = f": {exc}" if exc else ""
             lost = ConnectionLostError(f"connection to {self} was lost{reason}")
@@ -323,7 +335,7 @@ class BrokerConnection(asyncio.Protocol):
             return
         _, _, deadline = self._pending[0]
         if self._loop.time() >= deadline:
-            log.warning("request to %s timed out; closing the connection", self)
+            self._log.warning("request to %s timed out; closing the connection", self)
             self.close(
                 RequestTimeoutError(
                     f"{self} did not answer within {self._request_timeout * 1000:.0f} ms"

@@ -87,6 +87,8 @@ class IdempotenceState:
         self._partitions: dict[TopicPartition, _Partition] = {}
         self._bump_partitions: set[TopicPartition] = set()
         self._bump_required = False
+        self.log: logging.Logger | logging.LoggerAdapter[logging.Logger] = log
+        """Where its lines go (the producer gives its client's logger)."""
 
     def __repr__(self) -> str:
         return f"<IdempotenceState producer_id={self.producer_id} epoch={self.epoch}>"
@@ -125,12 +127,14 @@ class IdempotenceState:
         self.epoch_bumps += 1
         needs_id = False
         if self.epoch >= MAX_EPOCH or self.producer_id < 0:
-            log.info("producer epoch exhausted: a new producer id is needed")
+            self.log.info("producer epoch exhausted: a new producer id is needed")
             self.producer_id = self.epoch = -1
             needs_id = True
         else:
             self.epoch += 1
-            log.info("bumped producer epoch to %d (producer id %d)", self.epoch, self.producer_id)
+            self.log.info(
+                "bumped producer epoch to %d (producer id %d)", self.epoch, self.producer_id
+            )
         for tp in self._bump_partitions:
             entry = self._partitions.get(tp)
             if entry is not None:
@@ -254,7 +258,7 @@ class IdempotenceState:
         if code == _UNKNOWN_PRODUCER_ID:
             if log_start_offset == -1 or batch.sequence_reset:
                 return "retry"  # the broker may not know yet, or we already re-stamped
-            log.info("UNKNOWN_PRODUCER_ID for %s: the broker lost our state", tp)
+            self.log.info("UNKNOWN_PRODUCER_ID for %s: the broker lost our state", tp)
             self._request_bump(tp)
             return "retry"
         if code == _OUT_OF_ORDER_SEQUENCE_NUMBER:
@@ -266,7 +270,9 @@ class IdempotenceState:
             ):
                 # The broker already holds later sequences: this batch can never fit the
                 # current epoch. Bump it and resend rather than retry forever.
-                log.info("OUT_OF_ORDER_SEQUENCE_NUMBER for %s behind acked sequences: bump", tp)
+                self.log.info(
+                    "OUT_OF_ORDER_SEQUENCE_NUMBER for %s behind acked sequences: bump", tp
+                )
                 self._request_bump(tp)
                 return "retry"
             unresolved = None if entry is None else entry.unresolved
@@ -275,7 +281,7 @@ class IdempotenceState:
             ):
                 return "retry"  # an earlier batch is being retried; this one follows it
             if unresolved is None or batch.base_sequence == unresolved:
-                log.info("OUT_OF_ORDER_SEQUENCE_NUMBER for %s: a gap, bumping the epoch", tp)
+                self.log.info("OUT_OF_ORDER_SEQUENCE_NUMBER for %s: a gap, bumping the epoch", tp)
                 self._request_bump(tp)
             return "retry"
         return "default"
@@ -309,7 +315,7 @@ class IdempotenceState:
             if entry.unresolved is None or entry.in_flight:
                 continue
             if not self._is_next(entry, entry.next_sequence):
-                log.info("unresolved sequences for %s: bumping the epoch", tp)
+                self.log.info("unresolved sequences for %s: bumping the epoch", tp)
                 self._request_bump(tp)
             entry.unresolved = None
 

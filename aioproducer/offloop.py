@@ -64,6 +64,8 @@ class OffLoopBuilds:
         self._accumulator = accumulator
         self._on_built = on_built
         self._executor: ThreadPoolExecutor | None = None
+        self.log: logging.Logger | logging.LoggerAdapter[logging.Logger] = log
+        """Where its warnings go (the sender gives its client's logger)."""
 
     def wants(self, batch: ProducerBatch) -> bool:
         """Is ``batch`` large enough to be compressed on a thread?"""
@@ -82,7 +84,7 @@ class OffLoopBuilds:
                 executor, batch.builder.build, *stamp
             )
         except RuntimeError as exc:  # "can't start new thread", interpreter shutdown
-            log.warning("building a batch on the event loop: %s", exc)
+            self.log.warning("building a batch on the event loop: %s", exc)
             return False
         future.add_done_callback(partial(self._done, batch, stamp))
         return True

@@ -23,6 +23,7 @@ from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Final, Literal, NoReturn, Self, TypeVar, overload
 
+from aioproducer._clientlog import ClientLog, redacted_settings
 from aioproducer.accumulator import AppendResult, RecordAccumulator
 from aioproducer.batch import Completion, ProducerBatch, RecordGroup, RecordMetadata, SentRecords
 from aioproducer.buffer_memory import NO_WAIT, MemoryWaiter
@@ -210,15 +211,20 @@ def _partitioner_for(config: ProducerConfig) -> Partitioner:
     return config.partitioner
 
 
-def _appended_unkeyed(
-    partitioner: Partitioner, topic: str, partition: int, size: int, switch_allowed: bool
+def _appended_unkeyed(  # noqa: PLR0917
+    partitioner: Partitioner,
+    topic: str,
+    partition: int,
+    size: int,
+    switch_allowed: bool,
+    logger: logging.LoggerAdapter[logging.Logger],
 ) -> None:
     """Tell the partitioner of a record without a key that is queued now: what its
     ``on_append`` raises cannot unqueue the record, so it is logged instead."""
     try:
         partitioner.on_append(topic, partition, size, switch_allowed)
     except Exception:
-        log.exception("the partitioner's on_append raised; the record is queued all the same")
+        logger.exception("the partitioner's on_append raised; the record is queued all the same")
 
 
 def _check_headers(headers: object) -> list[Header]:
@@ -281,6 +287,12 @@ def _weakly(method: Callable[[ProducerError], None]) -> Callable[[ProducerError]
     return call
 
 
+@functools.cache
+def _default_options() -> dict[str, object]:
+    """Every setting's default (what the start line leaves out)."""
+    return ProducerConfig().options()
+
+
 def _levels(accumulator: RecordAccumulator, cluster: Cluster) -> tuple[int, int, int, int, float]:
     """The metrics read from the producer's state: buffer bytes available, tasks waiting
     for buffer, requests in flight, open connections, metadata age (s)."""
@@ -300,7 +312,8 @@ DeliveryCallback = Callable[[RecordMetadata | None, BaseException | None], objec
 
 
 def _delivery(
-    callback: Callable[[Any, BaseException | None], object], client_id: str
+    callback: Callable[[Any, BaseException | None], object],
+    logger: logging.LoggerAdapter[logging.Logger],
 ) -> Callable[[asyncio.Future[Any]], None]:
     """A done-callback that calls ``callback(result, None)`` or ``callback(None, error)``,
     logging what it raises."""
@@ -316,7 +329,7 @@ def _delivery(
             else:
                 callback(future.result(), None)
         except Exception:
-            log.exception("[%s] an on_delivery callback raised (other records go on)", client_id)
+            logger.exception("an on_delivery callback raised (other records go on)")
 
     return delivered
 
@@ -333,6 +346,7 @@ class Producer:
         self, config: ProducerConfig | Mapping[str, object] | None = None, **options: object
     ) -> None:
         self.config = build_config(config, **options)
+        self._log = ClientLog(log, self.config.client_id)
         self._state = _NEW
         self._cluster: Cluster | None = None
         self._accumulator: RecordAccumulator | None = None
@@ -386,7 +400,7 @@ class Producer:
                 ResourceWarning,
                 source=self,
             )
-            log.error(  # the client id, not the producer: a record keeps its arguments
+            self._log.error(  # the client id, not the producer: a record keeps its arguments
                 "producer %r was dropped without close(): %d record(s) not yet delivered "
                 "(delivered only if its event loop runs on until they are)",
                 self.config.client_id,
@@ -447,10 +461,8 @@ class Producer:
         if self._accumulator is not None:
             self._accumulator.wake_waiters()  # each raises the reason
         self._stop_waits()
-        log.error(
-            "producer %r stopped taking records: %s (close() delivers what is queued)",
-            self.config.client_id,
-            reason,
+        self._log.error(
+            "producer stopped taking records: %s (close() delivers what is queued)", reason
         )
 
     # -- life cycle ------------------------------------------------------------------------------
@@ -460,11 +472,17 @@ class Producer:
             raise ProducerClosedError(f"start() on a producer that is {self._state}")
         self._state = _STARTING
         config = self.config
+        self._log.info(
+            "starting: bootstrap %s; settings: %s",
+            ",".join(f"{host}:{port}" for host, port in config.bootstrap_servers),
+            redacted_settings(config.options(), _default_options()),
+        )
         cluster = Cluster(config, self._metrics)
         self._cluster = cluster
         self._space_freed = asyncio.Event()
         if config.enable_idempotence:
             self._idempotence = IdempotenceState()
+            self._idempotence.log = ClientLog("aioproducer.idempotence", config.client_id)
         self._accumulator = RecordAccumulator(
             config,
             on_space_freed=self._space_freed.set,
@@ -592,7 +610,7 @@ class Producer:
             value = _serialize(self._value_serializer, "value", value)
         future: asyncio.Future[RecordMetadata] = self._create_future()
         if on_delivery is not None:
-            future.add_done_callback(_delivery(on_delivery, self.config.client_id))
+            future.add_done_callback(_delivery(on_delivery, self._log))
         need = self._enqueue(topic, value, key, partition, timestamp_ms, headers, future)
         if need:
             if need == _FILLED:
@@ -624,7 +642,7 @@ class Producer:
         """
         if self._state is not _RUNNING or not self._in_loop():
             raise self._unusable("send_many()")
-        callback = None if on_delivery is None else _delivery(on_delivery, self.config.client_id)
+        callback = None if on_delivery is None else _delivery(on_delivery, self._log)
         if type(topic) is not str:
             _check_topic(topic)  # raises InvalidTopicNameError
         if not isinstance(records, Iterable):
@@ -743,7 +761,7 @@ class Producer:
                     self._partitioner, topic, key, value, len(runs), info.available
                 )
                 if key is None or self._keys_ignored:
-                    _appended_unkeyed(self._partitioner, topic, partition, size, True)
+                    _appended_unkeyed(self._partitioner, topic, partition, size, True, self._log)
         runs[partition] += _INDEX.pack(index)
 
     async def _queue_planned(  # noqa: PLR0917
@@ -869,11 +887,13 @@ class Producer:
         )
         if result is _APPENDED:
             if key_bytes is None or self._keys_ignored:
-                _appended_unkeyed(self._partitioner, topic, partition, size, False)
+                _appended_unkeyed(self._partitioner, topic, partition, size, False, self._log)
             return 0
         # The other results: BATCH_FULL, NEW_BATCH, or both (constants: compared by identity).
         if key_bytes is None or self._keys_ignored:
-            _appended_unkeyed(self._partitioner, topic, partition, size, result is not _OPENED)
+            _appended_unkeyed(
+                self._partitioner, topic, partition, size, result is not _OPENED, self._log
+            )
         self._wakeup_for(tps[partition])
         return _FILLED if result is _OPENED_FULL else 0
 
@@ -1068,8 +1088,8 @@ class Producer:
         ``metrics(node=True)``: producer-node-metrics, ``{node_id: {name: value}}`` (node -1:
         the bootstrap connections). Rates, averages and maxima cover the last
         ``metrics_num_samples`` windows of ``metrics_sample_window_ms``; an average or
-        maximum with nothing in that time is NaN, as in Java. Works in any state, from any
-        thread (values are read without a lock: a total may be one batch behind).
+        maximum with nothing in that time is NaN, as in Java. Works in any state, and from
+        other threads (read without a lock: a value may be one batch behind).
         """
         if topic and node:
             raise ValueError("metrics(): ask for topic=True or node=True, not both")
@@ -1117,6 +1137,12 @@ class Producer:
             await self._shut_down(timeout)
         finally:
             closed.set_result(None)
+            metrics = self._metrics
+            self._log.info(
+                "closed: %d record(s) acknowledged, %d failed",
+                metrics.send_total,
+                metrics.error_total,
+            )
 
     async def _shut_down(self, timeout: float | None) -> None:
         self._state = _CLOSED

@@ -25,6 +25,7 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Final
 
+from aioproducer._clientlog import ClientLog
 from aioproducer.accumulator import RecordAccumulator
 from aioproducer.batch import ProducerBatch
 from aioproducer.cluster import Cluster, now_ms
@@ -63,6 +64,7 @@ log = logging.getLogger("aioproducer.sender")
 _MESSAGE_TOO_LARGE: Final = 10
 _IDLE_WAIT_MS: Final = 100
 _PAUSED_POLL_MS: Final = 2
+_RETRY_WARNING_S: Final = 10.0  # one retry WARNING per error at most this often
 
 
 def _release(waiter: asyncio.Future[None]) -> None:
@@ -82,6 +84,10 @@ class Sender:
         on_fatal: Callable[[ProducerError], None] | None = None,
     ) -> None:
         self.config = config
+        self._log = ClientLog(log, config.client_id)
+        self._retry_warned: dict[int | str, tuple[float, int]] = {}
+        """Per error (code or class): when the last retry warning was logged, and how many
+        retries it has had since (see :meth:`_warn_retry`)."""
         self.fatal_error: ProducerError | None = None
         """The error that ended this producer's use (it was fenced), once one did."""
         self._on_fatal = on_fatal
@@ -108,6 +114,8 @@ class Sender:
             if config.compression_type == CompressionType.NONE
             else OffLoopBuilds(config.compression_type, accumulator, self.wakeup)
         )
+        if self._builds is not None:
+            self._builds.log = ClientLog("aioproducer.offloop", config.client_id)
         self._zstd = config.compression_type is CompressionType.ZSTD
 
     # -- control ---------------------------------------------------------------------------
@@ -162,7 +170,7 @@ class Sender:
                 assert isinstance(response, InitProducerIdResponse)
                 if response.error_code == 0:
                     idempotence.set_producer_id(response.producer_id, response.producer_epoch)
-                    log.info(
+                    self._log.info(
                         "producer id %d, epoch %d", response.producer_id, response.producer_epoch
                     )
                     self.wakeup()
@@ -186,7 +194,7 @@ class Sender:
         try:
             await self.init_producer_id(self.config.delivery_timeout_ms)
         except ProducerError as exc:
-            log.error("could not get a new producer id: %s", exc)
+            self._log.error("could not get a new producer id: %s", exc)
             self.accumulator.abort_all(exc)
 
     # -- the loop ------------------------------------------------------------------------------
@@ -196,7 +204,7 @@ class Sender:
                 try:
                     delay_ms = self._run_once()
                 except Exception:  # keep the sender alive whatever happens
-                    log.exception("unexpected error in the sender loop")
+                    self._log.exception("unexpected error in the sender loop")
                     delay_ms = self.config.retry_backoff_ms
                 if self._stopping and (self._force_close or not self.accumulator.has_incomplete()):
                     return
@@ -231,7 +239,7 @@ class Sender:
         idempotence = self.idempotence
         if idempotence is not None:
             if idempotence.maybe_bump_epoch():
-                log.warning("producer epoch exhausted: asking for a new producer id")
+                self._log.warning("producer epoch exhausted: asking for a new producer id")
             if not idempotence.has_producer_id():
                 if self._id_task is None or self._id_task.done():
                     self._id_task = asyncio.get_running_loop().create_task(
@@ -306,6 +314,14 @@ class Sender:
         metrics = self.accumulator.metrics
         if metrics is not None:
             metrics.request_sent(batches, now)
+        if self._log.isEnabledFor(logging.DEBUG):
+            self._log.debug(
+                "Produce to broker %d: %d batch(es), %d records, %d bytes",
+                conn.node_id,
+                len(batches),
+                sum(batch.record_count for batch in batches),
+                sum(len(batch.built or b"") for batch in batches),
+            )
         if future is None:  # acks=0: written is done
             for batch in batches:
                 self._complete(batch, -1, -1)
@@ -338,7 +354,9 @@ class Sender:
             assert isinstance(response, ProduceResponse)
             metrics = self.accumulator.metrics
             if metrics is not None and sent_at >= 0:
-                metrics.produce_answered(conn.node_id, now - sent_at, response.throttle_time_ms)
+                metrics.produce_answered(
+                    conn.node_id, now - sent_at, response.throttle_time_ms, now
+                )
             if response.throttle_time_ms > 0 and conn.version_for(ProduceRequest) >= 6:
                 conn.throttle(response.throttle_time_ms, now)  # older versions: the broker waited
             for topic, part in response.iter_partitions():
@@ -352,7 +370,7 @@ class Sender:
             for batch in batches.values():  # the broker left some out: retry them
                 self._retry_or_fail(batch, ConnectionLostError(f"{conn} omitted a partition"), now)
         except Exception:
-            log.exception("unexpected error handling a produce response")
+            self._log.exception("unexpected error handling a produce response")
             for batch in batches.values():
                 if not batch.done:
                     self._fail(batch, ProducerError("internal error handling the response"))
@@ -384,7 +402,7 @@ class Sender:
             self._fail_fatally(fenced)
             return
         if code == _MESSAGE_TOO_LARGE and batch.record_count > 1:
-            log.info("splitting a batch of %d records for %s", batch.record_count, batch.tp)
+            self._log.info("splitting a batch of %d records for %s", batch.record_count, batch.tp)
             self.accumulator.split_and_reenqueue(batch, now)
             return
         self._retry_or_fail(batch, error, now, force_retriable=verdict == "retry")
@@ -396,7 +414,7 @@ class Sender:
         if self.fatal_error is not None:
             return
         self.fatal_error = error
-        log.error("%s: failing every record not yet acknowledged", error)
+        self._log.error("%s: failing every record not yet acknowledged", error)
         self.accumulator.abort_all(error)
         if self._on_fatal is not None:
             self._on_fatal(error)
@@ -422,9 +440,24 @@ class Sender:
         elif batch.attempts >= self.config.retries:
             self._fail(batch, error, code, sent=True)
         else:
-            log.debug("retrying %s after %s", batch, error)
+            self._warn_retry(error, code)
+            self._log.debug("retrying %s after %s", batch, error)
             batch.last_error = error
             self.accumulator.reenqueue(batch, now)
+
+    def _warn_retry(self, error: ProducerError, code: int | None) -> None:
+        """A WARNING for the first retry of a burst of one error, then at most one per
+        ``_RETRY_WARNING_S`` for it, saying how many retries came meanwhile."""
+        key: int | str = code if code is not None else type(error).__name__
+        now = asyncio.get_running_loop().time()
+        last, since = self._retry_warned.get(key, (-_RETRY_WARNING_S, 0))
+        if now - last < _RETRY_WARNING_S:
+            self._retry_warned[key] = (last, since + 1)
+            return
+        self._retry_warned[key] = (now, 0)
+        name = f"error code {code}" if code is not None else type(error).__name__
+        more = f" ({since} more retries for it in the last {now - last:.0f} s)" if since else ""
+        self._log.warning("retrying after %s: %s%s", name, error, more)
 
     def _complete(self, batch: ProducerBatch, base_offset: int, log_append_time: int) -> None:
         if self.idempotence is not None:

@@ -1,14 +1,17 @@
 """The producer's metrics registry: Java's sampled statistics, recorded where work happens.
 
-:class:`Window` is Java's ``SampledStat`` (``org.apache.kafka.common.metrics.stats``): a
-few time samples of ``metrics_sample_window_ms`` each (``metrics_num_samples`` of them, plus
-the one being filled), from which a rate (Java's ``Rate``: the samples' sum over the time
-they span, at least ``num_samples - 1`` whole windows), an average and a maximum are read.
-One window feeds all three, since Java's separate stats would share the same samples.
+Rates, averages and maxima are read from time samples as Java's ``SampledStat`` and
+``Rate`` (``org.apache.kafka.common.metrics.stats``) read them: ``metrics_num_samples``
+samples of ``metrics_sample_window_ms`` (plus the one being filled); a rate is the samples'
+sum over the time they span, counted as at least ``num_samples - 1`` whole windows; a
+sample whose end is ``num_samples`` windows old is dropped. One difference, for speed:
+the samples of all of one producer's statistics share their boundaries (:class:`Samples`),
+so recording a value is a few list additions and no clock read. A new sample starts at the
+first event (or read) after the current one has lasted a window, as in Java.
 
-:class:`ProducerMetrics` holds a producer's windows and counters. The sender, the
-accumulator's batches and the connections call it once per batch, request or settled batch
-(never per record); :meth:`ProducerMetrics.samples` reads everything as
+:class:`ProducerMetrics` holds a producer's statistics and counters. Batches (when they
+settle), the sender (per request and response) and connections (per request and read)
+call it; never per record. :meth:`ProducerMetrics.samples` reads everything as
 :class:`~aioproducer.metrics.MetricSample`. A plain object: no asyncio, times in ms.
 """
 
@@ -24,14 +27,7 @@ from aioproducer.metrics import MetricKind, MetricSample
 if TYPE_CHECKING:
     from aioproducer.batch import ProducerBatch
 
-__all__ = [
-    "METRIC_DESCRIPTIONS",
-    "Meter",
-    "NodeStats",
-    "ProducerMetrics",
-    "TopicStats",
-    "Window",
-]
+__all__ = ["METRIC_DESCRIPTIONS", "NodeStats", "ProducerMetrics", "Samples", "Stat", "TopicStats"]
 
 PRODUCER: Final = "producer-metrics"
 TOPIC: Final = "producer-topic-metrics"
@@ -96,12 +92,11 @@ METRIC_DESCRIPTIONS: Final[Mapping[str, Mapping[str, str]]] = {
 }
 
 _NAN: Final = math.nan
-# A sample: [start_ms, last_event_ms, events, sum, max]
-_START, _LAST, _EVENTS, _SUM, _MAX = range(5)
+_NO_MAX: Final = -math.inf
 
 
 def monotonic_ms() -> int:
-    """The clock the metrics use (monotonic, whole milliseconds)."""
+    """The clock the metrics use (monotonic, whole milliseconds, as the sender's)."""
     return time.monotonic_ns() // 1_000_000
 
 
@@ -109,161 +104,191 @@ def _kind(name: str) -> MetricKind:
     return "counter" if name.endswith("-total") else "gauge"
 
 
-class Window:
-    """Java's SampledStat over time samples: :meth:`rate`, :meth:`avg` and :meth:`max` of
-    what was recorded in the last ``num_samples`` windows of ``window_ms``."""
+class Stat:
+    """One statistic's sums, event counts and maxima, one slot per sample of its
+    :class:`Samples`; record into slot ``samples.current``."""
 
-    __slots__ = ("_current", "_keep", "_samples", "_span", "window_ms")
+    __slots__ = ("counts", "maxima", "sums")
 
-    def __init__(self, num_samples: int, window_ms: int) -> None:
+    def __init__(self, slots: int) -> None:
+        self.sums = [0.0] * slots
+        self.counts = [0] * slots
+        self.maxima = [_NO_MAX] * slots
+
+    def record(self, slot: int, value: float, events: int = 1) -> None:
+        """Add ``value`` (the sum of ``events`` observations; the maximum sees it as one)."""
+        self.sums[slot] += value
+        self.counts[slot] += events
+        if value > self.maxima[slot]:  # noqa: PLR1730 - cheaper than max()
+            self.maxima[slot] = value
+
+    def clear(self, slot: int) -> None:
+        self.sums[slot] = 0.0
+        self.counts[slot] = 0
+        self.maxima[slot] = _NO_MAX
+
+
+class Samples:
+    """The time samples a producer's statistics share: a ring of ``num_samples + 1``, the
+    ``current`` one filling until it has lasted ``window_ms`` and time is next looked at
+    (:meth:`tick`)."""
+
+    __slots__ = ("_span", "current", "keep", "next_at", "starts", "stats", "window_ms")
+
+    def __init__(self, num_samples: int, window_ms: int, now_ms: int) -> None:
         self.window_ms = window_ms
-        self._keep = num_samples + 1  # one extra sample, as Java keeps
-        self._span = num_samples * window_ms  # a sample idle this long is obsolete
-        self._samples: list[list[float]] = []
-        self._current = 0
+        self.keep = num_samples + 1  # one extra sample, as Java keeps
+        self._span = num_samples * window_ms  # a sample that ended this long ago is dropped
+        self.starts = [now_ms] + [-1] * num_samples  # -1: not used yet
+        self.current = 0
+        self.next_at = now_ms + window_ms
+        """Time at which the current sample is complete (the next tick then advances)."""
+        self.stats: list[Stat] = []
 
-    def record(self, value: float, now_ms: int, events: int = 1) -> None:
-        """Add ``value`` (the sum of ``events`` observations; the max sees it as one)."""
-        samples = self._samples
-        if not samples:
-            samples.append([now_ms, now_ms, 0, 0.0, -math.inf])
-        sample = samples[self._current]
-        if now_ms - sample[_START] >= self.window_ms:
-            sample = self._advance(now_ms)
-        sample[_SUM] += value
-        sample[_EVENTS] += events
-        if value > sample[_MAX]:  # noqa: PLR1730 - cheaper than max()
-            sample[_MAX] = value
-        sample[_LAST] = now_ms
+    def stat(self) -> Stat:
+        stat = Stat(self.keep)
+        self.stats.append(stat)
+        return stat
 
-    def _advance(self, now_ms: int) -> list[float]:
-        self._current = (self._current + 1) % self._keep
-        fresh = [now_ms, now_ms, 0, 0.0, -math.inf]
-        if self._current >= len(self._samples):
-            self._samples.append(fresh)
+    def tick(self, now_ms: int) -> None:
+        """Start a new sample if the current one has lasted a window (callers on hot paths
+        compare ``now_ms >= next_at`` first)."""
+        if now_ms < self.next_at:
+            return
+        if now_ms - self.starts[self.current] >= self._span + self.window_ms:
+            self.starts = [-1] * self.keep  # idle for the whole span: nothing is left
+            for stat in self.stats:
+                for slot in range(self.keep):
+                    stat.clear(slot)
         else:
-            self._samples[self._current] = fresh
-        return fresh
+            self.current = (self.current + 1) % self.keep
+            for stat in self.stats:
+                stat.clear(self.current)
+        self.starts[self.current] = now_ms
+        self.next_at = now_ms + self.window_ms
 
-    def _purge(self, now_ms: int) -> None:
-        """Reset samples with no event in the last ``num_samples`` windows (Java's purge)."""
-        for index, sample in enumerate(self._samples):
-            if now_ms - sample[_LAST] >= self._span:
-                self._samples[index] = [now_ms, now_ms, 0, 0.0, -math.inf]
+    def live(self, now_ms: int) -> list[int]:
+        """The slots still in the window at ``now_ms`` (after :meth:`tick`): the current
+        one, and those that ended less than ``num_samples`` windows ago."""
+        slots = [self.current]
+        starts, keep = self.starts, self.keep
+        for slot in range(keep):
+            if slot != self.current and starts[slot] >= 0:
+                ended = starts[(slot + 1) % keep]  # the next sample's start
+                if now_ms - ended < self._span:
+                    slots.append(slot)
+        return slots
 
-    def total(self, now_ms: int) -> float:
-        """The sum recorded in the samples still in the window."""
-        self._purge(now_ms)
-        return sum(sample[_SUM] for sample in self._samples)
-
-    def rate(self, now_ms: int) -> float:
-        """Java's ``Rate``: the samples' sum per second of the time they span, counting at
-        least ``num_samples - 1`` whole windows before the current one (0.0 when empty)."""
-        total = self.total(now_ms)
-        oldest = min((sample[_START] for sample in self._samples), default=now_ms)
-        elapsed = now_ms - oldest
-        full, least = elapsed // self.window_ms, self._keep - 2  # num_samples - 1 windows
+    def rate(self, stat: Stat, now_ms: int) -> float:
+        """Java's ``Rate``: the live samples' sum per second of the time they span, that
+        time counted as at least ``num_samples - 1`` whole windows (so a first reading is
+        not a spike)."""
+        live = self.live(now_ms)
+        total = sum(stat.sums[slot] for slot in live)
+        elapsed = now_ms - min(self.starts[slot] for slot in live)
+        full, least = elapsed // self.window_ms, self.keep - 2  # num_samples - 1 windows
         if full < least:
             elapsed += (least - full) * self.window_ms
         return total / (max(elapsed, 1) / 1000)
 
-    def avg(self, now_ms: int) -> float:
-        """The mean of what was recorded in the window (sum / events); NaN when nothing was,
-        as Java's ``Avg``."""
-        self._purge(now_ms)
-        events = sum(sample[_EVENTS] for sample in self._samples)
+    def avg(self, stat: Stat, now_ms: int) -> float:
+        """The mean of the live samples (sum / events); NaN when empty, as Java's ``Avg``."""
+        live = self.live(now_ms)
+        events = sum(stat.counts[slot] for slot in live)
         if not events:
             return _NAN
-        return sum(sample[_SUM] for sample in self._samples) / events
+        return sum(stat.sums[slot] for slot in live) / events
 
-    def max(self, now_ms: int) -> float:
-        """The largest value recorded in the window; NaN when none was, as Java's ``Max``."""
-        self._purge(now_ms)
-        found = [sample[_MAX] for sample in self._samples if sample[_EVENTS]]
+    def max(self, stat: Stat, now_ms: int) -> float:
+        """The largest value in the live samples; NaN when empty, as Java's ``Max``."""
+        found = [stat.maxima[slot] for slot in self.live(now_ms) if stat.counts[slot]]
         return float(max(found)) if found else _NAN
 
 
-class Meter(Window):
-    """A :class:`Window` that also keeps the sum of everything ever recorded (Java's
-    ``Meter``: a rate and a ``*-total``)."""
-
-    __slots__ = ("cumulative",)
-
-    def __init__(self, num_samples: int, window_ms: int) -> None:
-        super().__init__(num_samples, window_ms)
-        self.cumulative: float = 0
-
-    def record(self, value: float, now_ms: int, events: int = 1) -> None:
-        self.cumulative += value
-        Window.record(self, value, now_ms, events)
-
-
 class TopicStats:
-    """Counters and windows of one topic (``producer-topic-metrics``)."""
+    """Counters and statistics of one topic (``producer-topic-metrics``)."""
 
-    __slots__ = ("bytes", "compression", "errors", "retries", "sends")
+    __slots__ = (
+        "byte_total",
+        "bytes",
+        "compression",
+        "error_total",
+        "errors",
+        "retry_total",
+        "send_total",
+        "sends",
+    )
 
-    def __init__(self, num_samples: int, window_ms: int) -> None:
-        self.sends = Meter(num_samples, window_ms)
-        self.errors = Meter(num_samples, window_ms)
-        self.retries = Meter(num_samples, window_ms)
-        self.bytes = Meter(num_samples, window_ms)
-        self.compression = Window(num_samples, window_ms)
+    def __init__(self, samples: Samples) -> None:
+        self.send_total = self.error_total = self.retry_total = self.byte_total = 0
+        self.sends, self.errors = samples.stat(), samples.stat()
+        self.bytes, self.compression = samples.stat(), samples.stat()
 
-    def values(self, now_ms: int) -> dict[str, float]:
+    def values(self, samples: Samples, now_ms: int) -> dict[str, float]:
         return {
-            "record-send-total": float(self.sends.cumulative),
-            "record-send-rate": self.sends.rate(now_ms),
-            "record-error-total": float(self.errors.cumulative),
-            "record-error-rate": self.errors.rate(now_ms),
-            "record-retry-total": float(self.retries.cumulative),
-            "byte-total": float(self.bytes.cumulative),
-            "byte-rate": self.bytes.rate(now_ms),
-            "compression-rate": self.compression.avg(now_ms),
+            "record-send-total": float(self.send_total),
+            "record-send-rate": samples.rate(self.sends, now_ms),
+            "record-error-total": float(self.error_total),
+            "record-error-rate": samples.rate(self.errors, now_ms),
+            "record-retry-total": float(self.retry_total),
+            "byte-total": float(self.byte_total),
+            "byte-rate": samples.rate(self.bytes, now_ms),
+            "compression-rate": samples.avg(self.compression, now_ms),
         }
 
 
 class NodeStats:
-    """Counters and windows of one broker (``producer-node-metrics``); its connections
-    call :meth:`sent` and :meth:`received`."""
+    """Counters and statistics of one broker (``producer-node-metrics``); its connections
+    call :meth:`sent`, :meth:`received`, :meth:`opened` and :meth:`closed`."""
 
-    __slots__ = ("_producer", "incoming_byte_total", "latency", "outgoing_byte_total", "requests")
+    __slots__ = (
+        "_producer",
+        "incoming_byte_total",
+        "latency",
+        "outgoing_byte_total",
+        "request_total",
+        "requests",
+    )
 
     def __init__(self, producer: ProducerMetrics) -> None:
         self._producer = producer
-        self.outgoing_byte_total = 0
-        self.incoming_byte_total = 0
-        self.requests = Meter(producer.num_samples, producer.window_ms)
-        self.latency = Window(producer.num_samples, producer.window_ms)
+        self.request_total = self.outgoing_byte_total = self.incoming_byte_total = 0
+        self.requests = producer.clock_samples.stat()
+        self.latency = producer.clock_samples.stat()
 
     def sent(self, nbytes: int) -> None:
         """A request of ``nbytes`` was written."""
         producer = self._producer
-        now = monotonic_ms()
+        slot = producer.clock_samples.current
+        self.request_total += 1
         self.outgoing_byte_total += nbytes
-        self.requests.record(1, now)
-        producer.requests.record(1, now)
-        producer.outgoing.record(nbytes, now)
-
-    def opened(self) -> None:
-        """A connection to the broker was made."""
-        self._producer.connection_creations += 1
-
-    def closed(self) -> None:
-        """A connection to the broker was closed or lost."""
-        self._producer.connection_closes += 1
+        self.requests.sums[slot] += 1
+        producer.request_total += 1
+        producer.requests.sums[slot] += 1
+        producer.outgoing_byte_total += nbytes
+        producer.outgoing.sums[slot] += nbytes
 
     def received(self, nbytes: int) -> None:
         """``nbytes`` were read."""
+        producer = self._producer
         self.incoming_byte_total += nbytes
-        self._producer.incoming.record(nbytes, monotonic_ms())
+        producer.incoming_byte_total += nbytes
+        producer.incoming.sums[producer.clock_samples.current] += nbytes
 
-    def values(self, now_ms: int) -> dict[str, float]:
+    def opened(self) -> None:
+        """A connection to the broker was made."""
+        self._producer.connection_creation_total += 1
+
+    def closed(self) -> None:
+        """A connection to the broker was closed or lost."""
+        self._producer.connection_close_total += 1
+
+    def values(self, samples: Samples, now_ms: int) -> dict[str, float]:
         return {
-            "request-total": float(self.requests.cumulative),
-            "request-rate": self.requests.rate(now_ms),
-            "request-latency-avg": self.latency.avg(now_ms),
-            "request-latency-max": self.latency.max(now_ms),
+            "request-total": float(self.request_total),
+            "request-rate": samples.rate(self.requests, now_ms),
+            "request-latency-avg": samples.avg(self.latency, now_ms),
+            "request-latency-max": samples.max(self.latency, now_ms),
             "outgoing-byte-total": float(self.outgoing_byte_total),
             "incoming-byte-total": float(self.incoming_byte_total),
         }
@@ -271,7 +296,7 @@ class NodeStats:
 
 class ProducerMetrics:
     """Every metric of one producer. Levels (buffer, connections, in-flight requests,
-    metadata age) are read when asked for, through :meth:`bind`'s callables."""
+    metadata age) are read when asked for, through :meth:`bind`'s callable."""
 
     def __init__(
         self,
@@ -282,28 +307,22 @@ class ProducerMetrics:
         clock: Callable[[], int] = monotonic_ms,
     ) -> None:
         self.client_id = client_id
-        self.num_samples = num_samples
-        self.window_ms = window_ms
         self.buffer_total = buffer_total
         self._clock = clock
+        self.clock_samples = samples = Samples(num_samples, window_ms, clock())
         self.topics: dict[str, TopicStats] = {}
         self.nodes: dict[int, NodeStats] = {}
-        self.connection_creations = 0
-        self.connection_closes = 0
-        meter, new = self._meter, self._window
-        self.sends, self.errors, self.retries = meter(), meter(), meter()
-        self.requests, self.outgoing, self.incoming = meter(), meter(), meter()
-        self.buffer_wait = meter()
+        self.send_total = self.error_total = self.retry_total = 0
+        self.request_total = self.outgoing_byte_total = self.incoming_byte_total = 0
+        self.connection_creation_total = self.connection_close_total = 0
+        self.buffer_wait_ns_total = 0
+        new = samples.stat
+        self.sends, self.errors, self.retries = new(), new(), new()
+        self.requests, self.outgoing, self.incoming = new(), new(), new()
         self.latency, self.throttle, self.batch_size = new(), new(), new()
         self.compression, self.queue_time, self.record_size = new(), new(), new()
-        self.records_per_request = new()
+        self.records_per_request, self.buffer_wait = new(), new()
         self._levels: Callable[[], tuple[int, int, int, int, float]] | None = None
-
-    def _window(self) -> Window:
-        return Window(self.num_samples, self.window_ms)
-
-    def _meter(self) -> Meter:
-        return Meter(self.num_samples, self.window_ms)
 
     def bind(self, levels: Callable[[], tuple[int, int, int, int, float]]) -> None:
         """``levels()`` gives (buffer available bytes, tasks waiting for buffer, requests in
@@ -313,7 +332,7 @@ class ProducerMetrics:
     def topic(self, topic: str) -> TopicStats:
         stats = self.topics.get(topic)
         if stats is None:
-            stats = self.topics[topic] = TopicStats(self.num_samples, self.window_ms)
+            stats = self.topics[topic] = TopicStats(self.clock_samples)
         return stats
 
     def node(self, node_id: int) -> NodeStats:
@@ -322,106 +341,129 @@ class ProducerMetrics:
             stats = self.nodes[node_id] = NodeStats(self)
         return stats
 
-    # -- recording (once per batch, request or connection) -----------------------------------
+    # -- recording: once per settled batch, request or response ---------------------------
     def batch_acknowledged(self, batch: ProducerBatch) -> None:
-        count, now = batch.record_count, self._clock()
-        self.sends.record(count, now)
-        self.topic(batch.tp.topic).sends.record(count, now)
+        count, slot = len(batch.completions), self.clock_samples.current
+        topic = self.topics.get(batch.tp.topic) or self.topic(batch.tp.topic)
+        self.send_total += count
+        self.sends.sums[slot] += count
+        topic.send_total += count
+        topic.sends.sums[slot] += count
 
     def batch_failed(self, batch: ProducerBatch) -> None:
-        count, now = batch.record_count, self._clock()
-        self.errors.record(count, now)
-        self.topic(batch.tp.topic).errors.record(count, now)
+        count, slot = len(batch.completions), self.clock_samples.current
+        topic = self.topics.get(batch.tp.topic) or self.topic(batch.tp.topic)
+        self.error_total += count
+        self.errors.sums[slot] += count
+        topic.error_total += count
+        topic.errors.sums[slot] += count
 
     def batch_retried(self, batch: ProducerBatch) -> None:
-        count, now = batch.record_count, self._clock()
-        self.retries.record(count, now)
-        self.topic(batch.tp.topic).retries.record(count, now)
+        count = len(batch.completions)
+        self.retry_total += count
+        self.retries.sums[self.clock_samples.current] += count
+        self.topic(batch.tp.topic).retry_total += count
 
     def request_sent(self, batches: Sequence[ProducerBatch], now_ms: int) -> None:
-        """A Produce request carries ``batches`` (sealed) out, ``now_ms`` on the sender's clock
-        (the one batches' creation times use)."""
-        now = self._clock()
+        """A Produce request carries ``batches`` (sealed) out at ``now_ms`` (the sender's
+        clock, the one batches' creation times use)."""
+        samples = self.clock_samples
+        if now_ms >= samples.next_at:
+            samples.tick(now_ms)
+        slot, topics = samples.current, self.topics
         records = 0
         for batch in batches:
-            count = batch.record_count
+            count = len(batch.completions)
             records += count
-            built = batch.built
-            size = len(built) if built is not None else 0
+            size = len(batch.built or b"")
             raw = batch.builder.estimated_size
             ratio = size / raw if raw else 1.0
-            self.batch_size.record(size, now)
-            self.compression.record(ratio, now)
-            self.queue_time.record(max(0, now_ms - batch.created_ms), now)
-            self.record_size.record(max(0, raw - _BATCH_HEADER), now, count)
-            topic = self.topic(batch.tp.topic)
-            topic.bytes.record(size, now)
-            topic.compression.record(ratio, now)
-        self.records_per_request.record(records, now)
+            self.batch_size.record(slot, size)
+            self.compression.record(slot, ratio)
+            self.queue_time.record(slot, now_ms - batch.created_ms)
+            self.record_size.record(slot, raw - _BATCH_HEADER, count)
+            topic = topics.get(batch.tp.topic) or self.topic(batch.tp.topic)
+            topic.byte_total += size
+            topic.bytes.sums[slot] += size
+            topic.compression.record(slot, ratio)
+        self.records_per_request.record(slot, records)
 
-    def produce_answered(self, node_id: int, latency_ms: float, throttle_ms: int) -> None:
-        """A Produce response came from ``node_id`` after ``latency_ms``."""
-        now = self._clock()
-        self.latency.record(latency_ms, now)
-        self.node(node_id).latency.record(latency_ms, now)
-        self.throttle.record(throttle_ms, now)
+    def produce_answered(
+        self, node_id: int, latency_ms: int, throttle_ms: int, now_ms: int
+    ) -> None:
+        """A Produce response came from ``node_id``, ``latency_ms`` after its request."""
+        samples = self.clock_samples
+        if now_ms >= samples.next_at:
+            samples.tick(now_ms)
+        slot = samples.current
+        self.latency.record(slot, latency_ms)
+        node = self.nodes.get(node_id) or self.node(node_id)
+        node.latency.record(slot, latency_ms)
+        self.throttle.record(slot, throttle_ms)
 
     def buffer_waited(self, nanoseconds: int) -> None:
         """A send() waited ``nanoseconds`` for buffer_memory."""
-        self.buffer_wait.record(nanoseconds, self._clock())
+        self.buffer_wait_ns_total += nanoseconds
+        self.buffer_wait.sums[self.clock_samples.current] += nanoseconds
 
     # -- reading -----------------------------------------------------------------------------
+    def _now(self) -> int:
+        now = self._clock()
+        self.clock_samples.tick(now)
+        return now
+
     def producer_values(self) -> dict[str, float]:
         """``producer-metrics`` by Java name."""
-        now = self._clock()
+        now, samples = self._now(), self.clock_samples
+        rate, avg, top = samples.rate, samples.avg, samples.max
         available, waiting, in_flight, connections, age = (
             self._levels() if self._levels is not None else (self.buffer_total, 0, 0, 0, _NAN)
         )
         return {
-            "record-send-total": float(self.sends.cumulative),
-            "record-send-rate": self.sends.rate(now),
-            "record-error-total": float(self.errors.cumulative),
-            "record-error-rate": self.errors.rate(now),
-            "record-retry-total": float(self.retries.cumulative),
-            "record-retry-rate": self.retries.rate(now),
-            "request-total": float(self.requests.cumulative),
-            "request-rate": self.requests.rate(now),
-            "request-latency-avg": self.latency.avg(now),
-            "request-latency-max": self.latency.max(now),
-            "batch-size-avg": self.batch_size.avg(now),
-            "batch-size-max": self.batch_size.max(now),
-            "records-per-request-avg": self.records_per_request.avg(now),
-            "compression-rate-avg": self.compression.avg(now),
-            "record-queue-time-avg": self.queue_time.avg(now),
-            "record-queue-time-max": self.queue_time.max(now),
-            "record-size-avg": self.record_size.avg(now),
+            "record-send-total": float(self.send_total),
+            "record-send-rate": rate(self.sends, now),
+            "record-error-total": float(self.error_total),
+            "record-error-rate": rate(self.errors, now),
+            "record-retry-total": float(self.retry_total),
+            "record-retry-rate": rate(self.retries, now),
+            "request-total": float(self.request_total),
+            "request-rate": rate(self.requests, now),
+            "request-latency-avg": avg(self.latency, now),
+            "request-latency-max": top(self.latency, now),
+            "batch-size-avg": avg(self.batch_size, now),
+            "batch-size-max": top(self.batch_size, now),
+            "records-per-request-avg": avg(self.records_per_request, now),
+            "compression-rate-avg": avg(self.compression, now),
+            "record-queue-time-avg": avg(self.queue_time, now),
+            "record-queue-time-max": top(self.queue_time, now),
+            "record-size-avg": avg(self.record_size, now),
             "buffer-total-bytes": float(self.buffer_total),
             "buffer-available-bytes": float(available),
-            "bufferpool-wait-time-ns-total": float(self.buffer_wait.cumulative),
-            "bufferpool-wait-ratio": self.buffer_wait.rate(now) / 1e9,
+            "bufferpool-wait-time-ns-total": float(self.buffer_wait_ns_total),
+            "bufferpool-wait-ratio": rate(self.buffer_wait, now) / 1e9,
             "waiting-threads": float(waiting),
             "requests-in-flight": float(in_flight),
-            "produce-throttle-time-avg": self.throttle.avg(now),
-            "produce-throttle-time-max": self.throttle.max(now),
-            "outgoing-byte-total": float(self.outgoing.cumulative),
-            "outgoing-byte-rate": self.outgoing.rate(now),
-            "incoming-byte-total": float(self.incoming.cumulative),
-            "incoming-byte-rate": self.incoming.rate(now),
+            "produce-throttle-time-avg": avg(self.throttle, now),
+            "produce-throttle-time-max": top(self.throttle, now),
+            "outgoing-byte-total": float(self.outgoing_byte_total),
+            "outgoing-byte-rate": rate(self.outgoing, now),
+            "incoming-byte-total": float(self.incoming_byte_total),
+            "incoming-byte-rate": rate(self.incoming, now),
             "connection-count": float(connections),
-            "connection-creation-total": float(self.connection_creations),
-            "connection-close-total": float(self.connection_closes),
+            "connection-creation-total": float(self.connection_creation_total),
+            "connection-close-total": float(self.connection_close_total),
             "metadata-age": float(age),
         }
 
     def topic_values(self) -> dict[str, dict[str, float]]:
         """``producer-topic-metrics``: topic -> name -> value."""
-        now = self._clock()
-        return {topic: stats.values(now) for topic, stats in self.topics.items()}
+        now = self._now()
+        return {t: stats.values(self.clock_samples, now) for t, stats in list(self.topics.items())}
 
     def node_values(self) -> dict[int, dict[str, float]]:
         """``producer-node-metrics``: node id -> name -> value."""
-        now = self._clock()
-        return {node: stats.values(now) for node, stats in self.nodes.items()}
+        now = self._now()
+        return {n: stats.values(self.clock_samples, now) for n, stats in list(self.nodes.items())}
 
     def samples(self) -> list[MetricSample]:
         """Every metric now, as :class:`MetricSample`."""

@@ -10,55 +10,81 @@ from aioproducer.accumulator import RecordAccumulator
 from aioproducer.config import ProducerConfig
 from aioproducer.errors import ConfigurationError
 from aioproducer.metadata import TopicPartition
-from aioproducer.metrics._registry import METRIC_DESCRIPTIONS, ProducerMetrics, Window
+from aioproducer.metrics._registry import METRIC_DESCRIPTIONS, ProducerMetrics, Samples, Stat
+
+
+def _total(samples: Samples, stat: Stat, now: int) -> float:
+    samples.tick(now)
+    return sum(stat.sums[slot] for slot in samples.live(now))
+
+
+def _record(samples: Samples, stat: Stat, now: int, value: float = 1.0, events: int = 1) -> None:
+    samples.tick(now)
+    stat.record(samples.current, value, events)
 
 
 def test_rate_counts_the_missing_windows_as_java_does() -> None:
     """Two samples of 1 s: before a whole window has passed, the rate is over one window
     more than elapsed (Java assumes the prior window existed, with nothing in it)."""
-    window = Window(2, 1000)
-    window.record(1.0, 0)
-    window.record(1.0, 30)
-    window.record(1.0, 60)
-    assert window.rate(60) == pytest.approx(3 / 1.06)
-    assert window.rate(1000) == pytest.approx(3 / 1.0)  # one full window: no padding
+    samples = Samples(2, 1000, 0)
+    stat = samples.stat()
+    for now in (0, 30, 60):
+        _record(samples, stat, now)
+    assert samples.rate(stat, 60) == pytest.approx(3 / 1.06)
+    samples.tick(1000)
+    assert samples.rate(stat, 1000) == pytest.approx(3 / 1.0)  # one full window: no padding
 
 
 def test_rate_spans_the_kept_samples() -> None:
-    window = Window(2, 1000)
-    for t in range(0, 2500, 100):  # one a 100 ms, for 2.5 s
-        window.record(1.0, t)
+    samples = Samples(2, 1000, 0)
+    stat = samples.stat()
+    for now in range(0, 2500, 100):  # one a 100 ms, for 2.5 s
+        _record(samples, stat, now)
     # samples start at 0, 1000 and 2000 (num_samples + 1 kept): 25 events over 2.4 s
-    assert window.rate(2400) == pytest.approx(25 / 2.4)
+    assert samples.rate(stat, 2400) == pytest.approx(25 / 2.4)
 
 
-def test_old_samples_are_purged() -> None:
-    window = Window(2, 1000)
-    window.record(5.0, 0)
-    assert window.total(1999) == 5.0
-    assert window.total(2000) == 0.0  # idle for num_samples windows
-    assert window.rate(5000) == 0.0
-    assert math.isnan(window.avg(5000))
-    assert math.isnan(window.max(5000))
+def test_a_sample_is_dropped_num_samples_windows_after_it_ended() -> None:
+    samples = Samples(2, 1000, 0)
+    stat = samples.stat()
+    _record(samples, stat, 0, 5.0)
+    assert _total(samples, stat, 1999) == 5.0
+    assert _total(samples, stat, 1999 + 1999) == 5.0  # sample 0 ended at 1999
+    assert _total(samples, stat, 1999 + 2000) == 0.0
+    assert samples.rate(stat, 3999) == 0.0
+    assert math.isnan(samples.avg(stat, 3999))
+    assert math.isnan(samples.max(stat, 3999))
+
+
+def test_a_long_idle_time_empties_every_sample() -> None:
+    samples = Samples(2, 1000, 0)
+    stat = samples.stat()
+    _record(samples, stat, 10, 7.0)
+    samples.tick(50_000)
+    assert samples.starts.count(-1) == 2
+    assert _total(samples, stat, 50_000) == 0.0
+    assert samples.rate(stat, 50_000) == 0.0
 
 
 def test_avg_is_weighted_and_max_is_per_value() -> None:
-    window = Window(2, 30_000)
-    window.record(300.0, 0, events=3)  # three observations summing to 300
-    window.record(50.0, 10)
-    assert window.avg(10) == pytest.approx(350 / 4)
-    assert window.max(10) == 300.0
-    assert math.isnan(Window(2, 1000).avg(0))
+    samples = Samples(2, 30_000, 0)
+    stat = samples.stat()
+    _record(samples, stat, 0, 300.0, events=3)  # three observations summing to 300
+    _record(samples, stat, 10, 50.0)
+    assert samples.avg(stat, 10) == pytest.approx(350 / 4)
+    assert samples.max(stat, 10) == 300.0
+    assert math.isnan(samples.avg(samples.stat(), 0))
 
 
 def test_a_sample_fills_for_one_window_then_the_next_begins() -> None:
-    window = Window(1, 100)
-    window.record(1.0, 0)
-    window.record(1.0, 99)
-    window.record(1.0, 100)  # a new sample; the first is kept (num_samples + 1)
-    assert window.total(198) == 3.0
-    assert window.total(199) == 1.0  # the first sample's last event is a whole span old
-    assert window.total(200) == 0.0
+    samples = Samples(1, 100, 0)
+    stat = samples.stat()
+    _record(samples, stat, 0)
+    _record(samples, stat, 99)
+    _record(samples, stat, 100)  # a new sample; the first is kept (num_samples + 1)
+    assert _total(samples, stat, 150) == 3.0
+    assert _total(samples, stat, 199) == 3.0
+    assert _total(samples, stat, 200) == 1.0  # the ring reused the first sample's slot
 
 
 def test_registry_reads_every_described_metric() -> None:
@@ -99,12 +125,12 @@ def test_batches_count_once_whatever_settles_them() -> None:
         batch.complete(0)
         batch.complete(0)  # a second settle changes nothing
         batch.fail(RuntimeError("late"))
-    assert registry.sends.cumulative == 5
-    assert registry.errors.cumulative == 0
-    assert registry.retries.cumulative == first.record_count
+    assert registry.send_total == 5
+    assert registry.error_total == 0
+    assert registry.retry_total == first.record_count
     accumulator.append(TopicPartition("t", 1), 0, None, b"v", (), _Completion())
     assert accumulator.abort_all(RuntimeError("closed")) == 1
-    assert registry.errors.cumulative == 1
+    assert registry.error_total == 1
     assert registry.topic_values()["t"]["record-error-total"] == 1.0
 
 
