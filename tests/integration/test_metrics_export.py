@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import InMemoryMetricReader, NumberDataPoint
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from otel_reading import otel_points
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -79,18 +80,11 @@ async def test_prometheus_scrape_counts_what_the_broker_holds(
 
 
 def otel_values(reader: InMemoryMetricReader) -> dict[str, dict[tuple[tuple[str, Any], ...], Any]]:
-    data = reader.get_metrics_data()
-    found: dict[str, dict[tuple[tuple[str, Any], ...], Any]] = {}
-    if data is None:
-        return found
-    for resource in data.resource_metrics:
-        for scope in resource.scope_metrics:
-            for metric in scope.metrics:
-                for point in metric.data.data_points:
-                    assert isinstance(point, NumberDataPoint)
-                    labels = tuple(sorted((point.attributes or {}).items()))
-                    found.setdefault(metric.name, {})[labels] = point.value
-    return found
+    """Instrument name -> sorted attributes -> value."""
+    return {
+        name: {labels: value for labels, (_, value) in points.items()}
+        for name, points in otel_points(reader).items()
+    }
 
 
 async def test_otel_reader_sees_the_counts(kafka_bootstrap: str, new_topic: TopicFactory) -> None:

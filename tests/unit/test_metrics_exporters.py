@@ -15,7 +15,8 @@ from unittest.mock import ANY
 
 import pytest
 from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import InMemoryMetricReader, NumberDataPoint
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from otel_reading import otel_points
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -179,23 +180,6 @@ def test_without_the_extra_the_import_error_names_it(
 
 
 # -- OpenTelemetry metrics -------------------------------------------------------------------
-def otel_points(reader: InMemoryMetricReader) -> dict[str, dict[tuple[tuple[str, Any], ...], Any]]:
-    data = reader.get_metrics_data()
-    found: dict[str, dict[tuple[tuple[str, Any], ...], Any]] = {}
-    if data is None:
-        return found
-    for resource in data.resource_metrics:
-        for scope in resource.scope_metrics:
-            assert scope.scope.name == "aioproducer"
-            for metric in scope.metrics:
-                points = found.setdefault(metric.name, {})
-                for point in metric.data.data_points:
-                    assert isinstance(point, NumberDataPoint)
-                    attributes = tuple(sorted((point.attributes or {}).items()))
-                    points[attributes] = (metric.data, point.value)
-    return found
-
-
 def test_otel_observable_instruments_per_metric() -> None:
     reader = InMemoryMetricReader()
     provider = MeterProvider(metric_readers=[reader])
