@@ -350,8 +350,8 @@ class _Tracing:
             del attributes["send"]
         try:
             await type(producer).start(producer)
+            self.displaced = attributes.get("send")  # the FastSend start() made, if any
         finally:
-            self.displaced = attributes.get("send")
             attributes["send"] = self.send
 
     def _open(

@@ -17,7 +17,12 @@ from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, StatusC
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from aioproducer import Producer
-from aioproducer.errors import MessageTooLargeError, RecordTooLargeError, SerializationError
+from aioproducer.errors import (
+    MessageTooLargeError,
+    ProducerClosedError,
+    RecordTooLargeError,
+    SerializationError,
+)
 from aioproducer.metrics.otel import instrument, uninstrument
 from aioproducer.speedups import c as speedups
 from aioproducer.testing.pytest_plugin import TopicFactory
@@ -168,6 +173,8 @@ async def test_instrument_before_start_and_uninstrument_restore_the_producer(
         fast = started.__dict__.get("send")
         assert (fast is not None) == (speedups is not None)
         instrument(started, tracer_provider=provider, metrics=False)
+        with pytest.raises(ProducerClosedError):
+            await started.start()  # a second start() raises; the wrappers stay as they were
         await started.send_and_wait(topic, b"traced after start")
         uninstrument(started)
         assert started.__dict__.get("send") is fast  # the FastSend is back
