@@ -115,12 +115,16 @@ class Stat:
         self.counts = [0] * slots
         self.maxima = [_NO_MAX] * slots
 
-    def record(self, slot: int, value: float, events: int = 1) -> None:
-        """Add ``value`` (the sum of ``events`` observations; the maximum sees it as one)."""
+    def record(
+        self, slot: int, value: float, events: int = 1, largest: float | None = None
+    ) -> None:
+        """Add ``value``: the sum of ``events`` observations, the largest of which is
+        ``largest`` (None: ``value`` itself, one observation)."""
         self.sums[slot] += value
         self.counts[slot] += events
-        if value > self.maxima[slot]:  # noqa: PLR1730 - cheaper than max()
-            self.maxima[slot] = value
+        top = value if largest is None else largest
+        if top > self.maxima[slot]:  # noqa: PLR1730 - cheaper than max()
+            self.maxima[slot] = top
 
     def clear(self, slot: int) -> None:
         self.sums[slot] = 0.0
@@ -366,26 +370,41 @@ class ProducerMetrics:
 
     def request_sent(self, batches: Sequence[ProducerBatch], now_ms: int) -> None:
         """A Produce request carries ``batches`` (sealed) out at ``now_ms`` (the sender's
-        clock, the one batches' creation times use)."""
+        clock, the one batches' creation times use). Summed here, recorded once."""
         samples = self.clock_samples
         if now_ms >= samples.next_at:
             samples.tick(now_ms)
         slot, topics = samples.current, self.topics
-        records = 0
+        records = sizes = raws = queued = largest = longest = 0
+        ratios = 0.0
+        name: str | None = None
+        topic: TopicStats | None = None
         for batch in batches:
-            count = len(batch.completions)
-            records += count
             size = len(batch.built or b"")
             raw = batch.builder.estimated_size
             ratio = size / raw if raw else 1.0
-            self.batch_size.record(slot, size)
-            self.compression.record(slot, ratio)
-            self.queue_time.record(slot, now_ms - batch.created_ms)
-            self.record_size.record(slot, raw - _BATCH_HEADER, count)
-            topic = topics.get(batch.tp.topic) or self.topic(batch.tp.topic)
+            waited = now_ms - batch.created_ms
+            records += len(batch.completions)
+            sizes += size
+            raws += raw
+            ratios += ratio
+            queued += waited
+            if size > largest:  # noqa: PLR1730 - cheaper than max()
+                largest = size
+            if waited > longest:  # noqa: PLR1730
+                longest = waited
+            if batch.tp.topic != name or topic is None:
+                name = batch.tp.topic
+                topic = topics.get(name) or self.topic(name)
             topic.byte_total += size
             topic.bytes.sums[slot] += size
-            topic.compression.record(slot, ratio)
+            topic.compression.sums[slot] += ratio
+            topic.compression.counts[slot] += 1
+        count = len(batches)
+        self.batch_size.record(slot, sizes, count, largest)
+        self.compression.record(slot, ratios, count)
+        self.queue_time.record(slot, queued, count, longest)
+        self.record_size.record(slot, raws - _BATCH_HEADER * count, records)
         self.records_per_request.record(slot, records)
 
     def produce_answered(
