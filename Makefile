@@ -31,7 +31,8 @@ PURE_TESTS := tests/unit/test_records.py tests/unit/test_accumulator.py \
 	tests/integration/test_backpressure.py tests/integration/test_metadata_refresh.py \
 	tests/integration/test_off_loop_builds.py tests/integration/test_chaos.py \
 	tests/integration/test_partitioning.py tests/integration/test_transactions.py \
-	tests/integration/test_metrics.py tests/unit/test_metrics_registry.py
+	tests/integration/test_metrics.py tests/unit/test_metrics_registry.py \
+	tests/integration/test_tracing.py tests/integration/test_metrics_export.py
 
 # The core of the suite once more on uvloop's event loop (uvicorn[standard] runs on it).
 UVLOOP_TESTS := tests/unit/test_event_loop.py tests/unit/test_futures.py \
@@ -48,14 +49,16 @@ test: $(STAMP) lint typecheck
 	AIOPRODUCER_PURE_PYTHON=1 $(PY) -m pytest -q $(PURE_TESTS)
 	AIOPRODUCER_TEST_LOOP=uvloop $(PY) -m pytest -q -m "not cluster" $(UVLOOP_TESTS)
 
-# The last two lines fail when the broker errors differ from what tools/generate_errors.py
-# writes from Kafka's table (tools/kafka-error-codes.tsv), or docs/configuration.md from what
-# tools/generate_config_docs.py writes from aioproducer/config.py; run them without --check.
+# The last three lines fail when the broker errors differ from what tools/generate_errors.py
+# writes from Kafka's table (tools/kafka-error-codes.tsv), docs/configuration.md from what
+# tools/generate_config_docs.py writes from aioproducer/config.py, or the metrics table of
+# docs/monitoring.md from tools/generate_metrics_docs.py's; run them without --check.
 lint: $(STAMP)
 	$(VENV)/bin/ruff check aioproducer tests benchmarks tools examples
 	$(VENV)/bin/ruff format --check aioproducer tests benchmarks tools examples
 	$(PY) tools/generate_errors.py --check
 	$(PY) tools/generate_config_docs.py --check
+	$(PY) tools/generate_metrics_docs.py --check
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy

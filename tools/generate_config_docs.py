@@ -13,7 +13,6 @@ without a description, or a description of no setting, is an error.
 from __future__ import annotations
 
 import argparse
-import difflib
 import inspect
 import sys
 from pathlib import Path
@@ -21,6 +20,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 PAGE = REPO / "docs" / "configuration.md"
 sys.path.insert(0, str(REPO))
+
+from _generated import update  # noqa: E402
 
 from aioproducer.config import ProducerConfig  # noqa: E402
 
@@ -154,24 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"generate_config_docs: {exc}", file=sys.stderr)
         return 2
-    current = PAGE.read_text(encoding="utf-8") if PAGE.exists() else ""
-    if current == text:
-        return 0
-    relative = PAGE.relative_to(REPO).as_posix()
-    if not args.check:
-        PAGE.write_text(text, encoding="utf-8", newline="\n")
-        print(f"generate_config_docs: wrote {relative}")
-        return 0
-    sys.stdout.writelines(
-        difflib.unified_diff(
-            current.splitlines(keepends=True),
-            text.splitlines(keepends=True),
-            f"{relative} (checked in)",
-            f"{relative} (generated)",
-        )
-    )
-    print("generate_config_docs: out of date; run `python tools/generate_config_docs.py`")
-    return 1
+    return update(PAGE, text, "generate_config_docs", check=args.check, repo=REPO)
 
 
 if __name__ == "__main__":
