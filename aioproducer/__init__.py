@@ -5,12 +5,14 @@ from __future__ import annotations
 from aioproducer.batch import RecordMetadata, SentRecords
 from aioproducer.config import ProducerConfig
 from aioproducer.errors import ProducerError
+from aioproducer.oauth import OAuthToken
 from aioproducer.partitioner import DefaultPartitioner, Partitioner
 from aioproducer.producer import Producer
 from aioproducer.speedups import enabled as speedups_enabled
 
 __all__ = [
     "DefaultPartitioner",
+    "OAuthToken",
     "Partitioner",
     "Producer",
     "ProducerConfig",

@@ -263,7 +263,7 @@ def grant(
     """Create an ALLOW ACL (CreateAcls through confluent-kafka's AdminClient) on the broker
     at ``bootstrap``: ``User:<user>`` may ``operation`` the ``resource`` named ``name``."""
     try:
-        from confluent_kafka.admin import (  # noqa: PLC0415
+        from confluent_kafka.admin import (  # type: ignore[attr-defined]  # noqa: PLC0415
             AclBinding,
             AclBindingFilter,
             AclOperation,

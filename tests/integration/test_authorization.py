@@ -19,12 +19,14 @@ pytestmark = pytest.mark.integration
 
 def as_user(setup: SecureSetup, user: str, **options: object) -> Producer:
     return Producer(
-        bootstrap_servers=setup.bootstrap("SASL_PLAINTEXT"),
-        security_protocol="SASL_PLAINTEXT",
-        sasl_mechanism="SCRAM-SHA-256",
-        sasl_username=user,
-        sasl_password=setup.users[user],
-        **options,
+        {
+            "bootstrap_servers": setup.bootstrap("SASL_PLAINTEXT"),
+            "security_protocol": "SASL_PLAINTEXT",
+            "sasl_mechanism": "SCRAM-SHA-256",
+            "sasl_username": user,
+            "sasl_password": setup.users[user],
+            **options,
+        }
     )
 
 
