@@ -1,4 +1,4 @@
-"""The five scenarios of the benchmark (issue 6) and the clients that take part in each."""
+"""The scenarios of the benchmark (issue 6; 6 is issue 18's TLS) and the clients of each."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from benchmarks.workload import RunSpec
 
-__all__ = ["CLIENT_LABELS", "SCENARIOS", "Scenario", "baseline_client"]
+__all__ = ["CLIENT_LABELS", "SCENARIOS", "SECURE_CLIENTS", "Scenario", "baseline_client"]
 
 #: Client name -> what it is, for the tables.
 CLIENT_LABELS: dict[str, str] = {
@@ -20,7 +20,12 @@ CLIENT_LABELS: dict[str, str] = {
     "kafka-python": "kafka-python KafkaProducer",
     "java": "Java ProducerPerformance (ceiling)",
     "asyncio-floor": "asyncio floor: the workload alone with asyncio futures, no Kafka",
+    "aioproducer-tls": "aioproducer over SASL_SSL (TLS + SCRAM-SHA-256)",
+    "aiokafka-tls": "aiokafka over SASL_SSL (TLS + SCRAM-SHA-256)",
 }
+
+#: Clients that connect to the secure broker's SASL_SSL listener (scenario 6).
+SECURE_CLIENTS: frozenset[str] = frozenset({"aioproducer-tls", "aiokafka-tls"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +46,7 @@ class Scenario:
     quick_seconds: int = 0
     concurrency: int = 0
     latency: bool = False  # report percentiles rather than throughput first
+    secure: bool = False  # needs the harness's secure broker (SASL_SSL listener)
 
     def spec(self, bootstrap: str, topic: str, quick: bool, kafka_libs: str | None) -> RunSpec:
         if self.rate:
@@ -118,6 +124,14 @@ SCENARIOS: dict[int, Scenario] = {
         ),
         records=1_000_000,
         quick_records=100_000,
+    ),
+    6: Scenario(
+        6,
+        "TLS: scenario 1 over SASL_SSL (SCRAM-SHA-256), beside aioproducer in plain text",
+        ("aioproducer-tls", "aiokafka-tls", "aioproducer"),
+        records=1_000_000,
+        quick_records=100_000,
+        secure=True,
     ),
 }
 

@@ -48,6 +48,7 @@ class RunSpec:
     rate: int = 0  # records/s for the latency scenario; 0 is as fast as possible
     concurrency: int = 0  # concurrent send_and_wait tasks (scenario 4)
     kafka_libs: str | None = None  # directory of Kafka's jars, for the Java client
+    sasl_ssl: dict[str, str] | None = None  # SASL_SSL: cafile, mechanism, username, password
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))

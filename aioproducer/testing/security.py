@@ -196,7 +196,9 @@ def _broker_config(certificates: Certificates) -> dict[str, str]:
     return config
 
 
-def secure_cluster(workdir: Path, *, die_with_parent: bool = True) -> LocalKafkaCluster:
+def secure_cluster(
+    workdir: Path, *, die_with_parent: bool = True, heap: str = "512m"
+) -> LocalKafkaCluster:
     """A one-node cluster (not started) with the listeners of the module docstring."""
     certificates = generate_certificates(workdir / "tls")
     scram = [
@@ -211,6 +213,7 @@ def secure_cluster(workdir: Path, *, die_with_parent: bool = True) -> LocalKafka
         listeners=LISTENERS,
         format_args=scram,
         die_with_parent=die_with_parent,
+        heap=heap,
     )
 
 
