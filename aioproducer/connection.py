@@ -233,6 +233,7 @@ class BrokerConnection(asyncio.Protocol):
         assert self._loop is not None
         try:
             if self._pending:
+                log.debug("%s: re-authenticating after %d response(s)", self, len(self._pending))
                 self._drained = self._loop.create_future()
                 await self._drained
             lifetime_ms = await self._authenticate(self._sasl)
