@@ -6,6 +6,7 @@ from aioproducer.batch import RecordMetadata, SentRecords
 from aioproducer.config import ProducerConfig
 from aioproducer.consumer_group import ConsumerGroupMetadata
 from aioproducer.errors import ProducerError
+from aioproducer.oauth import OAuthToken
 from aioproducer.partitioner import DefaultPartitioner, Partitioner
 from aioproducer.producer import Producer
 from aioproducer.speedups import enabled as speedups_enabled
@@ -13,6 +14,7 @@ from aioproducer.speedups import enabled as speedups_enabled
 __all__ = [
     "ConsumerGroupMetadata",
     "DefaultPartitioner",
+    "OAuthToken",
     "Partitioner",
     "Producer",
     "ProducerConfig",

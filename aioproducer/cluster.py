@@ -54,6 +54,7 @@ class Cluster:
             max_idle_ms=config.metadata_max_idle_ms,
             backoff=ExponentialBackoff(config.retry_backoff_ms, config.retry_backoff_max_ms),
         )
+        self._sasl = config.sasl  # one for every connection: OAUTHBEARER's token cache
         self._connections: dict[int, BrokerConnection] = {}
         self._connecting: dict[int, asyncio.Task[BrokerConnection]] = {}
         self._failures: dict[int, int] = {}
@@ -83,7 +84,7 @@ class Cluster:
                     client_id=self.config.client_id,
                     request_timeout_ms=self.config.request_timeout_ms,
                     tls=self.config.tls,
-                    sasl=self.config.sasl,
+                    sasl=self._sasl,
                 )
                 self._count(conn)
                 try:
@@ -160,7 +161,7 @@ class Cluster:
             client_id=self.config.client_id,
             request_timeout_ms=self.config.request_timeout_ms,
             tls=self.config.tls,
-            sasl=self.config.sasl,
+            sasl=self._sasl,
         )
         self._count(conn)
         try:

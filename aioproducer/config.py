@@ -30,6 +30,7 @@ from typing import Final, Literal, Protocol
 
 from aioproducer.compression import CompressionType, validate_level
 from aioproducer.errors import ConfigurationError
+from aioproducer.oauth import OAuthCredentials, TokenProvider, check_provider
 from aioproducer.partitioner import Partitioner
 from aioproducer.protocol.sasl import MECHANISMS as _SASL_MECHANISMS
 from aioproducer.protocol.sasl import SaslCredentials
@@ -222,6 +223,7 @@ class ProducerConfig:
     sasl_mechanism: str | None
     sasl_username: str | None
     sasl_password: str | None = field(repr=False)
+    sasl_oauth_token_provider: TokenProvider | None = field(repr=False)
     ssl_context: ssl.SSLContext | None
     ssl_cafile: str | None
     ssl_certfile: str | None
@@ -274,6 +276,7 @@ class ProducerConfig:
         sasl_mechanism: str | None = None,
         sasl_username: str | None = None,
         sasl_password: str | None = None,
+        sasl_oauth_token_provider: TokenProvider | None = None,
         ssl_context: ssl.SSLContext | None = None,
         ssl_cafile: str | None = None,
         ssl_certfile: str | None = None,
@@ -390,6 +393,7 @@ class ProducerConfig:
         put(self, "_requested_delivery_timeout_ms", delivery_timeout_ms)
         put(self, "delivery_timeout_ms", self._resolve_delivery_timeout(delivery_timeout_ms))
         self._set_security(security_protocol, sasl_mechanism, sasl_username, sasl_password)
+        self._set_oauth(sasl_oauth_token_provider)
         self._set_tls(
             ssl_context,
             (ssl_cafile, ssl_certfile, ssl_keyfile, ssl_password),
@@ -470,18 +474,13 @@ class ProducerConfig:
             if mech not in _SASL_MECHANISMS:
                 raise ConfigurationError(
                     f"sasl_mechanism must be one of {', '.join(_SASL_MECHANISMS)}, "
-                    f"not {mechanism!r} (GSSAPI and OAUTHBEARER are not implemented)"
+                    f"not {mechanism!r} (GSSAPI is not implemented)"
                 )
         put(self, "sasl_mechanism", mech)
         put(self, "sasl_username", _optional_str("sasl_username", username))
         if password is not None and not isinstance(password, str):
             raise ConfigurationError("sasl_password must be a string or None")
         put(self, "sasl_password", password)
-        if protocol.startswith("SASL_") and (mech is None or username is None or password is None):
-            raise ConfigurationError(
-                f"security_protocol={protocol} needs sasl_mechanism, sasl_username and "
-                "sasl_password"
-            )
         sasl = {"sasl_mechanism": mech, "sasl_username": username, "sasl_password": password}
         given = [name for name, value in sasl.items() if value is not None]
         if given and not protocol.startswith("SASL_"):
@@ -489,6 +488,29 @@ class ProducerConfig:
                 f"{', '.join(given)} given with security_protocol={protocol}, which does not "
                 "authenticate with SASL: they would be ignored"
             )
+        if mech == "OAUTHBEARER":
+            if username is not None or password is not None:
+                raise ConfigurationError(
+                    "sasl_mechanism=OAUTHBEARER authenticates with sasl_oauth_token_provider's "
+                    "tokens: sasl_username and sasl_password would be ignored"
+                )
+        elif protocol.startswith("SASL_") and None in (mech, username, password):
+            raise ConfigurationError(
+                f"security_protocol={protocol} needs sasl_mechanism, sasl_username and "
+                "sasl_password (or sasl_mechanism=OAUTHBEARER and sasl_oauth_token_provider)"
+            )
+
+    def _set_oauth(self, provider: object) -> None:
+        if (provider is None) != (self.sasl_mechanism != "OAUTHBEARER"):
+            raise ConfigurationError(
+                "sasl_oauth_token_provider is needed by sasl_mechanism=OAUTHBEARER, and only "
+                f"by it (sasl_mechanism={self.sasl_mechanism}): it would be ignored"
+                if provider is not None
+                else "sasl_mechanism=OAUTHBEARER needs sasl_oauth_token_provider"
+            )
+        if provider is not None:
+            check_provider(provider)
+        object.__setattr__(self, "sasl_oauth_token_provider", provider)
 
     def _set_tls(self, context: object, files: tuple[object, ...], check_hostname: object) -> None:
         """``files`` are ssl_cafile, ssl_certfile, ssl_keyfile and ssl_password."""
@@ -541,10 +563,13 @@ class ProducerConfig:
         )
 
     @property
-    def sasl(self) -> SaslCredentials | None:
-        """What connections authenticate with, or None without SASL."""
+    def sasl(self) -> SaslCredentials | OAuthCredentials | None:
+        """What connections authenticate with, or None without SASL (for OAUTHBEARER, a new
+        token cache on each call: a producer takes one and keeps it)."""
         if not self.security_protocol.startswith("SASL_"):
             return None
+        if self.sasl_oauth_token_provider is not None:
+            return OAuthCredentials(self.sasl_oauth_token_provider)
         mechanism, username, password = self.sasl_mechanism, self.sasl_username, self.sasl_password
         assert mechanism is not None  # _set_security checked all three
         assert username is not None

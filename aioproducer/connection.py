@@ -6,16 +6,23 @@ completed responses in order; each resolves the future its request was given.
 Writes honour ``pause_writing``/``resume_writing``. A request that waits longer than
 ``request_timeout_ms`` closes the connection (as the Java client does), failing everything in
 flight with :class:`~aioproducer.errors.RequestTimeoutError`.
+
+When SASL authentication ends with a session lifetime (KIP-368), the connection
+re-authenticates at 85-95% of it, as Java does: it stops taking requests (``writable`` is
+False), waits for the responses in flight, runs SaslHandshake and SaslAuthenticate again
+(with a fresh OAUTHBEARER token when the old one is due for refresh), then takes requests
+again; nothing in flight fails.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import socket
 import ssl
 from collections import deque
-from typing import Final, cast
+from typing import Final, Protocol, cast
 
 from aioproducer._clientlog import ClientLog
 from aioproducer.errors import (
@@ -40,18 +47,37 @@ from aioproducer.protocol.messages.sasl_handshake import (
     SaslHandshakeRequest,
     SaslHandshakeResponse,
 )
-from aioproducer.protocol.sasl import SaslCredentials
+from aioproducer.protocol.sasl import SaslMechanism
 from aioproducer.security import tls_failure
 
-__all__ = ["BrokerConnection", "RequestTimeoutError"]
+__all__ = ["BrokerConnection", "Credentials", "RequestTimeoutError"]
 
 log = logging.getLogger("aioproducer.connection")
 
 _UNSUPPORTED_VERSION: Final = 35
 
 
+#: Re-authenticate between these shares of the session lifetime (Java: 0.85 + 0.10 jitter).
+REAUTH_WINDOW: Final = (0.85, 0.95)
+
+
 class RequestTimeoutError(KafkaTimeoutError, ConnectionLostError):
     """A broker did not answer within ``request_timeout_ms``; the connection was closed."""
+
+
+class Credentials(Protocol):
+    """What a connection authenticates with (SaslCredentials, OAuthCredentials)."""
+
+    @property
+    def mechanism(self) -> str: ...
+
+    def describe(self) -> str:
+        """``"<MECHANISM> authentication of user ..."``, for error messages."""
+        ...
+
+    async def exchange(self) -> SaslMechanism:
+        """A fresh exchange."""
+        ...
 
 
 class BrokerConnection(asyncio.Protocol):
@@ -66,7 +92,7 @@ class BrokerConnection(asyncio.Protocol):
         client_id: str | None = None,
         request_timeout_ms: int = 30_000,
         tls: ssl.SSLContext | None = None,
-        sasl: SaslCredentials | None = None,
+        sasl: Credentials | None = None,
     ) -> None:
         self.host = host
         self._tls = tls
@@ -90,6 +116,11 @@ class BrokerConnection(asyncio.Protocol):
         """Monotonic ms before which the broker asked for no more requests (KIP-219)."""
         self.stats: NodeStats | None = None
         """Counts the requests and bytes of this connection (set by its cluster)."""
+        self.reauthentications = 0
+        """How many times this connection re-authenticated (KIP-368)."""
+        self._reauth_timer: asyncio.TimerHandle | None = None
+        self._reauth: asyncio.Task[None] | None = None  # while re-authenticating
+        self._drained: asyncio.Future[None] | None = None  # resolved when nothing is in flight
 
     def __repr__(self) -> str:
         return f"<BrokerConnection node={self.node_id} {self.host}:{self.port}>"
@@ -114,7 +145,7 @@ class BrokerConnection(asyncio.Protocol):
                 )
                 await self._negotiate_versions()
                 if self._sasl is not None:
-                    await self._authenticate(self._sasl)
+                    self._schedule_reauth(await self._authenticate(self._sasl))
         except TimeoutError as exc:
             self.close()
             raise BrokerUnavailableError(
@@ -145,45 +176,88 @@ class BrokerConnection(asyncio.Protocol):
 
     async def _negotiate_versions(self) -> None:
         version = ApiVersionsRequest.MAX_VERSION
-        response = await self.request(ApiVersionsRequest(), version)
+        response = await self._call(ApiVersionsRequest(), version)
         assert isinstance(response, ApiVersionsResponse)
         if response.error_code == _UNSUPPORTED_VERSION:
             # The broker answered in v0 with the versions it does support (KIP-511).
             span = response.version_range(ApiVersionsRequest.API_KEY)
             high = span.max_version if span is not None else 0
             version = max(ApiVersionsRequest.MIN_VERSION, min(high, ApiVersionsRequest.MAX_VERSION))
-            response = await self.request(ApiVersionsRequest(), version)
+            response = await self._call(ApiVersionsRequest(), version)
             assert isinstance(response, ApiVersionsResponse)
         if response.error_code != 0:
             raise ProtocolError(f"ApiVersions failed with error code {response.error_code}")
         self._versions = {k.api_key: (k.min_version, k.max_version) for k in response.api_keys}
 
-    async def _authenticate(self, credentials: SaslCredentials) -> None:
-        """SaslHandshake v1, then SaslAuthenticate rounds until the mechanism is done."""
-        where = (
-            f"{credentials.mechanism} authentication of user {credentials.username!r} "
-            f"with broker {self.host}:{self.port}"
-        )
+    async def _authenticate(self, credentials: Credentials) -> int:
+        """SaslHandshake v1, then SaslAuthenticate rounds until the mechanism is done; return
+        the session lifetime in ms the broker gave (0: none)."""
+        where = f"{credentials.describe()} with broker {self.host}:{self.port}"
         if self.version_for(SaslHandshakeRequest) < 1:
             raise UnsupportedVersionError(f"{where}: the broker only offers SaslHandshake v0")
-        handshake = await self.request(SaslHandshakeRequest(credentials.mechanism), 1)
+        handshake = await self._call(SaslHandshakeRequest(credentials.mechanism), 1)
         assert isinstance(handshake, SaslHandshakeResponse)
         if handshake.error_code != 0:
             enabled = ", ".join(handshake.mechanisms) or "none"
             raise broker_error(handshake.error_code, f"{where}: the broker enables {enabled}")
-        exchange = credentials.exchange()
+        try:
+            exchange = await credentials.exchange()
+        except AuthenticationError as exc:
+            raise AuthenticationError(f"{where} failed: {exc}") from exc.__cause__
         token: bytes | None = exchange.start()
+        lifetime_ms = 0
         while token is not None:
-            response = await self.request(SaslAuthenticateRequest(token))
+            response = await self._call(SaslAuthenticateRequest(token))
             assert isinstance(response, SaslAuthenticateResponse)
             if response.error_code != 0:
                 detail = response.error_message or "refused"
                 raise broker_error(response.error_code, f"{where} failed: {detail}")
+            lifetime_ms = response.session_lifetime_ms
             try:
                 token = exchange.step(response.auth_bytes)
             except AuthenticationError as exc:
                 raise AuthenticationError(f"{where} failed: {exc}") from None
-        self._log.debug("%s: authenticated as %r", self, credentials.username)
+        self._log.debug("%s: %s succeeded (session lifetime %d ms)", self, where, lifetime_ms)
+        return lifetime_ms
+
+    # -- re-authentication (KIP-368) ------------------------------------------------------
+    def _schedule_reauth(self, lifetime_ms: int) -> None:
+        if lifetime_ms <= 0 or self._loop is None or self._closed_exc is not None:
+            return
+        delay = lifetime_ms / 1000 * random.uniform(*REAUTH_WINDOW)  # jitter
+        self._reauth_timer = self._loop.call_later(delay, self._begin_reauth)
+
+    def _begin_reauth(self) -> None:
+        self._reauth_timer = None
+        if self._loop is None or self._closed_exc is not None or self._reauth is not None:
+            return
+        self._reauth = self._loop.create_task(self._reauthenticate())
+
+    async def _reauthenticate(self) -> None:
+        """Stop sending, let the responses in flight arrive, authenticate again, resume."""
+        assert self._sasl is not None
+        assert self._loop is not None
+        try:
+            if self._pending:
+                self._log.debug(
+                    "%s: re-authenticating after %d response(s)", self, len(self._pending)
+                )
+                self._drained = self._loop.create_future()
+                await self._drained
+            lifetime_ms = await self._authenticate(self._sasl)
+            self.reauthentications += 1
+            self._log.debug("%s: re-authenticated (%d so far)", self, self.reauthentications)
+        except ProducerError as exc:
+            self._log.warning("%s: re-authentication failed, closing: %s", self, exc)
+            self.close(exc)
+            return
+        except asyncio.CancelledError:
+            self.close()
+            raise
+        finally:
+            self._drained = None
+            self._reauth = None
+        self._schedule_reauth(lifetime_ms)
 
     # -- requests -------------------------------------------------------------------------
     def version_for(self, request_type: type[Request]) -> int:
@@ -232,6 +306,12 @@ class BrokerConnection(asyncio.Protocol):
     async def request(self, request: Request, version: int | None = None) -> Response:
         """Send ``request`` and wait for its response."""
         await self.wait_writable()
+        return await self._call(request, version)
+
+    async def _call(self, request: Request, version: int | None = None) -> Response:
+        """:meth:`request`, even while re-authenticating (for the requests doing it)."""
+        if self._write_ready is not None and not self._write_ready.is_set():
+            await self._write_ready.wait()
         future = self.send(request, version)
         if future is None:
             raise ProtocolError("request() needs a request that expects a response")
@@ -239,13 +319,19 @@ class BrokerConnection(asyncio.Protocol):
 
     @property
     def writable(self) -> bool:
-        """False while the transport's write buffer is above its high-water mark."""
-        return self._write_ready is None or self._write_ready.is_set()
+        """False while the transport's write buffer is above its high-water mark, and while
+        the connection re-authenticates."""
+        return (self._write_ready is None or self._write_ready.is_set()) and self._reauth is None
 
     async def wait_writable(self) -> None:
-        """Wait while the transport's write buffer is above its high-water mark."""
-        if self._write_ready is not None and not self._write_ready.is_set():
-            await self._write_ready.wait()
+        """Wait while the transport's write buffer is above its high-water mark, or the
+        connection re-authenticates."""
+        while self._closed_exc is None and not self.writable:
+            reauth = self._reauth
+            if reauth is not None:
+                await asyncio.wait((reauth,))  # not shielded: its outcome is not ours
+            elif self._write_ready is not None:
+                await self._write_ready.wait()
         if self._closed_exc is not None:
             raise self._closed_exc
 
@@ -257,6 +343,9 @@ class BrokerConnection(asyncio.Protocol):
         if self._transport is not None:
             self._transport.abort()
             self._transport = None
+        if self._reauth_timer is not None:
+            self._reauth_timer.cancel()
+            self._reauth_timer = None
         self._fail_pending(self._closed_exc)
 
     # -- asyncio.Protocol ---------------------------------------------------------------
@@ -288,6 +377,8 @@ class BrokerConnection(asyncio.Protocol):
                 return
             if not future.done():
                 future.set_result(response)
+        if not pending and self._drained is not None and not self._drained.done():
+            self._drained.set_result(None)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._transport = None
@@ -325,6 +416,8 @@ class BrokerConnection(asyncio.Protocol):
         for _, future, _ in pending:
             if not future.done():
                 future.set_exception(exc)
+        if self._drained is not None and not self._drained.done():
+            self._drained.set_result(None)  # the re-authentication then fails on the closed socket
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None

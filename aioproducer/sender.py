@@ -35,6 +35,7 @@ from aioproducer.connection import BrokerConnection
 from aioproducer.errors import (
     BrokerError,
     BrokerUnavailableError,
+    ClusterAuthorizationFailedError,
     ConnectionLostError,
     DeliveryTimeoutError,
     FencedProducerError,
@@ -182,6 +183,8 @@ class Sender:
                     self.wakeup()
                     return
                 error = broker_error(response.error_code, "InitProducerId")
+                if isinstance(error, ClusterAuthorizationFailedError):
+                    raise self._no_idempotent_write(conn) from None
                 if not error.retriable:
                     raise error
                 last = error
@@ -194,6 +197,16 @@ class Sender:
         raise KafkaTimeoutError(
             f"could not get a producer id within {timeout_ms} ms"
             + (f": {last}" if last is not None else "")
+        )
+
+    def _no_idempotent_write(self, conn: BrokerConnection) -> ClusterAuthorizationFailedError:
+        sasl = self.config.sasl
+        who = f"user {sasl.username!r}" if sasl is not None and sasl.username else "this client"
+        return ClusterAuthorizationFailedError(
+            f"{conn} refused a producer id (InitProducerId): {who} may not write "
+            "idempotently. Grant it IdempotentWrite on the cluster (or, on Kafka 3.0+, Write "
+            "on a topic; kafka-acls --add --allow-principal User:<name> --operation "
+            "IdempotentWrite --cluster), or turn idempotence off (enable_idempotence=False)"
         )
 
     async def _reinit_producer_id(self) -> None:

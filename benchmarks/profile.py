@@ -23,7 +23,7 @@ from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
-from benchmarks.run import ROOT, broker, create_topic, delete_topic
+from benchmarks.run import ROOT, broker, create_topic, delete_topic, for_client
 from benchmarks.scenarios import SCENARIOS
 
 __all__ = ["GROUPS", "group_samples", "main"]
@@ -36,6 +36,7 @@ GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ),
     ("send path: checks, route, partition, append", ("Producer._enqueue", "Producer.send")),
     ("sealing: build, compress, CRC", ("ProducerBatch.seal",)),
+    ("TLS: encrypt, decrypt, buffers (asyncio sslproto)", ("sslproto.py",)),
     ("socket writes", ("_SelectorSocketTransport.write",)),
     ("requests: drain and encode", ("Sender._send ", "RecordAccumulator.drain")),
     ("settling futures", ("ProducerBatch.complete",)),
@@ -90,12 +91,13 @@ def main(argv: list[str] | None = None) -> int:
     scenario = SCENARIOS[args.scenario]
     if args.client not in scenario.clients:
         parser.error(f"scenario {scenario.number} runs {', '.join(scenario.clients)}")
-    with broker() as (bootstrap, _), tempfile.TemporaryDirectory() as work:
+    with broker(scenario.secure) as (bootstrap, _, sasl_ssl), tempfile.TemporaryDirectory() as work:
         worker = [sys.executable, "-m", "benchmarks.worker", args.client]
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         topic = f"profile-s{scenario.number}-{uuid.uuid4().hex[:8]}"
         create_topic(bootstrap, topic, 6)
         spec = scenario.spec(bootstrap, topic, quick=False, kafka_libs=None)
+        spec = for_client(args.client, spec, sasl_ssl)
         if args.records:
             spec = replace(spec, records=args.records)
         # one run unprofiled first, so that the broker's JIT is warm for the profiled one

@@ -28,7 +28,7 @@ from typing import Any
 
 from benchmarks import report
 from benchmarks.clients import NO_KAFKA
-from benchmarks.scenarios import SCENARIOS, Scenario, baseline_client
+from benchmarks.scenarios import SCENARIOS, SECURE_CLIENTS, Scenario, baseline_client
 from benchmarks.workload import RunSpec
 
 __all__ = ["Options", "main"]
@@ -49,6 +49,8 @@ class Options:
     source: Path = ROOT  # where the workers import aioproducer and benchmarks from
     against: str | None = None  # a git revision whose aioproducer runs beside this tree's
     against_source: Path | None = None  # its snapshot, with this tree's benchmarks
+    sasl_ssl: dict[str, str] | None = None  # the secure broker's SASL_SSL listener (bootstrap,
+    # cafile, mechanism, username, password), when a scenario needs it
 
 
 #: The client name of aioproducer at ``--against REV``: the same workload, the old library.
@@ -57,22 +59,38 @@ AGAINST_PREFIX = "aioproducer@"
 
 # -- the broker ------------------------------------------------------------------------------
 @contextlib.contextmanager
-def broker() -> Iterator[tuple[str, str]]:
-    """(bootstrap servers, Kafka version): $KAFKA_BOOTSTRAP_SERVERS or a local broker."""
+def broker(secure: bool = False) -> Iterator[tuple[str, str, dict[str, str] | None]]:
+    """(bootstrap servers, Kafka version, SASL_SSL settings): $KAFKA_BOOTSTRAP_SERVERS or a
+    local broker; with ``secure``, always a local one with the harness's secure listeners
+    (the SASL_SSL settings are then those of its SASL_SSL listener and user alice)."""
     external = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-    if external:
-        yield external, "external cluster (version not probed)"
+    if external and not secure:
+        yield external, "external cluster (version not probed)", None
         return
     from aioproducer.testing import LocalKafkaCluster  # noqa: PLC0415
+    from aioproducer.testing.security import secure_cluster, secure_setup  # noqa: PLC0415
 
-    print("starting a local Kafka broker ...", flush=True)
-    cluster = LocalKafkaCluster(1, heap="1g")
-    try:
-        cluster.start()
-        yield cluster.bootstrap_servers, cluster.version
-    finally:
-        cluster.stop()
-        print("local broker stopped", flush=True)
+    print(f"starting a local Kafka broker{' with TLS and SASL' if secure else ''} ...", flush=True)
+    with tempfile.TemporaryDirectory(prefix="aioproducer-benchmarks-kafka-") as workdir:
+        cluster = (
+            secure_cluster(Path(workdir), heap="1g") if secure else LocalKafkaCluster(1, heap="1g")
+        )
+        try:
+            cluster.start()
+            sasl_ssl = None
+            if secure:
+                setup = secure_setup(cluster)
+                sasl_ssl = {
+                    "bootstrap": setup.bootstrap("SASL_SSL"),
+                    "cafile": str(setup.certificates.ca_file),
+                    "mechanism": "SCRAM-SHA-256",
+                    "username": "alice",
+                    "password": setup.users["alice"],
+                }
+            yield cluster.bootstrap_servers, cluster.version, sasl_ssl
+        finally:
+            cluster.stop()
+            print("local broker stopped", flush=True)
 
 
 def _kafka_libs() -> str | None:
@@ -126,6 +144,16 @@ def read_back(bootstrap: str, topic: str) -> int:
 
 
 # -- one run ---------------------------------------------------------------------------------
+def for_client(client: str, spec: RunSpec, sasl_ssl: dict[str, str] | None) -> RunSpec:
+    """``spec`` for ``client``: the secure ones connect to the SASL_SSL listener."""
+    if client not in SECURE_CLIENTS:
+        return spec
+    if sasl_ssl is None:
+        raise RuntimeError(f"{client} needs the secure broker")
+    settings = dict(sasl_ssl)
+    return replace(spec, bootstrap=settings.pop("bootstrap"), sasl_ssl=settings)
+
+
 @contextlib.contextmanager
 def source_snapshot() -> Iterator[Path]:
     """A copy of ``aioproducer/`` (with its built extension) and ``benchmarks/`` for the
@@ -294,7 +322,7 @@ def run_once(
     name = "warm-up" if warm_up else client
     topic = f"bench-s{scenario.number}-{name.replace('@', '-at-')}-{uuid.uuid4().hex[:8]}"
     quick = options.quick or (warm_up and bool(scenario.rate))
-    spec = scenario.spec(bootstrap, topic, quick, libs)
+    spec = for_client(client, scenario.spec(bootstrap, topic, quick, libs), options.sasl_ssl)
     try:
         create_topic(bootstrap, topic, spec.partitions)
     except Exception as exc:
@@ -376,14 +404,15 @@ def run(options: Options) -> dict[str, Any]:
     all_runs: list[dict[str, Any]] = []
     summaries: list[dict[str, Any]] = []
     libs = _kafka_libs()
+    secure = any(SCENARIOS[number].secure for number in options.scenarios)
     with contextlib.ExitStack() as stack:
-        bootstrap, kafka_version = stack.enter_context(broker())
+        bootstrap, kafka_version, sasl_ssl = stack.enter_context(broker(secure))
         source = stack.enter_context(source_snapshot())
         against = None
         if options.against is not None:
             against = stack.enter_context(revision_snapshot(options.against, source))
         print(f"broker: {bootstrap} (Kafka {kafka_version})", flush=True)
-        options = replace(options, source=source, against_source=against)
+        options = replace(options, source=source, against_source=against, sasl_ssl=sasl_ssl)
         for number in options.scenarios:
             runs, summary = run_scenario(SCENARIOS[number], bootstrap, libs, options)
             all_runs.extend(runs)

@@ -1,4 +1,5 @@
-"""The scenarios of the benchmark (issues 6 and 19) and the clients that take part in each."""
+"""The scenarios of the benchmark (issue 6; 6 is issue 19's transactions, 7 issue 18's TLS)
+and the clients that take part in each."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from dataclasses import dataclass
 
 from benchmarks.workload import RunSpec
 
-__all__ = ["CLIENT_LABELS", "SCENARIOS", "Scenario", "baseline_client"]
+__all__ = ["CLIENT_LABELS", "SCENARIOS", "SECURE_CLIENTS", "Scenario", "baseline_client"]
 
 #: Client name -> what it is, for the tables.
 CLIENT_LABELS: dict[str, str] = {
@@ -20,7 +21,12 @@ CLIENT_LABELS: dict[str, str] = {
     "kafka-python": "kafka-python KafkaProducer",
     "java": "Java ProducerPerformance (ceiling)",
     "asyncio-floor": "asyncio floor: the workload alone with asyncio futures, no Kafka",
+    "aioproducer-tls": "aioproducer over SASL_SSL (TLS + SCRAM-SHA-256)",
+    "aiokafka-tls": "aiokafka over SASL_SSL (TLS + SCRAM-SHA-256)",
 }
+
+#: Clients that connect to the secure broker's SASL_SSL listener (scenario 7).
+SECURE_CLIENTS: frozenset[str] = frozenset({"aioproducer-tls", "aiokafka-tls"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +48,7 @@ class Scenario:
     concurrency: int = 0
     latency: bool = False  # report percentiles rather than throughput first
     transaction_records: int = 0  # records per transaction; 0 is no transactions
+    secure: bool = False  # needs the harness's secure broker (SASL_SSL listener)
 
     def spec(self, bootstrap: str, topic: str, quick: bool, kafka_libs: str | None) -> RunSpec:
         if self.rate:
@@ -130,6 +137,14 @@ SCENARIOS: dict[int, Scenario] = {
         acks="all",
         idempotent=True,
         transaction_records=1000,
+    ),
+    7: Scenario(
+        7,
+        "TLS: scenario 1 over SASL_SSL (SCRAM-SHA-256), beside aioproducer in plain text",
+        ("aioproducer-tls", "aiokafka-tls", "aioproducer"),
+        records=1_000_000,
+        quick_records=100_000,
+        secure=True,
     ),
 }
 

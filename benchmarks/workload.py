@@ -49,6 +49,7 @@ class RunSpec:
     concurrency: int = 0  # concurrent send_and_wait tasks (scenario 4)
     transaction_records: int = 0  # records per transaction (scenario 6); 0 is no transactions
     kafka_libs: str | None = None  # directory of Kafka's jars, for the Java client
+    sasl_ssl: dict[str, str] | None = None  # SASL_SSL: cafile, mechanism, username, password
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))

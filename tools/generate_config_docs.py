@@ -103,6 +103,10 @@ DESCRIPTIONS = {
     "sasl_username": "The SASL user (alias `sasl_plain_username`; or Java's `sasl.jaas.config`).",
     "sasl_password": "The SASL password (alias `sasl_plain_password`); never shown in reprs, "
     "logs or errors.",
+    "sasl_oauth_token_provider": 'For `sasl_mechanism="OAUTHBEARER"`: a callable, sync or async, '
+    "returning an `OAuthToken(token, expires_at_ms)` or a `(token, expires_at_ms)` pair, or an "
+    "object with a `token()` method (aiokafka's `AbstractTokenProvider`). Called again once "
+    "80% of a token's lifetime has passed; see docs/security.md.",
 }
 
 HEADER = """\

@@ -1,4 +1,5 @@
-"""SASL mechanisms as sans-IO state machines: PLAIN (RFC 4616) and SCRAM (RFC 5802/7677).
+"""SASL mechanisms as sans-IO state machines: PLAIN (RFC 4616), SCRAM (RFC 5802/7677) and
+OAUTHBEARER (RFC 7628).
 
 A mechanism gives the client's first token with :meth:`~SaslMechanism.start`; each token the
 broker answers with goes to :meth:`~SaslMechanism.step`, which returns the next client token,
@@ -13,7 +14,7 @@ import base64
 import hashlib
 import hmac
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Final, Protocol
 
@@ -21,6 +22,7 @@ from aioproducer.errors import AuthenticationError, ConfigurationError
 
 __all__ = [
     "MECHANISMS",
+    "OAuthBearerMechanism",
     "PlainMechanism",
     "SaslCredentials",
     "SaslMechanism",
@@ -162,12 +164,40 @@ class ScramMechanism:
             )
 
 
-#: The mechanisms implemented, by their SASL names.
-MECHANISMS: Final = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+class OAuthBearerMechanism:
+    """OAUTHBEARER: the client's first message carries the token (and SASL extensions); an
+    empty answer accepts it. A refusal comes as a JSON error challenge, answered with a lone
+    ``\x01`` (RFC 7628 §3.2.3) so that the broker ends the exchange with its error."""
+
+    name = "OAUTHBEARER"
+
+    def __init__(self, token: str, extensions: Mapping[str, str] | None = None) -> None:
+        self._token = token
+        self._extensions = dict(extensions or {})
+        self._refused = False
+
+    def __repr__(self) -> str:
+        return f"<OAuthBearerMechanism extensions={sorted(self._extensions)}>"
+
+    def start(self) -> bytes:
+        extensions = "".join(f"{k}={v}\x01" for k, v in self._extensions.items())
+        return f"n,,\x01auth=Bearer {self._token}\x01{extensions}\x01".encode()
+
+    def step(self, challenge: bytes) -> bytes | None:
+        if not challenge:
+            return None
+        if self._refused:
+            raise AuthenticationError("OAUTHBEARER: the server sent a second error challenge")
+        self._refused = True
+        return b"\x01"
+
+
+#: The mechanisms implemented, by their SASL names (OAUTHBEARER takes a token provider).
+MECHANISMS: Final = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER")
 
 
 def mechanism_for(name: str, username: str, password: str) -> SaslMechanism:
-    """A fresh exchange of mechanism ``name`` (one of :data:`MECHANISMS`)."""
+    """A fresh exchange of mechanism ``name``: PLAIN or one of the SCRAMs."""
     if name == "PLAIN":
         return PlainMechanism(username, password)
     return ScramMechanism(name, username, password)
@@ -181,6 +211,9 @@ class SaslCredentials:
     username: str
     password: str = field(repr=False)
 
-    def exchange(self) -> SaslMechanism:
+    def describe(self) -> str:
+        return f"{self.mechanism} authentication of user {self.username!r}"
+
+    async def exchange(self) -> SaslMechanism:
         """A fresh exchange (a new nonce each time)."""
         return mechanism_for(self.mechanism, self.username, self.password)

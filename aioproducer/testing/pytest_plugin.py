@@ -253,7 +253,8 @@ def kafka_cluster3(
 
 @pytest.fixture(scope="session")
 def kafka_secure_cluster() -> Iterator[SecureSetup]:
-    """A local broker with SSL, MTLS, BADHOST, SASL_SSL and SASL_PLAINTEXT listeners.
+    """A local broker with SSL, MTLS, BADHOST, SASL_SSL, SASL_PLAINTEXT and REAUTH listeners,
+    enforcing ACLs.
 
     Always started here (certificates and users are made for it), even with
     ``KAFKA_BOOTSTRAP_SERVERS`` set.

@@ -6,7 +6,13 @@ whose nodes serve, beside the PLAINTEXT listener the harness itself uses:
 - ``SSL``: TLS with a certificate for 127.0.0.1 and localhost, signed by a test CA;
 - ``MTLS``: the same, and the client must show a certificate signed by that CA;
 - ``BADHOST``: TLS with a certificate valid only for ``wrong.example`` (hostname checks fail);
-- ``SASL_SSL`` and ``SASL_PLAINTEXT``: PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512.
+- ``SASL_SSL`` and ``SASL_PLAINTEXT``: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 and OAUTHBEARER
+  (Kafka's unsecured validator: any unsigned JWT with ``sub`` and ``exp`` claims is accepted);
+- ``REAUTH``: as ``SASL_PLAINTEXT``, with sessions that must re-authenticate every
+  :data:`REAUTH_MS` (KIP-368).
+
+ACLs are enforced (KRaft's StandardAuthorizer): :data:`SUPER_USERS` may do anything; the
+users :data:`RESTRICTED_USERS` only what a test grants them with :func:`grant`.
 
 Certificates are made at run time with the ``openssl`` command into ``<workdir>/tls``;
 Kafka reads them as PEM. :func:`secure_setup` describes a started one for tests.
@@ -14,26 +20,51 @@ Kafka reads them as PEM. :func:`secure_setup` describes a started one for tests.
 
 from __future__ import annotations
 
+import base64
+import json
 import shutil
 import subprocess
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from aioproducer.testing._extra import missing_extra
 from aioproducer.testing.cluster import LocalKafkaCluster
 from aioproducer.testing.jars import HarnessError
 
 __all__ = [
+    "REAUTH_MS",
+    "RESTRICTED_USERS",
     "SCRAM_MECHANISMS",
+    "SUPER_USERS",
     "USERS",
     "Certificates",
     "SecureSetup",
     "generate_certificates",
+    "grant",
     "secure_cluster",
     "secure_setup",
+    "unsecured_jwt",
 ]
 
 #: name -> password of the SASL users (PLAIN and both SCRAM mechanisms know each).
-USERS = {"alice": "alice-secret", "bob": "bob-secret"}
+USERS = {
+    "alice": "alice-secret",
+    "bob": "bob-secret",
+    "carol": "carol-secret",
+    "dave": "dave-secret",
+}
+#: Users allowed only what ACLs grant them (nothing at first).
+RESTRICTED_USERS = ("carol", "dave")
+#: Principals the authorizer lets do anything: the PLAINTEXT and SSL listeners (ANONYMOUS),
+#: the mutual-TLS client certificate, and the unrestricted SASL users.
+SUPER_USERS = (
+    "User:ANONYMOUS",
+    "User:CN=aioproducer-client",
+    *(f"User:{name}" for name in USERS if name not in RESTRICTED_USERS),
+)
+#: connections.max.reauth.ms of the REAUTH listener.
+REAUTH_MS = 3000
 SCRAM_MECHANISMS = ("SCRAM-SHA-256", "SCRAM-SHA-512")
 #: listener name -> security protocol, beside PLAINTEXT.
 LISTENERS = {
@@ -42,10 +73,16 @@ LISTENERS = {
     "BADHOST": "SSL",
     "SASL_SSL": "SASL_SSL",
     "SASL_PLAINTEXT": "SASL_PLAINTEXT",
+    "REAUTH": "SASL_PLAINTEXT",
 }
 KEY_PASSWORD = "client-key-secret"  # noqa: S105  # a throwaway test key's
 _PLAIN_MODULE = "org.apache.kafka.common.security.plain.PlainLoginModule"
 _SCRAM_MODULE = "org.apache.kafka.common.security.scram.ScramLoginModule"
+_OAUTH_MODULE = "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule"
+_OAUTH_VALIDATOR = (
+    "org.apache.kafka.common.security.oauthbearer.internals.unsecured."
+    "OAuthBearerUnsecuredValidatorCallbackHandler"
+)
 
 
 @dataclass(frozen=True)
@@ -136,12 +173,21 @@ def _broker_config(certificates: Certificates) -> dict[str, str]:
         "ssl.client.auth": "none",
         "listener.name.mtls.ssl.client.auth": "required",
         "listener.name.badhost.ssl.keystore.location": str(certificates.badhost_keystore),
-        "sasl.enabled.mechanisms": ",".join(("PLAIN", *SCRAM_MECHANISMS)),
+        "sasl.enabled.mechanisms": ",".join(("PLAIN", *SCRAM_MECHANISMS, "OAUTHBEARER")),
+        "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+        "super.users": ";".join(SUPER_USERS),
+        "listener.name.reauth.connections.max.reauth.ms": str(REAUTH_MS),
     }
     plain_users = " ".join(f'user_{name}="{password}"' for name, password in USERS.items())
-    for listener in ("sasl_ssl", "sasl_plaintext"):
+    for listener in ("sasl_ssl", "sasl_plaintext", "reauth"):
         config[f"listener.name.{listener}.plain.sasl.jaas.config"] = (
             f"{_PLAIN_MODULE} required {plain_users};"
+        )
+        config[f"listener.name.{listener}.oauthbearer.sasl.jaas.config"] = (
+            f'{_OAUTH_MODULE} required unsecuredLoginStringClaim_sub="admin";'
+        )
+        config[f"listener.name.{listener}.oauthbearer.sasl.server.callback.handler.class"] = (
+            _OAUTH_VALIDATOR
         )
         for mechanism in SCRAM_MECHANISMS:
             config[f"listener.name.{listener}.{mechanism.lower()}.sasl.jaas.config"] = (
@@ -150,7 +196,9 @@ def _broker_config(certificates: Certificates) -> dict[str, str]:
     return config
 
 
-def secure_cluster(workdir: Path, *, die_with_parent: bool = True) -> LocalKafkaCluster:
+def secure_cluster(
+    workdir: Path, *, die_with_parent: bool = True, heap: str = "512m"
+) -> LocalKafkaCluster:
     """A one-node cluster (not started) with the listeners of the module docstring."""
     certificates = generate_certificates(workdir / "tls")
     scram = [
@@ -165,6 +213,7 @@ def secure_cluster(workdir: Path, *, die_with_parent: bool = True) -> LocalKafka
         listeners=LISTENERS,
         format_args=scram,
         die_with_parent=die_with_parent,
+        heap=heap,
     )
 
 
@@ -198,9 +247,69 @@ class SecureSetup:
             "users (PLAIN, "
             + ", ".join(SCRAM_MECHANISMS)
             + "): "
-            + ", ".join(f"{n}/{p}" for n, p in self.users.items()),
+            + ", ".join(f"{n}/{p}" for n, p in self.users.items())
+            + f" ({' and '.join(RESTRICTED_USERS)} only as ACLs allow)",
+            "OAUTHBEARER: any unsigned JWT (alg none) with sub and exp claims",
+            f"REAUTH: sessions re-authenticate every {REAUTH_MS} ms",
         ]
         return "\n".join(lines)
+
+    def grant(self, user: str, operation: str, resource: str = "topic", name: str = "") -> None:
+        """Allow ``user`` ``operation`` (READ, WRITE, DESCRIBE, IDEMPOTENT_WRITE, ...) on the
+        ``resource`` (``topic`` or ``cluster``) named ``name``, through the Admin API."""
+        grant(self.plaintext, user, operation, resource, name)
+
+
+def grant(
+    bootstrap: str, user: str, operation: str, resource: str = "topic", name: str = ""
+) -> None:
+    """Create an ALLOW ACL (CreateAcls through confluent-kafka's AdminClient) on the broker
+    at ``bootstrap``: ``User:<user>`` may ``operation`` the ``resource`` named ``name``."""
+    try:
+        from confluent_kafka.admin import (  # type: ignore[attr-defined]  # noqa: PLC0415
+            AclBinding,
+            AclBindingFilter,
+            AclOperation,
+            AclPermissionType,
+            AdminClient,
+            ResourcePatternType,
+            ResourceType,
+        )
+    except ImportError as exc:
+        raise missing_extra(exc, "granting ACLs (aioproducer.testing.security)") from exc
+    cluster = resource == "cluster"  # librdkafka calls Kafka's CLUSTER resource BROKER
+    fields = (
+        ResourceType.BROKER if cluster else ResourceType[resource.upper()],
+        "kafka-cluster" if cluster else name,
+        ResourcePatternType.LITERAL,
+        f"User:{user}",
+        "*",
+        AclOperation[operation.upper()],
+        AclPermissionType.ALLOW,
+    )
+    binding = AclBinding(*fields)
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    for future in admin.create_acls([binding], request_timeout=10).values():
+        future.result(timeout=15)
+    deadline = time.monotonic() + 15  # the broker applies it from the metadata log: wait
+    while binding not in admin.describe_acls(AclBindingFilter(*fields), request_timeout=10).result(
+        timeout=15
+    ):
+        if time.monotonic() > deadline:
+            raise HarnessError(f"the broker did not apply the ACL {binding}")
+        time.sleep(0.05)
+
+
+def unsecured_jwt(subject: str, lifetime_s: float = 3600.0, **claims: object) -> str:
+    """An unsigned JWT (``alg: none``) for ``subject``, expiring ``lifetime_s`` from now: what
+    the broker's unsecured OAUTHBEARER validator accepts (a negative lifetime: expired)."""
+    now = time.time()
+
+    def part(value: dict[str, object]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
+
+    body = {"sub": subject, "iat": int(now) - 1, "exp": int(now + lifetime_s), **claims}
+    return f"{part({'alg': 'none'})}.{part(body)}."
 
 
 def secure_setup(cluster: LocalKafkaCluster) -> SecureSetup:

@@ -16,8 +16,10 @@ __all__ = ["MODULES", "NO_KAFKA", "load"]
 MODULES: dict[str, str] = {
     "aioproducer": "aioproducer_client",
     "aioproducer-bulk": "aioproducer_client",
+    "aioproducer-tls": "aioproducer_client",
     "aiokafka": "aiokafka_client",
     "aiokafka-batch": "aiokafka_client",
+    "aiokafka-tls": "aiokafka_client",
     "confluent-aio": "confluent_client",
     "confluent-sync": "confluent_client",
     "confluent-sync-batch": "confluent_client",

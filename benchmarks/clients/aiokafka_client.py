@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.helpers import create_ssl_context
 
 from benchmarks.clients._asyncio_common import drive, transactions
 from benchmarks.workload import Outcome, Payloads, RunSpec
@@ -16,7 +17,7 @@ __all__ = ["run"]
 
 
 def _options(spec: RunSpec) -> dict[str, Any]:
-    return {
+    options: dict[str, Any] = {
         "bootstrap_servers": spec.bootstrap,
         "acks": "all" if spec.acks == "all" else int(spec.acks),
         "linger_ms": spec.linger_ms,
@@ -24,6 +25,15 @@ def _options(spec: RunSpec) -> dict[str, Any]:
         "compression_type": spec.compression,
         "enable_idempotence": spec.idempotent,
     }
+    if spec.sasl_ssl is not None:
+        options |= {
+            "security_protocol": "SASL_SSL",
+            "ssl_context": create_ssl_context(cafile=spec.sasl_ssl["cafile"]),
+            "sasl_mechanism": spec.sasl_ssl["mechanism"],
+            "sasl_plain_username": spec.sasl_ssl["username"],
+            "sasl_plain_password": spec.sasl_ssl["password"],
+        }
+    return options
 
 
 async def _send_batches(producer: Any, spec: RunSpec, payloads: Payloads) -> Outcome:

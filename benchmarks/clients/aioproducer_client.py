@@ -18,7 +18,7 @@ BULK_CHUNK = 10_000
 
 
 def _options(spec: RunSpec) -> dict[str, Any]:
-    return {
+    options: dict[str, Any] = {
         "bootstrap_servers": spec.bootstrap,
         "acks": "all" if spec.acks == "all" else int(spec.acks),
         "linger_ms": spec.linger_ms,
@@ -26,6 +26,15 @@ def _options(spec: RunSpec) -> dict[str, Any]:
         "compression_type": spec.compression,
         "enable_idempotence": spec.idempotent,
     }
+    if spec.sasl_ssl is not None:
+        options |= {
+            "security_protocol": "SASL_SSL",
+            "ssl_cafile": spec.sasl_ssl["cafile"],
+            "sasl_mechanism": spec.sasl_ssl["mechanism"],
+            "sasl_username": spec.sasl_ssl["username"],
+            "sasl_password": spec.sasl_ssl["password"],
+        }
+    return options
 
 
 async def _bulk(producer: Producer, spec: RunSpec, payloads: Payloads) -> Outcome:

@@ -54,3 +54,30 @@ def test_wrong_password_is_refused(kafka_secure_cluster: SecureSetup) -> None:
     settings = _client_settings(setup, "SASL_PLAINTEXT") | {"sasl.password": "wrong"}
     topic = setup.cluster.create_topic()
     assert _produce(setup.bootstrap("SASL_PLAINTEXT"), settings, topic, b"x") is not None
+
+
+def test_oauthbearer_with_an_unsecured_token(kafka_secure_cluster: SecureSetup) -> None:
+    """librdkafka's own unsigned JWT passes the broker's unsecured validator."""
+    setup = kafka_secure_cluster
+    settings = {
+        "security.protocol": "SASL_PLAINTEXT",
+        "sasl.mechanism": "OAUTHBEARER",
+        "enable.sasl.oauthbearer.unsecure.jwt": "true",
+        "sasl.oauthbearer.config": "principal=alice",
+    }
+    topic = setup.cluster.create_topic()
+    assert _produce(setup.bootstrap("SASL_PLAINTEXT"), settings, topic, b"token") is None
+    assert [r.value for r in consume_all(setup.plaintext, topic)] == [b"token"]
+
+
+def test_acls_are_enforced(kafka_secure_cluster: SecureSetup) -> None:
+    """A restricted user writes only where an ACL lets it."""
+    setup = kafka_secure_cluster
+    settings = _client_settings(setup, "SASL_PLAINTEXT") | {
+        "sasl.username": "carol",
+        "sasl.password": setup.users["carol"],
+    }
+    allowed, denied = setup.cluster.create_topic(), setup.cluster.create_topic()
+    setup.grant("carol", "WRITE", "topic", allowed)
+    assert _produce(setup.bootstrap("SASL_PLAINTEXT"), settings, allowed, b"ok") is None
+    assert _produce(setup.bootstrap("SASL_PLAINTEXT"), settings, denied, b"no") is not None

@@ -261,7 +261,7 @@ def test_perf_option_mistakes(arguments: list[str], message: str) -> None:
                 *("--sasl-username", "u", "--sasl-password", "pw-secret"),
             ],
             ConfigurationError,
-            "OAUTHBEARER are not implemented",
+            "OAUTHBEARER authenticates with sasl_oauth_token_provider",
         ),
         (["-X", "security.protocol=SASL_PLAINTEXT"], ConfigurationError, "needs sasl_mechanism"),
         (["-F", "/no/such/file"], InputError, "cannot read /no/such/file"),
