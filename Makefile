@@ -23,7 +23,7 @@ PURE_TESTS := tests/unit/test_records.py tests/unit/test_accumulator.py \
 	tests/unit/test_record_runs.py tests/unit/test_sender_scripted.py \
 	tests/unit/test_buffer_memory.py tests/unit/test_batch_builds.py \
 	tests/unit/test_offloop.py tests/unit/test_metadata.py \
-	tests/unit/test_partitioning_strategies.py \
+	tests/unit/test_partitioning_strategies.py tests/unit/test_broker_differences.py \
 	tests/integration/test_produce.py \
 	tests/integration/test_send_many.py tests/integration/test_extremes.py \
 	tests/integration/test_shutdown.py tests/integration/test_logging_handler.py \
