@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import Callable, Sequence
 from typing import Final
 
@@ -54,10 +55,12 @@ from aioproducer.protocol.messages.init_producer_id import (
     InitProducerIdResponse,
 )
 from aioproducer.protocol.messages.produce import (
+    TOPIC_IDS_FROM,
     ProducePartitionResponse,
     ProduceRequest,
     ProduceResponse,
 )
+from aioproducer.protocol.primitives import ZERO_UUID
 from aioproducer.transactions import TransactionManager
 
 __all__ = ["Sender"]
@@ -335,19 +338,28 @@ class Sender:
         by_topic: dict[str, list[tuple[int, bytes]]] = {}
         for batch in batches:
             by_topic.setdefault(batch.tp.topic, []).append((batch.tp.partition, batch.seal()))
-        request = ProduceRequest(
-            acks=self._acks,
-            timeout_ms=self._timeout_ms,
-            topic_data=list(by_topic.items()),
-            transactional_id=self.config.transactional_id,
-        )
         try:
-            if self._zstd and (version := conn.version_for(ProduceRequest)) < 7:
+            version = conn.version_for(ProduceRequest)
+            if self._zstd and version < 7:
                 raise UnsupportedCompressionTypeError(  # as Java, which refuses before sending
                     f"zstd needs Produce v7 (Kafka 2.1+); {conn} offers up to v{version}: "
                     "it runs Kafka 2.0 or older"
                 )
-            future = conn.send(request, self._produce_version(conn))
+            if self.config.transactional_id is not None:
+                # Produce v12+ is transaction version 2 (partitions join implicitly, KIP-890):
+                # a transactional producer speaking version 1 stays at v11, as Java's does.
+                version = min(version, _TRANSACTION_V1_PRODUCE)
+            ids = self._topic_ids(by_topic) if version >= TOPIC_IDS_FROM else None
+            if ids is None:  # by name: v12 at most
+                version = min(version, TOPIC_IDS_FROM - 1)
+            request = ProduceRequest(
+                acks=self._acks,
+                timeout_ms=self._timeout_ms,
+                topic_data=list(by_topic.items()),
+                transactional_id=self.config.transactional_id,
+                topic_ids=ids or (),
+            )
+            future = conn.send(request, version)
         except ProducerError as exc:
             for batch in batches:
                 self._retry_or_fail(batch, exc, now)
@@ -369,22 +381,31 @@ class Sender:
             return
         by_tp = {batch.tp: batch for batch in batches}
         sent_at = now_ms()
-        future.add_done_callback(lambda f: self._on_response(f, by_tp, conn, sent_at))
+        names = None if ids is None else dict(zip(ids, by_topic, strict=True))
+        future.add_done_callback(lambda f: self._on_response(f, by_tp, conn, names, sent_at))
 
-    def _produce_version(self, conn: BrokerConnection) -> int | None:
-        """Produce v12+ is transaction version 2 (partitions join implicitly, KIP-890): a
-        transactional producer speaking version 1 stays at v11, as Java's does."""
-        if self.config.transactional_id is None:
-            return None  # the highest both sides have
-        return min(conn.version_for(ProduceRequest), _TRANSACTION_V1_PRODUCE)
+    def _topic_ids(self, by_topic: dict[str, list[tuple[int, bytes]]]) -> list[uuid.UUID] | None:
+        """Each topic's id from metadata, or None if one is not known (Produce v13 names
+        topics by id; as Java does, a request falls back to names then)."""
+        topics = self.cluster.metadata.topics
+        ids = []
+        for name in by_topic:
+            info = topics.get(name)
+            if info is None or info.topic_id == ZERO_UUID:
+                return None
+            ids.append(info.topic_id)
+        return ids
 
     def _on_response(
         self,
         future: asyncio.Future[Response],
         batches: dict[TopicPartition, ProducerBatch],
         conn: BrokerConnection,
+        names: dict[uuid.UUID, str] | None,
         sent_at: int = -1,
     ) -> None:
+        """Handle a Produce response; ``names`` maps the topic ids a v13+ response names
+        back to topic names (None before v13)."""
         now = now_ms()
         try:
             exc: BaseException | None = (
@@ -407,14 +428,16 @@ class Sender:
                 )
             if response.throttle_time_ms > 0 and conn.version_for(ProduceRequest) >= 6:
                 conn.throttle(response.throttle_time_ms, now)  # older versions: the broker waited
-            for topic, part in response.iter_partitions():
-                found = batches.pop(TopicPartition(topic, part.index), None)
-                if found is not None:
-                    try:
-                        self._on_partition(found, part, now)
-                    except Exception:
-                        batches[found.tp] = found  # failed below with the others left
-                        raise
+            for topic in response.topics:
+                name = topic.name if names is None else names.get(topic.topic_id, "")
+                for part in topic.partitions:
+                    found = batches.pop(TopicPartition(name, part.index), None)
+                    if found is not None:
+                        try:
+                            self._on_partition(found, part, now)
+                        except Exception:
+                            batches[found.tp] = found  # failed below with the others left
+                            raise
             for batch in batches.values():  # the broker left some out: retry them
                 self._retry_or_fail(batch, ConnectionLostError(f"{conn} omitted a partition"), now)
         except Exception:
