@@ -218,6 +218,16 @@ def _appended_unkeyed(
         log.exception("the partitioner's on_append raised; the record is queued all the same")
 
 
+def _batches_full(accumulator: RecordAccumulator) -> Callable[[str, int], bool]:
+    """``(topic, partition) -> bool``: no batch of the partition is open for appends."""
+    last_batch_full = accumulator.last_batch_full
+
+    def batches_full(topic: str, partition: int) -> bool:
+        return last_batch_full(TopicPartition(topic, partition))
+
+    return batches_full
+
+
 def _check_headers(headers: object) -> list[Header]:
     if isinstance(headers, (str, bytes)) or not isinstance(headers, Iterable):
         raise SerializationError(
@@ -451,10 +461,12 @@ class Producer:
         self._install_fast_send()
 
     def _adapt(self, accumulator: RecordAccumulator, cluster: Cluster) -> PartitionLoad | None:
-        """Adaptive sticky partitioning: the default partitioner reads queue sizes (KIP-794)."""
+        """The default partitioner learns when its partition's batches are full (to switch
+        then, as Java) and, adaptive (KIP-794), reads queue sizes."""
         partitioner = self._partitioner
         if not isinstance(partitioner, DefaultPartitioner) or self.config.partitioner is not None:
             return None  # a partitioner of the caller's: left as given
+        partitioner.batches_full = _batches_full(accumulator)
         if not self.config.partitioner_adaptive_partitioning_enable:
             return None
         partitioner.load = PartitionLoad(
@@ -799,17 +811,32 @@ class Producer:
         assert accumulator is not None
         if not accumulator.has_room(size, held):
             return size
-        result = accumulator.append(
-            tps[partition], timestamp_ms, key_bytes, value_bytes, header_list, completion
-        )
-        if result is _APPENDED:
-            if key_bytes is None or self._keys_ignored:
-                _appended_unkeyed(self._partitioner, topic, partition, size, False)
-            return 0
+        tp = tps[partition]
+        if key_bytes is not None and not self._keys_ignored:
+            result = accumulator.append(
+                tp, timestamp_ms, key_bytes, value_bytes, header_list, completion
+            )
+            if result is _APPENDED:
+                return 0
+        else:  # the sticky partitioner counts the bytes the batch grew by, as Java does
+            used = accumulator.used_bytes
+            result = accumulator.append(
+                tp, timestamp_ms, key_bytes, value_bytes, header_list, completion
+            )
+            # It may switch only once the partition's last batch is full (Java's
+            # allBatchesFull); APPENDED and NEW_BATCH say that it is not.
+            full = result is not _APPENDED and result is not _OPENED
+            _appended_unkeyed(
+                self._partitioner,
+                topic,
+                partition,
+                accumulator.used_bytes - used,
+                full and accumulator.last_batch_full(tp),
+            )
+            if result is _APPENDED:
+                return 0
         # The other results: BATCH_FULL, NEW_BATCH, or both (constants: compared by identity).
-        if key_bytes is None or self._keys_ignored:
-            _appended_unkeyed(self._partitioner, topic, partition, size, result is not _OPENED)
-        self._wakeup_for(tps[partition])
+        self._wakeup_for(tp)
         return _FILLED if result is _OPENED_FULL else 0
 
     def _open_batch(
