@@ -1,4 +1,4 @@
-"""The five scenarios of the benchmark (issue 6) and the clients that take part in each."""
+"""The scenarios of the benchmark (issue 6; 7: issue 21) and the clients that take part in each."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ __all__ = ["CLIENT_LABELS", "SCENARIOS", "Scenario", "baseline_client"]
 CLIENT_LABELS: dict[str, str] = {
     "aioproducer": "aioproducer: await send(), futures gathered",
     "aioproducer-bulk": "aioproducer: bulk path",
+    "aioproducer-uniform": "aioproducer as above, adaptive partitioning off (uniform sticky)",
     "aiokafka": "aiokafka: await send(), futures gathered",
     "aiokafka-batch": "aiokafka: create_batch()/send_batch()",
     "confluent-aio": "confluent-kafka AIOProducer",
@@ -118,6 +119,14 @@ SCENARIOS: dict[int, Scenario] = {
         ),
         records=1_000_000,
         quick_records=100_000,
+    ),
+    7: Scenario(
+        7,
+        "Null keys: scenario 1 without keys (sticky partitioning), adaptive on and off",
+        ("aioproducer-uniform", "aioproducer"),
+        records=1_000_000,
+        quick_records=100_000,
+        key_size=0,
     ),
 }
 

@@ -16,6 +16,7 @@ __all__ = ["MODULES", "NO_KAFKA", "load"]
 MODULES: dict[str, str] = {
     "aioproducer": "aioproducer_client",
     "aioproducer-bulk": "aioproducer_client",
+    "aioproducer-uniform": "aioproducer_client",
     "aiokafka": "aiokafka_client",
     "aiokafka-batch": "aiokafka_client",
     "confluent-aio": "confluent_client",

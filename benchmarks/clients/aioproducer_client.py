@@ -1,4 +1,5 @@
-"""aioproducer: ``await send()`` per record (futures gathered), and its bulk path."""
+"""aioproducer: ``await send()`` per record (futures gathered), and its bulk path;
+``aioproducer-uniform`` is the first with adaptive partitioning off."""
 
 from __future__ import annotations
 
@@ -16,8 +17,9 @@ __all__ = ["run"]
 BULK_CHUNK = 10_000
 
 
-def _options(spec: RunSpec) -> dict[str, Any]:
+def _options(name: str, spec: RunSpec) -> dict[str, Any]:
     return {
+        "partitioner_adaptive_partitioning_enable": name != "aioproducer-uniform",
         "bootstrap_servers": spec.bootstrap,
         "acks": "all" if spec.acks == "all" else int(spec.acks),
         "linger_ms": spec.linger_ms,
@@ -42,7 +44,7 @@ async def _bulk(producer: Producer, spec: RunSpec, payloads: Payloads) -> Outcom
 async def _main(name: str, spec: RunSpec) -> Outcome:
     payloads = Payloads(spec)
     key, value, topic = payloads.key, payloads.value, spec.topic
-    async with Producer(**_options(spec)) as producer:
+    async with Producer(**_options(name, spec)) as producer:
         await producer.partitions_for(topic)  # metadata before the clock starts
         if name == "aioproducer-bulk":
             return await _bulk(producer, spec, payloads)
