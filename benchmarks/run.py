@@ -28,7 +28,7 @@ from typing import Any
 
 from benchmarks import report
 from benchmarks.clients import NO_KAFKA
-from benchmarks.scenarios import SCENARIOS, Scenario, baseline_client
+from benchmarks.scenarios import SCENARIOS, Scenario, baseline_client, variant
 from benchmarks.workload import RunSpec
 
 __all__ = ["Options", "main"]
@@ -57,16 +57,17 @@ AGAINST_PREFIX = "aioproducer@"
 
 # -- the broker ------------------------------------------------------------------------------
 @contextlib.contextmanager
-def broker() -> Iterator[tuple[str, str]]:
-    """(bootstrap servers, Kafka version): $KAFKA_BOOTSTRAP_SERVERS or a local broker."""
+def broker(brokers: int = 1) -> Iterator[tuple[str, str]]:
+    """(bootstrap servers, Kafka version): $KAFKA_BOOTSTRAP_SERVERS (for one broker) or a
+    local cluster of ``brokers``."""
     external = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-    if external:
+    if external and brokers == 1:
         yield external, "external cluster (version not probed)"
         return
     from aioproducer.testing import LocalKafkaCluster  # noqa: PLC0415
 
-    print("starting a local Kafka broker ...", flush=True)
-    cluster = LocalKafkaCluster(1, heap="1g")
+    print(f"starting a local Kafka cluster of {brokers} broker(s) ...", flush=True)
+    cluster = LocalKafkaCluster(brokers, heap="1g" if brokers == 1 else "512m")
     try:
         cluster.start()
         yield cluster.bootstrap_servers, cluster.version
@@ -85,11 +86,12 @@ def _kafka_libs() -> str | None:
         return None
 
 
-def create_topic(bootstrap: str, name: str, partitions: int) -> None:
+def create_topic(bootstrap: str, name: str, scenario: Scenario) -> None:
     from aioproducer.testing import AdminClient  # noqa: PLC0415
 
+    partitions = scenario.partitions
     with AdminClient(bootstrap.split(",", maxsplit=1)[0]) as admin:
-        admin.create_topic(name, partitions, 1, {})
+        admin.create_topic(name, partitions, scenario.replication, dict(scenario.topic_config))
         admin.wait_for_leaders(name, partitions)
 
 
@@ -294,9 +296,9 @@ def run_once(
     name = "warm-up" if warm_up else client
     topic = f"bench-s{scenario.number}-{name.replace('@', '-at-')}-{uuid.uuid4().hex[:8]}"
     quick = options.quick or (warm_up and bool(scenario.rate))
-    spec = scenario.spec(bootstrap, topic, quick, libs)
+    worker, spec = variant(client, scenario.spec(bootstrap, topic, quick, libs))
     try:
-        create_topic(bootstrap, topic, spec.partitions)
+        create_topic(bootstrap, topic, scenario)
     except Exception as exc:
         result: dict[str, Any] = {
             "ok": False,
@@ -307,7 +309,7 @@ def run_once(
             assert options.against_source is not None
             result = run_worker("aioproducer", spec, options.timeout, options.against_source)
         else:
-            result = run_worker(client, spec, options.timeout, options.source)
+            result = run_worker(worker, spec, options.timeout, options.source)
         if warm_up:
             if result.get("ok"):
                 result["verified"] = "not counted"
@@ -376,7 +378,10 @@ def run(options: Options) -> dict[str, Any]:
     summaries: list[dict[str, Any]] = []
     libs = _kafka_libs()
     with contextlib.ExitStack() as stack:
-        bootstrap, kafka_version = stack.enter_context(broker())
+        clusters: dict[int, tuple[str, str]] = {}  # brokers -> (bootstrap, version)
+        first = SCENARIOS[options.scenarios[0]].brokers if options.scenarios else 1
+        clusters[first] = stack.enter_context(broker(first))
+        bootstrap, kafka_version = clusters[first]
         source = stack.enter_context(source_snapshot())
         against = None
         if options.against is not None:
@@ -384,6 +389,10 @@ def run(options: Options) -> dict[str, Any]:
         print(f"broker: {bootstrap} (Kafka {kafka_version})", flush=True)
         options = replace(options, source=source, against_source=against)
         for number in options.scenarios:
+            brokers = SCENARIOS[number].brokers
+            if brokers not in clusters:
+                clusters[brokers] = stack.enter_context(broker(brokers))
+            bootstrap = clusters[brokers][0]
             runs, summary = run_scenario(SCENARIOS[number], bootstrap, libs, options)
             all_runs.extend(runs)
             summaries.append(summary)

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from benchmarks.workload import RunSpec
 
-__all__ = ["CLIENT_LABELS", "SCENARIOS", "Scenario", "baseline_client"]
+__all__ = [
+    "BATCH_VARIANTS",
+    "CLIENT_LABELS",
+    "SCENARIOS",
+    "Scenario",
+    "base_client",
+    "baseline_client",
+    "variant",
+]
+
+#: A client name's suffix -> the batch size that client variant runs with (scenario 6: the
+#: same batch size for every client, beside each client's default).
+BATCH_VARIANTS: dict[str, int] = {"-16k": 16 * 1024, "-1m": 1024 * 1024}
 
 #: Client name -> what it is, for the tables.
 CLIENT_LABELS: dict[str, str] = {
@@ -21,6 +33,11 @@ CLIENT_LABELS: dict[str, str] = {
     "kafka-python": "kafka-python KafkaProducer",
     "java": "Java ProducerPerformance (ceiling)",
     "asyncio-floor": "asyncio floor: the workload alone with asyncio futures, no Kafka",
+    "aioproducer-1m": "aioproducer, batch_size 1 MiB (scenario 6)",
+    "aiokafka-1m": "aiokafka, max_batch_size 1 MiB (scenario 6)",
+    "confluent-sync-16k": "confluent-kafka Producer, batch.size 16 KiB (scenario 6)",
+    "confluent-sync-1m": "confluent-kafka Producer, batch.size 1 MiB (scenario 6)",
+    "java-1m": "Java ProducerPerformance, batch.size 1 MiB (scenario 6)",
 }
 
 
@@ -42,6 +59,12 @@ class Scenario:
     quick_seconds: int = 0
     concurrency: int = 0
     latency: bool = False  # report percentiles rather than throughput first
+    brokers: int = 1  # a local cluster of this many brokers (all scenarios of 1 share one)
+    replication: int = 1
+    partitions: int = 6
+    topic_config: tuple[tuple[str, str], ...] = ()
+    client_defaults: bool = False  # linger and batch size: each client's own default
+    half_repetitive: bool = False
 
     def spec(self, bootstrap: str, topic: str, quick: bool, kafka_libs: str | None) -> RunSpec:
         if self.rate:
@@ -56,7 +79,10 @@ class Scenario:
             value_size=self.value_size,
             key_size=self.key_size,
             acks=self.acks,
-            linger_ms=self.linger_ms,
+            linger_ms=None if self.client_defaults else self.linger_ms,
+            batch_size=None if self.client_defaults else 16384,
+            partitions=self.partitions,
+            half_repetitive=self.half_repetitive,
             compression=self.compression,
             idempotent=self.idempotent,
             rate=self.rate,
@@ -120,6 +146,37 @@ SCENARIOS: dict[int, Scenario] = {
         records=1_000_000,
         quick_records=100_000,
     ),
+    6: Scenario(
+        6,
+        "Production shape: 3 brokers, RF=3, min.insync.replicas=2, acks=all, idempotent, lz4, "
+        "1 KiB keyed values (half random), 12 partitions, each client's default linger and "
+        "batch size; -16k/-1m rows: that batch size",
+        (
+            "aioproducer",
+            "aioproducer-1m",
+            "aiokafka",
+            "aiokafka-1m",
+            "confluent-aio",
+            "confluent-sync",
+            "confluent-sync-16k",
+            "confluent-sync-1m",
+            "kafka-python",
+            "java",
+            "java-1m",
+        ),
+        records=100_000,
+        quick_records=20_000,
+        value_size=1024,
+        acks="all",
+        compression="lz4",
+        idempotent=True,
+        brokers=3,
+        replication=3,
+        partitions=12,
+        topic_config=(("min.insync.replicas", "2"),),
+        client_defaults=True,
+        half_repetitive=True,
+    ),
     7: Scenario(
         7,
         "Null keys: scenario 1 without keys (sticky partitioning), adaptive on and off",
@@ -129,6 +186,23 @@ SCENARIOS: dict[int, Scenario] = {
         key_size=0,
     ),
 }
+
+
+def base_client(client: str) -> str:
+    """The client that runs ``client``: itself, or the base of a batch-size variant."""
+    for suffix in BATCH_VARIANTS:
+        if client.endswith(suffix):
+            return client.removesuffix(suffix)
+    return client
+
+
+def variant(client: str, spec: RunSpec) -> tuple[str, RunSpec]:
+    """The client that runs ``client`` and its spec (a name from :data:`BATCH_VARIANTS`:
+    the base client at that batch size)."""
+    for suffix, batch_size in BATCH_VARIANTS.items():
+        if client.endswith(suffix):
+            return client.removesuffix(suffix), replace(spec, batch_size=batch_size)
+    return client, spec
 
 
 def baseline_client(scenario: Scenario) -> str:

@@ -41,13 +41,14 @@ class RunSpec:
     key_size: int  # 0 means null keys
     partitions: int = 6
     acks: str = "1"  # "0", "1" or "all"
-    linger_ms: int = 5
-    batch_size: int = 16384
+    linger_ms: int | None = 5  # None: the client's own default (and so for batch_size)
+    batch_size: int | None = 16384
     compression: str | None = None  # None or a codec name ("lz4", ...)
     idempotent: bool = False
     rate: int = 0  # records/s for the latency scenario; 0 is as fast as possible
     concurrency: int = 0  # concurrent send_and_wait tasks (scenario 4)
     kafka_libs: str | None = None  # directory of Kafka's jars, for the Java client
+    half_repetitive: bool = False  # values half random bytes, half one repeated byte
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))
@@ -56,6 +57,12 @@ class RunSpec:
     def from_json(cls, text: str) -> RunSpec:
         data: dict[str, Any] = json.loads(text)
         return cls(**data)
+
+    def tuning(self, linger: str, batch: str) -> dict[str, int]:
+        """``{linger: linger_ms, batch: batch_size}`` under the client's names for them,
+        leaving out those that are None (the client's own default then applies)."""
+        given = {linger: self.linger_ms, batch: self.batch_size}
+        return {name: value for name, value in given.items() if value is not None}
 
     @property
     def record_bytes(self) -> int:
@@ -84,7 +91,13 @@ class Payloads:
     def __init__(self, spec: RunSpec, seed: int = 7) -> None:
         rng = random.Random(seed)
         letters = bytes(range(65, 91))
-        self.values = [bytes(rng.choices(letters, k=spec.value_size)) for _ in range(_VALUE_POOL)]
+        size = spec.value_size
+        if spec.half_repetitive:  # compresses to about half
+            self.values = [
+                rng.randbytes(size // 2) + b"a" * (size - size // 2) for _ in range(_VALUE_POOL)
+            ]
+        else:
+            self.values = [bytes(rng.choices(letters, k=size)) for _ in range(_VALUE_POOL)]
         self.keys: list[bytes | None] = (
             [rng.randbytes(spec.key_size) for _ in range(_KEY_POOL)]
             if spec.key_size

@@ -18,8 +18,7 @@ def _options(spec: RunSpec) -> dict[str, Any]:
     return {
         "bootstrap_servers": spec.bootstrap,
         "acks": "all" if spec.acks == "all" else int(spec.acks),
-        "linger_ms": spec.linger_ms,
-        "max_batch_size": spec.batch_size,
+        **spec.tuning("linger_ms", "max_batch_size"),
         "compression_type": spec.compression,
         "enable_idempotence": spec.idempotent,
     }

@@ -22,8 +22,7 @@ def _options(name: str, spec: RunSpec) -> dict[str, Any]:
         "partitioner_adaptive_partitioning_enable": name != "aioproducer-uniform",
         "bootstrap_servers": spec.bootstrap,
         "acks": "all" if spec.acks == "all" else int(spec.acks),
-        "linger_ms": spec.linger_ms,
-        "batch_size": spec.batch_size,
+        **spec.tuning("linger_ms", "batch_size"),
         "compression_type": spec.compression,
         "enable_idempotence": spec.idempotent,
     }

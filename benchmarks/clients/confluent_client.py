@@ -32,8 +32,7 @@ def _conf(spec: RunSpec) -> dict[str, Any]:
     return {
         "bootstrap.servers": spec.bootstrap,
         "acks": spec.acks,
-        "linger.ms": spec.linger_ms,
-        "batch.size": spec.batch_size,
+        **spec.tuning("linger.ms", "batch.size"),
         "compression.type": spec.compression or "none",
         "enable.idempotence": spec.idempotent,
     }
