@@ -166,7 +166,7 @@ class RecordAccumulator(BufferMemory):
         if not queue:
             return True
         builder = queue[-1].builder
-        return builder.closed or builder.estimated_size >= self._batch_size
+        return builder.estimated_size >= self._batch_size or builder.closed
 
     # -- buffer memory (the rest is BufferMemory's) ----------------------------------------------
     @property

@@ -218,11 +218,18 @@ def _appended_unkeyed(
         log.exception("the partitioner's on_append raised; the record is queued all the same")
 
 
-def _batches_full(accumulator: RecordAccumulator) -> Callable[[str, int], bool]:
-    """``(topic, partition) -> bool``: no batch of the partition is open for appends."""
+def _batches_full(
+    accumulator: RecordAccumulator, routes: Mapping[str, tuple[TopicInfo, list[TopicPartition]]]
+) -> Callable[[str, int], bool]:
+    """``(topic, partition) -> bool``: no batch of the partition is open for appends. Asked
+    for each record placed while a switch is put off (half of them, or so): the routes'
+    TopicPartitions save making one."""
     last_batch_full = accumulator.last_batch_full
 
     def batches_full(topic: str, partition: int) -> bool:
+        route = routes.get(topic)
+        if route is not None and 0 <= partition < len(route[1]):
+            return last_batch_full(route[1][partition])
         return last_batch_full(TopicPartition(topic, partition))
 
     return batches_full
@@ -466,7 +473,7 @@ class Producer:
         partitioner = self._partitioner
         if not isinstance(partitioner, DefaultPartitioner) or self.config.partitioner is not None:
             return None  # a partitioner of the caller's: left as given
-        partitioner.batches_full = _batches_full(accumulator)
+        partitioner.batches_full = _batches_full(accumulator, self._routes)
         if not self.config.partitioner_adaptive_partitioning_enable:
             return None
         partitioner.load = PartitionLoad(
