@@ -181,6 +181,15 @@ class RecordAccumulator(BufferMemory):
         """The queues of batches, by partition (FastSend appends to their last batch)."""
         return self._batches
 
+    def last_batch_full(self, tp: TopicPartition) -> bool:
+        """``tp`` has no batch open for appends: its queue is empty or its last batch is
+        full (Java's ``allBatchesFull``; the sticky partitioner switches only then)."""
+        queue = self._batches.get(tp)
+        if not queue:
+            return True
+        builder = queue[-1].builder
+        return builder.estimated_size >= self._batch_size or builder.closed
+
     # -- buffer memory (the rest is BufferMemory's) ----------------------------------------------
     @property
     def batch_bytes(self) -> int:

@@ -49,15 +49,19 @@ class PartitionLoad:
     def queue_sizes(self, topic: str, partitions: Sequence[int]) -> tuple[list[int], list[int]]:
         """The ``partitions`` still available and their numbers of queued batches.
 
-        A partition is left out when it has batches queued and its leader has taken none for
-        more than ``availability_timeout_ms`` while it had some ready, as in Java.
+        All of them, with equal sizes, until each has had a batch (Java's rule: until then
+        its accumulator knows nothing of the others). Otherwise a partition is left out when
+        it has batches queued and its leader has taken none for more than
+        ``availability_timeout_ms`` while it had some ready, as in Java.
         """
         batches, timeout = self._batches, self.availability_timeout_ms
         ids: list[int] = []
         sizes: list[int] = []
         for partition in partitions:
             queue = batches.get(TopicPartition(topic, partition))
-            size = len(queue) if queue is not None else 0
+            if queue is None:
+                return list(partitions), [0] * len(partitions)
+            size = len(queue)
             if size and timeout > 0:
                 stats = self._nodes.get(self._leaders.leader(topic, partition))
                 if stats is not None and stats[0] - stats[1] > timeout:

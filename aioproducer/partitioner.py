@@ -19,10 +19,12 @@ handled by the producer and never reaches it)::
         partitioner.on_append(topic, p, appended_bytes, switch_allowed)
 
 Only records without a key are reported, as in Java (every record when the partitioner
-ignores keys). ``switch_allowed`` is False while
-p's open batch still has room: as in Java, the sticky partition then changes only at a
-batch boundary, or in any case once twice ``batch_size`` bytes have gone to it. A custom
-:class:`Partitioner` that needs no feedback implements ``on_append`` as a no-op.
+ignores keys), with the bytes the batch grew by. ``switch_allowed`` is False while p's last
+batch still has room: as in Java, the sticky partition then changes only at a batch
+boundary, or in any case once twice ``batch_size`` bytes have gone to it. A switch so put
+off happens before the next record is placed if p's batches have filled or left meanwhile
+(Java's ``partitionChanged``), when the partitioner is told how through ``batches_full``. A
+custom :class:`Partitioner` that needs no feedback implements ``on_append`` as a no-op.
 
 :func:`murmur2` is this package's C extension when it is built, else the ``murmurhash2``
 package when installed (each used only if it gives Java's results, checked at import), else
@@ -176,10 +178,12 @@ class DefaultPartitioner:
     With ``ignore_keys`` (Java's ``partitioner.ignore.keys``) keyed records are placed as
     if they had none, and must be reported to :meth:`on_append` too. Given a ``load``
     (adaptive partitioning, KIP-794), a new sticky partition is drawn with weights from the
-    queue sizes it reports (see ``_weighted_choice``); else uniformly.
+    queue sizes it reports (see ``_weighted_choice``); else uniformly. ``batches_full``
+    (``(topic, partition) -> bool``: no batch of it open for appends) lets a switch that
+    ``on_append`` put off happen as soon as the sticky partition's batches are full or gone.
     """
 
-    __slots__ = ("_batch_size", "_ignore_keys", "_rng", "_sticky", "load")
+    __slots__ = ("_batch_size", "_ignore_keys", "_rng", "_sticky", "batches_full", "load")
 
     def __init__(
         self,
@@ -188,6 +192,7 @@ class DefaultPartitioner:
         rng: random.Random | None = None,
         ignore_keys: bool = False,
         load: QueueLoad | None = None,
+        batches_full: Callable[[str, int], bool] | None = None,
     ) -> None:
         if batch_size < 1:
             raise ConfigurationError(f"batch_size must be >= 1, not {batch_size}")
@@ -195,6 +200,7 @@ class DefaultPartitioner:
         self._ignore_keys = ignore_keys
         self._rng = rng or random.Random()
         self.load = load
+        self.batches_full = batches_full
         # topic -> [sticky partition, bytes appended to it since it was chosen]
         self._sticky: dict[str, list[int]] = {}
 
@@ -210,11 +216,16 @@ class DefaultPartitioner:
         if key is not None and not self._ignore_keys:
             return partition_for_key(key, len(partitions))
         state = self._sticky.get(topic)
-        if state is None:
-            chosen = self._next_partition(topic, partitions, available)
-            self._sticky[topic] = [chosen, 0]
-            return chosen
-        return state[0]
+        if state is not None:
+            if state[1] < self._batch_size:
+                return state[0]
+            # a switch put off until the batch filled (Java's partitionChanged)
+            full = self.batches_full
+            if full is None or not full(topic, state[0]):
+                return state[0]
+        chosen = self._next_partition(topic, partitions, available)
+        self._sticky[topic] = [chosen, 0]
+        return chosen
 
     def _next_partition(
         self, topic: str, partitions: Sequence[int], available: Sequence[int]

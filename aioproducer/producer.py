@@ -238,6 +238,23 @@ def _appended_unkeyed(  # noqa: PLR0917
         logger.exception("the partitioner's on_append raised; the record is queued all the same")
 
 
+def _batches_full(
+    accumulator: RecordAccumulator, routes: Mapping[str, tuple[TopicInfo, list[TopicPartition]]]
+) -> Callable[[str, int], bool]:
+    """``(topic, partition) -> bool``: no batch of the partition is open for appends. Asked
+    for each record placed while a switch is put off (half of them, or so): the routes'
+    TopicPartitions save making one."""
+    last_batch_full = accumulator.last_batch_full
+
+    def batches_full(topic: str, partition: int) -> bool:
+        route = routes.get(topic)
+        if route is not None and 0 <= partition < len(route[1]):
+            return last_batch_full(route[1][partition])
+        return last_batch_full(TopicPartition(topic, partition))
+
+    return batches_full
+
+
 def _check_headers(headers: object) -> list[Header]:
     if isinstance(headers, (str, bytes)) or not isinstance(headers, Iterable):
         raise SerializationError(
@@ -552,10 +569,12 @@ class Producer:
         self._install_fast_send()
 
     def _adapt(self, accumulator: RecordAccumulator, cluster: Cluster) -> PartitionLoad | None:
-        """Adaptive sticky partitioning: the default partitioner reads queue sizes (KIP-794)."""
+        """The default partitioner learns when its partition's batches are full (to switch
+        then, as Java) and, adaptive (KIP-794), reads queue sizes."""
         partitioner = self._partitioner
         if not isinstance(partitioner, DefaultPartitioner) or self.config.partitioner is not None:
             return None  # a partitioner of the caller's: left as given
+        partitioner.batches_full = _batches_full(accumulator, self._routes)
         if not self.config.partitioner_adaptive_partitioning_enable:
             return None
         partitioner.load = PartitionLoad(
@@ -920,19 +939,33 @@ class Producer:
         assert accumulator is not None
         if not accumulator.has_room(size, held):
             return size
-        result = accumulator.append(
-            tps[partition], timestamp_ms, key_bytes, value_bytes, header_list, completion
-        )
-        if result is _APPENDED:
-            if key_bytes is None or self._keys_ignored:
-                _appended_unkeyed(self._partitioner, topic, partition, size, False, self._log)
-            return 0
-        # The other results: BATCH_FULL, NEW_BATCH, or both (constants: compared by identity).
-        if key_bytes is None or self._keys_ignored:
-            _appended_unkeyed(
-                self._partitioner, topic, partition, size, result is not _OPENED, self._log
+        tp = tps[partition]
+        if key_bytes is not None and not self._keys_ignored:
+            result = accumulator.append(
+                tp, timestamp_ms, key_bytes, value_bytes, header_list, completion
             )
-        self._wakeup_for(tps[partition])
+            if result is _APPENDED:
+                return 0
+        else:  # the sticky partitioner counts the bytes the batch grew by, as Java does
+            used = accumulator.used_bytes
+            result = accumulator.append(
+                tp, timestamp_ms, key_bytes, value_bytes, header_list, completion
+            )
+            # It may switch only once the partition's last batch is full (Java's
+            # allBatchesFull); APPENDED and NEW_BATCH say that it is not.
+            full = result is not _APPENDED and result is not _OPENED
+            _appended_unkeyed(
+                self._partitioner,
+                topic,
+                partition,
+                accumulator.used_bytes - used,
+                full and accumulator.last_batch_full(tp),
+                self._log,
+            )
+            if result is _APPENDED:
+                return 0
+        # The other results: BATCH_FULL, NEW_BATCH, or both (constants: compared by identity).
+        self._wakeup_for(tp)
         return _FILLED if result is _OPENED_FULL else 0
 
     def _open_batch(

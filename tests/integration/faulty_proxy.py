@@ -16,7 +16,8 @@ same faults for the same traffic (the broker's and the client's timing still var
 It counts the requests it forwards by API key (:attr:`FaultyProxy.requests`), and keeps the
 frames of those whose keys it is told to ``record``, with when they passed.
 :func:`proxied_cluster` starts a one-broker cluster that advertises the proxy, so that every
-connection a client opens goes through it.
+connection a client opens goes through it; :func:`proxied_brokers` does so for a cluster of
+several brokers, with a proxy each.
 """
 
 from __future__ import annotations
@@ -29,12 +30,14 @@ import socket
 import struct
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncIterator, Collection, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from aioproducer.testing import LocalKafkaCluster, free_port
+from aioproducer.testing.cluster import BrokerNode
 
-__all__ = ["Chaos", "FaultyProxy", "proxied_cluster"]
+__all__ = ["Chaos", "FaultyProxy", "proxied_brokers", "proxied_cluster"]
 
 log = logging.getLogger("faulty_proxy")
 
@@ -309,26 +312,51 @@ class FaultyProxy:
                 return
 
 
+class _ProxiedCluster(LocalKafkaCluster):
+    """A cluster whose node ``i`` advertises ``proxy_ports[i]`` for PLAINTEXT, so clients
+    (and the brokers' own replication) reach it only through the proxy on that port."""
+
+    def __init__(self, brokers: int, proxy_ports: Mapping[int, int]) -> None:
+        super().__init__(brokers)
+        self.proxy_ports = dict(proxy_ports)
+
+    def _mode_properties(self, node: BrokerNode) -> dict[str, str]:
+        settings = super()._mode_properties(node)
+        settings["advertised.listeners"] = f"PLAINTEXT://127.0.0.1:{self.proxy_ports[node.node_id]}"
+        return settings
+
+
+@contextlib.asynccontextmanager
+async def proxied_brokers(
+    brokers: int, **proxy_options: Any
+) -> AsyncIterator[tuple[LocalKafkaCluster, list[FaultyProxy]]]:
+    """A new cluster of ``brokers`` KRaft nodes, each behind its own FaultyProxy (given
+    ``proxy_options``; the list is in node order), which its Metadata names, so every
+    connection a client opens goes through the proxy of the broker it reaches. A proxy may
+    be stopped and started again (the broker then looks down to clients, not to Kafka)."""
+    ports = {node_id: free_port() for node_id in range(1, brokers + 1)}
+    cluster = _ProxiedCluster(brokers, ports)
+    proxies = [
+        FaultyProxy(ports[node.node_id], node.port, **proxy_options) for node in cluster.nodes
+    ]
+    for proxy in proxies:
+        await proxy.start()
+    await asyncio.to_thread(cluster.start)
+    try:
+        yield cluster, proxies
+    finally:
+        for proxy in proxies:
+            await proxy.stop()
+        await asyncio.to_thread(cluster.stop)
+
+
 @contextlib.asynccontextmanager
 async def proxied_cluster(
     *, drop_every: int = 0, stall_every: int = 0, record: Collection[int] = ()
 ) -> AsyncIterator[tuple[LocalKafkaCluster, FaultyProxy]]:
     """A new one-broker cluster that advertises a FaultyProxy in front of itself, so a
     client reaches the broker only through the proxy (Metadata names the proxy's port)."""
-    proxy_port = free_port()
-    cluster = LocalKafkaCluster(1)
-    cluster.broker_config["advertised.listeners"] = f"PLAINTEXT://127.0.0.1:{proxy_port}"
-    proxy = FaultyProxy(
-        proxy_port,
-        cluster.nodes[0].port,
-        drop_every=drop_every,
-        stall_every=stall_every,
-        record=record,
-    )
-    await proxy.start()
-    await asyncio.to_thread(cluster.start)
-    try:
+    async with proxied_brokers(
+        1, drop_every=drop_every, stall_every=stall_every, record=record
+    ) as (cluster, [proxy]):
         yield cluster, proxy
-    finally:
-        await proxy.stop()
-        await asyncio.to_thread(cluster.stop)

@@ -3,12 +3,15 @@ adaptive sticky choice (no broker: given partitions, available lists and queue s
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import random
 from collections import Counter, deque
 from collections.abc import Sequence
 
 import pytest
 
+from aioproducer import Producer
 from aioproducer.config import ProducerConfig
 from aioproducer.errors import ConfigurationError
 from aioproducer.metadata import TopicPartition
@@ -19,6 +22,7 @@ from aioproducer.partitioner import (
     RoundRobinPartitioner,
     _weighted_choice,
 )
+from aioproducer.testing import FakeBroker
 
 ALL = range(6)
 
@@ -219,9 +223,22 @@ def _queues(sizes: dict[int, int]) -> dict[TopicPartition, deque[object]]:
 
 
 def test_partition_load_counts_queued_batches() -> None:
-    load = PartitionLoad(_queues({0: 3, 2: 1, 5: 0}), Leaders())
-    assert load.queue_sizes("t", [0, 1, 2, 5]) == ([0, 1, 2, 5], [3, 0, 1, 0])
+    queues = _queues({0: 3, 2: 1, 5: 0})
+    load = PartitionLoad(queues, Leaders())
+    assert load.queue_sizes("t", [0, 2, 5]) == ([0, 2, 5], [3, 1, 0])
     assert load.queue_sizes("other", [0]) == ([0], [0])
+
+
+def test_partition_load_is_uniform_until_every_partition_had_a_batch() -> None:
+    # Java's partitionReady: no load stats (so no weights and nothing left out) until the
+    # accumulator has a queue for every partition of the topic
+    queues = _queues({0: 3, 2: 1, 5: 0})
+    load = PartitionLoad(queues, Leaders(), availability_timeout_ms=1)
+    load.node_polled(100, 0, can_drain=False)
+    load.node_polled(100, 10, can_drain=False)  # broker 100 (partitions 0, 2) is late
+    assert load.queue_sizes("t", [0, 1, 2, 5]) == ([0, 1, 2, 5], [0, 0, 0, 0])
+    queues[TopicPartition("t", 1)] = deque([0, 1])
+    assert load.queue_sizes("t", [0, 1, 2, 5]) == ([1, 5], [2, 0])  # 0 and 2 left out
 
 
 def test_availability_timeout_leaves_out_a_broker_that_takes_nothing() -> None:
@@ -288,3 +305,55 @@ def test_adaptive_settings() -> None:
 def test_adaptive_settings_refused(options: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigurationError, match=message):
         ProducerConfig(**options)  # type: ignore[arg-type]
+
+
+# -- when the sticky partition switches (Java's updatePartitionInfo and partitionChanged) -------
+def test_a_put_off_switch_happens_once_the_batches_are_full() -> None:
+    asked: list[tuple[str, int]] = []
+    full = False
+
+    def batches_full(topic: str, partition: int) -> bool:
+        asked.append((topic, partition))
+        return full
+
+    partitioner = DefaultPartitioner(
+        batch_size=1000, rng=random.Random(14), batches_full=batches_full
+    )
+    sticky = partitioner.partition("t", None, b"v", ALL, ALL)
+    partitioner.on_append("t", sticky, 999, switch_allowed=False)
+    assert partitioner.partition("t", None, b"v", ALL, ALL) == sticky
+    assert asked == []  # not asked before batch_size bytes went to the partition
+    partitioner.on_append("t", sticky, 200, switch_allowed=False)  # the batch still has room
+    assert partitioner.partition("t", None, b"v", ALL, ALL) == sticky
+    assert asked == [("t", sticky)]
+    full = True  # it filled up, or the sender took it: the next record draws anew
+    partitioner.partition("t", None, b"v", ALL, ALL)
+    assert partitioner.sticky_partition("t") is not None
+    partitioner.on_append("t", partitioner.sticky_partition("t") or 0, 10, switch_allowed=False)
+    partitioner.partition("t", None, b"v", ALL, ALL)
+    assert len(asked) == 2  # the new partition has 10 bytes: nothing to ask
+
+
+@pytest.mark.parametrize("value_size", [10, 300])
+async def test_sticky_runs_fill_whole_batches(value_size: int) -> None:
+    """A run of null-key records on one partition fills its batch before the switch: the
+    partitioner counts the bytes each record added (not the producer's bound on a record,
+    82 bytes more), and switches only once the last batch is full, as Java does. A batch
+    counts as full once a record did not fit (when records do not fill batch_size exactly),
+    so, as in Java, a run mostly fills two batches and opens a third, which takes it to
+    2 * batch_size."""
+    batch_size, count = 1024, 3_000
+    async with asyncio.timeout(20), FakeBroker(nodes=2) as broker:
+        broker.create_topic("t", partitions=4)
+        async with Producer(
+            bootstrap_servers=broker.bootstrap_servers, batch_size=batch_size, linger_ms=5_000
+        ) as producer:
+            futures = [await producer.send("t", b"v" * value_size) for _ in range(count)]
+            await producer.flush()
+            placed = [md.partition for md in await asyncio.gather(*futures)]
+        runs = [len(list(run)) for _, run in itertools.groupby(placed)]
+        per_batch = max(len(batch.records) for p in range(4) for batch in broker.batches("t", p))
+        assert (per_batch + 1) * (value_size + 8) > batch_size - 61  # batches are full
+        assert sum(runs) == count
+        # (a run may end sooner when the sender took its batches: then it switches at once)
+        assert min(runs[:-1]) > per_batch, runs  # before the fix: 12 to 46, not even one
