@@ -115,6 +115,8 @@ class BufferMemory:
         caller must :meth:`leave` the line whatever happens."""
         if nbytes > self._buffer_memory:  # it would hold the line forever
             raise ValueError(f"{nbytes} bytes wanted, more than buffer_memory holds")
+        if nbytes < 1:  # a grant of 0 could not be told from none (``held`` 0)
+            raise ValueError(f"{nbytes} bytes wanted: a waiter waits for at least 1")
         waiter = MemoryWaiter(nbytes, wake)
         if first:
             self._line.appendleft(waiter)

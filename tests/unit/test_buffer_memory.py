@@ -230,6 +230,15 @@ ops = st.lists(
 )
 
 
+def test_a_waiter_waits_for_at_least_one_byte() -> None:
+    """A grant of 0 bytes could not be told from no grant (``held`` 0): refused."""
+    memory = BufferMemory(10)
+    for nbytes in (0, -1):
+        with pytest.raises(ValueError, match="at least 1"):
+            memory.wait_for_memory(nbytes, lambda: None)
+    assert memory.memory_waiters == 0
+
+
 @settings(max_examples=300, deadline=None)
 @given(ops=ops, buffer_memory=st.integers(1, 1000))
 def test_grants_keep_order_and_never_overcommit(
@@ -247,7 +256,7 @@ def test_grants_keep_order_and_never_overcommit(
         if op == "wait":
             line.insert(0 if flag else len(line), step)
             waiters[step] = memory.wait_for_memory(
-                number % (buffer_memory + 1), functools.partial(woken.append, step), first=flag
+                1 + number % buffer_memory, functools.partial(woken.append, step), first=flag
             )
         elif op == "free":
             memory.free(min(number, memory.used_bytes))
