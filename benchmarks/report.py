@@ -149,19 +149,20 @@ per client, clients interleaved, after one run per scenario that is not counted 
 the broker up).
 
 - Machine: {machine["cpu"]}, {machine["cores"]} cores, {ram} GiB RAM, {machine["os"]}
-- Python {machine["python"]}; Kafka {machine["kafka"]}, one local broker; {machine["java"]}
+- Python {machine["python"]}; Kafka {machine["kafka"]}, one local broker (three in scenario \
+6); {machine["java"]}
 - Clients: {clients}
 
 ![benchmark chart]({png_name})
 
 How it is measured: every client run is its own worker process writing to a fresh 6-partition
-topic; msgs/s and MB/s (key + value bytes) run from the first send to the last acknowledgement;
-CPU is the worker's user + system time (all threads) for the run, per million records; peak
-RSS is the worker's peak resident set (`VmHWM`; the JVM's own for Java). Every run's record
-count is checked against the topic: read back in full with confluent-kafka's consumer in the
-first run of each client and scenario, by offsets in the others. Ratios divide each client's
-median by the first client's median (msgs/s; p99 latency in scenario 3, where lower is
-better).
+topic (scenario 6: 12 partitions, replication factor 3); msgs/s and MB/s (key + value bytes)
+run from the first send to the last acknowledgement; CPU is the worker's user + system time
+(all threads) for the run, per million records; peak RSS is the worker's peak resident set
+(`VmHWM`; the JVM's own for Java). Every run's record count is checked against the topic:
+read back in full with confluent-kafka's consumer in the first run of each client and
+scenario, by offsets in the others. Ratios divide each client's median by the first client's
+median (msgs/s; p99 latency in scenario 3, where lower is better).
 
 `asyncio-floor` in scenarios 1 and 2 is not a client: it runs the same workload (`await send()`
 per record, one asyncio future each, all gathered) around a `send` that does no Kafka work and

@@ -88,7 +88,7 @@ async def transactions(
     spec: RunSpec, send: SendFn, transaction: Callable[[], AbstractAsyncContextManager[Any]]
 ) -> Outcome:
     """``async with transaction()`` around each ``spec.transaction_records`` sends; its
-    commit at the end returns once every record of it is acknowledged (scenario 6)."""
+    commit at the end returns once every record of it is acknowledged (scenario 8)."""
     acked = 0
     started = time.perf_counter()
     for records in spec.transactions():

@@ -1,5 +1,5 @@
 """confluent-kafka (librdkafka): the asyncio AIOProducer, and the synchronous Producer (in
-scenario 6 a transactional one: begin_transaction, produce, commit_transaction).
+scenario 8 a transactional one: begin_transaction, produce, commit_transaction).
 
 The synchronous producer has no tasks to run concurrently, so scenario 4 is adapted to it:
 a window of ``concurrency`` records outstanding at a time, which is what 1,000 tasks each
@@ -33,8 +33,7 @@ def _conf(spec: RunSpec) -> dict[str, Any]:
     return {
         "bootstrap.servers": spec.bootstrap,
         "acks": spec.acks,
-        "linger.ms": spec.linger_ms,
-        "batch.size": spec.batch_size,
+        **spec.tuning("linger.ms", "batch.size"),
         "compression.type": spec.compression or "none",
         "enable.idempotence": spec.idempotent,
     }

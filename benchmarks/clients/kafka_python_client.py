@@ -27,8 +27,7 @@ def run(name: str, spec: RunSpec) -> Outcome:
     producer = KafkaProducer(
         bootstrap_servers=spec.bootstrap,
         acks="all" if spec.acks == "all" else int(spec.acks),
-        linger_ms=spec.linger_ms,
-        batch_size=spec.batch_size,
+        **spec.tuning("linger_ms", "batch_size"),
         compression_type=spec.compression,
         enable_idempotence=spec.idempotent,
     )
