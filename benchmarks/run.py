@@ -259,7 +259,8 @@ def _line(result: dict[str, Any]) -> str:
         f"{result['msgs_per_s']:>11,.0f} msg/s {result['mb_per_s']:7.1f} MB/s "
         f"cpu {result['cpu_s_per_million']:6.1f} s/M rss {result['peak_rss_mb']:6.0f} MB"
     )
-    if result.get("scenario") == 3 and latency:
+    scenario = SCENARIOS.get(result.get("scenario", 0))
+    if scenario is not None and (scenario.latency or scenario.ack_latency) and "p99" in latency:
         text += f" p99 {latency['p99']:.2f} ms"
     return text + f" [{result.get('verified')}]"
 
@@ -310,6 +311,7 @@ def summarize(
         "title": scenario.title,
         "baseline": baseline_client(scenario),
         "ratio_of": "p99 latency" if scenario.latency else "msgs/s",
+        "ack_latency": scenario.ack_latency,
         "rows": rows,
     }
 

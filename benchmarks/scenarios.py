@@ -72,6 +72,7 @@ class Scenario:
     topic_config: tuple[tuple[str, str], ...] = ()
     client_defaults: bool = False  # linger and batch size: each client's own default
     half_repetitive: bool = False
+    ack_latency: bool = False  # throughput first, and send->ack latency per record beside it
     transaction_records: int = 0  # records per transaction; 0 is no transactions
     secure: bool = False  # needs the harness's secure broker (SASL_SSL listener)
 
@@ -92,6 +93,7 @@ class Scenario:
             batch_size=None if self.client_defaults else 16384,
             partitions=self.partitions,
             half_repetitive=self.half_repetitive,
+            ack_latency=self.ack_latency,
             compression=self.compression,
             idempotent=self.idempotent,
             rate=self.rate,
@@ -186,6 +188,7 @@ SCENARIOS: dict[int, Scenario] = {
         topic_config=(("min.insync.replicas", "2"),),
         client_defaults=True,
         half_repetitive=True,
+        ack_latency=True,
     ),
     7: Scenario(
         7,

@@ -50,6 +50,7 @@ class RunSpec:
     transaction_records: int = 0  # records per transaction (scenario 8); 0 is no transactions
     kafka_libs: str | None = None  # directory of Kafka's jars, for the Java client
     half_repetitive: bool = False  # values half random bytes, half one repeated byte
+    ack_latency: bool = False  # a throughput run that also times send->ack per record
     sasl_ssl: dict[str, str] | None = None  # SASL_SSL: cafile, mechanism, username, password
 
     def to_json(self) -> str:
