@@ -13,7 +13,7 @@ from typing import Final
 
 from benchmarks.clients import MODULES
 from benchmarks.run import Options, command_line, main
-from benchmarks.scenarios import SCENARIOS
+from benchmarks.scenarios import SCENARIOS, base_client
 
 DEFAULT_REPEATS: Final = 5
 """Repetitions per client and scenario. On this kind of machine (a shared VM), a CPU-bound
@@ -34,7 +34,7 @@ def _scenarios(text: str) -> tuple[int, ...]:
 
 def _clients(text: str) -> tuple[str, ...]:
     names = tuple(part.strip() for part in text.split(",") if part.strip())
-    unknown = [n for n in names if n not in MODULES]
+    unknown = [n for n in names if base_client(n) not in MODULES]
     if unknown:
         raise argparse.ArgumentTypeError(f"unknown clients {unknown}; known: {', '.join(MODULES)}")
     return names

@@ -24,7 +24,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from benchmarks.run import ROOT, broker, create_topic, delete_topic, for_client
-from benchmarks.scenarios import SCENARIOS
+from benchmarks.scenarios import SCENARIOS, variant
 
 __all__ = ["GROUPS", "group_samples", "main"]
 
@@ -91,13 +91,16 @@ def main(argv: list[str] | None = None) -> int:
     scenario = SCENARIOS[args.scenario]
     if args.client not in scenario.clients:
         parser.error(f"scenario {scenario.number} runs {', '.join(scenario.clients)}")
-    with broker(scenario.secure) as (bootstrap, _, sasl_ssl), tempfile.TemporaryDirectory() as work:
-        worker = [sys.executable, "-m", "benchmarks.worker", args.client]
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    with (
+        broker(scenario.brokers, scenario.secure) as (bootstrap, _, sasl_ssl),
+        tempfile.TemporaryDirectory() as work,
+    ):
         topic = f"profile-s{scenario.number}-{uuid.uuid4().hex[:8]}"
-        create_topic(bootstrap, topic, 6)
-        spec = scenario.spec(bootstrap, topic, quick=False, kafka_libs=None)
-        spec = for_client(args.client, spec, sasl_ssl)
+        spec = for_client(args.client, scenario.spec(bootstrap, topic, False, None), sasl_ssl)
+        client, spec = variant(args.client, spec)
+        worker = [sys.executable, "-m", "benchmarks.worker", client]
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        create_topic(bootstrap, topic, scenario)
         if args.records:
             spec = replace(spec, records=args.records)
         # one run unprofiled first, so that the broker's JIT is warm for the profiled one
@@ -110,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         delete_topic(bootstrap, topic)
         topic = f"{topic}-profiled"
-        create_topic(bootstrap, topic, 6)
+        create_topic(bootstrap, topic, scenario)
         spec = replace(spec, topic=topic)
         raw = Path(work) / "samples.txt"
         command = [_py_spy(), "record", "-r", str(args.rate), "-f", "raw", "-o", str(raw), "--"]

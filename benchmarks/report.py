@@ -87,6 +87,9 @@ def _scenario_table(scenario: dict[str, Any]) -> str:
     head = ["client", "msgs/s", "MB/s", "CPU s per M msgs", "peak RSS MB"]
     if latency:
         head += ["p50 ms", "p99 ms", "p99.9 ms", "max ms"]
+    p99_beside = not latency and bool(scenario.get("ack_latency"))
+    if p99_beside:
+        head += ["p99 send->ack ms"]
     head += [f"{scenario['ratio_of']} vs {scenario['baseline']}", "runs ok"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     notes: list[str] = []
@@ -108,6 +111,8 @@ def _scenario_table(scenario: dict[str, Any]) -> str:
                 cells += [
                     _num(row["latency_ms"].get(q), ".2f") for q in ("p50", "p99", "p99.9", "max")
                 ]
+            if p99_beside:
+                cells.append(_num(row["latency_ms"].get("p99"), ",.0f"))
             ratio = row["ratio"]
             cells += [
                 "-" if ratio is None else f"{ratio:.2f}x",
@@ -149,19 +154,25 @@ per client, clients interleaved, after one run per scenario that is not counted 
 the broker up).
 
 - Machine: {machine["cpu"]}, {machine["cores"]} cores, {ram} GiB RAM, {machine["os"]}
-- Python {machine["python"]}; Kafka {machine["kafka"]}, one local broker; {machine["java"]}
+- Python {machine["python"]}; Kafka {machine["kafka"]}, one local broker (three in scenario \
+6); {machine["java"]}
 - Clients: {clients}
 
 ![benchmark chart]({png_name})
 
 How it is measured: every client run is its own worker process writing to a fresh 6-partition
-topic; msgs/s and MB/s (key + value bytes) run from the first send to the last acknowledgement;
-CPU is the worker's user + system time (all threads) for the run, per million records; peak
-RSS is the worker's peak resident set (`VmHWM`; the JVM's own for Java). Every run's record
-count is checked against the topic: read back in full with confluent-kafka's consumer in the
-first run of each client and scenario, by offsets in the others. Ratios divide each client's
-median by the first client's median (msgs/s; p99 latency in scenario 3, where lower is
-better).
+topic (scenario 6: 12 partitions, replication factor 3); msgs/s and MB/s (key + value bytes)
+run from the first send to the last acknowledgement; CPU is the worker's user + system time
+(all threads) for the run, per million records; peak RSS is the worker's peak resident set
+(`VmHWM`; the JVM's own for Java). Every run's record count is checked against the topic:
+read back in full with confluent-kafka's consumer in the first run of each client and
+scenario, by offsets in the others. Ratios divide each client's median by the first client's
+median (msgs/s; p99 latency in scenario 3, where lower is better). Scenario 6's p99
+send->ack column times each record from its send call to its acknowledgement while records
+are sent as fast as the client takes them, so it is mostly the time a record waits in the
+client's buffer behind those before it (a measure of how much the client queues, not of its
+latency at a moderate rate); Java's is ProducerPerformance's own, and confluent-aio's includes
+the benchmark's 1,000-record Python-side buffer.
 
 `asyncio-floor` in scenarios 1 and 2 is not a client: it runs the same workload (`await send()`
 per record, one asyncio future each, all gathered) around a `send` that does no Kafka work and

@@ -28,7 +28,7 @@ from typing import Any
 
 from benchmarks import report
 from benchmarks.clients import NO_KAFKA
-from benchmarks.scenarios import SCENARIOS, SECURE_CLIENTS, Scenario, baseline_client
+from benchmarks.scenarios import SCENARIOS, SECURE_CLIENTS, Scenario, baseline_client, variant
 from benchmarks.workload import RunSpec
 
 __all__ = ["Options", "main"]
@@ -59,22 +59,29 @@ AGAINST_PREFIX = "aioproducer@"
 
 # -- the broker ------------------------------------------------------------------------------
 @contextlib.contextmanager
-def broker(secure: bool = False) -> Iterator[tuple[str, str, dict[str, str] | None]]:
-    """(bootstrap servers, Kafka version, SASL_SSL settings): $KAFKA_BOOTSTRAP_SERVERS or a
-    local broker; with ``secure``, always a local one with the harness's secure listeners
-    (the SASL_SSL settings are then those of its SASL_SSL listener and user alice)."""
+def broker(
+    brokers: int = 1, secure: bool = False
+) -> Iterator[tuple[str, str, dict[str, str] | None]]:
+    """(bootstrap servers, Kafka version, SASL_SSL settings): $KAFKA_BOOTSTRAP_SERVERS (for
+    one broker) or a local cluster of ``brokers``; with ``secure``, always a local broker with
+    the harness's secure listeners (the SASL_SSL settings are then those of its SASL_SSL
+    listener and user alice; the secure cluster has one broker)."""
+    if secure and brokers != 1:
+        raise ValueError("the secure cluster has one broker")
     external = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-    if external and not secure:
+    if external and brokers == 1 and not secure:
         yield external, "external cluster (version not probed)", None
         return
     from aioproducer.testing import LocalKafkaCluster  # noqa: PLC0415
     from aioproducer.testing.security import secure_cluster, secure_setup  # noqa: PLC0415
 
-    print(f"starting a local Kafka broker{' with TLS and SASL' if secure else ''} ...", flush=True)
+    tls = " with TLS and SASL" if secure else ""
+    print(f"starting a local Kafka cluster of {brokers} broker(s){tls} ...", flush=True)
     with tempfile.TemporaryDirectory(prefix="aioproducer-benchmarks-kafka-") as workdir:
-        cluster = (
-            secure_cluster(Path(workdir), heap="1g") if secure else LocalKafkaCluster(1, heap="1g")
-        )
+        if secure:
+            cluster = secure_cluster(Path(workdir), heap="1g")
+        else:
+            cluster = LocalKafkaCluster(brokers, heap="1g" if brokers == 1 else "512m")
         try:
             cluster.start()
             sasl_ssl = None
@@ -103,11 +110,12 @@ def _kafka_libs() -> str | None:
         return None
 
 
-def create_topic(bootstrap: str, name: str, partitions: int) -> None:
+def create_topic(bootstrap: str, name: str, scenario: Scenario) -> None:
     from aioproducer.testing import AdminClient  # noqa: PLC0415
 
+    partitions = scenario.partitions
     with AdminClient(bootstrap.split(",", maxsplit=1)[0]) as admin:
-        admin.create_topic(name, partitions, 1, {})
+        admin.create_topic(name, partitions, scenario.replication, dict(scenario.topic_config))
         admin.wait_for_leaders(name, partitions)
 
 
@@ -251,7 +259,8 @@ def _line(result: dict[str, Any]) -> str:
         f"{result['msgs_per_s']:>11,.0f} msg/s {result['mb_per_s']:7.1f} MB/s "
         f"cpu {result['cpu_s_per_million']:6.1f} s/M rss {result['peak_rss_mb']:6.0f} MB"
     )
-    if result.get("scenario") == 3 and latency:
+    scenario = SCENARIOS.get(result.get("scenario", 0))
+    if scenario is not None and (scenario.latency or scenario.ack_latency) and "p99" in latency:
         text += f" p99 {latency['p99']:.2f} ms"
     return text + f" [{result.get('verified')}]"
 
@@ -302,6 +311,7 @@ def summarize(
         "title": scenario.title,
         "baseline": baseline_client(scenario),
         "ratio_of": "p99 latency" if scenario.latency else "msgs/s",
+        "ack_latency": scenario.ack_latency,
         "rows": rows,
     }
 
@@ -323,8 +333,9 @@ def run_once(
     topic = f"bench-s{scenario.number}-{name.replace('@', '-at-')}-{uuid.uuid4().hex[:8]}"
     quick = options.quick or (warm_up and bool(scenario.rate))
     spec = for_client(client, scenario.spec(bootstrap, topic, quick, libs), options.sasl_ssl)
+    worker, spec = variant(client, spec)
     try:
-        create_topic(bootstrap, topic, spec.partitions)
+        create_topic(bootstrap, topic, scenario)
     except Exception as exc:
         result: dict[str, Any] = {
             "ok": False,
@@ -335,7 +346,7 @@ def run_once(
             assert options.against_source is not None
             result = run_worker("aioproducer", spec, options.timeout, options.against_source)
         else:
-            result = run_worker(client, spec, options.timeout, options.source)
+            result = run_worker(worker, spec, options.timeout, options.source)
         if warm_up:
             if result.get("ok"):
                 result["verified"] = "not counted"
@@ -404,17 +415,29 @@ def run(options: Options) -> dict[str, Any]:
     all_runs: list[dict[str, Any]] = []
     summaries: list[dict[str, Any]] = []
     libs = _kafka_libs()
+    # the one-broker cluster has the secure listeners when a scenario needs them
     secure = any(SCENARIOS[number].secure for number in options.scenarios)
     with contextlib.ExitStack() as stack:
-        bootstrap, kafka_version, sasl_ssl = stack.enter_context(broker(secure))
+        clusters: dict[int, tuple[str, str, dict[str, str] | None]] = {}  # brokers -> broker()
+
+        def cluster(brokers: int) -> tuple[str, str, dict[str, str] | None]:
+            if brokers not in clusters:
+                clusters[brokers] = stack.enter_context(broker(brokers, secure and brokers == 1))
+            return clusters[brokers]
+
+        bootstrap, kafka_version, _ = cluster(
+            SCENARIOS[options.scenarios[0]].brokers if options.scenarios else 1
+        )
         source = stack.enter_context(source_snapshot())
         against = None
         if options.against is not None:
             against = stack.enter_context(revision_snapshot(options.against, source))
         print(f"broker: {bootstrap} (Kafka {kafka_version})", flush=True)
-        options = replace(options, source=source, against_source=against, sasl_ssl=sasl_ssl)
+        options = replace(options, source=source, against_source=against)
         for number in options.scenarios:
-            runs, summary = run_scenario(SCENARIOS[number], bootstrap, libs, options)
+            bootstrap, _, sasl_ssl = cluster(SCENARIOS[number].brokers)
+            scenario_options = replace(options, sasl_ssl=sasl_ssl)
+            runs, summary = run_scenario(SCENARIOS[number], bootstrap, libs, scenario_options)
             all_runs.extend(runs)
             summaries.append(summary)
     return {

@@ -1,18 +1,32 @@
-"""The scenarios of the benchmark (issue 6; 6 is issue 19's transactions, 7 issue 18's TLS)
-and the clients that take part in each."""
+"""The scenarios of the benchmark (issue 6; 6 is issue 24's production shape, 7 issue 21's
+null keys, 8 issue 19's transactions, 9 issue 18's TLS) and the clients that take part in each."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from benchmarks.workload import RunSpec
 
-__all__ = ["CLIENT_LABELS", "SCENARIOS", "SECURE_CLIENTS", "Scenario", "baseline_client"]
+__all__ = [
+    "BATCH_VARIANTS",
+    "CLIENT_LABELS",
+    "SCENARIOS",
+    "SECURE_CLIENTS",
+    "Scenario",
+    "base_client",
+    "baseline_client",
+    "variant",
+]
+
+#: A client name's suffix -> the batch size that client variant runs with (scenario 6: the
+#: same batch size for every client, beside each client's default).
+BATCH_VARIANTS: dict[str, int] = {"-16k": 16 * 1024, "-1m": 1024 * 1024}
 
 #: Client name -> what it is, for the tables.
 CLIENT_LABELS: dict[str, str] = {
     "aioproducer": "aioproducer: await send(), futures gathered",
     "aioproducer-bulk": "aioproducer: bulk path",
+    "aioproducer-uniform": "aioproducer as above, adaptive partitioning off (uniform sticky)",
     "aiokafka": "aiokafka: await send(), futures gathered",
     "aiokafka-batch": "aiokafka: create_batch()/send_batch()",
     "confluent-aio": "confluent-kafka AIOProducer",
@@ -21,11 +35,16 @@ CLIENT_LABELS: dict[str, str] = {
     "kafka-python": "kafka-python KafkaProducer",
     "java": "Java ProducerPerformance (ceiling)",
     "asyncio-floor": "asyncio floor: the workload alone with asyncio futures, no Kafka",
+    "aioproducer-1m": "aioproducer, batch_size 1 MiB (scenario 6)",
+    "aiokafka-1m": "aiokafka, max_batch_size 1 MiB (scenario 6)",
+    "confluent-sync-16k": "confluent-kafka Producer, batch.size 16 KiB (scenario 6)",
+    "confluent-sync-1m": "confluent-kafka Producer, batch.size 1 MiB (scenario 6)",
+    "java-1m": "Java ProducerPerformance, batch.size 1 MiB (scenario 6)",
     "aioproducer-tls": "aioproducer over SASL_SSL (TLS + SCRAM-SHA-256)",
     "aiokafka-tls": "aiokafka over SASL_SSL (TLS + SCRAM-SHA-256)",
 }
 
-#: Clients that connect to the secure broker's SASL_SSL listener (scenario 7).
+#: Clients that connect to the secure broker's SASL_SSL listener (scenario 9).
 SECURE_CLIENTS: frozenset[str] = frozenset({"aioproducer-tls", "aiokafka-tls"})
 
 
@@ -47,6 +66,13 @@ class Scenario:
     quick_seconds: int = 0
     concurrency: int = 0
     latency: bool = False  # report percentiles rather than throughput first
+    brokers: int = 1  # a local cluster of this many brokers (all scenarios of 1 share one)
+    replication: int = 1
+    partitions: int = 6
+    topic_config: tuple[tuple[str, str], ...] = ()
+    client_defaults: bool = False  # linger and batch size: each client's own default
+    half_repetitive: bool = False
+    ack_latency: bool = False  # throughput first, and send->ack latency per record beside it
     transaction_records: int = 0  # records per transaction; 0 is no transactions
     secure: bool = False  # needs the harness's secure broker (SASL_SSL listener)
 
@@ -63,7 +89,11 @@ class Scenario:
             value_size=self.value_size,
             key_size=self.key_size,
             acks=self.acks,
-            linger_ms=self.linger_ms,
+            linger_ms=None if self.client_defaults else self.linger_ms,
+            batch_size=None if self.client_defaults else 16384,
+            partitions=self.partitions,
+            half_repetitive=self.half_repetitive,
+            ack_latency=self.ack_latency,
             compression=self.compression,
             idempotent=self.idempotent,
             rate=self.rate,
@@ -130,6 +160,46 @@ SCENARIOS: dict[int, Scenario] = {
     ),
     6: Scenario(
         6,
+        "Production shape: 3 brokers, RF=3, min.insync.replicas=2, acks=all, idempotent, lz4, "
+        "1 KiB keyed values (half random), 12 partitions, each client's default linger and "
+        "batch size; -16k/-1m rows: that batch size",
+        (
+            "aioproducer",
+            "aioproducer-1m",
+            "aiokafka",
+            "aiokafka-1m",
+            "confluent-aio",
+            "confluent-sync",
+            "confluent-sync-16k",
+            "confluent-sync-1m",
+            "kafka-python",
+            "java",
+            "java-1m",
+        ),
+        records=100_000,
+        quick_records=20_000,
+        value_size=1024,
+        acks="all",
+        compression="lz4",
+        idempotent=True,
+        brokers=3,
+        replication=3,
+        partitions=12,
+        topic_config=(("min.insync.replicas", "2"),),
+        client_defaults=True,
+        half_repetitive=True,
+        ack_latency=True,
+    ),
+    7: Scenario(
+        7,
+        "Null keys: scenario 1 without keys (sticky partitioning), adaptive on and off",
+        ("aioproducer-uniform", "aioproducer"),
+        records=1_000_000,
+        quick_records=100_000,
+        key_size=0,
+    ),
+    8: Scenario(
+        8,
         "Transactions: 50 of 1,000 records each, 100 B values, acks=all, linger 5 ms",
         ("aioproducer", "confluent-sync", "aiokafka"),
         records=50_000,
@@ -138,8 +208,8 @@ SCENARIOS: dict[int, Scenario] = {
         idempotent=True,
         transaction_records=1000,
     ),
-    7: Scenario(
-        7,
+    9: Scenario(
+        9,
         "TLS: scenario 1 over SASL_SSL (SCRAM-SHA-256), beside aioproducer in plain text",
         ("aioproducer-tls", "aiokafka-tls", "aioproducer"),
         records=1_000_000,
@@ -147,6 +217,23 @@ SCENARIOS: dict[int, Scenario] = {
         secure=True,
     ),
 }
+
+
+def base_client(client: str) -> str:
+    """The client that runs ``client``: itself, or the base of a batch-size variant."""
+    for suffix in BATCH_VARIANTS:
+        if client.endswith(suffix):
+            return client.removesuffix(suffix)
+    return client
+
+
+def variant(client: str, spec: RunSpec) -> tuple[str, RunSpec]:
+    """The client that runs ``client`` and its spec (a name from :data:`BATCH_VARIANTS`:
+    the base client at that batch size)."""
+    for suffix, batch_size in BATCH_VARIANTS.items():
+        if client.endswith(suffix):
+            return client.removesuffix(suffix), replace(spec, batch_size=batch_size)
+    return client, spec
 
 
 def baseline_client(scenario: Scenario) -> str:

@@ -41,14 +41,16 @@ class RunSpec:
     key_size: int  # 0 means null keys
     partitions: int = 6
     acks: str = "1"  # "0", "1" or "all"
-    linger_ms: int = 5
-    batch_size: int = 16384
+    linger_ms: int | None = 5  # None: the client's own default (and so for batch_size)
+    batch_size: int | None = 16384
     compression: str | None = None  # None or a codec name ("lz4", ...)
     idempotent: bool = False
     rate: int = 0  # records/s for the latency scenario; 0 is as fast as possible
     concurrency: int = 0  # concurrent send_and_wait tasks (scenario 4)
-    transaction_records: int = 0  # records per transaction (scenario 6); 0 is no transactions
+    transaction_records: int = 0  # records per transaction (scenario 8); 0 is no transactions
     kafka_libs: str | None = None  # directory of Kafka's jars, for the Java client
+    half_repetitive: bool = False  # values half random bytes, half one repeated byte
+    ack_latency: bool = False  # a throughput run that also times send->ack per record
     sasl_ssl: dict[str, str] | None = None  # SASL_SSL: cafile, mechanism, username, password
 
     def to_json(self) -> str:
@@ -60,7 +62,7 @@ class RunSpec:
         return cls(**data)
 
     def transactions(self) -> list[range]:
-        """The record numbers of each transaction, in order (scenario 6)."""
+        """The record numbers of each transaction, in order (scenario 8)."""
         size = self.transaction_records
         return [range(i, min(i + size, self.records)) for i in range(0, self.records, size)]
 
@@ -68,6 +70,12 @@ class RunSpec:
     def transactional_id(self) -> str:
         """A transactional id of this run's own (the topic is fresh per run)."""
         return f"bench-{self.topic}"
+
+    def tuning(self, linger: str, batch: str) -> dict[str, int]:
+        """``{linger: linger_ms, batch: batch_size}`` under the client's names for them,
+        leaving out those that are None (the client's own default then applies)."""
+        given = {linger: self.linger_ms, batch: self.batch_size}
+        return {name: value for name, value in given.items() if value is not None}
 
     @property
     def record_bytes(self) -> int:
@@ -96,7 +104,13 @@ class Payloads:
     def __init__(self, spec: RunSpec, seed: int = 7) -> None:
         rng = random.Random(seed)
         letters = bytes(range(65, 91))
-        self.values = [bytes(rng.choices(letters, k=spec.value_size)) for _ in range(_VALUE_POOL)]
+        size = spec.value_size
+        if spec.half_repetitive:  # compresses to about half
+            self.values = [
+                rng.randbytes(size // 2) + b"a" * (size - size // 2) for _ in range(_VALUE_POOL)
+            ]
+        else:
+            self.values = [bytes(rng.choices(letters, k=size)) for _ in range(_VALUE_POOL)]
         self.keys: list[bytes | None] = (
             [rng.randbytes(spec.key_size) for _ in range(_KEY_POOL)]
             if spec.key_size

@@ -17,6 +17,7 @@ MODULES: dict[str, str] = {
     "aioproducer": "aioproducer_client",
     "aioproducer-bulk": "aioproducer_client",
     "aioproducer-tls": "aioproducer_client",
+    "aioproducer-uniform": "aioproducer_client",
     "aiokafka": "aiokafka_client",
     "aiokafka-batch": "aiokafka_client",
     "aiokafka-tls": "aiokafka_client",

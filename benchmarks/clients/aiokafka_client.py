@@ -1,5 +1,5 @@
 """aiokafka: ``await send()`` per record with futures gathered, create_batch()/send_batch(),
-and transactions of ``await send()`` per record (scenario 6)."""
+and transactions of ``await send()`` per record (scenario 8)."""
 
 from __future__ import annotations
 
@@ -20,8 +20,7 @@ def _options(spec: RunSpec) -> dict[str, Any]:
     options: dict[str, Any] = {
         "bootstrap_servers": spec.bootstrap,
         "acks": "all" if spec.acks == "all" else int(spec.acks),
-        "linger_ms": spec.linger_ms,
-        "max_batch_size": spec.batch_size,
+        **spec.tuning("linger_ms", "max_batch_size"),
         "compression_type": spec.compression,
         "enable_idempotence": spec.idempotent,
     }

@@ -1,5 +1,6 @@
 """aioproducer: ``await send()`` per record (futures gathered), its bulk path, and
-transactions of ``await send()`` per record (scenario 6)."""
+transactions of ``await send()`` per record (scenario 8); ``aioproducer-uniform`` is the
+first with adaptive partitioning off (scenario 7)."""
 
 from __future__ import annotations
 
@@ -17,12 +18,12 @@ __all__ = ["run"]
 BULK_CHUNK = 10_000
 
 
-def _options(spec: RunSpec) -> dict[str, Any]:
+def _options(name: str, spec: RunSpec) -> dict[str, Any]:
     options: dict[str, Any] = {
+        "partitioner_adaptive_partitioning_enable": name != "aioproducer-uniform",
         "bootstrap_servers": spec.bootstrap,
         "acks": "all" if spec.acks == "all" else int(spec.acks),
-        "linger_ms": spec.linger_ms,
-        "batch_size": spec.batch_size,
+        **spec.tuning("linger_ms", "batch_size"),
         "compression_type": spec.compression,
         "enable_idempotence": spec.idempotent,
     }
@@ -52,7 +53,7 @@ async def _bulk(producer: Producer, spec: RunSpec, payloads: Payloads) -> Outcom
 async def _main(name: str, spec: RunSpec) -> Outcome:
     payloads = Payloads(spec)
     key, value, topic = payloads.key, payloads.value, spec.topic
-    options = _options(spec)
+    options = _options(name, spec)
     if spec.transaction_records:
         options["transactional_id"] = spec.transactional_id
     async with Producer(**options) as producer:

@@ -1,5 +1,5 @@
 """confluent-kafka (librdkafka): the asyncio AIOProducer, and the synchronous Producer (in
-scenario 6 a transactional one: begin_transaction, produce, commit_transaction).
+scenario 8 a transactional one: begin_transaction, produce, commit_transaction).
 
 The synchronous producer has no tasks to run concurrently, so scenario 4 is adapted to it:
 a window of ``concurrency`` records outstanding at a time, which is what 1,000 tasks each
@@ -33,28 +33,31 @@ def _conf(spec: RunSpec) -> dict[str, Any]:
     return {
         "bootstrap.servers": spec.bootstrap,
         "acks": spec.acks,
-        "linger.ms": spec.linger_ms,
-        "batch.size": spec.batch_size,
+        **spec.tuning("linger.ms", "batch.size"),
         "compression.type": spec.compression or "none",
         "enable.idempotence": spec.idempotent,
     }
 
 
 class _Deliveries:
-    """Counts acknowledgements and keeps the first error."""
+    """Counts acknowledgements and keeps the first error; with ``latencies``, also each
+    record's produce->ack time in ms (librdkafka's own, ``Message.latency()``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, latencies: bool = False) -> None:
         self.acked = 0
         self.outstanding = 0
         self.error: object = None
+        self.latencies: list[float] | None = [] if latencies else None
 
-    def __call__(self, err: object, _msg: object) -> None:
+    def __call__(self, err: object, msg: Any) -> None:
         self.outstanding -= 1
         if err is not None:
             if self.error is None:
                 self.error = err
         else:
             self.acked += 1
+            if self.latencies is not None:
+                self.latencies.append(msg.latency() * 1000.0)
 
     def check(self) -> None:
         if self.error is not None:
@@ -90,7 +93,9 @@ def _sync(name: str, spec: RunSpec) -> Outcome:
     key, value, topic = payloads.key, payloads.value, spec.topic
     producer = Producer(_conf(spec))
     producer.list_topics(topic, timeout=10)  # metadata before the clock starts
-    deliveries = _Deliveries()
+    # send->ack per record in the plain throughput loop only (the others time it themselves)
+    plain = name == "confluent-sync" and not spec.rate and not spec.concurrency
+    deliveries = _Deliveries(latencies=spec.ack_latency and plain)
     poll = producer.poll
     started = time.perf_counter()
     if name == "confluent-sync-batch":
@@ -133,7 +138,7 @@ def _sync(name: str, spec: RunSpec) -> Outcome:
     deliveries.check()
     if remaining:
         raise RuntimeError(f"{remaining} records still queued after flush(120)")
-    outcome = Outcome(acked=deliveries.acked, seconds=seconds)
+    outcome = Outcome(acked=deliveries.acked, seconds=seconds, latencies_ms=deliveries.latencies)
     if spec.rate:
         outcome.latencies_ms = recorder.samples
     if spec.concurrency:

@@ -62,8 +62,7 @@ def run(name: str, spec: RunSpec) -> Outcome:
     props = [
         f"bootstrap.servers={spec.bootstrap}",
         f"acks={spec.acks}",
-        f"linger.ms={spec.linger_ms}",
-        f"batch.size={spec.batch_size}",
+        *(f"{name}={value}" for name, value in spec.tuning("linger.ms", "batch.size").items()),
         f"compression.type={spec.compression or 'none'}",
         f"enable.idempotence={'true' if spec.idempotent else 'false'}",
     ]

@@ -27,8 +27,7 @@ def run(name: str, spec: RunSpec) -> Outcome:
     producer = KafkaProducer(
         bootstrap_servers=spec.bootstrap,
         acks="all" if spec.acks == "all" else int(spec.acks),
-        linger_ms=spec.linger_ms,
-        batch_size=spec.batch_size,
+        **spec.tuning("linger_ms", "batch_size"),
         compression_type=spec.compression,
         enable_idempotence=spec.idempotent,
     )
@@ -38,17 +37,17 @@ def run(name: str, spec: RunSpec) -> Outcome:
         note = ""
         latencies: list[float] | None = None
         started = time.perf_counter()
+        recorder = LatencyRecorder(spec.records)
+
+        def timed(i: int) -> Any:
+            t0 = time.perf_counter()
+            future = send(topic, value(i), key(i))
+            future.add_both(lambda _r: recorder.done(t0))
+            return future
+
         if spec.rate:
-            recorder = LatencyRecorder(spec.records)
             futures: list[Any] = []
-
-            def one(i: int) -> None:
-                t0 = time.perf_counter()
-                future = send(topic, value(i), key(i))
-                future.add_both(lambda _r: recorder.done(t0))
-                futures.append(future)
-
-            pace_sync(spec.records, spec.rate, one, time.sleep)
+            pace_sync(spec.records, spec.rate, lambda i: futures.append(timed(i)), time.sleep)
             producer.flush()
             for future in futures:
                 future.get()
@@ -62,6 +61,12 @@ def run(name: str, spec: RunSpec) -> Outcome:
             for future in window:
                 future.get()
             note = f"adapted: a window of {spec.concurrency} records outstanding"
+        elif spec.ack_latency:
+            futures = [timed(i) for i in range(spec.records)]
+            producer.flush()
+            for future in futures:
+                future.get()
+            latencies = recorder.samples
         else:
             futures = [send(topic, value(i), key(i)) for i in range(spec.records)]
             producer.flush()
