@@ -127,10 +127,11 @@ class LocalKafkaCluster:
         die_with_parent: bool = True,
         listeners: Mapping[str, str] | None = None,
         format_args: Sequence[str] = (),
+        jvm_options: Sequence[str] = (),
     ) -> None:
         """``listeners`` adds listeners beside PLAINTEXT (name -> security protocol, each
         on its own free port); ``format_args`` go to ``kafka-storage format`` (such as
-        ``--add-scram``)."""
+        ``--add-scram``); ``jvm_options`` to every JVM (such as ``-Djava.security.krb5.conf``)."""
         if brokers < 1:
             raise ValueError("a cluster needs at least one broker")
         self.version = version
@@ -138,6 +139,7 @@ class LocalKafkaCluster:
         self.broker_config = dict(broker_config or {})
         self.listeners = dict(listeners or {})
         self.format_args = tuple(format_args)
+        self.jvm_options = tuple(jvm_options)
         self.die_with_parent = die_with_parent
         self._own_workdir = workdir is None
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="aioproducer-kafka-"))
@@ -353,6 +355,7 @@ class LocalKafkaCluster:
             "broker_config": self.broker_config,
             "listeners": self.listeners,
             "format_args": list(self.format_args),
+            "jvm_options": list(self.jvm_options),
             "nodes": [_describe_node(n) for n in self.nodes],
             "zookeeper": None if self.zookeeper is None else _describe_node(self.zookeeper),
         }
@@ -369,6 +372,7 @@ class LocalKafkaCluster:
         cluster.broker_config = dict(data.get("broker_config", {}))
         cluster.listeners = dict(data.get("listeners", {}))
         cluster.format_args = tuple(data.get("format_args", ()))
+        cluster.jvm_options = tuple(data.get("jvm_options", ()))
         cluster.die_with_parent = False
         cluster._own_workdir = True
         cluster.workdir = Path(data["workdir"])
@@ -442,6 +446,7 @@ class LocalKafkaCluster:
             "-XX:+UseG1GC",
             "-Djava.awt.headless=true",
             f"-Dlog4j2.configurationFile={_LOG4J}",
+            *self.jvm_options,
         ]
         command = java_command(main, *args, *extra, libs=libs, jvm=jvm)
         log = node.log_file.open("ab")
