@@ -9,8 +9,9 @@ naming the krb5.conf. The service principal is the host-based ``<service>@<host>
 as the bootstrap string or the metadata give it, or ``sasl_kerberos_domain_name``.
 
 The first step of a context may ask the KDC for a service ticket (blocking network I/O), so it
-runs in a worker thread; the later steps are local computations. python-gssapi ships no type
-stubs: every use of it is in this module, behind :class:`_Context`.
+runs in a worker thread; the later steps are local computations. Every use of python-gssapi
+is in this module, through :func:`load_gssapi` (importlib, so that type checks pass where the
+optional package is not installed) and behind the :class:`_Context` protocol.
 """
 
 from __future__ import annotations
@@ -29,6 +30,13 @@ NO_SECURITY_LAYER: Final = 0x01
 _INSTALL: Final = "pip install 'aioproducer[gssapi]'"
 
 
+class _Message(Protocol):
+    """gssapi's WrapResult or UnwrapResult, as used here."""
+
+    @property
+    def message(self) -> bytes: ...
+
+
 class _Context(Protocol):
     """The part of ``gssapi.SecurityContext`` used here."""
 
@@ -40,9 +48,9 @@ class _Context(Protocol):
 
     def step(self, token: bytes | None = None) -> bytes | None: ...
 
-    def wrap(self, message: bytes, encrypt: bool) -> Any: ...  # gssapi's WrapResult
+    def wrap(self, message: bytes, encrypt: bool) -> _Message: ...
 
-    def unwrap(self, message: bytes) -> Any: ...  # gssapi's UnwrapResult
+    def unwrap(self, message: bytes) -> _Message: ...
 
 
 def load_gssapi() -> Any:
@@ -90,6 +98,8 @@ class GssapiMechanism:
             if not self._context.complete:
                 return self._context.step(challenge) or b""
             return self._security_layer(challenge)
+        except AuthenticationError:
+            raise
         except load_gssapi().exceptions.GSSError as exc:
             raise AuthenticationError(f"GSSAPI ({self._target}): {_gss_message(exc)}") from None
 
