@@ -411,3 +411,19 @@ def test_serializers_are_kept() -> None:
     assert config.key_serializer is encode
     assert config.value_serializer is not None
     assert config.value_serializer(5) == b"5"
+
+
+def test_java_krb5_login_module_is_refused() -> None:
+    """Java's Krb5LoginModule options (keyTab, principal) are not read: refused, not ignored."""
+    jaas = (
+        "com.sun.security.auth.module.Krb5LoginModule required useKeyTab=true "
+        'keyTab="/etc/app.keytab" principal="app@EXAMPLE.COM";'
+    )
+    with pytest.raises(ConfigurationError, match="not implemented"):
+        ProducerConfig.from_mapping(
+            {
+                "security.protocol": "SASL_PLAINTEXT",
+                "sasl.mechanism": "GSSAPI",
+                "sasl.jaas.config": jaas,
+            }
+        )
