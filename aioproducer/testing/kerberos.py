@@ -6,7 +6,8 @@ the broker's service principal ``kafka/localhost`` and a client principal with k
 ``KRB5_KDC_PROFILE`` it generates are the only configuration read (DNS lookups and reverse
 DNS off). :func:`kerberos_cluster` makes a one-node cluster (not started) with, beside the
 harness's PLAINTEXT listener, a ``GSSAPI`` listener (SASL_PLAINTEXT, mechanism GSSAPI)
-advertised as ``localhost`` so that the host-based service principal matches.
+advertised as ``localhost`` so that the host-based service principal matches, whose
+sessions must re-authenticate every :data:`REAUTH_MS` (KIP-368).
 
 Needs Debian's ``krb5-kdc``, ``krb5-admin-server`` and ``krb5-user`` (``make gssapi``
 installs them).
@@ -29,6 +30,7 @@ from aioproducer.testing.jars import HarnessError
 __all__ = [
     "CLIENT",
     "REALM",
+    "REAUTH_MS",
     "SERVICE",
     "KerberosRealm",
     "kerberos_cluster",
@@ -40,6 +42,8 @@ REALM: Final = "AIOPRODUCER.TEST"
 #: The broker's principal (service ``kafka``, host ``localhost``) and the client's.
 SERVICE: Final = "kafka/localhost"
 CLIENT: Final = "aioproducer-client"
+#: connections.max.reauth.ms of the GSSAPI listener: sessions re-authenticate (KIP-368).
+REAUTH_MS: Final = 4000
 _TOOLS: Final = ("krb5kdc", "kdb5_util", "kadmin.local")
 _SBIN: Final = "/usr/sbin"
 
@@ -213,6 +217,7 @@ def kerberos_cluster(
             "sasl.enabled.mechanisms": "GSSAPI",
             "sasl.kerberos.service.name": "kafka",
             "listener.name.gssapi.gssapi.sasl.jaas.config": jaas,
+            "listener.name.gssapi.connections.max.reauth.ms": str(REAUTH_MS),
         },
         jvm_options=[f"-Djava.security.krb5.conf={realm.krb5_conf}"],
         die_with_parent=die_with_parent,

@@ -10,23 +10,26 @@ Run with ``make gssapi`` (installs the KDC and the gssapi package when missing, 
 from __future__ import annotations
 
 import importlib.util
+import logging
 import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from test_reauthentication import reauthentications, send_for
 
 from aioproducer import Producer
 from aioproducer.errors import AuthenticationError
 from aioproducer.testing.cluster import LocalKafkaCluster
 from aioproducer.testing.kerberos import (
+    REAUTH_MS,
     KerberosRealm,
     kerberos_cluster,
     kerberos_tools,
     localhost_bootstrap,
 )
-from aioproducer.testing.readback import consume_all
+from aioproducer.testing.readback import consume_all, count_records
 
 pytestmark = [
     pytest.mark.integration,
@@ -121,6 +124,19 @@ async def test_java_property_names(cluster: LocalKafkaCluster) -> None:
     async with Producer(options) as producer:
         await producer.send_and_wait(topic, b"java")
     assert [r.value for r in consume_all(cluster.bootstrap_servers, topic)] == [b"java"]
+
+
+async def test_sessions_reauthenticate_with_a_new_context(
+    cluster: LocalKafkaCluster, caplog: pytest.LogCaptureFixture
+) -> None:
+    """KIP-368 over GSSAPI: each renewal is a whole new Kerberos context; nothing is lost."""
+    caplog.set_level(logging.DEBUG, logger="aioproducer.connection")
+    topic = cluster.create_topic(partitions=2)
+    async with Producer(bootstrap_servers=localhost_bootstrap(cluster), **GSSAPI) as producer:  # type: ignore[arg-type]
+        sent = await send_for(producer, topic, REAUTH_MS / 1000 + 1.5)
+    assert f"session lifetime {REAUTH_MS} ms" in caplog.text
+    assert reauthentications(caplog) >= 1
+    assert count_records(cluster.bootstrap_servers, topic) == sent
 
 
 async def test_wrong_service_name_fails_fast(cluster: LocalKafkaCluster) -> None:
