@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 
 # AIOPRODUCER_TEST_LOOP=uvloop runs any pytest command on uvloop (tests/conftest.py).
 .PHONY: demo test lint typecheck unit unit-pythons unit-newest integration-newest wheels-check \
-	integration bench compat docs down clean
+	integration bench compat gssapi docs down clean
 
 $(STAMP): pyproject.toml setup.py aioproducer/_speedups.c aioproducer/_relay.c aioproducer/_fastsend.c
 	$(PYTHON) -m venv $(VENV)
@@ -108,6 +108,23 @@ compat: $(STAMP)
 	$(PY) -m aioproducer.testing.compat --report build/compat.md \
 	  $(if $(COMPAT_VERSIONS),--versions $(COMPAT_VERSIONS)) \
 	  -- -m "not slow and not cluster" $(COMPAT_TESTS)
+
+# GSSAPI (Kerberos) against a real MIT KDC: a throwaway realm, a broker with a GSSAPI
+# listener, records produced with a client keytab and read back. Not part of `make test`:
+# it installs Debian's KDC packages (and libkrb5-dev for the gssapi extra) when missing.
+KRB5_PACKAGES := krb5-kdc krb5-admin-server krb5-user libkrb5-dev
+gssapi: $(STAMP)
+	@if ! command -v krb5kdc >/dev/null 2>&1 && ! [ -x /usr/sbin/krb5kdc ] || \
+	  ! command -v krb5-config >/dev/null 2>&1; then \
+	  echo "gssapi: installing $(KRB5_PACKAGES)"; \
+	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) env DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -q $(KRB5_PACKAGES); fi
+	$(PY) -c "import gssapi" 2>/dev/null || $(PY) -m pip install -q -e '.[gssapi]'
+	$(PY) -c "import gssapi; from aioproducer.testing.kerberos import kerberos_tools as k; \
+	  assert k(), 'no MIT KDC commands'"
+	AIOPRODUCER_GSSAPI_TESTS=1 $(PY) -m pytest -q -rs -p no:cacheprovider \
+	  tests/unit/test_kerberos.py tests/unit/test_config.py -k "kerberos or gssapi" \
+	  tests/integration/test_gssapi.py
 
 bench: $(STAMP)
 	$(PY) -m benchmarks run

@@ -30,6 +30,7 @@ from typing import Final, Literal, Protocol
 
 from aioproducer.compression import CompressionType, validate_level
 from aioproducer.errors import ConfigurationError
+from aioproducer.kerberos import GssapiCredentials, load_gssapi
 from aioproducer.oauth import OAuthCredentials, TokenProvider, check_provider
 from aioproducer.partitioner import Partitioner
 from aioproducer.protocol.sasl import MECHANISMS as _SASL_MECHANISMS
@@ -224,6 +225,8 @@ class ProducerConfig:
     sasl_username: str | None
     sasl_password: str | None = field(repr=False)
     sasl_oauth_token_provider: TokenProvider | None = field(repr=False)
+    sasl_kerberos_service_name: str
+    sasl_kerberos_domain_name: str | None
     ssl_context: ssl.SSLContext | None
     ssl_cafile: str | None
     ssl_certfile: str | None
@@ -277,6 +280,8 @@ class ProducerConfig:
         sasl_username: str | None = None,
         sasl_password: str | None = None,
         sasl_oauth_token_provider: TokenProvider | None = None,
+        sasl_kerberos_service_name: str = "kafka",
+        sasl_kerberos_domain_name: str | None = None,
         ssl_context: ssl.SSLContext | None = None,
         ssl_cafile: str | None = None,
         ssl_certfile: str | None = None,
@@ -394,6 +399,7 @@ class ProducerConfig:
         put(self, "delivery_timeout_ms", self._resolve_delivery_timeout(delivery_timeout_ms))
         self._set_security(security_protocol, sasl_mechanism, sasl_username, sasl_password)
         self._set_oauth(sasl_oauth_token_provider)
+        self._set_kerberos(sasl_kerberos_service_name, sasl_kerberos_domain_name)
         self._set_tls(
             ssl_context,
             (ssl_cafile, ssl_certfile, ssl_keyfile, ssl_password),
@@ -474,7 +480,7 @@ class ProducerConfig:
             if mech not in _SASL_MECHANISMS:
                 raise ConfigurationError(
                     f"sasl_mechanism must be one of {', '.join(_SASL_MECHANISMS)}, "
-                    f"not {mechanism!r} (GSSAPI is not implemented)"
+                    f"not {mechanism!r}"
                 )
         put(self, "sasl_mechanism", mech)
         put(self, "sasl_username", _optional_str("sasl_username", username))
@@ -494,10 +500,18 @@ class ProducerConfig:
                     "sasl_mechanism=OAUTHBEARER authenticates with sasl_oauth_token_provider's "
                     "tokens: sasl_username and sasl_password would be ignored"
                 )
+        elif mech == "GSSAPI":
+            if username is not None or password is not None:
+                raise ConfigurationError(
+                    "sasl_mechanism=GSSAPI takes its Kerberos credentials from the environment "
+                    "(kinit's ticket cache, KRB5CCNAME, or a keytab in KRB5_CLIENT_KTNAME): "
+                    "sasl_username and sasl_password would be ignored"
+                )
         elif protocol.startswith("SASL_") and None in (mech, username, password):
             raise ConfigurationError(
                 f"security_protocol={protocol} needs sasl_mechanism, sasl_username and "
-                "sasl_password (or sasl_mechanism=OAUTHBEARER and sasl_oauth_token_provider)"
+                "sasl_password (or sasl_mechanism=OAUTHBEARER and sasl_oauth_token_provider, "
+                "or sasl_mechanism=GSSAPI)"
             )
 
     def _set_oauth(self, provider: object) -> None:
@@ -511,6 +525,31 @@ class ProducerConfig:
         if provider is not None:
             check_provider(provider)
         object.__setattr__(self, "sasl_oauth_token_provider", provider)
+
+    def _set_kerberos(self, service: object, domain: object) -> None:
+        """GSSAPI's service name and host override; the gssapi package must be importable."""
+        service_name = _optional_str("sasl_kerberos_service_name", service, empty_ok=False)
+        if service_name is None:
+            raise ConfigurationError("sasl_kerberos_service_name must be a string, not None")
+        domain_name = _optional_str("sasl_kerberos_domain_name", domain, empty_ok=False)
+        gssapi = self.sasl_mechanism == "GSSAPI"
+        given = [
+            name
+            for name, value, default in (
+                ("sasl_kerberos_service_name", service_name, "kafka"),
+                ("sasl_kerberos_domain_name", domain_name, None),
+            )
+            if value != default
+        ]
+        if given and not gssapi:
+            raise ConfigurationError(
+                f"{', '.join(given)} given with sasl_mechanism={self.sasl_mechanism}: only "
+                "GSSAPI uses them, they would be ignored"
+            )
+        if gssapi:
+            load_gssapi()
+        object.__setattr__(self, "sasl_kerberos_service_name", service_name)
+        object.__setattr__(self, "sasl_kerberos_domain_name", domain_name)
 
     def _set_tls(self, context: object, files: tuple[object, ...], check_hostname: object) -> None:
         """``files`` are ssl_cafile, ssl_certfile, ssl_keyfile and ssl_password."""
@@ -563,13 +602,17 @@ class ProducerConfig:
         )
 
     @property
-    def sasl(self) -> SaslCredentials | OAuthCredentials | None:
+    def sasl(self) -> SaslCredentials | OAuthCredentials | GssapiCredentials | None:
         """What connections authenticate with, or None without SASL (for OAUTHBEARER, a new
         token cache on each call: a producer takes one and keeps it)."""
         if not self.security_protocol.startswith("SASL_"):
             return None
         if self.sasl_oauth_token_provider is not None:
             return OAuthCredentials(self.sasl_oauth_token_provider)
+        if self.sasl_mechanism == "GSSAPI":
+            return GssapiCredentials(
+                self.sasl_kerberos_service_name, self.sasl_kerberos_domain_name
+            )
         mechanism, username, password = self.sasl_mechanism, self.sasl_username, self.sasl_password
         assert mechanism is not None  # _set_security checked all three
         assert username is not None

@@ -66,7 +66,8 @@ class RequestTimeoutError(KafkaTimeoutError, ConnectionLostError):
 
 
 class Credentials(Protocol):
-    """What a connection authenticates with (SaslCredentials, OAuthCredentials)."""
+    """What a connection authenticates with (SaslCredentials, OAuthCredentials,
+    GssapiCredentials)."""
 
     @property
     def mechanism(self) -> str: ...
@@ -75,8 +76,8 @@ class Credentials(Protocol):
         """``"<MECHANISM> authentication of user ..."``, for error messages."""
         ...
 
-    async def exchange(self) -> SaslMechanism:
-        """A fresh exchange."""
+    async def exchange(self, host: str = "") -> SaslMechanism:
+        """A fresh exchange with the broker at ``host`` (its name matters to GSSAPI)."""
         ...
 
 
@@ -201,7 +202,7 @@ class BrokerConnection(asyncio.Protocol):
             enabled = ", ".join(handshake.mechanisms) or "none"
             raise broker_error(handshake.error_code, f"{where}: the broker enables {enabled}")
         try:
-            exchange = await credentials.exchange()
+            exchange = await credentials.exchange(self.host)
         except AuthenticationError as exc:
             raise AuthenticationError(f"{where} failed: {exc}") from exc.__cause__
         token: bytes | None = exchange.start()

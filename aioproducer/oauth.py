@@ -125,8 +125,9 @@ class OAuthCredentials:
     def describe(self) -> str:
         return "OAUTHBEARER authentication"
 
-    async def exchange(self) -> OAuthBearerMechanism:
-        """A fresh exchange with a token valid now (calling the provider if need be)."""
+    async def exchange(self, host: str = "") -> OAuthBearerMechanism:
+        """A fresh exchange with a token valid now (calling the provider if need be); the
+        broker's ``host`` does not matter to it."""
         token = self._token
         if token is None or time.time() >= self._refresh_at:
             token = await self._fetch_shared()

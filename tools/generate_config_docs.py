@@ -98,8 +98,9 @@ DESCRIPTIONS = {
     "open before it aborts it; at most the broker's `transaction.max.timeout.ms`.",
     "security_protocol": "`PLAINTEXT`, `SSL`, `SASL_PLAINTEXT` or `SASL_SSL` (see "
     "[Security](security.md)).",
-    "sasl_mechanism": "`PLAIN`, `SCRAM-SHA-256` or `SCRAM-SHA-512` (OAUTHBEARER and GSSAPI "
-    "are not implemented yet: `ConfigurationError`).",
+    "sasl_mechanism": "`PLAIN`, `SCRAM-SHA-256`, `SCRAM-SHA-512`, `OAUTHBEARER` (with "
+    "`sasl_oauth_token_provider`) or `GSSAPI` (Kerberos; needs `pip install "
+    "'aioproducer[gssapi]'`).",
     "sasl_username": "The SASL user (alias `sasl_plain_username`; or Java's `sasl.jaas.config`).",
     "sasl_password": "The SASL password (alias `sasl_plain_password`); never shown in reprs, "
     "logs or errors.",
@@ -107,6 +108,10 @@ DESCRIPTIONS = {
     "returning an `OAuthToken(token, expires_at_ms)` or a `(token, expires_at_ms)` pair, or an "
     "object with a `token()` method (aiokafka's `AbstractTokenProvider`). Called again once "
     "80% of a token's lifetime has passed; see docs/security.md.",
+    "sasl_kerberos_service_name": 'For `sasl_mechanism="GSSAPI"`: the service part of the '
+    "brokers' Kerberos principal (`<service>/<host>@REALM`).",
+    "sasl_kerberos_domain_name": 'For `sasl_mechanism="GSSAPI"`: the host part of the '
+    "brokers' principal, instead of each broker's host name (aiokafka's name; Java has none).",
 }
 
 HEADER = """\

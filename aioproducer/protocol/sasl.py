@@ -192,8 +192,9 @@ class OAuthBearerMechanism:
         return b"\x01"
 
 
-#: The mechanisms implemented, by their SASL names (OAUTHBEARER takes a token provider).
-MECHANISMS: Final = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER")
+#: The mechanisms implemented, by their SASL names (OAUTHBEARER takes a token provider;
+#: GSSAPI, in aioproducer.kerberos, the optional gssapi package and the Kerberos environment).
+MECHANISMS: Final = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER", "GSSAPI")
 
 
 def mechanism_for(name: str, username: str, password: str) -> SaslMechanism:
@@ -214,6 +215,6 @@ class SaslCredentials:
     def describe(self) -> str:
         return f"{self.mechanism} authentication of user {self.username!r}"
 
-    async def exchange(self) -> SaslMechanism:
-        """A fresh exchange (a new nonce each time)."""
+    async def exchange(self, host: str = "") -> SaslMechanism:
+        """A fresh exchange (a new nonce each time); the broker's ``host`` does not matter."""
         return mechanism_for(self.mechanism, self.username, self.password)

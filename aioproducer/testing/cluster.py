@@ -128,11 +128,13 @@ class LocalKafkaCluster:
         listeners: Mapping[str, str] | None = None,
         format_args: Sequence[str] = (),
         classpath: Sequence[Path] = (),
+        jvm_options: Sequence[str] = (),
     ) -> None:
         """``listeners`` adds listeners beside PLAINTEXT (name -> security protocol, each
         on its own free port); ``format_args`` go to ``kafka-storage format`` (such as
         ``--add-scram``); ``classpath`` adds directories or jars to the brokers' class path
-        (plugins, such as :func:`aioproducer.testing.telemetry.build_recorder`'s)."""
+        (plugins, such as :func:`aioproducer.testing.telemetry.build_recorder`'s);
+        ``jvm_options`` go to every JVM (such as ``-Djava.security.krb5.conf``)."""
         if brokers < 1:
             raise ValueError("a cluster needs at least one broker")
         self.version = version
@@ -141,6 +143,7 @@ class LocalKafkaCluster:
         self.listeners = dict(listeners or {})
         self.format_args = tuple(format_args)
         self.classpath = tuple(Path(p) for p in classpath)
+        self.jvm_options = tuple(jvm_options)
         self.die_with_parent = die_with_parent
         self._own_workdir = workdir is None
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="aioproducer-kafka-"))
@@ -357,6 +360,7 @@ class LocalKafkaCluster:
             "listeners": self.listeners,
             "format_args": list(self.format_args),
             "classpath": [str(p) for p in self.classpath],
+            "jvm_options": list(self.jvm_options),
             "nodes": [_describe_node(n) for n in self.nodes],
             "zookeeper": None if self.zookeeper is None else _describe_node(self.zookeeper),
         }
@@ -374,6 +378,7 @@ class LocalKafkaCluster:
         cluster.listeners = dict(data.get("listeners", {}))
         cluster.format_args = tuple(data.get("format_args", ()))
         cluster.classpath = tuple(Path(p) for p in data.get("classpath", ()))
+        cluster.jvm_options = tuple(data.get("jvm_options", ()))
         cluster.die_with_parent = False
         cluster._own_workdir = True
         cluster.workdir = Path(data["workdir"])
@@ -452,6 +457,7 @@ class LocalKafkaCluster:
             "-XX:+UseG1GC",
             "-Djava.awt.headless=true",
             f"-Dlog4j2.configurationFile={_LOG4J}",
+            *self.jvm_options,
         ]
         command = java_command(main, *args, *extra, libs=libs, jvm=jvm, classpath=self.classpath)
         log = node.log_file.open("ab")

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import importlib.util
 import pickle
+import sys
 
 import pytest
 
 from aioproducer.compression import CompressionType
 from aioproducer.config import ProducerConfig, build_config, parse_bootstrap_servers
 from aioproducer.errors import ConfigurationError
+from aioproducer.kerberos import GssapiCredentials
 from aioproducer.partitioner import DefaultPartitioner
 
 
@@ -313,16 +316,81 @@ def test_build_config_keeps_defaults_unresolved() -> None:
     assert build_config(base, request_timeout_ms=300_000).delivery_timeout_ms == 300_005
 
 
-@pytest.mark.parametrize("mechanism", ["GSSAPI"])
-def test_sasl_mechanisms_are_refused_until_implemented(mechanism: str) -> None:
-    """Accepted and ignored, records would go out unauthenticated: refused instead, and the
-    refusal does not show the password."""
-    sasl = {"sasl_mechanism": mechanism, "sasl_username": "user", "sasl_password": "hunter2"}
-    with pytest.raises(ConfigurationError, match="not implemented") as info:
-        ProducerConfig(security_protocol="SASL_SSL", **sasl)  # type: ignore[arg-type]
+def test_gssapi_is_refused_without_the_gssapi_package(monkeypatch: pytest.MonkeyPatch) -> None:
+    """GSSAPI needs the optional gssapi package: without it, construction says how to get it."""
+    monkeypatch.setitem(sys.modules, "gssapi", None)  # import gssapi -> ImportError
+    with pytest.raises(ConfigurationError, match=r"pip install 'aioproducer\[gssapi\]'"):
+        ProducerConfig(security_protocol="SASL_SSL", sasl_mechanism="GSSAPI")
+    with pytest.raises(ConfigurationError, match=r"pip install 'aioproducer\[gssapi\]'"):
+        ProducerConfig.from_mapping(
+            {"security.protocol": "sasl_plaintext", "sasl.mechanism": "GSSAPI"}
+        )
+
+
+needs_gssapi = pytest.mark.skipif(
+    importlib.util.find_spec("gssapi") is None, reason="the gssapi package is not installed"
+)
+
+
+@needs_gssapi
+def test_gssapi_settings() -> None:
+    config = ProducerConfig.from_mapping(
+        {
+            "security.protocol": "SASL_PLAINTEXT",
+            "sasl.mechanism": "gssapi",
+            "sasl.kerberos.service.name": "kafka-prod",
+            "sasl_kerberos_domain_name": "broker.example",
+        }
+    )
+    assert config.sasl == GssapiCredentials("kafka-prod", "broker.example")
+    default = ProducerConfig(security_protocol="SASL_SSL", sasl_mechanism="GSSAPI")
+    assert default.sasl == GssapiCredentials("kafka", None)
+
+
+@needs_gssapi
+def test_gssapi_takes_no_user_name_or_password() -> None:
+    """Kerberos credentials come from the environment: a password would be ignored."""
+    with pytest.raises(ConfigurationError, match="KRB5_CLIENT_KTNAME") as info:
+        ProducerConfig(
+            security_protocol="SASL_SSL",
+            sasl_mechanism="GSSAPI",
+            sasl_username="user",
+            sasl_password="hunter2",
+        )
     assert "hunter2" not in str(info.value)
-    with pytest.raises(ConfigurationError, match="not implemented"):
-        ProducerConfig.from_mapping({"security.protocol": "sasl_plaintext", **sasl})
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"sasl_kerberos_service_name": "kafka-prod"},
+        {"sasl_kerberos_domain_name": "broker.example"},
+        {
+            "security_protocol": "SASL_SSL",
+            "sasl_mechanism": "PLAIN",
+            "sasl_username": "u",
+            "sasl_password": "p",
+            "sasl_kerberos_service_name": "kafka-prod",
+        },
+    ],
+)
+def test_kerberos_settings_without_gssapi_are_refused(options: dict[str, str]) -> None:
+    with pytest.raises(ConfigurationError, match="only GSSAPI uses them"):
+        ProducerConfig(**options)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("sasl_kerberos_service_name", ""),
+        ("sasl_kerberos_service_name", None),
+        ("sasl_kerberos_domain_name", ""),
+        ("sasl_kerberos_domain_name", 5),
+    ],
+)
+def test_kerberos_settings_are_checked(name: str, value: object) -> None:
+    with pytest.raises(ConfigurationError, match=name):
+        ProducerConfig(**{name: value})  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("name", ["sasl_mechanism", "sasl_username", "sasl_password"])
@@ -350,3 +418,19 @@ def test_serializers_are_kept() -> None:
     assert config.key_serializer is encode
     assert config.value_serializer is not None
     assert config.value_serializer(5) == b"5"
+
+
+def test_java_krb5_login_module_is_refused() -> None:
+    """Java's Krb5LoginModule options (keyTab, principal) are not read: refused, not ignored."""
+    jaas = (
+        "com.sun.security.auth.module.Krb5LoginModule required useKeyTab=true "
+        'keyTab="/etc/app.keytab" principal="app@EXAMPLE.COM";'
+    )
+    with pytest.raises(ConfigurationError, match="not implemented"):
+        ProducerConfig.from_mapping(
+            {
+                "security.protocol": "SASL_PLAINTEXT",
+                "sasl.mechanism": "GSSAPI",
+                "sasl.jaas.config": jaas,
+            }
+        )
