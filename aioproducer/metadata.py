@@ -22,7 +22,8 @@ The refresh policy is Java's (``Metadata``, ``ProducerMetadata``, KIP-580):
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import uuid
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Final, NamedTuple
 
@@ -32,6 +33,7 @@ from aioproducer.errors import BrokerError, broker_error
 __all__ = ["BrokerAddress", "ClusterMetadata", "TopicInfo", "TopicPartition"]
 
 _NO_LEADER: Final = -1
+_ZERO_UUID: Final = uuid.UUID(int=0)
 _RETRIABLE_TOPIC_CODES: Final = frozenset(
     {3, 5}
 )  # UNKNOWN_TOPIC_OR_PARTITION, LEADER_NOT_AVAILABLE
@@ -58,6 +60,8 @@ class TopicInfo:
     """Partitions that currently have a leader."""
     error: BrokerError | None = None
     """A non-retriable error the broker reported for the whole topic (authorization, invalid)."""
+    topic_id: uuid.UUID = _ZERO_UUID
+    """The topic's id (Metadata v10+, Kafka 2.8+; zero when not known)."""
 
     @property
     def num_partitions(self) -> int:
@@ -152,12 +156,14 @@ class ClusterMetadata:
         brokers: Iterable[BrokerAddress],
         topics: Iterable[tuple[str, int, list[tuple[int, int, int]]]],
         now_ms: int,
+        topic_ids: Mapping[str, uuid.UUID] | None = None,
     ) -> None:
         """Apply a Metadata response (to the request :meth:`begin_refresh` named).
 
         ``topics`` holds ``(name, error_code, [(partition, error_code, leader), ...])``;
-        topics forgotten meanwhile are left out.
+        topics forgotten meanwhile are left out. ``topic_ids`` gives the topics' ids.
         """
+        ids = topic_ids or {}
         self.brokers = {b.node_id: b for b in brokers}
         complete = True
         for name, error_code, partitions in topics:
@@ -175,7 +181,7 @@ class ClusterMetadata:
                 leaders[index] = leader if leader in self.brokers else _NO_LEADER
             available = [p for p, leader in enumerate(leaders) if leader != _NO_LEADER]
             complete = complete and len(available) == len(leaders)
-            self.topics[name] = TopicInfo(leaders, available)
+            self.topics[name] = TopicInfo(leaders, available, topic_id=ids.get(name, _ZERO_UUID))
         self.last_refresh_ms = now_ms
         self._schedule_retry(now_ms, complete=complete)
         self.version += 1

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import Callable, Sequence
 from typing import Final
 
@@ -52,10 +53,12 @@ from aioproducer.protocol.messages.init_producer_id import (
     InitProducerIdResponse,
 )
 from aioproducer.protocol.messages.produce import (
+    TOPIC_IDS_FROM,
     ProducePartitionResponse,
     ProduceRequest,
     ProduceResponse,
 )
+from aioproducer.protocol.primitives import ZERO_UUID
 from aioproducer.transactions import TransactionManager
 
 __all__ = ["Sender"]
@@ -314,19 +317,24 @@ class Sender:
         by_topic: dict[str, list[tuple[int, bytes]]] = {}
         for batch in batches:
             by_topic.setdefault(batch.tp.topic, []).append((batch.tp.partition, batch.seal()))
-        request = ProduceRequest(
-            acks=self._acks,
-            timeout_ms=self._timeout_ms,
-            topic_data=list(by_topic.items()),
-            transactional_id=self.config.transactional_id,
-        )
         try:
-            if self._zstd and (version := conn.version_for(ProduceRequest)) < 7:
+            version = self._produce_version(conn)
+            if self._zstd and version < 7:
                 raise UnsupportedCompressionTypeError(  # as Java, which refuses before sending
                     f"zstd needs Produce v7 (Kafka 2.1+); {conn} offers up to v{version}: "
                     "it runs Kafka 2.0 or older"
                 )
-            future = conn.send(request, self._produce_version(conn))
+            ids = self._topic_ids(by_topic) if version >= TOPIC_IDS_FROM else None
+            if ids is None:  # by name: v12 at most
+                version = min(version, TOPIC_IDS_FROM - 1)
+            request = ProduceRequest(
+                acks=self._acks,
+                timeout_ms=self._timeout_ms,
+                topic_data=list(by_topic.items()),
+                transactional_id=self.config.transactional_id,
+                topic_ids=ids or (),
+            )
+            future = conn.send(request, version)
         except ProducerError as exc:
             for batch in batches:
                 self._retry_or_fail(batch, exc, now)
@@ -336,21 +344,38 @@ class Sender:
                 self._complete(batch, -1, -1)
             return
         by_tp = {batch.tp: batch for batch in batches}
-        future.add_done_callback(lambda f: self._on_response(f, by_tp, conn))
+        names = None if ids is None else dict(zip(ids, by_topic, strict=True))
+        future.add_done_callback(lambda f: self._on_response(f, by_tp, conn, names))
 
-    def _produce_version(self, conn: BrokerConnection) -> int | None:
+    def _topic_ids(self, by_topic: dict[str, list[tuple[int, bytes]]]) -> list[uuid.UUID] | None:
+        """Each topic's id from metadata, or None if one is not known (Produce v13 names
+        topics by id; as Java does, a request falls back to names then)."""
+        topics = self.cluster.metadata.topics
+        ids = []
+        for name in by_topic:
+            info = topics.get(name)
+            if info is None or info.topic_id == ZERO_UUID:
+                return None
+            ids.append(info.topic_id)
+        return ids
+
+    def _produce_version(self, conn: BrokerConnection) -> int:
         """Produce v12+ is transaction version 2 (partitions join implicitly, KIP-890): a
         transactional producer speaking version 1 stays at v11, as Java's does."""
+        version = conn.version_for(ProduceRequest)
         if self.config.transactional_id is None:
-            return None  # the highest both sides have
-        return min(conn.version_for(ProduceRequest), _TRANSACTION_V1_PRODUCE)
+            return version  # the highest both sides have
+        return min(version, _TRANSACTION_V1_PRODUCE)
 
     def _on_response(
         self,
         future: asyncio.Future[Response],
         batches: dict[TopicPartition, ProducerBatch],
         conn: BrokerConnection,
+        names: dict[uuid.UUID, str] | None,
     ) -> None:
+        """Handle a Produce response; ``names`` maps the topic ids a v13+ response names
+        back to topic names (None before v13)."""
         now = now_ms()
         try:
             exc: BaseException | None = (
@@ -368,14 +393,16 @@ class Sender:
             assert isinstance(response, ProduceResponse)
             if response.throttle_time_ms > 0 and conn.version_for(ProduceRequest) >= 6:
                 conn.throttle(response.throttle_time_ms, now)  # older versions: the broker waited
-            for topic, part in response.iter_partitions():
-                found = batches.pop(TopicPartition(topic, part.index), None)
-                if found is not None:
-                    try:
-                        self._on_partition(found, part, now)
-                    except Exception:
-                        batches[found.tp] = found  # failed below with the others left
-                        raise
+            for topic in response.topics:
+                name = topic.name if names is None else names.get(topic.topic_id, "")
+                for part in topic.partitions:
+                    found = batches.pop(TopicPartition(name, part.index), None)
+                    if found is not None:
+                        try:
+                            self._on_partition(found, part, now)
+                        except Exception:
+                            batches[found.tp] = found  # failed below with the others left
+                            raise
             for batch in batches.values():  # the broker left some out: retry them
                 self._retry_or_fail(batch, ConnectionLostError(f"{conn} omitted a partition"), now)
         except Exception:

@@ -15,6 +15,7 @@ version can carry (the unit tests hold them to that for every version).
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -39,6 +40,7 @@ from aioproducer.protocol.messages.init_producer_id import (
 )
 from aioproducer.protocol.messages.metadata import MetadataRequest, MetadataResponse
 from aioproducer.protocol.messages.produce import (
+    TOPIC_IDS_FROM,
     PartitionData,
     ProducePartitionResponse,
     ProduceRequest,
@@ -139,8 +141,13 @@ def _produce_request(r: Reader, version: int, flexible: bool) -> ProduceRequest:
     acks = r.int16()
     timeout = r.int32()
     topics: list[TopicData] = []
+    ids: list[uuid.UUID] = []
     for _ in range(r.array_length(flexible)):
-        name = r.string(flexible)
+        if version >= TOPIC_IDS_FROM:
+            ids.append(r.uuid())
+            name = ""
+        else:
+            name = r.string(flexible)
         partitions: list[PartitionData] = []
         for _ in range(r.array_length(flexible)):
             partitions.append((r.int32(), r.nullable_bytes(flexible)))
@@ -151,7 +158,7 @@ def _produce_request(r: Reader, version: int, flexible: bool) -> ProduceRequest:
         topics.append((name, partitions))
     if flexible:
         r.skip_tagged_fields()
-    return ProduceRequest(acks, timeout, topics, transactional_id)
+    return ProduceRequest(acks, timeout, topics, transactional_id, tuple(ids))
 
 
 _DECODERS: Final[dict[int, Callable[[Reader, int, bool], Any]]] = {
@@ -334,7 +341,10 @@ def _produce_response(
 ) -> None:
     write_array_length(buf, len(response.topics), flexible)
     for topic in response.topics:
-        write_string(buf, topic.name, flexible)
+        if version >= TOPIC_IDS_FROM:
+            write_uuid(buf, topic.topic_id)
+        else:
+            write_string(buf, topic.name, flexible)
         write_array_length(buf, len(topic.partitions), flexible)
         for p in topic.partitions:
             _produce_partition(buf, p, version, flexible)

@@ -55,6 +55,7 @@ from aioproducer.protocol.messages.metadata import (
     MetadataTopic,
 )
 from aioproducer.protocol.messages.produce import (
+    TOPIC_IDS_FROM,
     LeaderIdAndEpoch,
     NodeEndpoint,
     ProducePartitionResponse,
@@ -62,6 +63,7 @@ from aioproducer.protocol.messages.produce import (
     ProduceResponse,
     ProduceTopicResponse,
 )
+from aioproducer.protocol.primitives import ZERO_UUID
 from aioproducer.protocol.records import DecodedBatch, DecodedRecord
 from aioproducer.testing._fake_log import DEFAULT_MAX_MESSAGE_BYTES, PartitionLog
 from aioproducer.testing._fake_txn import TXN_SERVED, FakeTransactions
@@ -79,6 +81,7 @@ _INVALID_REQUIRED_ACKS: Final = 21
 _UNSUPPORTED_VERSION: Final = 35
 _PRODUCER_FENCED: Final = 90
 _INVALID_TXN_STATE: Final = 48
+_UNKNOWN_TOPIC_ID: Final = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -303,6 +306,19 @@ class FakeBroker:
             [PartitionLog(leader, max_message_bytes) for leader in chosen],
         )
 
+    def topic_id(self, name: str) -> uuid.UUID:
+        """The topic's id (Metadata v10+ tells it; Produce v13+ names the topic by it)."""
+        self._log(name, 0)
+        return self._topics[name][0]
+
+    def renew_topic_id(self, name: str) -> uuid.UUID:
+        """Give the topic a new id, as if deleted and created again (its records stay):
+        Produce requests naming the old id get UNKNOWN_TOPIC_ID."""
+        self._log(name, 0)
+        renewed = uuid.uuid4()
+        self._topics[name] = (renewed, self._topics[name][1])
+        return renewed
+
     def set_leader(self, topic: str, partition: int, node_id: int) -> None:
         """Move a partition's leadership to ``node_id`` (-1: no leader) and bump its epoch."""
         self._check_node(node_id)
@@ -472,9 +488,16 @@ class FakeBroker:
         effects = action
         leaders: set[int] = set()
         topics = []
-        for name, partitions in request.topic_data:
+        by_id = received.header.api_version >= TOPIC_IDS_FROM
+        names = {topic_id: name for name, (topic_id, _) in self._topics.items()}
+        for i, (given, partitions) in enumerate(request.topic_data):
+            topic_id = request.topic_ids[i] if by_id else ZERO_UUID
+            name = names.get(topic_id) if by_id else given
             answers = []
             for index, records in partitions:
+                if name is None:  # an id this cluster does not know (deleted, re-created)
+                    answers.append(ProducePartitionResponse(index, _UNKNOWN_TOPIC_ID, -1))
+                    continue
                 queue = self._produce_scripts.get((name, index))
                 own = queue.popleft() if queue else None
                 if own is not None:
@@ -496,7 +519,7 @@ class FakeBroker:
                 if answer.current_leader is not None:
                     leaders.add(answer.current_leader.leader_id)
                 answers.append(answer)
-            topics.append(ProduceTopicResponse(name, tuple(answers)))
+            topics.append(ProduceTopicResponse("" if by_id else given, tuple(answers), topic_id))
         if request.acks == 0 and not self.answer_acks0:
             return None, effects
         endpoints: tuple[NodeEndpoint, ...] = ()

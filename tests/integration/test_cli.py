@@ -184,7 +184,8 @@ def test_malformed_json_names_its_line_and_what_came_before_is_delivered(
     path = tmp_path / "bad.jsonl"
     path.write_text('{"value": "1"}\n\n{"value": "2"}\n{"value": "3",}\n{"value": "4"}\n')
     result = run_cli("produce", topic, "-b", kafka_bootstrap, "--format", "jsonl", str(path))
-    one_line_error(result, re.escape(f"{path}:4: malformed JSON: Expecting property name"))
+    # json's own words differ by Python version (3.13: "Illegal trailing comma ...")
+    one_line_error(result, re.escape(f"{path}:4: malformed JSON: ") + r".+ \(column 1[45]\)$")
     assert summary(result) == (2, 0)
     assert [r.value for r in consume_all(kafka_bootstrap, topic)] == [b"1", b"2"]
 

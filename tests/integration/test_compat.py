@@ -82,8 +82,8 @@ async def connect(bootstrap: str) -> RecordingConnection:
 async def test_the_highest_shared_version_is_used(
     kafka_bootstrap: str, kafka_version: str, request_type: type[Request]
 ) -> None:
-    """Produce 11 on 3.9 and 4.x (the newest this client implements, though 4.0 offers 12
-    and 4.1+ 13), 10 on 3.7, 9 on 2.8-3.5, 7 on 2.3, 6 on 2.0; likewise for the others."""
+    """Produce 13 on 4.1+, 12 on 4.0, 11 on 3.9, 10 on 3.7, 9 on 2.8-3.5, 7 on 2.3, 6 on
+    2.0; likewise for the others."""
     broker_max = offered(kafka_version)[request_type]
     conn = await connect(kafka_bootstrap)
     try:
@@ -92,6 +92,40 @@ async def test_the_highest_shared_version_is_used(
         assert conn.version_for(request_type) == min(broker_max, request_type.MAX_VERSION)
     finally:
         conn.close()
+
+
+async def test_the_producer_sends_at_the_negotiated_produce_version(
+    kafka_bootstrap: str,
+    kafka_version: str,
+    new_topic: TopicFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What the producer really sends: v13 (topics by id, from Metadata v10+) on Kafka 4.1+,
+    the broker's newest before; records of two topics in one request land where they
+    belong, read back by another client."""
+    expected = min(offered(kafka_version)[ProduceRequest], ProduceRequest.MAX_VERSION)
+    sent: list[tuple[int, ProduceRequest]] = []
+    original = BrokerConnection.send
+
+    def recording(
+        self: BrokerConnection, request: Request, version: int | None = None
+    ) -> asyncio.Future[Response] | None:
+        if isinstance(request, ProduceRequest):
+            sent.append(
+                (version if version is not None else self.version_for(ProduceRequest), request)
+            )
+        return original(self, request, version)
+
+    monkeypatch.setattr(BrokerConnection, "send", recording)
+    topics = [new_topic(), new_topic()]
+    async with Producer(bootstrap_servers=kafka_bootstrap, linger_ms=50) as producer:
+        futures = [await producer.send(t, t.encode()) for t in topics]
+        await asyncio.gather(*futures)
+    assert {version for version, _ in sent} == {expected}
+    if expected >= 13:
+        assert all(len(r.topic_ids) == len(r.topic_data) for _, r in sent)
+    for topic in topics:
+        assert [r.value for r in consume_all(kafka_bootstrap, topic)] == [topic.encode()]
 
 
 async def test_api_versions_falls_back_to_what_the_broker_answers(

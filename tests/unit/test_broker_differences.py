@@ -111,3 +111,59 @@ async def test_acks_zero_answered_or_not_delivers_everything_on_one_connection(
             assert broker.values(TOPIC, partition) == expected
     assert broker.accepted == {1: 2}  # the bootstrap connection and the leader's
     assert caplog.records == []
+
+
+# ------------------------------------------------ Produce v13 (topic ids) and its fallbacks
+
+
+@pytest.mark.parametrize(("offered", "used"), [(13, 13), (12, 12), (11, 11), (9, 9)])
+async def test_the_newest_produce_version_offered_is_used(offered: int, used: int) -> None:
+    """Kafka 4.1+ offers v13 (topics by id), 4.0 v12, 3.9 v11, 2.8-3.5 v9: each is used, and
+    records of two topics in one request land where they belong."""
+    fake = FakeBroker(api_versions={ApiKey.PRODUCE: (3, offered)})
+    async with asyncio.timeout(5), fake as broker:
+        broker.create_topic(TOPIC)
+        broker.create_topic("other")
+        async with Producer(bootstrap_servers=broker.bootstrap_servers, **FAST) as producer:
+            futures = [await producer.send(t, b"to " + t.encode()) for t in (TOPIC, "other")]
+            await asyncio.gather(*futures)
+        assert (broker.values(TOPIC, 0), broker.values("other", 0)) == ([b"to t"], [b"to other"])
+        produced = broker.received(ApiKey.PRODUCE)
+        assert {r.header.api_version for r in produced} == {used}
+        sent_ids = {i for r in produced for i in r.request.topic_ids}  # type: ignore[attr-defined]
+        expected = {broker.topic_id(TOPIC), broker.topic_id("other")} if used >= 13 else set()
+        assert sent_ids == expected
+
+
+async def test_produce_falls_back_to_v12_when_metadata_gives_no_topic_ids() -> None:
+    """Metadata before v10 has no topic ids: a v13 request could not name its topics, so
+    the request goes by name at v12 (as Java does)."""
+    versions: dict[int, tuple[int, int]] = {ApiKey.PRODUCE: (3, 13), ApiKey.METADATA: (0, 9)}
+    async with asyncio.timeout(5), FakeBroker(api_versions=versions) as broker:
+        broker.create_topic(TOPIC)
+        async with Producer(bootstrap_servers=broker.bootstrap_servers, **FAST) as producer:
+            await producer.send_and_wait(TOPIC, b"v")
+        assert broker.values(TOPIC, 0) == [b"v"]
+        assert [r.header.api_version for r in broker.received(ApiKey.PRODUCE)] == [12]
+
+
+@pytest.mark.parametrize("idempotent", [True, False])
+async def test_a_stale_topic_id_is_retried_after_a_metadata_refresh(idempotent: bool) -> None:
+    """The topic was re-created: the broker answers UNKNOWN_TOPIC_ID to the old id, which
+    is retriable and marks metadata stale; the refresh brings the new id and the records
+    go through."""
+    async with asyncio.timeout(5), FakeBroker() as broker:
+        broker.create_topic(TOPIC)
+        options = {**FAST, "enable_idempotence": idempotent}
+        async with Producer(bootstrap_servers=broker.bootstrap_servers, **options) as producer:
+            await producer.send_and_wait(TOPIC, b"first")
+            old = broker.topic_id(TOPIC)
+            new = broker.renew_topic_id(TOPIC)
+            metadata_before = len(broker.received(ApiKey.METADATA))
+            await producer.send_and_wait(TOPIC, b"second")
+        assert broker.values(TOPIC, 0) == [b"first", b"second"]
+        produced = broker.received(ApiKey.PRODUCE)
+        ids = [r.request.topic_ids for r in produced]  # type: ignore[attr-defined]
+        assert ids[0] == ids[1] == (old,)
+        assert ids[-1] == (new,)
+        assert len(broker.received(ApiKey.METADATA)) > metadata_before

@@ -99,3 +99,31 @@ def test_pure_build_makes_the_any_platform_wheel(source: Path, tmp_path: Path) -
     assert _extensions(names) == []
     assert NOTE not in names
     assert "aioproducer/py.typed" in names
+
+
+def test_published_metadata(source: Path, tmp_path: Path) -> None:
+    """The wheel's metadata: one version (aioproducer.__version__), the PEP 639 license, the
+    project URLs and the public extras; the repository's own `dev` tools are no extra."""
+    from email.parser import Parser  # noqa: PLC0415
+
+    import aioproducer  # noqa: PLC0415
+
+    done, wheel = _wheel(source, tmp_path, AIOPRODUCER_PURE_BUILD="1")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    with ZipFile(wheel) as archive:
+        (name,) = [n for n in archive.namelist() if n.endswith(".dist-info/METADATA")]
+        meta = Parser().parsestr(archive.read(name).decode())
+    assert meta["Version"] == aioproducer.__version__
+    assert meta["License-Expression"] == "Apache-2.0"
+    assert {url.split(",")[0] for url in meta.get_all("Project-URL", [])} >= {
+        "Homepage",
+        "Documentation",
+        "Changelog",
+        "Issues",
+    }
+    extras = set(meta.get_all("Provides-Extra", []))
+    assert {"testing", "docs"} <= extras
+    assert "dev" not in extras
+    requires: list[str] = meta.get_all("Requires-Dist", [])
+    assert not [r for r in requires if "matplotlib" in r or "py-spy" in r]
+    assert [r for r in requires if r.startswith("confluent-kafka") and "testing" in r]

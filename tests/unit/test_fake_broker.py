@@ -92,7 +92,10 @@ async def request(conn: BrokerConnection, req: Any) -> Any:
 async def test_a_node_refuses_a_partition_it_does_not_lead(broker: FakeBroker) -> None:
     conn = await connect(broker, 2)
     try:
-        response = await request(conn, ProduceRequest(-1, 1000, [("t", [(0, batch())])]))
+        produce = ProduceRequest(
+            -1, 1000, [("t", [(0, batch())])], topic_ids=[broker.topic_id("t")]
+        )
+        response = await request(conn, produce)  # v13: the topic named by its id
     finally:
         conn.close()
     assert isinstance(response, ProduceResponse)
@@ -128,7 +131,7 @@ async def test_metadata_lists_nodes_topics_and_leaders(broker: FakeBroker) -> No
 async def test_acks_zero_is_written_and_not_answered(broker: FakeBroker) -> None:
     conn = await connect(broker, 1)
     try:
-        assert conn.send(ProduceRequest(0, 1000, [("t", [(0, batch())])])) is None
+        assert conn.send(ProduceRequest(0, 1000, [("t", [(0, batch())])]), 12) is None
         await request(conn, MetadataRequest(["t"]))  # answered after the Produce was handled
     finally:
         conn.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 
 import pytest
 
@@ -36,6 +37,23 @@ def refresh(
     requested = md.begin_refresh(now)
     md.update(BROKERS, topics, now)
     return requested
+
+
+def test_topic_ids_are_kept_per_topic() -> None:
+    """Metadata v10+ gives each topic's id (Produce v13 names topics by it); a topic
+    without one (older Metadata, or an error) keeps the zero id."""
+    md = make()
+    for topic in ("a", "b", "c"):
+        md.want(topic, 0)
+    begin = md.begin_refresh(10)
+    ids = {"a": uuid.UUID(int=7), "c": uuid.UUID(int=9)}
+    md.update(BROKERS, [("a", 0, LED), ("b", 0, LED), ("c", MISSING, [])], 10, ids)
+    assert begin == ["a", "b", "c"]
+    assert [md.topics[t].topic_id for t in ("a", "b")] == [uuid.UUID(int=7), uuid.UUID(int=0)]
+    assert "c" not in md.topics
+    md.begin_refresh(20)
+    md.update(BROKERS, [("a", 0, LED)], 20, {"a": uuid.UUID(int=8)})  # re-created: a new id
+    assert md.topics["a"].topic_id == uuid.UUID(int=8)
 
 
 def test_leaders_and_available_partitions() -> None:

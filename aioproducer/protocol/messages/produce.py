@@ -1,12 +1,16 @@
-"""Produce (key 0), versions 3-11 (record batch v2; Kafka 4 brokers dropped 0-2).
+"""Produce (key 0), versions 3-13 (record batch v2; Kafka 4 brokers dropped 0-2).
 
 Each partition's records are already-encoded record batches (``bytes``, or None); the request
-is written into one ``bytearray`` with the batches appended as they are.
+is written into one ``bytearray`` with the batches appended as they are. v12 has v11's schema
+(KIP-890 part 2: in a transaction it also adds the partition to it); from v13 (Kafka 4.1) each
+topic is named by its id (KIP-516), given by ``ProduceRequest.topic_ids``, and responses carry
+ids instead of names (``ProduceTopicResponse.topic_id``).
 """
 
 from __future__ import annotations
 
 import struct
+import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
@@ -15,14 +19,17 @@ from aioproducer.protocol.api import ApiKey, check_version
 from aioproducer.protocol.primitives import (
     INT16,
     INT32,
+    ZERO_UUID,
     Reader,
     write_nullable_bytes,
     write_nullable_string,
     write_string,
     write_unsigned_varint,
+    write_uuid,
 )
 
 __all__ = [
+    "TOPIC_IDS_FROM",
     "LeaderIdAndEpoch",
     "NodeEndpoint",
     "PartitionData",
@@ -38,6 +45,9 @@ PartitionData = tuple[int, bytes | bytearray | memoryview | None]
 """``(partition index, encoded record batches or None)``."""
 TopicData = tuple[str, Sequence[PartitionData]]
 """``(topic name, partitions)``."""
+
+TOPIC_IDS_FROM = 13
+"""The first version that names topics by id, not by name."""
 
 _pack_int16 = INT16.pack
 _pack_int32 = INT32.pack
@@ -86,10 +96,12 @@ class ProducePartitionResponse:
 
 @dataclass(frozen=True, slots=True)
 class ProduceTopicResponse:
-    """The results for one topic."""
+    """The results for one topic: named by ``name`` before v13, by ``topic_id`` from v13
+    (``name`` is then empty)."""
 
     name: str
     partitions: tuple[ProducePartitionResponse, ...]
+    topic_id: uuid.UUID = ZERO_UUID
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +113,8 @@ class ProduceResponse:
     node_endpoints: tuple[NodeEndpoint, ...] = ()
 
     def iter_partitions(self) -> Iterator[tuple[str, ProducePartitionResponse]]:
-        """Every ``(topic, partition response)`` pair, in response order."""
+        """Every ``(topic name, partition response)`` pair, in response order (the name is
+        empty from v13: see ``ProduceTopicResponse.topic_id``)."""
         for topic in self.topics:
             for partition in topic.partitions:
                 yield topic.name, partition
@@ -109,17 +122,22 @@ class ProduceResponse:
 
 @dataclass(frozen=True, slots=True)
 class ProduceRequest:
-    """Produce request; ``acks=0`` requests get no response from the broker."""
+    """Produce request; ``acks=0`` requests get no response from the broker.
+
+    ``topic_ids`` (needed from v13 only) holds each topic's id, in ``topic_data``'s order;
+    v13 writes the ids and not the names.
+    """
 
     API_KEY: ClassVar[int] = ApiKey.PRODUCE
     MIN_VERSION: ClassVar[int] = 3
-    MAX_VERSION: ClassVar[int] = 11
+    MAX_VERSION: ClassVar[int] = 13
     FLEXIBLE_FROM: ClassVar[int] = 9
 
     acks: int
     timeout_ms: int
     topic_data: Sequence[TopicData]
     transactional_id: str | None = None
+    topic_ids: Sequence[uuid.UUID] = ()
 
     def encode(self, version: int) -> bytes:
         """Encode the request body."""
@@ -131,7 +149,7 @@ class ProduceRequest:
         """Append the request body to ``buf`` (no intermediate copies of the batches)."""
         check_version(ProduceRequest, version)
         if version >= 9:
-            self._encode_flexible(buf)
+            self._encode_flexible(buf, version >= TOPIC_IDS_FROM)
             return
         write_nullable_string(buf, self.transactional_id)
         buf += _pack_int16(self.acks)
@@ -148,13 +166,19 @@ class ProduceRequest:
                     buf += _pack_int32(len(records))
                     buf += records
 
-    def _encode_flexible(self, buf: bytearray) -> None:
+    def _encode_flexible(self, buf: bytearray, by_id: bool) -> None:
+        ids = self.topic_ids
+        if by_id and (len(ids) != len(self.topic_data) or ZERO_UUID in ids):
+            raise ValueError("Produce v13+ needs the (non-zero) id of every topic")
         write_nullable_string(buf, self.transactional_id, True)
         buf += _pack_int16(self.acks)
         buf += _pack_int32(self.timeout_ms)
         write_unsigned_varint(buf, len(self.topic_data) + 1)
-        for name, partitions in self.topic_data:
-            write_string(buf, name, True)
+        for i, (name, partitions) in enumerate(self.topic_data):
+            if by_id:
+                write_uuid(buf, ids[i])
+            else:
+                write_string(buf, name, True)
             write_unsigned_varint(buf, len(partitions) + 1)
             for index, records in partitions:
                 buf += _pack_int32(index)
@@ -249,9 +273,11 @@ def _partition(r: Reader, version: int, flexible: bool) -> ProducePartitionRespo
 
 
 def _topic(r: Reader, version: int, flexible: bool) -> ProduceTopicResponse:
-    name = r.string(flexible)
+    name, topic_id = (
+        ("", r.uuid()) if version >= TOPIC_IDS_FROM else (r.string(flexible), ZERO_UUID)
+    )
     n = r.array_length(flexible)
     partitions = tuple(_partition(r, version, flexible) for _ in range(n))
     if flexible:
         r.skip_tagged_fields()
-    return ProduceTopicResponse(name, partitions)
+    return ProduceTopicResponse(name, partitions, topic_id)

@@ -87,13 +87,13 @@ def request_object(request: AnyRequest, version: int) -> Any:
             timeout_ms=request.timeout_ms,
             topic_data=[
                 t(
-                    name=name,
+                    **({"topic_id": request.topic_ids[n]} if version >= 13 else {"name": name}),
                     partition_data=[
                         t.PartitionProduceData(index=i, records=None if r is None else bytes(r))
                         for i, r in parts
                     ],
                 )
-                for name, parts in request.topic_data
+                for n, (name, parts) in enumerate(request.topic_data)
             ],
         )
     if isinstance(request, InitProducerIdRequest):
@@ -224,7 +224,7 @@ def response_object(response: AnyResponse, version: int) -> Any:
         return r(
             responses=[
                 r.TopicProduceResponse(
-                    name=t.name,
+                    **({"topic_id": t.topic_id} if version >= 13 else {"name": t.name}),
                     partition_responses=[
                         p(
                             index=x.index,

@@ -86,12 +86,19 @@ def metadata_requests(version: int) -> st.SearchStrategy[MetadataRequest]:
 
 def produce_requests(version: int) -> st.SearchStrategy[ProduceRequest]:
     partitions = _small_tuple(st.tuples(int32, st.none() | st.binary(max_size=40)))
-    return st.builds(
-        ProduceRequest,
-        int16,
-        int32,
-        _small_tuple(st.tuples(text, partitions)),
-        nullable_text,
+    topics = _small_tuple(st.tuples(text, partitions))
+    if version < 13:
+        return st.builds(ProduceRequest, int16, int32, topics, nullable_text)
+    ids = st.builds(uuid.UUID, int=st.integers(1, 2**128 - 1))  # v13 refuses the zero id
+    return topics.flatmap(
+        lambda t: st.builds(
+            ProduceRequest,
+            int16,
+            int32,
+            st.just(t),
+            nullable_text,
+            st.lists(ids, min_size=len(t), max_size=len(t)).map(tuple),
+        )
     )
 
 
@@ -193,7 +200,11 @@ def produce_responses(version: int) -> st.SearchStrategy[ProduceResponse]:
     endpoints = _small_tuple(st.builds(NodeEndpoint, int32, text, int32, nullable_text))
     return st.builds(
         ProduceResponse,
-        _small_tuple(st.builds(ProduceTopicResponse, text, _small_tuple(partition))),
+        _small_tuple(
+            st.builds(ProduceTopicResponse, st.just(""), _small_tuple(partition), uuids)
+            if version >= 13
+            else st.builds(ProduceTopicResponse, text, _small_tuple(partition))
+        ),
         int32,
         endpoints if version >= 10 else st.just(()),
     )

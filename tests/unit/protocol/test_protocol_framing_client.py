@@ -273,14 +273,15 @@ def test_correlation_ids_wrap_at_int32_max() -> None:
 def test_send_refuses_unimplemented_versions() -> None:
     conn = ClientConnection("c")
     with pytest.raises(ValueError, match="implements versions"):
-        conn.send(ProduceRequest(1, 1, []), 12)
+        conn.send(ProduceRequest(1, 1, []), 14)
     assert conn.in_flight == 0
 
 
 def test_negotiate() -> None:
     from aioproducer.errors import UnsupportedVersionError  # noqa: PLC0415
 
-    assert negotiate(ProduceRequest, 0, 13) == 11
+    assert negotiate(ProduceRequest, 0, 14) == 13  # a newer broker: our newest
+    assert negotiate(ProduceRequest, 0, 12) == 12
     assert negotiate(ProduceRequest, 3, 7) == 7
     assert negotiate(MetadataRequest, 0, 12) == 12
     with pytest.raises(UnsupportedVersionError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import protocol_strategies as strat
@@ -27,6 +28,7 @@ from aioproducer.protocol.messages.create_topics import CreatableTopic, CreateTo
 from aioproducer.protocol.messages.init_producer_id import InitProducerIdRequest
 from aioproducer.protocol.messages.metadata import MetadataRequest
 from aioproducer.protocol.messages.produce import ProduceRequest
+from aioproducer.protocol.primitives import ZERO_UUID
 
 Strategy = strat.Strategy
 CASES = strat.version_cases(strat.APIS)
@@ -257,3 +259,18 @@ def test_produce_encode_into_appends_to_a_buffer() -> None:
     buf = bytearray(b"prefix")
     request.encode_into(buf, 11)
     assert bytes(buf) == b"prefix" + request.encode(11)
+
+
+def test_produce_v13_needs_every_topic_id() -> None:
+    """v13 names topics by id: a missing or zero id is a local bug, refused before writing."""
+    topics = [("a", [(0, b"x")]), ("b", [(0, b"y")])]
+    one = uuid.UUID(int=1)
+    with pytest.raises(ValueError, match="id of every topic"):
+        ProduceRequest(-1, 1000, topics).encode(13)
+    with pytest.raises(ValueError, match="id of every topic"):
+        ProduceRequest(-1, 1000, topics, topic_ids=[one]).encode(13)
+    with pytest.raises(ValueError, match="id of every topic"):
+        ProduceRequest(-1, 1000, topics, topic_ids=[one, ZERO_UUID]).encode(13)
+    by_id = ProduceRequest(-1, 1000, topics, topic_ids=[one, uuid.UUID(int=2)])
+    assert by_id.encode(12) == ProduceRequest(-1, 1000, topics).encode(12)  # ids unused < 13
+    assert b"a" not in by_id.encode(13)[8:]
