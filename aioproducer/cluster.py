@@ -61,6 +61,10 @@ class Cluster:
         self._next_idle_check = 0.0
         self._closed = False
         self._waits_stopped = False
+        self.features: dict[str, int] = {}
+        """The cluster's finalized feature levels, from the newest ApiVersions answer
+        (highest features epoch) of any connection."""
+        self._features_epoch = -1
 
     # -- bootstrap ------------------------------------------------------------------------
     async def bootstrap(self, timeout: float) -> None:
@@ -82,6 +86,7 @@ class Cluster:
                 )
                 try:
                     await conn.connect(min(remaining, self.config.request_timeout_ms / 1000))
+                    self._learn_features(conn)
                     await self._refresh_with(conn)
                     return
                 except AuthenticationError:
@@ -173,7 +178,13 @@ class Cluster:
             conn.close()
             raise ConnectionLostError("the producer is closing")
         self._connections[address.node_id] = conn
+        self._learn_features(conn)
         return conn
+
+    def _learn_features(self, conn: BrokerConnection) -> None:
+        if conn.finalized_features_epoch > self._features_epoch:
+            self._features_epoch = conn.finalized_features_epoch
+            self.features = conn.finalized_features
 
     def any_connection(self) -> BrokerConnection | None:
         """A live connection, the least loaded one."""

@@ -363,7 +363,8 @@ class Sender:
         """Produce v12+ is transaction version 2 (partitions join implicitly, KIP-890): a
         transactional producer speaking version 1 stays at v11, as Java's does."""
         version = conn.version_for(ProduceRequest)
-        if self.config.transactional_id is None:
+        txn = self.transactions
+        if txn is None or txn.version >= 2:
             return version  # the highest both sides have
         return min(version, _TRANSACTION_V1_PRODUCE)
 

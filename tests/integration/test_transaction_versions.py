@@ -11,6 +11,7 @@ from functools import partial
 import pytest
 
 from aioproducer import Producer
+from aioproducer.metadata import TopicPartition
 from aioproducer.testing import AdminClient, LocalKafkaCluster
 from aioproducer.testing.pytest_plugin import KafkaClusterHandle
 from aioproducer.testing.readback import committed_offsets, consume_all
@@ -57,19 +58,44 @@ async def test_commit_abort_and_offsets(
         bootstrap_servers=cluster.bootstrap_servers,
         transactional_id=f"tv{version}-{uuid.uuid4().hex[:8]}",
     ) as producer:
+        txn, idempotence = producer._txn, producer._idempotence
+        assert txn is not None
+        assert idempotence is not None
+        add_partitions = 0
+        add_once = txn._add_once
+
+        async def counted(tps: list[TopicPartition]) -> None:
+            nonlocal add_partitions
+            add_partitions += 1
+            await add_once(tps)
+
+        txn._add_once = counted  # type: ignore[method-assign]  # counts, still sends
+        producer_id = idempotence.producer_id
+        epochs = [idempotence.epoch]
         for round_ in range(3):  # the second transaction of a producer epoch, and a third
             async with producer.transaction():
+                assert txn.version == version
                 for p in range(3):
                     await producer.send(topic, b"c%d-%d" % (round_, p), partition=p)
                 await producer.send_offsets_to_transaction({(topic, 0): 10 * (round_ + 1)}, group)
+            epochs.append(idempotence.epoch)
         producer.begin_transaction()
         for p in range(3):
             await producer.send(topic, b"aborted-%d" % p, partition=p)
         await producer.send_offsets_to_transaction({(topic, 0): 999}, group)
         await producer.flush()  # on the broker, so that the abort has records to hide
         await producer.abort_transaction()
+        epochs.append(idempotence.epoch)
         async with producer.transaction():
             await producer.send(topic, b"last", partition=1)
+        epochs.append(idempotence.epoch)
+        assert idempotence.producer_id == producer_id
+        if version == 2:  # every EndTxn bumps the epoch; Produce v12 adds the partitions
+            assert epochs == list(range(epochs[0], epochs[0] + 6))
+            assert add_partitions == 0
+        else:  # one epoch throughout; AddPartitionsToTxn once per transaction
+            assert epochs == [epochs[0]] * 6
+            assert add_partitions == 5
 
     committed = await asyncio.to_thread(
         partial(consume_all, cluster.bootstrap_servers, topic, isolation_level="read_committed")
