@@ -250,6 +250,10 @@ class FakeTransactions:
         self.committed_offsets: dict[str, dict[tuple[str, int], int]] = {}
         """Offsets committed by committed transactions, per group."""
 
+    def add(self, transactional_id: str, topic: str, partition: int) -> None:
+        """Add the partition to the transaction (transaction version 2: Produce does it)."""
+        self.open.setdefault(transactional_id, FakeTransaction()).partitions.add((topic, partition))
+
     def added(self, transactional_id: str | None, topic: str, partition: int) -> bool:
         """The partition joined ``transactional_id``'s open transaction."""
         txn = self.open.get(transactional_id or "")
