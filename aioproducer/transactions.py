@@ -19,8 +19,9 @@ The state machine and the requests of Java's ``TransactionManager``, in asyncio:
 Each transaction speaks the transaction protocol version the cluster's finalized
 ``transaction.version`` feature (ApiVersions v3+) allows when it begins, as Java does:
 version 1 adds partitions with AddPartitionsToTxn v0-3 and ends with EndTxn v0-4; version 2
-(KIP-890 part 2) lets Produce v12+ add partitions implicitly and ends with EndTxn v5+, whose
-response carries the bumped epoch (or a new producer id) that the next transaction uses.
+(KIP-890 part 2) lets Produce v12+ add partitions and TxnOffsetCommit v5+ add groups
+implicitly, and ends with EndTxn v5+, whose response carries the bumped epoch (or a new
+producer id) that the next transaction uses.
 
 Errors split as Java's: coordinator moves and loads are retried with backoff; a failed
 batch or an abortable error leaves only :meth:`~TransactionManager.begin_abort`; fencing
@@ -101,6 +102,7 @@ _FENCED: Final = frozenset({_INVALID_PRODUCER_EPOCH, _PRODUCER_FENCED})
 #: UNSUPPORTED_VERSION
 _FATAL: Final = frozenset({53, 31, 48, 50, 52, 35})
 _TRANSACTION_VERSION: Final = "transaction.version"  # the finalized feature (KIP-890)
+_TXN_OFFSET_COMMIT_V2: Final = 5  # adds the group to the transaction (version 2)
 _CONCURRENT_BACKOFF_MS: Final = 20  # Java's retry for CONCURRENT_TRANSACTIONS at the start
 
 
@@ -317,14 +319,16 @@ class TransactionManager:
 
     async def _send_offsets(self, offsets: list[TxnOffset], group: ConsumerGroupMetadata) -> None:
         deadline = self._deadline()
-        await self._call(
-            lambda: AddOffsetsToTxnRequest(
-                self.transactional_id, *self._producer_state(), group.group_id
-            ),
-            self._check_simple,
-            "AddOffsetsToTxn",
-            deadline=deadline,
-        )
+        if self.version < 2:
+            await self._call(
+                lambda: AddOffsetsToTxnRequest(
+                    self.transactional_id, *self._producer_state(), group.group_id
+                ),
+                self._check_simple,
+                "AddOffsetsToTxn",
+                deadline=deadline,
+            )
+        # version 2: TxnOffsetCommit v5+ adds the group to the transaction itself (KIP-890)
         self._started = True
         remaining = {(o.topic, o.partition): o for o in offsets}
 
@@ -348,7 +352,11 @@ class TransactionManager:
                     remaining.pop((part.topic, part.partition), None)
                 elif code in _MOVED or code == _REQUEST_TIMED_OUT:
                     retry = _NOT_COORDINATOR
-                elif code in (_UNKNOWN_TOPIC_OR_PARTITION, _COORDINATOR_LOAD_IN_PROGRESS):
+                elif code in (
+                    _UNKNOWN_TOPIC_OR_PARTITION,
+                    _COORDINATOR_LOAD_IN_PROGRESS,
+                    _CONCURRENT_TRANSACTIONS,
+                ):
                     retry = retry or code
                 else:
                     self._raise(code, f"TxnOffsetCommit for {part.topic}-{part.partition}")
@@ -357,8 +365,15 @@ class TransactionManager:
             if remaining:
                 raise _RetryError("TxnOffsetCommit left partitions out")
 
+        v2 = self.version >= 2  # v5+ in version 2 only (Java's rule); v4 at most in 1
         await self._call(
-            commit_request, committed, "TxnOffsetCommit", deadline=deadline, group=group.group_id
+            commit_request,
+            committed,
+            "TxnOffsetCommit",
+            deadline=deadline,
+            group=group.group_id,
+            min_version=_TXN_OFFSET_COMMIT_V2 if v2 else 0,
+            max_version=None if v2 else _TXN_OFFSET_COMMIT_V2 - 1,
         )
 
     # -- ending ------------------------------------------------------------------------------

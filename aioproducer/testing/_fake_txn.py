@@ -300,6 +300,9 @@ class FakeTransactions:
                 txn.groups.add(request.group_id)
             return AddOffsetsToTxnResponse(0, error)
         if isinstance(request, TxnOffsetCommitRequest):
+            if version >= 5 and not error:  # adds the group itself (KIP-890)
+                txn = self.open.setdefault(request.transactional_id, FakeTransaction())
+                txn.groups.add(request.group_id)
             found = self.open.get(request.transactional_id)
             if found is not None and not error:
                 pending = found.offsets.setdefault(request.group_id, {})

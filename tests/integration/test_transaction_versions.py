@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from functools import partial
+from typing import Any
 
 import pytest
 
 from aioproducer import Producer
-from aioproducer.metadata import TopicPartition
 from aioproducer.testing import AdminClient, LocalKafkaCluster
 from aioproducer.testing.pytest_plugin import KafkaClusterHandle
 from aioproducer.testing.readback import committed_offsets, consume_all
@@ -61,15 +62,14 @@ async def test_commit_abort_and_offsets(
         txn, idempotence = producer._txn, producer._idempotence
         assert txn is not None
         assert idempotence is not None
-        add_partitions = 0
-        add_once = txn._add_once
+        sent: Counter[str] = Counter()
+        call = txn._call
 
-        async def counted(tps: list[TopicPartition]) -> None:
-            nonlocal add_partitions
-            add_partitions += 1
-            await add_once(tps)
+        async def counted(request: Any, handle: Any, what: str, **options: Any) -> None:
+            sent[what] += 1
+            await call(request, handle, what, **options)
 
-        txn._add_once = counted  # type: ignore[method-assign]  # counts, still sends
+        txn._call = counted  # type: ignore[method-assign]  # counts, still sends
         producer_id = idempotence.producer_id
         epochs = [idempotence.epoch]
         for round_ in range(3):  # the second transaction of a producer epoch, and a third
@@ -90,12 +90,13 @@ async def test_commit_abort_and_offsets(
             await producer.send(topic, b"last", partition=1)
         epochs.append(idempotence.epoch)
         assert idempotence.producer_id == producer_id
-        if version == 2:  # every EndTxn bumps the epoch; Produce v12 adds the partitions
+        assert (sent["EndTxn"], sent["TxnOffsetCommit"]) == (5, 4)
+        if version == 2:  # every EndTxn bumps the epoch; Produce and TxnOffsetCommit add
             assert epochs == list(range(epochs[0], epochs[0] + 6))
-            assert add_partitions == 0
+            assert (sent["AddPartitionsToTxn"], sent["AddOffsetsToTxn"]) == (0, 0)
         else:  # one epoch throughout; AddPartitionsToTxn once per transaction
             assert epochs == [epochs[0]] * 6
-            assert add_partitions == 5
+            assert (sent["AddPartitionsToTxn"], sent["AddOffsetsToTxn"]) == (5, 4)
 
     committed = await asyncio.to_thread(
         partial(consume_all, cluster.bootstrap_servers, topic, isolation_level="read_committed")

@@ -418,6 +418,7 @@ async def test_transaction_version_2_adds_by_produce_and_bumps_the_epoch(
                 async with producer.transaction():
                     for p in range(3):
                         await producer.send("t", b"r%d-%d" % (round_, p), partition=p)
+                    await producer.send_offsets_to_transaction({("in", 0): round_ + 1}, "g")
                 epochs.append(idempotence.epoch)
             producer.begin_transaction()
             await producer.send("t", b"aborted", partition=0)
@@ -434,15 +435,20 @@ async def test_transaction_version_2_adds_by_produce_and_bumps_the_epoch(
         if version == 2:
             assert epochs == [0, 1, 2, 3, 4]
             assert broker.received(ApiKey.ADD_PARTITIONS_TO_TXN) == []
+            assert broker.received(ApiKey.ADD_OFFSETS_TO_TXN) == []
             assert min(produce) >= 12
             assert end_txn == {5}
+            assert {r.header.api_version for r in broker.received(ApiKey.TXN_OFFSET_COMMIT)} == {5}
             # each epoch's sequences start at 0 on each partition
             (first, *_) = broker.records("t", 0)
             assert first.value == b"r0-0"
         else:
             assert epochs == [0] * 5
             assert len(broker.received(ApiKey.ADD_PARTITIONS_TO_TXN)) == 5
+            assert len(broker.received(ApiKey.ADD_OFFSETS_TO_TXN)) == 3
+            assert {r.header.api_version for r in broker.received(ApiKey.TXN_OFFSET_COMMIT)} == {4}
             assert max(produce) <= 11
             assert max(end_txn) <= 4
         values = [r.value for r in broker.records("t", 0)]
         assert values == [b"r0-0", b"r1-0", b"r2-0", b"aborted", b"last"]
+        assert broker.transactions.committed_offsets == {"g": {("in", 0): 3}}
