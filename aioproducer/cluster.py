@@ -67,6 +67,10 @@ class Cluster:
         self._next_idle_check = 0.0
         self._closed = False
         self._waits_stopped = False
+        self.features: dict[str, int] = {}
+        """The cluster's finalized feature levels, from the newest ApiVersions answer
+        (highest features epoch) of any connection."""
+        self._features_epoch = -1
 
     # -- bootstrap ------------------------------------------------------------------------
     async def bootstrap(self, timeout: float) -> None:
@@ -89,6 +93,7 @@ class Cluster:
                 self._count(conn)
                 try:
                     await conn.connect(min(remaining, self.config.request_timeout_ms / 1000))
+                    self._learn_features(conn)
                     await self._refresh_with(conn)
                     return
                 except AuthenticationError:
@@ -199,6 +204,7 @@ class Cluster:
             address.port,
             f" after {failures} failed attempt(s)" if failures else "",
         )
+        self._learn_features(conn)
         return conn
 
     def _count(self, conn: BrokerConnection) -> None:
@@ -215,6 +221,11 @@ class Cluster:
         """Requests written and not answered yet, over every connection (callable from
         another thread: reads a copy)."""
         return sum(conn.in_flight for conn in list(self._connections.values()))
+
+    def _learn_features(self, conn: BrokerConnection) -> None:
+        if conn.finalized_features_epoch > self._features_epoch:
+            self._features_epoch = conn.finalized_features_epoch
+            self.features = conn.finalized_features
 
     def any_connection(self) -> BrokerConnection | None:
         """A live connection, the least loaded one."""

@@ -106,6 +106,10 @@ class BrokerConnection(asyncio.Protocol):
         self._transport: asyncio.Transport | None = None
         self._pending: deque[tuple[int, asyncio.Future[Response], float]] = deque()
         self._versions: dict[int, tuple[int, int]] = {}
+        self.finalized_features: dict[str, int] = {}
+        """The cluster's finalized feature levels from ApiVersions v3+ (e.g.
+        ``transaction.version``); empty from older brokers."""
+        self.finalized_features_epoch = -1
         self._closed_exc: ProducerError | None = None
         self._close_reason = ""
         self._write_ready: asyncio.Event | None = None
@@ -189,6 +193,8 @@ class BrokerConnection(asyncio.Protocol):
         if response.error_code != 0:
             raise ProtocolError(f"ApiVersions failed with error code {response.error_code}")
         self._versions = {k.api_key: (k.min_version, k.max_version) for k in response.api_keys}
+        self.finalized_features = {f.name: f.max_version_level for f in response.finalized_features}
+        self.finalized_features_epoch = response.finalized_features_epoch
 
     async def _authenticate(self, credentials: Credentials) -> int:
         """SaslHandshake v1, then SaslAuthenticate rounds until the mechanism is done; return

@@ -69,6 +69,10 @@ class _Partition:
     in_flight: list[ProducerBatch] = field(default_factory=list)
     unresolved: int | None = None
     """After an expired retry: the sequence that must become the next one to resolve."""
+    known_producer_id: int = -1
+    """The producer id the partition acknowledged a batch of (in any epoch): the broker
+    knows it, so a new epoch must start at sequence 0 there and a later batch cannot land
+    before the first."""
 
 
 class IdempotenceState:
@@ -199,9 +203,16 @@ class IdempotenceState:
             return False  # wait until the expired batch's sequence is resolved
         if in_flight and (entry.producer_id, entry.epoch) != (self.producer_id, self.epoch):
             return False  # batches of an older epoch are still in flight
-        if in_flight and entry.last_acked == NO_SEQUENCE and self._first_batch_alone:
-            # Until the partition has acknowledged a batch of this epoch, the broker takes any
-            # first sequence; a later batch could land before an earlier one being retried.
+        if (
+            in_flight
+            and entry.last_acked == NO_SEQUENCE
+            and self._first_batch_alone
+            and entry.known_producer_id != self.producer_id
+        ):
+            # Until the partition has acknowledged a batch of this producer id, the broker
+            # takes any first sequence; a later batch could land before an earlier one being
+            # retried. (Once it knows the id, a new epoch must start at 0: transaction
+            # version 2 bumps the epoch every transaction, and need not wait each time.)
             return False
         return len(in_flight) < MAX_IN_FLIGHT_PER_PARTITION
 
@@ -246,6 +257,7 @@ class IdempotenceState:
             return
         if (batch.producer_id, batch.producer_epoch) != (entry.producer_id, entry.epoch):
             return  # written under an older epoch: says nothing of the current sequences
+        entry.known_producer_id = batch.producer_id
         last = batch.last_sequence
         if entry.last_acked == NO_SEQUENCE or _is_after(last, entry.last_acked):
             entry.last_acked = last

@@ -339,16 +339,12 @@ class Sender:
         for batch in batches:
             by_topic.setdefault(batch.tp.topic, []).append((batch.tp.partition, batch.seal()))
         try:
-            version = conn.version_for(ProduceRequest)
+            version = self._produce_version(conn)
             if self._zstd and version < 7:
                 raise UnsupportedCompressionTypeError(  # as Java, which refuses before sending
                     f"zstd needs Produce v7 (Kafka 2.1+); {conn} offers up to v{version}: "
                     "it runs Kafka 2.0 or older"
                 )
-            if self.config.transactional_id is not None:
-                # Produce v12+ is transaction version 2 (partitions join implicitly, KIP-890):
-                # a transactional producer speaking version 1 stays at v11, as Java's does.
-                version = min(version, _TRANSACTION_V1_PRODUCE)
             ids = self._topic_ids(by_topic) if version >= TOPIC_IDS_FROM else None
             if ids is None:  # by name: v12 at most
                 version = min(version, TOPIC_IDS_FROM - 1)
@@ -395,6 +391,15 @@ class Sender:
                 return None
             ids.append(info.topic_id)
         return ids
+
+    def _produce_version(self, conn: BrokerConnection) -> int:
+        """Produce v12+ is transaction version 2 (partitions join implicitly, KIP-890): a
+        transactional producer speaking version 1 stays at v11, as Java's does."""
+        version = conn.version_for(ProduceRequest)
+        txn = self.transactions
+        if txn is None or txn.version >= 2:
+            return version  # the highest both sides have
+        return min(version, _TRANSACTION_V1_PRODUCE)
 
     def _on_response(
         self,

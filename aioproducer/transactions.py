@@ -16,10 +16,16 @@ The state machine and the requests of Java's ``TransactionManager``, in asyncio:
   (the producer flushes first); after an abort that left a sequence gap it bumps the epoch
   with InitProducerId (KIP-360).
 
-This is transaction protocol version 1: AddPartitionsToTxn v0-3 and EndTxn v0-4, which
-brokers with ``transaction.version=2`` still serve. Errors split as Java's: coordinator
-moves and loads are retried with backoff; a failed batch or an abortable error leaves only
-:meth:`~TransactionManager.begin_abort`; fencing and authorization errors are fatal.
+Each transaction speaks the transaction protocol version the cluster's finalized
+``transaction.version`` feature (ApiVersions v3+) allows when it begins, as Java does:
+version 1 adds partitions with AddPartitionsToTxn v0-3 and ends with EndTxn v0-4; version 2
+(KIP-890 part 2) lets Produce v12+ add partitions and TxnOffsetCommit v5+ add groups
+implicitly, and ends with EndTxn v5+, whose response carries the bumped epoch (or a new
+producer id) that the next transaction uses.
+
+Errors split as Java's: coordinator moves and loads are retried with backoff; a failed
+batch or an abortable error leaves only :meth:`~TransactionManager.begin_abort`; fencing
+and authorization errors are fatal.
 """
 
 from __future__ import annotations
@@ -95,6 +101,8 @@ _FENCED: Final = frozenset({_INVALID_PRODUCER_EPOCH, _PRODUCER_FENCED})
 #: INVALID_TXN_STATE, INVALID_TRANSACTION_TIMEOUT, TRANSACTION_COORDINATOR_FENCED,
 #: UNSUPPORTED_VERSION
 _FATAL: Final = frozenset({53, 31, 48, 50, 52, 35})
+_TRANSACTION_VERSION: Final = "transaction.version"  # the finalized feature (KIP-890)
+_TXN_OFFSET_COMMIT_V2: Final = 5  # adds the group to the transaction (version 2)
 _CONCURRENT_BACKOFF_MS: Final = 20  # Java's retry for CONCURRENT_TRANSACTIONS at the start
 
 
@@ -150,6 +158,8 @@ class TransactionManager:
         self._adding: asyncio.Task[None] | None = None
         self._started = False  # a partition or a group joined: EndTxn is needed
         self._offset_commits: set[asyncio.Future[None]] = set()  # EndTxn waits for them
+        self.version = 1
+        """The transaction protocol version of the current transaction (1 or 2)."""
 
     def __repr__(self) -> str:
         return f"<TransactionManager {self.transactional_id!r} {self.state.value}>"
@@ -211,9 +221,14 @@ class TransactionManager:
 
     # -- partitions --------------------------------------------------------------------------
     def batch_opened(self, tp: TopicPartition) -> None:
-        """A batch of ``tp`` was queued: the partition must join the transaction."""
+        """A batch of ``tp`` was queued: the partition must join the transaction (in
+        version 2 its Produce request adds it)."""
         if tp not in self._added:
-            self._pending.add(tp)
+            if self.version >= 2:
+                self._added.add(tp)
+                self._started = True
+            else:
+                self._pending.add(tp)
 
     def may_send(self, tp: TopicPartition) -> bool:
         """``tp`` is in the transaction: its batches may be drained."""
@@ -304,14 +319,16 @@ class TransactionManager:
 
     async def _send_offsets(self, offsets: list[TxnOffset], group: ConsumerGroupMetadata) -> None:
         deadline = self._deadline()
-        await self._call(
-            lambda: AddOffsetsToTxnRequest(
-                self.transactional_id, *self._producer_state(), group.group_id
-            ),
-            self._check_simple,
-            "AddOffsetsToTxn",
-            deadline=deadline,
-        )
+        if self.version < 2:
+            await self._call(
+                lambda: AddOffsetsToTxnRequest(
+                    self.transactional_id, *self._producer_state(), group.group_id
+                ),
+                self._check_simple,
+                "AddOffsetsToTxn",
+                deadline=deadline,
+            )
+        # version 2: TxnOffsetCommit v5+ adds the group to the transaction itself (KIP-890)
         self._started = True
         remaining = {(o.topic, o.partition): o for o in offsets}
 
@@ -335,7 +352,11 @@ class TransactionManager:
                     remaining.pop((part.topic, part.partition), None)
                 elif code in _MOVED or code == _REQUEST_TIMED_OUT:
                     retry = _NOT_COORDINATOR
-                elif code in (_UNKNOWN_TOPIC_OR_PARTITION, _COORDINATOR_LOAD_IN_PROGRESS):
+                elif code in (
+                    _UNKNOWN_TOPIC_OR_PARTITION,
+                    _COORDINATOR_LOAD_IN_PROGRESS,
+                    _CONCURRENT_TRANSACTIONS,
+                ):
                     retry = retry or code
                 else:
                     self._raise(code, f"TxnOffsetCommit for {part.topic}-{part.partition}")
@@ -344,8 +365,15 @@ class TransactionManager:
             if remaining:
                 raise _RetryError("TxnOffsetCommit left partitions out")
 
+        v2 = self.version >= 2  # v5+ in version 2 only (Java's rule); v4 at most in 1
         await self._call(
-            commit_request, committed, "TxnOffsetCommit", deadline=deadline, group=group.group_id
+            commit_request,
+            committed,
+            "TxnOffsetCommit",
+            deadline=deadline,
+            group=group.group_id,
+            min_version=_TXN_OFFSET_COMMIT_V2 if v2 else 0,
+            max_version=None if v2 else _TXN_OFFSET_COMMIT_V2 - 1,
         )
 
     # -- ending ------------------------------------------------------------------------------
@@ -357,6 +385,14 @@ class TransactionManager:
         if self.state is not TransactionState.READY:
             raise IllegalStateError(f"begin_transaction() while the producer is {self.state.value}")
         self._started = False
+        version = 2 if self.cluster.features.get(_TRANSACTION_VERSION, 0) >= 2 else 1
+        if version != self.version:
+            log.info(
+                "transactional id %r: transaction protocol version %d",
+                self.transactional_id,
+                version,
+            )
+            self.version = version
         self._set_state(TransactionState.IN_TRANSACTION)
 
     def begin_commit(self) -> None:
@@ -407,10 +443,10 @@ class TransactionManager:
         if self._started:
             await self._call(
                 lambda: EndTxnRequest(self.transactional_id, *self._producer_state(), commit),
-                self._check_simple,
+                self._ended,
                 "EndTxn",
                 deadline=self._deadline(),
-                max_version=4,  # v5 is transaction version 2 (the epoch bumps every EndTxn)
+                max_version=4 if self.version < 2 else None,  # v5+: the epoch bumps
             )
         if not commit and self.idempotence.bump_requested:
             await self.initialize(self.config.max_block_ms, bump=True)  # sequences restart
@@ -470,6 +506,20 @@ class TransactionManager:
         assert isinstance(response, AddOffsetsToTxnResponse | EndTxnResponse)
         if response.error_code:
             self._check_code(response.error_code, type(response).__name__[: -len("Response")])
+
+    def _ended(self, response: Response) -> None:
+        """EndTxn succeeded; from v5 (transaction version 2) the coordinator bumped the
+        epoch (or, the epoch exhausted, gave a new producer id): sequences restart at 0."""
+        self._check_simple(response)
+        assert isinstance(response, EndTxnResponse)
+        if response.producer_id >= 0:
+            self.idempotence.new_epoch(response.producer_id, response.producer_epoch)
+            log.debug(
+                "transactional id %r: producer id %d, epoch %d after EndTxn",
+                self.transactional_id,
+                response.producer_id,
+                response.producer_epoch,
+            )
 
     def _check_code(self, code: int, what: str) -> None:
         if code in _MOVED or code in _RETRY:

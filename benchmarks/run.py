@@ -13,6 +13,7 @@ import contextlib
 import datetime as dt
 import json
 import os
+import re
 import shlex
 import shutil
 import statistics
@@ -330,7 +331,8 @@ def run_once(
     """One client run on a fresh topic, verified (read back in full when ``full``); a
     ``warm_up`` run is not verified, and the paced scenario's runs at its quick length."""
     name = "warm-up" if warm_up else client
-    topic = f"bench-s{scenario.number}-{name.replace('@', '-at-')}-{uuid.uuid4().hex[:8]}"
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", name.replace("@", "-at-"))  # --against h/x too
+    topic = f"bench-s{scenario.number}-{safe}-{uuid.uuid4().hex[:8]}"
     quick = options.quick or (warm_up and bool(scenario.rate))
     spec = for_client(client, scenario.spec(bootstrap, topic, quick, libs), options.sasl_ssl)
     worker, spec = variant(client, spec)

@@ -250,6 +250,10 @@ class FakeTransactions:
         self.committed_offsets: dict[str, dict[tuple[str, int], int]] = {}
         """Offsets committed by committed transactions, per group."""
 
+    def add(self, transactional_id: str, topic: str, partition: int) -> None:
+        """Add the partition to the transaction (transaction version 2: Produce does it)."""
+        self.open.setdefault(transactional_id, FakeTransaction()).partitions.add((topic, partition))
+
     def added(self, transactional_id: str | None, topic: str, partition: int) -> bool:
         """The partition joined ``transactional_id``'s open transaction."""
         txn = self.open.get(transactional_id or "")
@@ -296,6 +300,9 @@ class FakeTransactions:
                 txn.groups.add(request.group_id)
             return AddOffsetsToTxnResponse(0, error)
         if isinstance(request, TxnOffsetCommitRequest):
+            if version >= 5 and not error:  # adds the group itself (KIP-890)
+                txn = self.open.setdefault(request.transactional_id, FakeTransaction())
+                txn.groups.add(request.group_id)
             found = self.open.get(request.transactional_id)
             if found is not None and not error:
                 pending = found.offsets.setdefault(request.group_id, {})

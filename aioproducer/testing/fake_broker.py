@@ -43,7 +43,12 @@ from aioproducer.errors import BrokerError, ProtocolError
 from aioproducer.protocol.api import ApiKey
 from aioproducer.protocol.framing import FrameDecoder
 from aioproducer.protocol.headers import RequestHeader
-from aioproducer.protocol.messages.api_versions import ApiVersionRange, ApiVersionsResponse
+from aioproducer.protocol.messages.api_versions import (
+    ApiVersionRange,
+    ApiVersionsResponse,
+    FinalizedFeature,
+)
+from aioproducer.protocol.messages.end_txn import EndTxnRequest, EndTxnResponse
 from aioproducer.protocol.messages.get_telemetry_subscriptions import (
     GetTelemetrySubscriptionsRequest,
     GetTelemetrySubscriptionsResponse,
@@ -92,6 +97,8 @@ _PRODUCER_FENCED: Final = 90
 _INVALID_TXN_STATE: Final = 48
 _TELEMETRY_APIS: Final = (ApiKey.GET_TELEMETRY_SUBSCRIPTIONS, ApiKey.PUSH_TELEMETRY)
 _UNKNOWN_TOPIC_ID: Final = 100
+_TRANSACTION_VERSION: Final = "transaction.version"
+_IMPLICIT_ADD_FROM: Final = 12  # Produce version that adds partitions (transaction version 2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,17 +198,22 @@ class FakeBroker:
         cluster_id: str = "fake-cluster",
         answer_acks0: bool = False,
         telemetry: GetTelemetrySubscriptionsResponse | None = None,
+        transaction_version: int | None = None,
     ) -> None:
         """``api_versions`` narrows the version ranges advertised for some API keys;
         ``answer_acks0`` answers Produce requests sent with acks=0 too, as Tansu does (Apache
         Kafka never answers one); ``telemetry`` offers KIP-714's APIs and answers
-        GetTelemetrySubscriptions with it (:attr:`telemetry`, which may be changed)."""
+        GetTelemetrySubscriptions with it (:attr:`telemetry`, which may be changed);
+        ``transaction_version`` is advertised as the finalized ``transaction.version``
+        feature (None: no features, as before Kafka 3.x): at 2, Produce v12+ adds partitions
+        to their transaction and EndTxn v5+ bumps the epoch (KIP-890)."""
         if isinstance(nodes, bool) or not isinstance(nodes, int) or nodes < 1:
             raise ValueError(f"nodes must be a positive int, not {nodes!r}")
         self.node_ids: tuple[int, ...] = tuple(range(1, nodes + 1))
         self.cluster_id = cluster_id
         self.answer_acks0 = answer_acks0
         self.telemetry = telemetry
+        self.transaction_version = transaction_version
         self._versions = {
             key: (cls.MIN_VERSION, cls.MAX_VERSION)
             for key, cls in SERVED.items()
@@ -436,6 +448,16 @@ class FakeBroker:
                 action.error_code,
                 lambda pid: self._epochs.get(pid, -1),
             )
+            if (
+                isinstance(response, EndTxnResponse)
+                and isinstance(request, EndTxnRequest)
+                and received.header.api_version >= 5
+                and not response.error_code
+                and (self.transaction_version or 0) >= 2
+            ):  # KIP-890: every transaction ends with the epoch bumped
+                epoch = self._epochs[request.producer_id] + 1
+                self._epochs[request.producer_id] = epoch
+                response = EndTxnResponse(0, 0, request.producer_id, epoch)
             return response, action
         if isinstance(request, GetTelemetrySubscriptionsRequest):
             return self._telemetry_subscription(request, action), action
@@ -463,8 +485,17 @@ class FakeBroker:
         ranges = tuple(ApiVersionRange(k, low, high) for k, (low, high) in self._versions.items())
         if header.api_version > self._versions[ApiKey.API_VERSIONS][1]:
             return ApiVersionsResponse(_UNSUPPORTED_VERSION, ranges, decoded_version=0)
+        features: tuple[FinalizedFeature, ...] = ()
+        if self.transaction_version is not None:
+            tv = self.transaction_version
+            features = (FinalizedFeature(_TRANSACTION_VERSION, tv, tv),)
         return ApiVersionsResponse(
-            action.error_code, ranges, action.throttle_ms, decoded_version=header.api_version
+            action.error_code,
+            ranges,
+            action.throttle_ms,
+            finalized_features_epoch=1 if features else -1,
+            finalized_features=features,
+            decoded_version=header.api_version,
         )
 
     def _metadata(self, request: MetadataRequest, action: Action) -> MetadataResponse:
@@ -539,6 +570,12 @@ class FakeBroker:
                 own = queue.popleft() if queue else None
                 if own is not None:
                     effects = _merge(effects, own)
+                if (
+                    request.transactional_id is not None
+                    and received.header.api_version >= _IMPLICIT_ADD_FROM
+                    and (self.transaction_version or 0) >= 2
+                ):  # KIP-890: the partition joins the transaction by itself
+                    self.transactions.add(request.transactional_id, name, index)
                 if request.transactional_id is not None and not self.transactions.added(
                     request.transactional_id, name, index
                 ):

@@ -240,15 +240,26 @@ def kafka_cluster_factory(kafka_version: str) -> Iterator[Callable[..., LocalKaf
 
 
 @pytest.fixture(scope="session")
-def kafka_cluster3(
+def _kafka_cluster3_session(
     kafka_cluster_factory: Callable[..., LocalKafkaCluster],
 ) -> LocalKafkaCluster:
+    return kafka_cluster_factory(3)
+
+
+@pytest.fixture
+def kafka_cluster3(_kafka_cluster3_session: LocalKafkaCluster) -> LocalKafkaCluster:
     """A local three-node cluster whose brokers tests may kill and restart.
 
     Always started here, even with ``KAFKA_BOOTSTRAP_SERVERS`` set: killing brokers needs
-    brokers this run owns.
+    brokers this run owns. Each test gets it whole: a node an earlier test left stopped is
+    started again, and every node answers before the test begins.
     """
-    return kafka_cluster_factory(3)
+    cluster = _kafka_cluster3_session
+    for node in cluster.nodes:
+        if not node.running():
+            cluster.restart(node.node_id)
+    cluster.wait_ready()
+    return cluster
 
 
 @pytest.fixture(scope="session")

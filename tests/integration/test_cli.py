@@ -222,8 +222,9 @@ def test_a_record_the_producer_refuses_names_its_line(
                 *("--security-protocol", "SASL_SSL", "--sasl-mechanism", "OAUTHBEARER"),
                 *("--sasl-username", "u", "--sasl-password", "pw"),
             ],
-            r"ConfigurationError: sasl_mechanism must be one of .*OAUTHBEARER are not "
-            r"implemented\)$",
+            r"ConfigurationError: sasl_mechanism=OAUTHBEARER authenticates with "
+            r"sasl_oauth_token_provider's tokens: sasl_username and sasl_password would be "
+            r"ignored$",
         ),
     ],
 )

@@ -64,9 +64,9 @@ class RecordingConnection(BrokerConnection):
         super().__init__(host, port)
         self.sent: list[tuple[type[Request], int]] = []
 
-    async def request(self, request: Request, version: int | None = None) -> Response:
+    def send(self, request: Request, version: int | None = None) -> asyncio.Future[Response] | None:
         self.sent.append((type(request), version if version is not None else -1))
-        return await super().request(request, version)
+        return super().send(request, version)
 
 
 async def connect(bootstrap: str) -> RecordingConnection:

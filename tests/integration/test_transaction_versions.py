@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from functools import partial
+from typing import Any
 
 import pytest
 
@@ -57,19 +59,44 @@ async def test_commit_abort_and_offsets(
         bootstrap_servers=cluster.bootstrap_servers,
         transactional_id=f"tv{version}-{uuid.uuid4().hex[:8]}",
     ) as producer:
+        txn, idempotence = producer._txn, producer._idempotence
+        assert txn is not None
+        assert idempotence is not None
+        sent: Counter[str] = Counter()
+        call = txn._call
+
+        async def counted(request: Any, handle: Any, what: str, **options: Any) -> None:
+            sent[what] += 1
+            await call(request, handle, what, **options)
+
+        txn._call = counted  # type: ignore[method-assign]  # counts, still sends
+        producer_id = idempotence.producer_id
+        epochs = [idempotence.epoch]
         for round_ in range(3):  # the second transaction of a producer epoch, and a third
             async with producer.transaction():
+                assert txn.version == version
                 for p in range(3):
                     await producer.send(topic, b"c%d-%d" % (round_, p), partition=p)
                 await producer.send_offsets_to_transaction({(topic, 0): 10 * (round_ + 1)}, group)
+            epochs.append(idempotence.epoch)
         producer.begin_transaction()
         for p in range(3):
             await producer.send(topic, b"aborted-%d" % p, partition=p)
         await producer.send_offsets_to_transaction({(topic, 0): 999}, group)
         await producer.flush()  # on the broker, so that the abort has records to hide
         await producer.abort_transaction()
+        epochs.append(idempotence.epoch)
         async with producer.transaction():
             await producer.send(topic, b"last", partition=1)
+        epochs.append(idempotence.epoch)
+        assert idempotence.producer_id == producer_id
+        assert (sent["EndTxn"], sent["TxnOffsetCommit"]) == (5, 4)
+        if version == 2:  # every EndTxn bumps the epoch; Produce and TxnOffsetCommit add
+            assert epochs == list(range(epochs[0], epochs[0] + 6))
+            assert (sent["AddPartitionsToTxn"], sent["AddOffsetsToTxn"]) == (0, 0)
+        else:  # one epoch throughout; AddPartitionsToTxn once per transaction
+            assert epochs == [epochs[0]] * 6
+            assert (sent["AddPartitionsToTxn"], sent["AddOffsetsToTxn"]) == (5, 4)
 
     committed = await asyncio.to_thread(
         partial(consume_all, cluster.bootstrap_servers, topic, isolation_level="read_committed")

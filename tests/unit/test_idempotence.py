@@ -290,3 +290,22 @@ def test_out_of_order_behind_acknowledged_sequences_bumps(state: IdempotenceStat
     state.on_success(late)
     assert state.on_error(early, OUT_OF_ORDER) == "retry"
     assert bumped(state)
+
+
+def test_first_batch_alone_until_the_partition_knows_the_producer_id() -> None:
+    """A partition that never acknowledged this producer id takes any first sequence: one
+    batch in flight until it does. One that did demands sequence 0 of a new epoch, so a new
+    epoch (transaction version 2 bumps one per transaction) need not wait again."""
+    s = IdempotenceState(transactional=True)
+    s.new_epoch(1000, 0)
+    first = send(s, make_batch())
+    assert not s.can_drain(make_batch())  # alone: the broker does not know us yet
+    s.on_success(first)
+    s.on_success(send(s, make_batch()))
+    s.new_epoch(1000, 1)  # the epoch EndTxn v5 returns
+    again = send(s, make_batch())
+    assert s.can_drain(make_batch())  # the partition knows producer id 1000
+    s.on_success(again)
+    s.new_epoch(2000, 0)  # epoch exhausted: a new producer id is unknown again
+    send(s, make_batch())
+    assert not s.can_drain(make_batch())

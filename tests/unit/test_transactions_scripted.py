@@ -398,3 +398,57 @@ async def test_transaction_calls_before_start_and_after_close(broker: FakeBroker
         producer.begin_transaction()
     with pytest.raises(ProducerClosedError, match="after close"):
         await producer.commit_transaction()
+
+
+# -- transaction version 2 (KIP-890 part 2) ----------------------------------------------------
+@pytest.mark.parametrize("version", [None, 1, 2])
+async def test_transaction_version_2_adds_by_produce_and_bumps_the_epoch(
+    version: int | None,
+) -> None:
+    """At transaction.version 2 Produce v12+ adds the partitions (no AddPartitionsToTxn) and
+    every EndTxn (v5) returns the next epoch, adopted with sequences from 0; otherwise
+    (feature at 1, or no features at all) version 1 with one epoch throughout."""
+    async with FakeBroker(transaction_version=version) as broker:
+        broker.create_topic("t", partitions=3)
+        async with _producer(broker) as producer:
+            idempotence = producer._idempotence
+            assert idempotence is not None
+            epochs = [idempotence.epoch]
+            for round_ in range(3):
+                async with producer.transaction():
+                    for p in range(3):
+                        await producer.send("t", b"r%d-%d" % (round_, p), partition=p)
+                    await producer.send_offsets_to_transaction({("in", 0): round_ + 1}, "g")
+                epochs.append(idempotence.epoch)
+            producer.begin_transaction()
+            await producer.send("t", b"aborted", partition=0)
+            await producer.flush()
+            await producer.abort_transaction()
+            epochs.append(idempotence.epoch)
+            async with producer.transaction():
+                await producer.send("t", b"last", partition=0)
+        assert broker.unadded_batches == 0
+        results = [txn.result for _, txn in broker.transactions.ended]
+        assert results == [True, True, True, False, True]
+        produce = {r.header.api_version for r in broker.received(ApiKey.PRODUCE)}
+        end_txn = {r.header.api_version for r in broker.received(ApiKey.END_TXN)}
+        if version == 2:
+            assert epochs == [0, 1, 2, 3, 4]
+            assert broker.received(ApiKey.ADD_PARTITIONS_TO_TXN) == []
+            assert broker.received(ApiKey.ADD_OFFSETS_TO_TXN) == []
+            assert min(produce) >= 12
+            assert end_txn == {5}
+            assert {r.header.api_version for r in broker.received(ApiKey.TXN_OFFSET_COMMIT)} == {5}
+            # each epoch's sequences start at 0 on each partition
+            (first, *_) = broker.records("t", 0)
+            assert first.value == b"r0-0"
+        else:
+            assert epochs == [0] * 5
+            assert len(broker.received(ApiKey.ADD_PARTITIONS_TO_TXN)) == 5
+            assert len(broker.received(ApiKey.ADD_OFFSETS_TO_TXN)) == 3
+            assert {r.header.api_version for r in broker.received(ApiKey.TXN_OFFSET_COMMIT)} == {4}
+            assert max(produce) <= 11
+            assert max(end_txn) <= 4
+        values = [r.value for r in broker.records("t", 0)]
+        assert values == [b"r0-0", b"r1-0", b"r2-0", b"aborted", b"last"]
+        assert broker.transactions.committed_offsets == {"g": {("in", 0): 3}}

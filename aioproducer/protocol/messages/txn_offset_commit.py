@@ -1,9 +1,11 @@
-"""TxnOffsetCommit (API key 28), versions 0-4: commit consumer offsets inside a transaction.
+"""TxnOffsetCommit (API key 28), versions 0-5: commit consumer offsets inside a transaction.
 
 Sent to the group coordinator after :mod:`.add_offsets_to_txn`. v2 adds each partition's
 committed leader epoch (dropped below v2, as the schema marks it ignorable); v3 adds the
 consumer's group metadata (generation, member id, instance id), which older versions cannot
-carry, so setting it raises UnsupportedVersionError there; v3+ are flexible.
+carry, so setting it raises UnsupportedVersionError there; v3+ are flexible. v5 is v4 on
+the wire: in transaction protocol version 2 it also adds the group to the transaction, so
+no AddOffsetsToTxn precedes it (KIP-890); a version 1 transaction must stay at v4.
 
 The request takes a flat list of :class:`TxnOffset` and groups it by topic on the wire
 (in first-seen order); the response is a flat tuple of per-partition results.
@@ -71,7 +73,7 @@ class TxnOffsetCommitRequest:
 
     API_KEY: ClassVar[int] = ApiKey.TXN_OFFSET_COMMIT
     MIN_VERSION: ClassVar[int] = 0
-    MAX_VERSION: ClassVar[int] = 4
+    MAX_VERSION: ClassVar[int] = 5
     FLEXIBLE_FROM: ClassVar[int] = 3
 
     transactional_id: str
