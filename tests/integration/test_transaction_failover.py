@@ -9,7 +9,7 @@ import logging
 import time
 import uuid
 from collections import Counter
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TypeVar
@@ -110,8 +110,16 @@ async def _one(producer: Producer, topic: str, txn: int, outcomes: Outcomes) -> 
     return True
 
 
-async def test_coordinator_killed_mid_transactions(kafka_cluster3: LocalKafkaCluster) -> None:
-    cluster = kafka_cluster3
+@pytest.fixture
+def own_cluster3(kafka_version: str) -> Iterator[LocalKafkaCluster]:
+    """Three nodes of this test's own: the session's three-node cluster has had brokers
+    killed and restarted by the tests before, and this test counts on all three."""
+    with LocalKafkaCluster(3, version=kafka_version) as cluster:
+        yield cluster
+
+
+async def test_coordinator_killed_mid_transactions(own_cluster3: LocalKafkaCluster) -> None:
+    cluster = own_cluster3
     topic = await asyncio.to_thread(
         cluster.create_topic, None, PARTITIONS, 3, {"min.insync.replicas": "2"}
     )
