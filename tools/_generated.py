@@ -28,5 +28,5 @@ def update(path: Path, text: str, tool: str, *, check: bool, repo: Path) -> int:
             f"{relative} (generated)",
         )
     )
-    print(f"{tool}: out of date; run `python tools/{tool}.py`")
+    print(f"{tool}: out of date; run `python tools/{tool}.py`", file=sys.stderr)
     return 1

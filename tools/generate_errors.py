@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import argparse
 import builtins
-import difflib
 import re
 import sys
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
+
+from _generated import update
 
 REPO = Path(__file__).resolve().parent.parent
 TABLE = REPO / "tools" / "kafka-error-codes.tsv"
@@ -255,33 +256,11 @@ def main(argv: list[str] | None = None) -> int:
     except TableError as exc:
         print(f"generate_errors: {exc}", file=sys.stderr)
         return 2
-    stale = {
-        path: text
+    results = [
+        update(path, text, "generate_errors", check=args.check, repo=REPO)
         for path, text in wanted.items()
-        if not path.exists() or path.read_text(encoding="utf-8") != text
-    }
-    for path, text in stale.items():
-        relative = path.relative_to(REPO).as_posix()
-        if args.check:
-            old = path.read_text(encoding="utf-8") if path.exists() else ""
-            sys.stdout.writelines(
-                difflib.unified_diff(
-                    old.splitlines(keepends=True),
-                    text.splitlines(keepends=True),
-                    f"{relative} (checked in)",
-                    f"{relative} (generated)",
-                )
-            )
-        else:
-            path.write_text(text, encoding="utf-8", newline="\n")
-            print(f"generate_errors: wrote {relative}")
-    if stale and args.check:
-        print(
-            "generate_errors: out of date; run `python tools/generate_errors.py`",
-            file=sys.stderr,
-        )
-        return 1
-    return 0
+    ]
+    return max(results)
 
 
 if __name__ == "__main__":

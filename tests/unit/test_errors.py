@@ -319,7 +319,7 @@ GENERATED_FILES = ["aioproducer/errors.py", "aioproducer/_broker_errors.py"]
 def copy_root(tmp_path: Path) -> Path:
     """The generator, its table and the files it writes, copied to a scratch tree."""
     _needs_the_source_tree()
-    tools = ["tools/generate_errors.py", "tools/kafka-error-codes.tsv"]
+    tools = ["tools/generate_errors.py", "tools/_generated.py", "tools/kafka-error-codes.tsv"]
     for relative in [*tools, "aioproducer/_errors_base.py", *GENERATED_FILES]:
         (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(REPO_ROOT / relative, tmp_path / relative)
