@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from aioproducer._version import __version__
 from aioproducer.batch import RecordMetadata, SentRecords
 from aioproducer.config import ProducerConfig
 from aioproducer.consumer_group import ConsumerGroupMetadata
@@ -24,5 +25,3 @@ __all__ = [
     "__version__",
     "speedups_enabled",
 ]
-
-__version__ = "0.1.0.dev0"
