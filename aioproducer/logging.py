@@ -42,6 +42,7 @@ from typing import Final
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
 from aioproducer._logjson import JsonFormatter
+from aioproducer._record_check import check_topic
 from aioproducer.batch import SentRecords
 from aioproducer.config import ProducerConfig, build_config
 from aioproducer.errors import (
@@ -51,7 +52,7 @@ from aioproducer.errors import (
     RecordTooLargeError,
     SerializationError,
 )
-from aioproducer.producer import Producer, _check_topic
+from aioproducer.producer import Producer
 
 __all__ = ["JsonFormatter", "KafkaHandler"]
 
@@ -130,7 +131,7 @@ class KafkaHandler(logging.Handler):
         the logger's name), else no key. ``queue_size``: records held while the producer
         catches up. ``block_ms``: how long ``emit()`` may wait for room in a full queue
         (0: drop at once). ``timeout``: seconds ``flush()`` and ``close()`` may take."""
-        self.topic = _check_topic(topic)
+        self.topic = check_topic(topic)
         self.config = build_config(config, **options)
         if self.config.key_serializer or self.config.value_serializer:
             raise ConfigurationError(

@@ -13,17 +13,31 @@ import contextlib
 import functools
 import logging
 import math
-import re
-import struct
 import threading
 import time
 import warnings
 import weakref
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping, Sequence
 from types import TracebackType
-from typing import Any, Final, Literal, NoReturn, Self, TypeVar, overload
+from typing import Any, Final, Literal, Self, TypeVar, overload
 
 from aioproducer._clientlog import ClientLog, redacted_settings
+from aioproducer._partition_choice import (
+    appended_unkeyed,
+    batches_full,
+    choose_partition,
+    partitioner_for,
+)
+from aioproducer._producer_state import ProducerState
+from aioproducer._record_check import RECORD_BOUND as _RECORD_BOUND
+from aioproducer._record_check import (
+    CheckedRecord,
+    RecordCheck,
+    check_timeout,
+    check_topic,
+    raise_bad_partition,
+)
+from aioproducer._send_many import Plan, SendManyPlanner
 from aioproducer.accumulator import AppendResult, RecordAccumulator
 from aioproducer.batch import Completion, ProducerBatch, RecordGroup, RecordMetadata, SentRecords
 from aioproducer.buffer_memory import NO_WAIT, MemoryWaiter
@@ -35,12 +49,9 @@ from aioproducer.errors import (
     BufferFullError,
     ConfigurationError,
     IllegalStateError,
-    InvalidPartitionError,
-    InvalidTopicNameError,
     KafkaTimeoutError,
     ProducerClosedError,
     ProducerError,
-    RecordTooLargeError,
     SerializationError,
     WrongEventLoopError,
 )
@@ -50,13 +61,7 @@ from aioproducer.metadata import TopicInfo, TopicPartition
 from aioproducer.metrics import MetricSample
 from aioproducer.metrics._registry import ProducerMetrics
 from aioproducer.partition_load import PartitionLoad
-from aioproducer.partitioner import (
-    DefaultPartitioner,
-    Partitioner,
-    RoundRobinPartitioner,
-    murmur2,
-    positive_murmur2,
-)
+from aioproducer.partitioner import DefaultPartitioner, murmur2
 from aioproducer.protocol.records import Header, RecordBatchBuilder
 from aioproducer.sender import Sender
 from aioproducer.speedups import c as _c
@@ -65,22 +70,20 @@ from aioproducer.transactions import TransactionManager, TransactionState
 
 __all__ = ["Producer", "RecordMetadata", "SentRecords"]
 
-_BYTES_TYPES: Final = (bytes, bytearray, memoryview)
-_TOPIC_RE: Final = re.compile(r"^[a-zA-Z0-9._-]{1,249}$")
-_NEW, _STARTING, _RUNNING, _CLOSED = "new", "starting", "running", "closed"
-_STALLED = "stalled"  # the sender task was cancelled or died: close() delivers what is queued
-_DROPPED = "dropped"  # garbage-collected while running (a warning may keep it referenced)
-_FAILED = "failed"  # a fatal error (fenced): every send raises it; close() is what is left
-_RECORD_BOUND: Final = 61 + 21  # batch header + a record's largest varint overhead (Java)
+_NEW: Final = ProducerState.NEW
+_STARTING: Final = ProducerState.STARTING
+_RUNNING: Final = ProducerState.RUNNING
+_STALLED: Final = ProducerState.STALLED
+_DROPPED: Final = ProducerState.DROPPED
+_FAILED: Final = ProducerState.FAILED
+_CLOSED: Final = ProducerState.CLOSED
 _APPENDED: Final = AppendResult.APPENDED
 _OPENED: Final = AppendResult.NEW_BATCH
 _OPENED_FULL: Final = AppendResult.NEW_BATCH | AppendResult.BATCH_FULL
 _NEED_ROUTE: Final = -1
 _FILLED: Final = 1  # appended, and the record opened a batch behind a full one
 _yield = asyncio.sleep
-_INDEX: Final = struct.Struct("=q")  # a record's index in a run (native, as memoryview 'q')
 _wall_clock_ns = time.time_ns  # a record's default timestamp: wall-clock ms, as Java
-_INT64_MAX: Final = (1 << 63) - 1  # a batch's timestamps are int64
 log = logging.getLogger("aioproducer.producer")
 _C = TypeVar("_C", bound=Completion)
 _T = TypeVar("_T")
@@ -110,17 +113,6 @@ _ready: Callable[
 ] = _ready_py if _c is None else _c.Ready
 
 
-def _check_timeout(what: str, timeout: object) -> float | None:
-    """``timeout`` (seconds) of ``what`` if it is None or a number; NaN and others raise."""
-    if timeout is None:
-        return None
-    if type(timeout) not in (int, float) or timeout != timeout:  # noqa: PLR0124 - NaN
-        raise ConfigurationError(
-            f"{what} timeout must be None or a number of seconds, not {timeout!r}"
-        )
-    return float(min(timeout, 1e12))  # type: ignore[call-overload]  # 10**400 s: forever
-
-
 def _settle(waiter: asyncio.Future[None], _: object) -> None:
     if not waiter.done():
         waiter.set_result(None)
@@ -141,149 +133,6 @@ def _wake(future: asyncio.Future[None]) -> None:
 
 def _nothing_for(tp: TopicPartition) -> None:
     return None
-
-
-def _check_topic(topic: object) -> str:
-    if not isinstance(topic, str) or not _TOPIC_RE.match(topic) or topic in (".", ".."):
-        raise InvalidTopicNameError(
-            f"invalid topic name {topic!r}: 1-249 characters of [a-zA-Z0-9._-], not '.' or '..'"
-        )
-    return topic
-
-
-def _as_bytes(what: str, value: object, serialized: bool = False) -> bytes | None:
-    if value is None or type(value) is bytes:
-        return value
-    if isinstance(value, _BYTES_TYPES):
-        return bytes(value)
-    if serialized:
-        raise SerializationError(
-            f"the {what}_serializer returned {type(value).__name__}; it must return bytes or None"
-        )
-    raise SerializationError(
-        f"{what} must be bytes or None, not {type(value).__name__}; "
-        f"pass a {what}_serializer to send other types"
-    )
-
-
-def _serialize(serializer: Callable[[Any], object], what: str, obj: object) -> bytes | None:
-    """``serializer(obj)`` as bytes; whatever it raises comes out as SerializationError."""
-    try:
-        result = serializer(obj)
-    except SerializationError:
-        raise
-    except Exception as exc:
-        raise SerializationError(
-            f"the {what}_serializer raised {type(exc).__name__}: {exc}"
-        ) from exc
-    return _as_bytes(what, result, True)
-
-
-def _check_timestamp(timestamp_ms: object) -> int:
-    if type(timestamp_ms) is not int or not 0 <= timestamp_ms <= _INT64_MAX:
-        raise SerializationError(
-            f"timestamp_ms must be an int from 0 to 2**63-1 (ms since the epoch), "
-            f"not {timestamp_ms!r}"
-        )
-    return timestamp_ms
-
-
-def _choose_partition(  # noqa: PLR0917
-    partitioner: Partitioner,
-    topic: str,
-    key: bytes | None,
-    value: bytes | None,
-    partitions: int,
-    available: Sequence[int],
-) -> int:
-    """The partitioner's choice, checked: a partition of ``topic``, or InvalidPartitionError."""
-    try:
-        partition = partitioner.partition(topic, key, value, range(partitions), available)
-    except Exception as exc:
-        raise InvalidPartitionError(
-            f"the partitioner raised {type(exc).__name__} for topic {topic!r}: {exc}"
-        ) from exc
-    if type(partition) is not int or not 0 <= partition < partitions:
-        raise InvalidPartitionError(
-            f"the partitioner returned {partition!r} for topic {topic!r}, which has "
-            f"{partitions} partitions (0 to {partitions - 1})"
-        )
-    return partition
-
-
-def _partitioner_for(config: ProducerConfig) -> Partitioner:
-    """The partitioner ``config`` names (None: the sticky default)."""
-    if config.partitioner is None:
-        return DefaultPartitioner(
-            batch_size=config.batch_size, ignore_keys=config.partitioner_ignore_keys
-        )
-    if config.partitioner == "round_robin":
-        return RoundRobinPartitioner()
-    return config.partitioner
-
-
-def _appended_unkeyed(  # noqa: PLR0917
-    partitioner: Partitioner,
-    topic: str,
-    partition: int,
-    size: int,
-    switch_allowed: bool,
-    logger: logging.LoggerAdapter[logging.Logger],
-) -> None:
-    """Tell the partitioner of a record without a key that is queued now: what its
-    ``on_append`` raises cannot unqueue the record, so it is logged instead."""
-    try:
-        partitioner.on_append(topic, partition, size, switch_allowed)
-    except Exception:
-        logger.exception("the partitioner's on_append raised; the record is queued all the same")
-
-
-def _batches_full(
-    accumulator: RecordAccumulator, routes: Mapping[str, tuple[TopicInfo, list[TopicPartition]]]
-) -> Callable[[str, int], bool]:
-    """``(topic, partition) -> bool``: no batch of the partition is open for appends. Asked
-    for each record placed while a switch is put off (half of them, or so): the routes'
-    TopicPartitions save making one."""
-    last_batch_full = accumulator.last_batch_full
-
-    def batches_full(topic: str, partition: int) -> bool:
-        route = routes.get(topic)
-        if route is not None and 0 <= partition < len(route[1]):
-            return last_batch_full(route[1][partition])
-        return last_batch_full(TopicPartition(topic, partition))
-
-    return batches_full
-
-
-def _check_headers(headers: object) -> list[Header]:
-    if isinstance(headers, (str, bytes)) or not isinstance(headers, Iterable):
-        raise SerializationError(
-            f"headers must be a sequence of (str, bytes | None) pairs, not {type(headers).__name__}"
-        )
-    checked: list[Header] = []
-    for item in headers:
-        if not isinstance(item, tuple | list) or len(item) != 2:
-            raise SerializationError(f"each header must be a (name, value) pair, not {item!r}")
-        name, value = item
-        if not isinstance(name, str):
-            raise SerializationError(f"header name must be str, not {type(name).__name__}")
-        try:
-            name.encode()
-        except UnicodeEncodeError as exc:
-            raise SerializationError(f"header name {name!r} cannot be encoded as UTF-8") from exc
-        if value is not None and not isinstance(value, _BYTES_TYPES):
-            raise SerializationError(
-                f"header {name!r} value must be bytes or None, not {type(value).__name__}"
-            )
-        checked.append((name, None if value is None else bytes(value)))
-    return checked
-
-
-def _raise_bad_partition(topic: str, partition: object, partitions: int) -> NoReturn:
-    raise InvalidPartitionError(
-        f"partition {partition!r} is not a partition of topic {topic!r}, which has "
-        f"{partitions} (0 to {partitions - 1})"
-    )
 
 
 def _sender_stopped(
@@ -362,11 +211,6 @@ def _delivery(
     return delivered
 
 
-def _headers_bound(headers: Sequence[Header]) -> int:
-    """Bytes the headers may take in a record (utf-8 names, varint lengths)."""
-    return sum(len(name) * 4 + len(value or b"") + 10 for name, value in headers)
-
-
 class Producer:
     """An asyncio Kafka producer. Use as ``async with Producer(...) as producer``."""
 
@@ -382,19 +226,25 @@ class Producer:
         self._sender_task: asyncio.Task[None] | None = None
         self._idempotence: IdempotenceState | None = None
         self._txn: TransactionManager | None = None
-        self._partitioner = _partitioner_for(self.config)
+        self._partitioner = partitioner_for(self.config)
         self._space_freed: asyncio.Event | None = None
         self._valid_topics: set[str] = set()
         self._routes: dict[str, tuple[TopicInfo, list[TopicPartition]]] = {}
         self._topics: dict[str, TopicInfo] = {}
-        self._key_serializer = self.config.key_serializer
-        self._value_serializer = self.config.value_serializer
+        self._checked_record = RecordCheck(self.config)  # send()'s and send_many()'s
         # keyed records hashed as Java does (FastSend's rule), else placed by the partitioner
         self._java_partitioning = (
             self.config.partitioner is None and not self.config.partitioner_ignore_keys
         )
         self._keys_ignored = self.config.partitioner_ignore_keys  # all reported to on_append
-        self._max_record_size = min(self.config.max_request_size, self.config.buffer_memory)
+        self._max_record_size = self._checked_record.max_size
+        self._planner = SendManyPlanner(
+            self._checked_record,
+            self._partitioner,
+            java_partitioning=self._java_partitioning,
+            keys_ignored=self._keys_ignored,
+            log=self._log,
+        )
         # the futures send() and send_many() return: RecordFutures of the loop start() ran in
         self._create_future: Callable[[], asyncio.Future[Any]] = _no_loop
         self._wakeup: Callable[[], None] = _nothing
@@ -574,7 +424,7 @@ class Producer:
         partitioner = self._partitioner
         if not isinstance(partitioner, DefaultPartitioner) or self.config.partitioner is not None:
             return None  # a partitioner of the caller's: left as given
-        partitioner.batches_full = _batches_full(accumulator, self._routes)
+        partitioner.batches_full = batches_full(accumulator, self._routes)
         if not self.config.partitioner_adaptive_partitioning_enable:
             return None
         partitioner.load = PartitionLoad(
@@ -658,21 +508,15 @@ class Producer:
             raise self._unusable("send()")
         if self._txn is not None and self._txn.state is not _IN_TRANSACTION:
             raise self._txn.send_error("send()")
-        # Serialized here, once: a send() that waits appends later from these bytes.
-        if self._key_serializer is not None:
-            key = _serialize(self._key_serializer, "key", key)
-        if self._value_serializer is not None:
-            value = _serialize(self._value_serializer, "value", value)
+        record = self._checked_record(key, value, headers, timestamp_ms)
         future: asyncio.Future[RecordMetadata] = self._create_future()
         if on_delivery is not None:
             future.add_done_callback(_delivery(on_delivery, self._log))
-        need = self._enqueue(topic, value, key, partition, timestamp_ms, headers, future)
+        need = self._enqueue(topic, record, partition, future)
         if need:
             if need == _FILLED:
                 return _after_fill(future)
-            return self._enqueue_slowly(
-                need, topic, value, key, partition, timestamp_ms, headers, future
-            )
+            return self._enqueue_slowly(need, topic, record, partition, future)
         return _ready(future)
 
     async def send_many(
@@ -701,7 +545,7 @@ class Producer:
             raise self._txn.send_error("send_many()")
         callback = None if on_delivery is None else _delivery(on_delivery, self._log)
         if type(topic) is not str:
-            _check_topic(topic)  # raises InvalidTopicNameError
+            check_topic(topic)  # raises InvalidTopicNameError
         if not isinstance(records, Iterable):
             raise SerializationError(
                 f"send_many() takes an iterable of records, not {type(records).__name__}"
@@ -712,9 +556,9 @@ class Producer:
             route = await self._route(topic)
         info, tps = route
         if partition is not None and (type(partition) is not int or not 0 <= partition < len(tps)):
-            _raise_bad_partition(topic, partition, len(tps))
+            raise_bad_partition(topic, partition, len(tps))
         timestamp_ms = _wall_clock_ns() // 1_000_000
-        plan = self._plan_runs(topic, info, len(tps), records, partition)
+        plan = self._planner.plan(topic, info, len(tps), records, partition)
         group = RecordGroup(self._create_future(), topic, len(records), timestamp_ms)
         if callback is not None:
             group.future.add_done_callback(callback)
@@ -727,100 +571,6 @@ class Producer:
             await _yield(0)  # let the sender write what filled up
         return group.future
 
-    def _plan_runs(
-        self,
-        topic: str,
-        info: TopicInfo,
-        partitions: int,
-        records: list[Any],
-        partition: int | None,
-    ) -> tuple[list[tuple[int, Sequence[int]]], list[int]]:
-        """Check every record (serializing in place); return the indices per partition and
-        those of records with headers (appended one by one)."""
-        runs = [bytearray() for _ in range(partitions)]  # int64 indices, native order
-        alone: list[int] = []
-        limit = self._max_record_size - _RECORD_BOUND
-        plain = self._key_serializer is None and self._value_serializer is None
-        if plain and partition is None and self._java_partitioning:
-            # The common case: bytes keys and values, Java's hash, in C or one tight loop.
-            index = 0
-            while index < len(records):
-                if _c is not None:
-                    index = _c.plan_keyed(records, runs, limit, index)
-                else:
-                    index = self._plan_keyed_py(records, runs, limit, index)
-                if index < len(records):
-                    self._place(topic, info, records, index, partition, runs, alone)
-                    index += 1
-        else:
-            for index in range(len(records)):
-                self._place(topic, info, records, index, partition, runs, alone)
-        if partition is not None and not alone:
-            return [(partition, range(len(records)))], []
-        return [
-            (number, memoryview(run).cast("q")) for number, run in enumerate(runs) if run
-        ], alone
-
-    @staticmethod
-    def _plan_keyed_py(records: list[Any], runs: list[bytearray], limit: int, start: int) -> int:
-        """The Python twin of the C ``plan_keyed``: place records from ``start`` on that are
-        (bytes, bytes) within ``limit`` by Java's hash; return where it stopped."""
-        extend = [run.extend for run in runs]
-        pack, partitions = _INDEX.pack, len(runs)
-        for index in range(start, len(records)):
-            record = records[index]
-            if type(record) is not tuple or len(record) != 2:
-                return index
-            key, value = record
-            if type(key) is not bytes or type(value) is not bytes or len(key) + len(value) > limit:
-                return index
-            extend[positive_murmur2(key) % partitions](pack(index))
-        return len(records)
-
-    def _place(  # noqa: PLR0917
-        self,
-        topic: str,
-        info: TopicInfo,
-        records: list[Any],
-        index: int,
-        partition: int | None,
-        runs: list[bytearray],
-        alone: list[int],
-    ) -> None:
-        """Check and serialize ``records[index]`` and add its index to its partition's run
-        (or to ``alone`` when it has headers)."""
-        record = records[index]
-        if not isinstance(record, tuple | list) or len(record) not in (2, 3):
-            raise SerializationError(
-                f"send_many() takes (key, value) or (key, value, headers) records, not {record!r}"
-            )
-        key, value = record[0], record[1]
-        if self._key_serializer is not None:
-            key = _serialize(self._key_serializer, "key", key)
-        if self._value_serializer is not None:
-            value = _serialize(self._value_serializer, "value", value)
-        key, value = _as_bytes("key", key), _as_bytes("value", value)
-        size = _RECORD_BOUND + (len(key) if key else 0) + (len(value) if value else 0)
-        headers = _check_headers(record[2]) if len(record) == 3 and record[2] else []
-        size += _headers_bound(headers)
-        if size > self._max_record_size:
-            self._raise_too_large(size)
-        if len(record) == 3:  # with headers: appended alone, after the runs
-            records[index] = (key, value, headers)
-            alone.append(index)
-            return
-        records[index] = (key, value)
-        if partition is None:
-            if key is not None and self._java_partitioning:
-                partition = positive_murmur2(key) % len(runs)
-            else:
-                partition = _choose_partition(
-                    self._partitioner, topic, key, value, len(runs), info.available
-                )
-                if key is None or self._keys_ignored:
-                    _appended_unkeyed(self._partitioner, topic, partition, size, True, self._log)
-        runs[partition] += _INDEX.pack(index)
-
     async def _queue_planned(  # noqa: PLR0917
         self,
         topic: str,
@@ -828,7 +578,7 @@ class Producer:
         partition: int | None,
         timestamp_ms: int,
         records: list[Any],
-        plan: tuple[list[tuple[int, Sequence[int]]], list[int]],
+        plan: Plan,
         group: RecordGroup,
     ) -> bool:
         """Append the checked records of ``send_many``: each partition's run, then those
@@ -863,13 +613,12 @@ class Producer:
                         accumulator.leave(waiter)
                     first = held > 0 and not done  # the grant was not enough: keep the turn
             for index in alone:
-                key, value, headers = records[index]
+                key, value, headers, _, size = records[index]  # a CheckedRecord
+                record = (key, value, headers, timestamp_ms, size)
                 slot = group.slot(index)
-                need = self._enqueue(topic, value, key, partition, timestamp_ms, headers, slot)
+                need = self._enqueue(topic, record, partition, slot)
                 if need:
-                    await self._enqueue_slowly(
-                        need, topic, value, key, partition, timestamp_ms, headers, slot
-                    )
+                    await self._enqueue_slowly(need, topic, record, partition, slot)
                 queued += 1
         except (BufferFullError, ProducerClosedError) as exc:
             raise type(exc)(
@@ -878,50 +627,28 @@ class Producer:
             ) from exc
         return filled
 
-    def _enqueue(  # noqa: PLR0917 - the hot path: positional calls are cheapest
+    def _enqueue(
         self,
         topic: str,
-        value: object,
-        key: object,
+        record: CheckedRecord,
         partition: int | None,
-        timestamp_ms: int | None,
-        headers: Sequence[Header] | None,
         completion: Completion,
         held: int = 0,
     ) -> int:
-        """Append one record now, its key and value serialized already (``held``: bytes of
-        buffer_memory granted to the caller).
+        """Append one record now, checked already (``held``: bytes of buffer_memory
+        granted to the caller).
 
         Returns 0 when appended; ``_FILLED`` when appended behind a batch that just filled
         up (the caller should yield to the sender); ``_NEED_ROUTE`` when the topic's
         metadata must be waited for; else the bytes of buffer_memory the record needs.
         """
-        # Check types: bytes pass straight through.
-        if key is not None and type(key) is not bytes:
-            key = _as_bytes("key", key)
-        if value is not None and type(value) is not bytes:
-            value = _as_bytes("value", value)
-        key_bytes: bytes | None = key
-        value_bytes: bytes | None = value
-        size = _RECORD_BOUND
-        if key_bytes is not None:
-            size += len(key_bytes)
-        if value_bytes is not None:
-            size += len(value_bytes)
-        header_list: Sequence[Header] = ()
-        if headers:
-            header_list = _check_headers(headers)
-            size += _headers_bound(header_list)
-        if timestamp_ms is None:
+        key_bytes, value_bytes, header_list, timestamp_ms, size = record
+        if timestamp_ms is None:  # the time it is appended, after any wait (Java's)
             timestamp_ms = _wall_clock_ns() // 1_000_000
-        else:
-            timestamp_ms = _check_timestamp(timestamp_ms)
-        if size > self._max_record_size:
-            self._raise_too_large(size)
 
         # Where it goes: a cached list of TopicPartitions per known topic.
         if type(topic) is not str:
-            _check_topic(topic)  # raises InvalidTopicNameError
+            check_topic(topic)  # raises InvalidTopicNameError
         route = self._routes.get(topic)
         if route is None or self._topics.get(topic) is not route[0]:
             return _NEED_ROUTE
@@ -930,11 +657,11 @@ class Producer:
             if key_bytes is not None and self._java_partitioning:
                 partition = (murmur2(key_bytes) & 0x7FFFFFFF) % len(tps)  # no frame of ours
             else:
-                partition = _choose_partition(
+                partition = choose_partition(
                     self._partitioner, topic, key_bytes, value_bytes, len(tps), info.available
                 )
         elif type(partition) is not int or not 0 <= partition < len(tps):
-            _raise_bad_partition(topic, partition, len(tps))
+            raise_bad_partition(topic, partition, len(tps))
         accumulator = self._accumulator
         assert accumulator is not None
         if not accumulator.has_room(size, held):
@@ -954,7 +681,7 @@ class Producer:
             # It may switch only once the partition's last batch is full (Java's
             # allBatchesFull); APPENDED and NEW_BATCH say that it is not.
             full = result is not _APPENDED and result is not _OPENED
-            _appended_unkeyed(
+            appended_unkeyed(
                 self._partitioner,
                 topic,
                 partition,
@@ -981,16 +708,8 @@ class Producer:
         self._wakeup_for(tp)
         return _after_fill(future) if result is _OPENED_FULL else _ready(future)
 
-    async def _enqueue_slowly(  # noqa: PLR0917
-        self,
-        need: int,
-        topic: str,
-        value: object,
-        key: object,
-        partition: int | None,
-        timestamp_ms: int | None,
-        headers: Sequence[Header] | None,
-        completion: _C,
+    async def _enqueue_slowly(
+        self, need: int, topic: str, record: CheckedRecord, partition: int | None, completion: _C
     ) -> _C:
         """Wait for metadata or buffer space (max_block_ms in all), then append; return
         ``completion``.
@@ -1009,16 +728,12 @@ class Producer:
             if need == _NEED_ROUTE:
                 await self._route(topic, max(0.0, deadline - time.monotonic()))
                 self._check_running("send()")
-                need = self._enqueue(
-                    topic, value, key, partition, timestamp_ms, headers, completion
-                )
+                need = self._enqueue(topic, record, partition, completion)
                 continue
             waiter = await self._wait_for_space(need, deadline, first, "send()")
             try:
                 held = waiter.held
-                need = self._enqueue(
-                    topic, value, key, partition, timestamp_ms, headers, completion, held
-                )
+                need = self._enqueue(topic, record, partition, completion, held)
             finally:
                 accumulator.leave(waiter)
             first = held > 0  # the grant was not enough: keep the turn
@@ -1035,7 +750,7 @@ class Producer:
     ) -> tuple[TopicInfo, list[TopicPartition]]:
         """The topic's metadata and partitions, waiting for them up to ``timeout`` seconds."""
         if topic not in self._valid_topics:
-            self._valid_topics.add(_check_topic(topic))
+            self._valid_topics.add(check_topic(topic))
         cluster = self._cluster
         assert cluster is not None
         cluster.metadata.want(topic, now_ms())
@@ -1047,15 +762,6 @@ class Producer:
         route = (info, [TopicPartition(topic, p) for p in range(info.num_partitions)])
         self._routes[topic] = route
         return route
-
-    def _raise_too_large(self, size: int) -> None:
-        config = self.config
-        limit, name = min(
-            (config.max_request_size, "max_request_size"), (config.buffer_memory, "buffer_memory")
-        )
-        raise RecordTooLargeError(
-            f"the record is up to {size} bytes serialized, more than {name} ({limit})"
-        )
 
     async def _wait_for_space(
         self, size: int, deadline: float, first: bool, what: str
@@ -1116,7 +822,7 @@ class Producer:
         """Wait until every record sent so far is acknowledged or failed, and the
         done-callbacks of their futures have run (Java's contract)."""
         accumulator, sender, event = self._accumulator, self._sender, self._space_freed
-        timeout = _check_timeout("flush()", timeout)
+        timeout = check_timeout("flush()", timeout)
         if accumulator is None or sender is None or event is None:
             return
         if not self._in_loop():
@@ -1298,7 +1004,7 @@ class Producer:
         final counts goes out before the connections close, within what is left of
         ``timeout`` and at most ``request_timeout_ms`` (docs/telemetry.md).
         """
-        timeout = _check_timeout("close()", timeout)
+        timeout = check_timeout("close()", timeout)
         if self._loop is None:  # never started, or start() failed (and cleaned up)
             if self._state is _STARTING:
                 raise IllegalStateError("close() while start() is still running")

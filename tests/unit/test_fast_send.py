@@ -15,13 +15,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from aioproducer._record_check import RECORD_BOUND as _RECORD_BOUND
 from aioproducer.accumulator import AppendResult, RecordAccumulator
 from aioproducer.batch import ProducerBatch
 from aioproducer.config import ProducerConfig
 from aioproducer.errors import ProducerClosedError
 from aioproducer.metadata import TopicInfo, TopicPartition
 from aioproducer.partitioner import positive_murmur2
-from aioproducer.producer import _RECORD_BOUND
 from aioproducer.protocol.records import RecordBatchBuilder
 from aioproducer.speedups import Speedups, c
 

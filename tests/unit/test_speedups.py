@@ -14,10 +14,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aioproducer import partitioner
+from aioproducer._send_many import plan_keyed_py
 from aioproducer.batch import ProducerBatch, RecordGroup, RecordMetadata
 from aioproducer.metadata import TopicPartition
 from aioproducer.partitioner import _JAVA_VECTORS, _murmur2_py
-from aioproducer.producer import Producer
 from aioproducer.protocol.records import RecordBatchBuilder
 from aioproducer.speedups import Speedups, c
 
@@ -133,7 +133,7 @@ def test_plan_keyed_places_what_python_places(
     start = min(start, len(records))
     runs_python = [bytearray() for _ in range(partitions)]
     runs_native = [bytearray() for _ in range(partitions)]
-    stop_python = Producer._plan_keyed_py(records, runs_python, limit, start)
+    stop_python = plan_keyed_py(records, runs_python, limit, start)
     stop_native = c.plan_keyed(records, runs_native, limit, start)
     assert stop_native == stop_python
     assert runs_native == runs_python
