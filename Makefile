@@ -51,7 +51,8 @@ test: $(STAMP) lint typecheck
 	AIOPRODUCER_PURE_PYTHON=1 $(PY) -m pytest -q $(PURE_TESTS)
 	AIOPRODUCER_TEST_LOOP=uvloop $(PY) -m pytest -q -m "not cluster" $(UVLOOP_TESTS)
 
-# The last three lines fail when the broker errors differ from what tools/generate_errors.py
+# The last three lines fail when the broker errors or the error codes by name
+# (aioproducer/protocol/error_codes.py) differ from what tools/generate_errors.py
 # writes from Kafka's table (tools/kafka-error-codes.tsv), docs/configuration.md from what
 # tools/generate_config_docs.py writes from aioproducer/config.py, or the metrics table of
 # docs/monitoring.md from tools/generate_metrics_docs.py's; run them without --check.

@@ -31,6 +31,13 @@ from typing import Final, Literal
 
 from aioproducer.batch import NO_SEQUENCE, ProducerBatch, Stamp
 from aioproducer.metadata import TopicPartition
+from aioproducer.protocol.error_codes import (
+    DUPLICATE_SEQUENCE_NUMBER,
+    INVALID_PRODUCER_EPOCH,
+    OUT_OF_ORDER_SEQUENCE_NUMBER,
+    PRODUCER_FENCED,
+    UNKNOWN_PRODUCER_ID,
+)
 
 __all__ = ["IdempotenceState", "Verdict", "next_sequence"]
 
@@ -42,11 +49,6 @@ Verdict = Literal["retry", "success", "fatal", "default"]
 MAX_IN_FLIGHT_PER_PARTITION: Final = 5
 MAX_EPOCH: Final = 32767
 _SEQUENCE_SPAN: Final = 1 << 31
-_OUT_OF_ORDER_SEQUENCE_NUMBER: Final = 45
-_DUPLICATE_SEQUENCE_NUMBER: Final = 46
-_INVALID_PRODUCER_EPOCH: Final = 47
-_UNKNOWN_PRODUCER_ID: Final = 59
-_PRODUCER_FENCED: Final = 90
 
 
 def next_sequence(sequence: int, increment: int) -> int:
@@ -271,22 +273,22 @@ class IdempotenceState:
 
         ``"retry"`` still means: only if the batch's deadline and retries allow it.
         """
-        if code == _DUPLICATE_SEQUENCE_NUMBER:
+        if code == DUPLICATE_SEQUENCE_NUMBER:
             return "success"
         tp = batch.tp
         sent_state = batch.stamped[:2]
-        if code in (_INVALID_PRODUCER_EPOCH, _PRODUCER_FENCED):
+        if code in (INVALID_PRODUCER_EPOCH, PRODUCER_FENCED):
             if sent_state != (self.producer_id, self.epoch) and self.producer_id >= 0:
                 return "retry"  # sent under an epoch we already left: resend with the new one
             self.fatal_code = code
             return "fatal"
-        if code == _UNKNOWN_PRODUCER_ID:
+        if code == UNKNOWN_PRODUCER_ID:
             if log_start_offset == -1 or batch.sequence_reset:
                 return "retry"  # the broker may not know yet, or we already re-stamped
             self.log.info("UNKNOWN_PRODUCER_ID for %s: the broker lost our state", tp)
             self._request_bump(tp)
             return "retry"
-        if code == _OUT_OF_ORDER_SEQUENCE_NUMBER:
+        if code == OUT_OF_ORDER_SEQUENCE_NUMBER:
             entry = self._partitions.get(tp)
             if (
                 entry is not None
@@ -322,7 +324,7 @@ class IdempotenceState:
         entry = self._forget(batch)
         if entry is None or batch.base_sequence == NO_SEQUENCE or self.fatal_code is not None:
             return
-        if code in (_OUT_OF_ORDER_SEQUENCE_NUMBER, _UNKNOWN_PRODUCER_ID) or adjust_sequences:
+        if code in (OUT_OF_ORDER_SEQUENCE_NUMBER, UNKNOWN_PRODUCER_ID) or adjust_sequences:
             self._request_bump(batch.tp)
 
     def on_expired(self, batch: ProducerBatch) -> None:

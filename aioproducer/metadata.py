@@ -29,14 +29,13 @@ from typing import Final, NamedTuple
 
 from aioproducer.backoff import ExponentialBackoff
 from aioproducer.errors import BrokerError, broker_error
+from aioproducer.protocol.error_codes import LEADER_NOT_AVAILABLE, UNKNOWN_TOPIC_OR_PARTITION
 
 __all__ = ["BrokerAddress", "ClusterMetadata", "TopicInfo", "TopicPartition"]
 
 _NO_LEADER: Final = -1
 _ZERO_UUID: Final = uuid.UUID(int=0)
-_RETRIABLE_TOPIC_CODES: Final = frozenset(
-    {3, 5}
-)  # UNKNOWN_TOPIC_OR_PARTITION, LEADER_NOT_AVAILABLE
+_RETRIABLE_TOPIC_CODES: Final = frozenset({UNKNOWN_TOPIC_OR_PARTITION, LEADER_NOT_AVAILABLE})
 
 
 class TopicPartition(NamedTuple):

@@ -50,6 +50,7 @@ from aioproducer.idempotence import IdempotenceState
 from aioproducer.metadata import TopicPartition
 from aioproducer.offloop import OffLoopBuilds
 from aioproducer.protocol.api import Response
+from aioproducer.protocol.error_codes import MESSAGE_TOO_LARGE
 from aioproducer.protocol.messages.init_producer_id import (
     InitProducerIdRequest,
     InitProducerIdResponse,
@@ -67,7 +68,6 @@ __all__ = ["Sender"]
 
 log = logging.getLogger("aioproducer.sender")
 
-_MESSAGE_TOO_LARGE: Final = 10
 _IDLE_WAIT_MS: Final = 100
 _PAUSED_POLL_MS: Final = 2
 _TRANSACTION_V1_PRODUCE: Final = 11
@@ -477,7 +477,7 @@ class Sender:
             self._fail(batch, fenced, code)
             self.fail_fatally(fenced)
             return
-        if code == _MESSAGE_TOO_LARGE and batch.record_count > 1:
+        if code == MESSAGE_TOO_LARGE and batch.record_count > 1:
             self._log.info("splitting a batch of %d records for %s", batch.record_count, batch.tp)
             self.accumulator.split_and_reenqueue(batch, now)
             return

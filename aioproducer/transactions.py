@@ -53,6 +53,23 @@ from aioproducer.errors import (
 from aioproducer.idempotence import IdempotenceState
 from aioproducer.metadata import TopicPartition
 from aioproducer.protocol.api import Request, Response
+from aioproducer.protocol.error_codes import (
+    CLUSTER_AUTHORIZATION_FAILED,
+    CONCURRENT_TRANSACTIONS,
+    COORDINATOR_LOAD_IN_PROGRESS,
+    COORDINATOR_NOT_AVAILABLE,
+    INVALID_PRODUCER_EPOCH,
+    INVALID_TRANSACTION_TIMEOUT,
+    INVALID_TXN_STATE,
+    NOT_COORDINATOR,
+    OPERATION_NOT_ATTEMPTED,
+    PRODUCER_FENCED,
+    REQUEST_TIMED_OUT,
+    TRANSACTION_COORDINATOR_FENCED,
+    TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+    UNKNOWN_TOPIC_OR_PARTITION,
+    UNSUPPORTED_VERSION,
+)
 from aioproducer.protocol.messages.add_offsets_to_txn import (
     AddOffsetsToTxnRequest,
     AddOffsetsToTxnResponse,
@@ -81,26 +98,24 @@ __all__ = ["TransactionManager", "TransactionState"]
 
 log = logging.getLogger("aioproducer.transactions")
 
-_UNKNOWN_TOPIC_OR_PARTITION: Final = 3
-_REQUEST_TIMED_OUT: Final = 7
-_COORDINATOR_LOAD_IN_PROGRESS: Final = 14
-_COORDINATOR_NOT_AVAILABLE: Final = 15
-_NOT_COORDINATOR: Final = 16
-_CONCURRENT_TRANSACTIONS: Final = 51
-_OPERATION_NOT_ATTEMPTED: Final = 55
-_INVALID_PRODUCER_EPOCH: Final = 47
-_PRODUCER_FENCED: Final = 90
 #: the coordinator moved: look it up again, then retry
-_MOVED: Final = frozenset({_COORDINATOR_NOT_AVAILABLE, _NOT_COORDINATOR})
+_MOVED: Final = frozenset({COORDINATOR_NOT_AVAILABLE, NOT_COORDINATOR})
 #: retry the same coordinator after a backoff
 _RETRY: Final = frozenset(
-    {_COORDINATOR_LOAD_IN_PROGRESS, _CONCURRENT_TRANSACTIONS, _UNKNOWN_TOPIC_OR_PARTITION}
+    {COORDINATOR_LOAD_IN_PROGRESS, CONCURRENT_TRANSACTIONS, UNKNOWN_TOPIC_OR_PARTITION}
 )
-_FENCED: Final = frozenset({_INVALID_PRODUCER_EPOCH, _PRODUCER_FENCED})
-#: fatal besides fencing: TRANSACTIONAL_ID_AUTHORIZATION_FAILED, CLUSTER_AUTHORIZATION_FAILED,
-#: INVALID_TXN_STATE, INVALID_TRANSACTION_TIMEOUT, TRANSACTION_COORDINATOR_FENCED,
-#: UNSUPPORTED_VERSION
-_FATAL: Final = frozenset({53, 31, 48, 50, 52, 35})
+_FENCED: Final = frozenset({INVALID_PRODUCER_EPOCH, PRODUCER_FENCED})
+#: fatal besides fencing
+_FATAL: Final = frozenset(
+    {
+        TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+        CLUSTER_AUTHORIZATION_FAILED,
+        INVALID_TXN_STATE,
+        INVALID_TRANSACTION_TIMEOUT,
+        TRANSACTION_COORDINATOR_FENCED,
+        UNSUPPORTED_VERSION,
+    }
+)
 _TRANSACTION_VERSION: Final = "transaction.version"  # the finalized feature (KIP-890)
 _TXN_OFFSET_COMMIT_V2: Final = 5  # adds the group to the transaction (version 2)
 _CONCURRENT_BACKOFF_MS: Final = 20  # Java's retry for CONCURRENT_TRANSACTIONS at the start
@@ -297,7 +312,7 @@ class TransactionManager:
                     continue
                 if code in _MOVED or code in _RETRY:
                     retry = code
-                elif code != _OPERATION_NOT_ATTEMPTED:
+                elif code != OPERATION_NOT_ATTEMPTED:
                     errors.setdefault(code, []).append(f"{tp.topic}-{tp.partition}")
         for code, names in errors.items():
             self._raise(code, f"AddPartitionsToTxn for {', '.join(names)}")
@@ -350,12 +365,12 @@ class TransactionManager:
                 code = part.error_code
                 if code == 0:
                     remaining.pop((part.topic, part.partition), None)
-                elif code in _MOVED or code == _REQUEST_TIMED_OUT:
-                    retry = _NOT_COORDINATOR
+                elif code in _MOVED or code == REQUEST_TIMED_OUT:
+                    retry = NOT_COORDINATOR
                 elif code in (
-                    _UNKNOWN_TOPIC_OR_PARTITION,
-                    _COORDINATOR_LOAD_IN_PROGRESS,
-                    _CONCURRENT_TRANSACTIONS,
+                    UNKNOWN_TOPIC_OR_PARTITION,
+                    COORDINATOR_LOAD_IN_PROGRESS,
+                    CONCURRENT_TRANSACTIONS,
                 ):
                     retry = retry or code
                 else:
@@ -528,7 +543,7 @@ class TransactionManager:
 
     def _retry_for(self, code: int, what: str, *, fast: bool = False) -> None:
         error = broker_error(code, what)
-        backoff = _CONCURRENT_BACKOFF_MS if fast and code == _CONCURRENT_TRANSACTIONS else None
+        backoff = _CONCURRENT_BACKOFF_MS if fast and code == CONCURRENT_TRANSACTIONS else None
         raise _RetryError(str(error), moved=code in _MOVED, backoff_ms=backoff)
 
     def _raise(self, code: int, what: str) -> None:

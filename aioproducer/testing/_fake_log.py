@@ -20,6 +20,13 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from aioproducer.errors import ProtocolError
+from aioproducer.protocol.error_codes import (
+    CORRUPT_MESSAGE,
+    INVALID_PRODUCER_EPOCH,
+    INVALID_RECORD,
+    MESSAGE_TOO_LARGE,
+    OUT_OF_ORDER_SEQUENCE_NUMBER,
+)
 from aioproducer.protocol.primitives import INT64
 from aioproducer.protocol.records import DecodedBatch, DecodedRecord, decode_batches
 
@@ -28,11 +35,6 @@ __all__ = ["DEFAULT_MAX_MESSAGE_BYTES", "PartitionLog"]
 DEFAULT_MAX_MESSAGE_BYTES: Final = 1_048_588
 """Kafka's default ``max.message.bytes``."""
 
-_CORRUPT_MESSAGE: Final = 2
-_MESSAGE_TOO_LARGE: Final = 10
-_OUT_OF_ORDER_SEQUENCE_NUMBER: Final = 45
-_INVALID_PRODUCER_EPOCH: Final = 47
-_INVALID_RECORD: Final = 87
 _SEQUENCE_SPAN: Final = 1 << 31
 _CACHED_BATCHES: Final = 5
 
@@ -79,13 +81,13 @@ class PartitionLog:
         ``fenced`` maps producer ids to the error their batches get instead.
         """
         if data is None or len(data) > self.max_message_bytes:
-            return (_MESSAGE_TOO_LARGE if data is not None else _INVALID_RECORD), -1
+            return (MESSAGE_TOO_LARGE if data is not None else INVALID_RECORD), -1
         try:
             decoded = decode_batches(data)
         except ProtocolError:
-            return _CORRUPT_MESSAGE, -1
+            return CORRUPT_MESSAGE, -1
         if len(decoded) != 1 or not decoded[0].records:
-            return _INVALID_RECORD, -1  # v3+: exactly one batch of magic 2
+            return INVALID_RECORD, -1  # v3+: exactly one batch of magic 2
         batch = decoded[0]
         if batch.producer_id in fenced:
             return fenced[batch.producer_id], -1
@@ -119,11 +121,11 @@ class PartitionLog:
     @staticmethod
     def _check_sequence(producer: _Producer, batch: DecodedBatch) -> int:
         if batch.producer_epoch < producer.epoch:
-            return _INVALID_PRODUCER_EPOCH
+            return INVALID_PRODUCER_EPOCH
         if batch.producer_epoch > producer.epoch:
-            return _OUT_OF_ORDER_SEQUENCE_NUMBER if batch.base_sequence != 0 else 0
+            return OUT_OF_ORDER_SEQUENCE_NUMBER if batch.base_sequence != 0 else 0
         expected = (producer.last_sequence + 1) % _SEQUENCE_SPAN
-        return 0 if batch.base_sequence == expected else _OUT_OF_ORDER_SEQUENCE_NUMBER
+        return 0 if batch.base_sequence == expected else OUT_OF_ORDER_SEQUENCE_NUMBER
 
     def _remember(self, batch: DecodedBatch, base_offset: int) -> None:
         producer = self._producers.get(batch.producer_id)

@@ -15,6 +15,12 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from aioproducer.protocol.api import ApiKey, Request
+from aioproducer.protocol.error_codes import (
+    INVALID_PRODUCER_EPOCH,
+    INVALID_TXN_STATE,
+    NOT_COORDINATOR,
+    PRODUCER_FENCED,
+)
 from aioproducer.protocol.messages.add_offsets_to_txn import (
     AddOffsetsToTxnRequest,
     AddOffsetsToTxnResponse,
@@ -56,10 +62,6 @@ __all__ = [
     "encode_txn_response",
 ]
 
-_NOT_COORDINATOR: Final = 16
-_INVALID_PRODUCER_EPOCH: Final = 47
-_INVALID_TXN_STATE: Final = 48
-_PRODUCER_FENCED: Final = 90
 
 TXN_SERVED: Final[dict[int, type[Request]]] = {
     ApiKey.FIND_COORDINATOR: FindCoordinatorRequest,
@@ -278,13 +280,13 @@ class FakeTransactions:
                 ),
             )
         if not error and node_id != self.coordinator:
-            error = _NOT_COORDINATOR
+            error = NOT_COORDINATOR
         if not error and isinstance(
             request, AddPartitionsToTxnRequest | AddOffsetsToTxnRequest | EndTxnRequest
         ):
             epoch = current_epoch(request.producer_id)
             if request.producer_epoch < epoch:
-                error = _PRODUCER_FENCED if version >= 2 else _INVALID_PRODUCER_EPOCH
+                error = PRODUCER_FENCED if version >= 2 else INVALID_PRODUCER_EPOCH
         if isinstance(request, AddPartitionsToTxnRequest):
             txn = self.open.setdefault(request.transactional_id, FakeTransaction())
             parts = []
@@ -320,7 +322,7 @@ class FakeTransactions:
             # a retry of the last end (answered alike), or an end with nothing begun
             last = [t for tid, t in self.ended if tid == request.transactional_id][-1:]
             if not last or last[0].result is not request.committed:
-                error = _INVALID_TXN_STATE
+                error = INVALID_TXN_STATE
             return EndTxnResponse(0, error)
         if not error:
             txn = self.open.pop(request.transactional_id)

@@ -35,7 +35,6 @@ from aioproducer.protocol.messages.metadata import MetadataRequest, MetadataResp
 
 __all__ = ["AdminClient", "PartitionState", "create_fresh_topic"]
 
-_TOPIC_ALREADY_EXISTS = 36
 T = TypeVar("T")
 
 

@@ -41,6 +41,16 @@ from typing import Final, Literal, Self, TypeAlias, cast
 
 from aioproducer.errors import BrokerError, ProtocolError
 from aioproducer.protocol.api import ApiKey
+from aioproducer.protocol.error_codes import (
+    INVALID_REQUIRED_ACKS,
+    INVALID_TXN_STATE,
+    LEADER_NOT_AVAILABLE,
+    NOT_LEADER_OR_FOLLOWER,
+    PRODUCER_FENCED,
+    UNKNOWN_TOPIC_ID,
+    UNKNOWN_TOPIC_OR_PARTITION,
+    UNSUPPORTED_VERSION,
+)
 from aioproducer.protocol.framing import FrameDecoder
 from aioproducer.protocol.headers import RequestHeader
 from aioproducer.protocol.messages.api_versions import (
@@ -88,15 +98,7 @@ __all__ = ["DROP", "HANG", "Action", "FakeBroker", "ReceivedRequest", "RequestHo
 log = logging.getLogger("aioproducer.testing.fake_broker")
 
 HOST: Final = "127.0.0.1"
-_UNKNOWN_TOPIC_OR_PARTITION: Final = 3
-_LEADER_NOT_AVAILABLE: Final = 5
-_NOT_LEADER_OR_FOLLOWER: Final = 6
-_INVALID_REQUIRED_ACKS: Final = 21
-_UNSUPPORTED_VERSION: Final = 35
-_PRODUCER_FENCED: Final = 90
-_INVALID_TXN_STATE: Final = 48
 _TELEMETRY_APIS: Final = (ApiKey.GET_TELEMETRY_SUBSCRIPTIONS, ApiKey.PUSH_TELEMETRY)
-_UNKNOWN_TOPIC_ID: Final = 100
 _TRANSACTION_VERSION: Final = "transaction.version"
 _IMPLICIT_ADD_FROM: Final = 12  # Produce version that adds partitions (transaction version 2)
 
@@ -360,7 +362,7 @@ class FakeBroker:
         return self._log(topic, partition).leader
 
     def fence_producer(
-        self, producer_id: int | None = None, *, error: int | type[BrokerError] = _PRODUCER_FENCED
+        self, producer_id: int | None = None, *, error: int | type[BrokerError] = PRODUCER_FENCED
     ) -> None:
         """Answer ``error`` to every later batch of ``producer_id`` (default: every id given
         out so far), whatever its epoch, as if another producer had taken the id over."""
@@ -470,7 +472,7 @@ class FakeBroker:
     ) -> GetTelemetrySubscriptionsResponse:
         answer = self.telemetry
         if answer is None or action.error_code:
-            code = action.error_code or _UNSUPPORTED_VERSION
+            code = action.error_code or UNSUPPORTED_VERSION
             return GetTelemetrySubscriptionsResponse(
                 code, uuid.UUID(int=0), 0, (), 0, 0, False, (), action.throttle_ms
             )
@@ -484,7 +486,7 @@ class FakeBroker:
     def _api_versions(self, header: RequestHeader, action: Action) -> ApiVersionsResponse:
         ranges = tuple(ApiVersionRange(k, low, high) for k, (low, high) in self._versions.items())
         if header.api_version > self._versions[ApiKey.API_VERSIONS][1]:
-            return ApiVersionsResponse(_UNSUPPORTED_VERSION, ranges, decoded_version=0)
+            return ApiVersionsResponse(UNSUPPORTED_VERSION, ranges, decoded_version=0)
         features: tuple[FinalizedFeature, ...] = ()
         if self.transaction_version is not None:
             tv = self.transaction_version
@@ -504,13 +506,13 @@ class FakeBroker:
         for name in names:
             entry = self._topics.get(name)
             if action.error_code or entry is None:
-                code = action.error_code or _UNKNOWN_TOPIC_OR_PARTITION
+                code = action.error_code or UNKNOWN_TOPIC_OR_PARTITION
                 topics.append(MetadataTopic(code, name, ()))
                 continue
             topic_id, logs = entry
             partitions = tuple(
                 MetadataPartition(
-                    0 if p.leader >= 0 else _LEADER_NOT_AVAILABLE,
+                    0 if p.leader >= 0 else LEADER_NOT_AVAILABLE,
                     index,
                     p.leader,
                     p.leader_epoch,
@@ -538,7 +540,7 @@ class FakeBroker:
                 -1,
                 epoch - 1,
             ):
-                return InitProducerIdResponse(_PRODUCER_FENCED, -1, -1, action.throttle_ms)
+                return InitProducerIdResponse(PRODUCER_FENCED, -1, -1, action.throttle_ms)
             self.transactions.open.pop(tid, None)  # what the older one left open is aborted
         elif request.producer_id in self._epochs:
             producer_id = request.producer_id
@@ -564,7 +566,7 @@ class FakeBroker:
             answers = []
             for index, records in partitions:
                 if name is None:  # an id this cluster does not know (deleted, re-created)
-                    answers.append(ProducePartitionResponse(index, _UNKNOWN_TOPIC_ID, -1))
+                    answers.append(ProducePartitionResponse(index, UNKNOWN_TOPIC_ID, -1))
                     continue
                 queue = self._produce_scripts.get((name, index))
                 own = queue.popleft() if queue else None
@@ -580,7 +582,7 @@ class FakeBroker:
                     request.transactional_id, name, index
                 ):
                     self.unadded_batches += 1  # a broker verifying partitions refuses these
-                    answer = ProducePartitionResponse(index, _INVALID_TXN_STATE, -1)
+                    answer = ProducePartitionResponse(index, INVALID_TXN_STATE, -1)
                 else:
                     answer = self._produce_partition(
                         received.node_id,
@@ -615,15 +617,15 @@ class FakeBroker:
     ) -> ProducePartitionResponse:
         entry = self._topics.get(topic)
         if entry is None or not 0 <= index < len(entry[1]):
-            return ProducePartitionResponse(index, _UNKNOWN_TOPIC_OR_PARTITION, -1)
+            return ProducePartitionResponse(index, UNKNOWN_TOPIC_OR_PARTITION, -1)
         partition = entry[1][index]
         if partition.leader != node_id:
             leader = LeaderIdAndEpoch(partition.leader, partition.leader_epoch)
             return ProducePartitionResponse(
-                index, _NOT_LEADER_OR_FOLLOWER, -1, current_leader=leader
+                index, NOT_LEADER_OR_FOLLOWER, -1, current_leader=leader
             )
         if acks not in (-1, 0, 1):
-            return ProducePartitionResponse(index, _INVALID_REQUIRED_ACKS, -1)
+            return ProducePartitionResponse(index, INVALID_REQUIRED_ACKS, -1)
         error = action.error_code
         if not error or action.append:
             code, offset = partition.append(records, self._fenced)

@@ -48,6 +48,7 @@ from aioproducer.errors import (
     broker_error,
     map_exceptions,
 )
+from aioproducer.protocol import error_codes
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ERROR_CODES_TSV = REPO_ROOT / "tools" / "kafka-error-codes.tsv"
@@ -96,6 +97,12 @@ def test_every_kafka_code_has_a_matching_class(row: Row) -> None:
     assert cls.__doc__
     assert cls.__name__ in errors_module.__all__
     assert getattr(errors_module, cls.__name__) is cls
+    assert getattr(error_codes, row.name) == row.code  # the codes by name, for comparisons
+
+
+def test_the_codes_module_names_every_code_and_success() -> None:
+    assert error_codes.NONE == 0
+    assert set(error_codes.__all__) == {"NONE", *(row.name for row in TABLE)}
 
 
 def test_every_registered_code_is_in_the_table() -> None:
@@ -312,7 +319,11 @@ def test_regenerating_changes_nothing() -> None:
     assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
 
 
-GENERATED_FILES = ["aioproducer/errors.py", "aioproducer/_broker_errors.py"]
+GENERATED_FILES = [
+    "aioproducer/errors.py",
+    "aioproducer/_broker_errors.py",
+    "aioproducer/protocol/error_codes.py",
+]
 
 
 @pytest.fixture
@@ -343,6 +354,7 @@ def test_check_reports_a_table_change_and_generating_applies_it(copy_root: Path)
     assert "+class BrokerNotAvailableError(RetriableBrokerError," in check.stdout
     assert '+    "BrandNewError",' in check.stdout  # in errors.py's __all__
     assert "+class BrandNewError(BrokerError, code=4242" in check.stdout
+    assert "+BRAND_NEW: Final = 4242\n" in check.stdout  # in protocol/error_codes.py
     assert _generated_files_unchanged(copy_root)
 
     assert _generate(copy_root).returncode == 0

@@ -10,12 +10,12 @@ from aioproducer.batch import ProducerBatch
 from aioproducer.config import ProducerConfig
 from aioproducer.idempotence import IdempotenceState, next_sequence
 from aioproducer.metadata import TopicPartition
+from aioproducer.protocol.error_codes import NOT_LEADER_OR_FOLLOWER
 from aioproducer.protocol.records import RecordBatchBuilder, decode_batches
 
 T0 = TopicPartition("t", 0)
 T1 = TopicPartition("t", 1)
 OUT_OF_ORDER, DUPLICATE, INVALID_EPOCH, UNKNOWN_PID, FENCED = 45, 46, 47, 59, 90
-NOT_LEADER = 6
 
 
 def bumped(state: IdempotenceState) -> bool:
@@ -124,7 +124,7 @@ def test_fenced_is_fatal(state: IdempotenceState, code: int) -> None:
 
 
 def test_other_errors_are_left_to_the_sender(state: IdempotenceState) -> None:
-    assert state.on_error(send(state, make_batch()), NOT_LEADER) == "default"
+    assert state.on_error(send(state, make_batch()), NOT_LEADER_OR_FOLLOWER) == "default"
 
 
 def test_out_of_order_on_next_expected_bumps_and_restamps(state: IdempotenceState) -> None:

@@ -14,9 +14,9 @@ from aioproducer.cluster import Cluster
 from aioproducer.config import ProducerConfig
 from aioproducer.errors import ProducerClosedError, TopicAuthorizationFailedError
 from aioproducer.metadata import BrokerAddress, ClusterMetadata
+from aioproducer.protocol.error_codes import UNKNOWN_TOPIC_OR_PARTITION
 
 BROKERS = [BrokerAddress(1, "127.0.0.1", 9092), BrokerAddress(2, "127.0.0.1", 9093)]
-MISSING = 3  # UNKNOWN_TOPIC_OR_PARTITION
 LED = [(0, 0, 1)]  # one partition, led by node 1
 
 
@@ -47,7 +47,9 @@ def test_topic_ids_are_kept_per_topic() -> None:
         md.want(topic, 0)
     begin = md.begin_refresh(10)
     ids = {"a": uuid.UUID(int=7), "c": uuid.UUID(int=9)}
-    md.update(BROKERS, [("a", 0, LED), ("b", 0, LED), ("c", MISSING, [])], 10, ids)
+    md.update(
+        BROKERS, [("a", 0, LED), ("b", 0, LED), ("c", UNKNOWN_TOPIC_OR_PARTITION, [])], 10, ids
+    )
     assert begin == ["a", "b", "c"]
     assert [md.topics[t].topic_id for t in ("a", "b")] == [uuid.UUID(int=7), uuid.UUID(int=0)]
     assert "c" not in md.topics
@@ -109,7 +111,7 @@ def test_a_requested_refresh_backs_off_exponentially_while_a_topic_is_missing() 
     md.want("missing", 0)
     now, gaps = 0, []
     for _ in range(7):
-        refresh(md, now, [("missing", MISSING, [])])
+        refresh(md, now, [("missing", UNKNOWN_TOPIC_OR_PARTITION, [])])
         md.request_refresh()  # someone waits for the topic
         gap = md.refresh_due_in_ms(now)
         gaps.append(gap)
@@ -122,7 +124,7 @@ def test_complete_metadata_resets_the_backoff() -> None:
     md = make()
     md.want("t", 0)
     for now in (0, 100, 300):
-        refresh(md, now, [("t", MISSING, [])])
+        refresh(md, now, [("t", UNKNOWN_TOPIC_OR_PARTITION, [])])
     md.request_refresh()
     assert md.refresh_due_in_ms(300) == 400
     refresh(md, 700, [("t", 0, LED)])
@@ -156,10 +158,10 @@ def test_a_missing_topic_does_not_ask_for_refreshes_by_itself() -> None:
     """The storm of issue 16: a refresh that misses a topic must not make the next one due."""
     md = make(max_age_ms=300_000, max_idle_ms=300_000)
     md.want("missing", 0)
-    refresh(md, 0, [("missing", MISSING, [])])
+    refresh(md, 0, [("missing", UNKNOWN_TOPIC_OR_PARTITION, [])])
     assert md.refresh_due_in_ms(0) == 300_000
     md.request_refresh()  # a waiter asks once: answered by one refresh
-    refresh(md, 100, [("missing", MISSING, [])])
+    refresh(md, 100, [("missing", UNKNOWN_TOPIC_OR_PARTITION, [])])
     assert md.refresh_due_in_ms(100) == 300_000
 
 

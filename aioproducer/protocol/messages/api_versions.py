@@ -13,6 +13,7 @@ from typing import ClassVar
 
 from aioproducer.errors import ProtocolError
 from aioproducer.protocol.api import ApiKey, check_version
+from aioproducer.protocol.error_codes import UNSUPPORTED_VERSION
 from aioproducer.protocol.primitives import Reader, write_string
 
 __all__ = [
@@ -22,8 +23,6 @@ __all__ = [
     "FinalizedFeature",
     "SupportedFeature",
 ]
-
-UNSUPPORTED_VERSION = 35
 
 
 @dataclass(frozen=True, slots=True)
