@@ -25,6 +25,7 @@ from collections import deque
 from typing import Final, Protocol, cast
 
 from aioproducer._clientlog import ClientLog
+from aioproducer._version import __version__
 from aioproducer.errors import (
     AuthenticationError,
     BrokerUnavailableError,
@@ -38,6 +39,7 @@ from aioproducer.errors import (
 from aioproducer.metrics._registry import NodeStats
 from aioproducer.protocol.api import Request, Response, negotiate
 from aioproducer.protocol.client import ClientConnection
+from aioproducer.protocol.error_codes import UNSUPPORTED_VERSION
 from aioproducer.protocol.messages.api_versions import ApiVersionsRequest, ApiVersionsResponse
 from aioproducer.protocol.messages.sasl_authenticate import (
     SaslAuthenticateRequest,
@@ -53,8 +55,6 @@ from aioproducer.security import tls_failure
 __all__ = ["BrokerConnection", "Credentials", "RequestTimeoutError"]
 
 log = logging.getLogger("aioproducer.connection")
-
-_UNSUPPORTED_VERSION: Final = 35
 
 
 #: Re-authenticate between these shares of the session lifetime (Java: 0.85 + 0.10 jitter).
@@ -181,14 +181,15 @@ class BrokerConnection(asyncio.Protocol):
 
     async def _negotiate_versions(self) -> None:
         version = ApiVersionsRequest.MAX_VERSION
-        response = await self._call(ApiVersionsRequest(), version)
+        request = ApiVersionsRequest(client_software_version=__version__)
+        response = await self._call(request, version)
         assert isinstance(response, ApiVersionsResponse)
-        if response.error_code == _UNSUPPORTED_VERSION:
+        if response.error_code == UNSUPPORTED_VERSION:
             # The broker answered in v0 with the versions it does support (KIP-511).
             span = response.version_range(ApiVersionsRequest.API_KEY)
             high = span.max_version if span is not None else 0
             version = max(ApiVersionsRequest.MIN_VERSION, min(high, ApiVersionsRequest.MAX_VERSION))
-            response = await self._call(ApiVersionsRequest(), version)
+            response = await self._call(request, version)
             assert isinstance(response, ApiVersionsResponse)
         if response.error_code != 0:
             raise ProtocolError(f"ApiVersions failed with error code {response.error_code}")

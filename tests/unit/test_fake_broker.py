@@ -8,10 +8,12 @@ from typing import Any
 
 import pytest
 
+import aioproducer
 from aioproducer import Producer
 from aioproducer.connection import BrokerConnection
 from aioproducer.errors import ConnectionLostError, CoordinatorNotAvailableError
 from aioproducer.protocol.api import ApiKey
+from aioproducer.protocol.messages.api_versions import ApiVersionsRequest
 from aioproducer.protocol.messages.metadata import MetadataRequest, MetadataResponse
 from aioproducer.protocol.messages.produce import (
     LeaderIdAndEpoch,
@@ -253,3 +255,15 @@ async def test_misuse_is_refused_at_the_call(
         call(broker)
     with pytest.raises(RuntimeError):
         await broker.start()
+
+
+async def test_the_client_names_its_version_in_api_versions(broker: FakeBroker) -> None:
+    conn = await connect(broker, 1)
+    conn.close()
+    [received] = [r for r in broker.requests if r.header.api_key == ApiKey.API_VERSIONS]
+    request = received.request
+    assert isinstance(request, ApiVersionsRequest)
+    assert (request.client_software_name, request.client_software_version) == (
+        "aioproducer",
+        aioproducer.__version__,
+    )
