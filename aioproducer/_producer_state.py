@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import enum
 
-__all__ = ["ProducerState"]
+from aioproducer.errors import ProducerClosedError, ProducerError, WrongEventLoopError
+
+__all__ = ["ProducerState", "unusable_error"]
 
 
 class ProducerState(enum.Enum):
@@ -27,3 +29,26 @@ class ProducerState(enum.Enum):
 
     def __str__(self) -> str:
         return self.value
+
+
+def unusable_error(
+    state: ProducerState, what: str, fatal_error: ProducerError | None, stall_reason: str
+) -> ProducerError:
+    """The error for ``what`` (a call) when a producer in ``state`` cannot take it: not
+    running, failed with ``fatal_error``, stalled for ``stall_reason``, or (else) called
+    outside the event loop start() ran in."""
+    if state is ProducerState.NEW or state is ProducerState.STARTING:
+        return ProducerClosedError(f"{what} before start() finished")
+    if state is ProducerState.CLOSED or state is ProducerState.DROPPED:
+        return ProducerClosedError(f"{what} after close()")
+    if state is ProducerState.FAILED and fatal_error:
+        return fatal_error
+    if state is ProducerState.STALLED:
+        return ProducerClosedError(
+            f"{what}: the producer stopped because {stall_reason}; call close(), "
+            "which delivers the records already queued"
+        )
+    return WrongEventLoopError(
+        f"{what} called outside the event loop that start() ran in: a producer belongs "
+        "to one event loop (start one producer per loop)"
+    )

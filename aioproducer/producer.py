@@ -28,7 +28,7 @@ from aioproducer._partition_choice import (
     choose_partition,
     partitioner_for,
 )
-from aioproducer._producer_state import ProducerState
+from aioproducer._producer_state import ProducerState, unusable_error
 from aioproducer._record_check import RECORD_BOUND as _RECORD_BOUND
 from aioproducer._record_check import (
     CheckedRecord,
@@ -300,24 +300,9 @@ class Producer:
         return threading.get_ident() == self._thread and loop is not None and loop.is_running()
 
     def _unusable(self, what: str) -> ProducerError:
-        """The error for ``what`` (a call) when the producer cannot take it: not running, or
-        called outside the event loop start() ran in."""
-        state = self._state
-        if state is _NEW or state is _STARTING:
-            return ProducerClosedError(f"{what} before start() finished")
-        if state is _CLOSED or state is _DROPPED:
-            return ProducerClosedError(f"{what} after close()")
-        if state is _FAILED and self._sender is not None and self._sender.fatal_error:
-            return self._sender.fatal_error
-        if state is _STALLED:
-            return ProducerClosedError(
-                f"{what}: the producer stopped because {self._stall_reason}; call close(), "
-                "which delivers the records already queued"
-            )
-        return WrongEventLoopError(
-            f"{what} called outside the event loop that start() ran in: a producer belongs "
-            "to one event loop (start one producer per loop)"
-        )
+        """The error for ``what`` (a call) when the producer cannot take it now."""
+        fatal_error = self._sender.fatal_error if self._sender is not None else None
+        return unusable_error(self._state, what, fatal_error, self._stall_reason)
 
     def _fail(self, error: ProducerError) -> None:
         """A fatal error (fenced): every later call raises ``error``; close() still works."""

@@ -9,11 +9,17 @@ from typing import Any
 import pytest
 
 from aioproducer._partition_choice import partitioner_for
-from aioproducer._producer_state import ProducerState
+from aioproducer._producer_state import ProducerState, unusable_error
 from aioproducer._record_check import RECORD_BOUND, RecordCheck
 from aioproducer._send_many import SendManyPlanner
 from aioproducer.config import ProducerConfig
-from aioproducer.errors import RecordTooLargeError, SerializationError
+from aioproducer.errors import (
+    FencedProducerError,
+    ProducerClosedError,
+    RecordTooLargeError,
+    SerializationError,
+    WrongEventLoopError,
+)
 from aioproducer.metadata import TopicInfo
 from aioproducer.partitioner import positive_murmur2
 
@@ -84,3 +90,20 @@ def test_send_many_plans_runs_by_java_hash_and_headers_alone() -> None:
 def test_producer_states_read_as_their_names() -> None:
     assert f"{ProducerState.RUNNING}" == "running"
     assert str(ProducerState.CLOSED) == "closed"
+
+
+def test_each_state_says_why_a_call_is_refused() -> None:
+    fenced = FencedProducerError("fenced")
+    for state, expected, text in [
+        (ProducerState.NEW, ProducerClosedError, "send() before start() finished"),
+        (ProducerState.STARTING, ProducerClosedError, "before start() finished"),
+        (ProducerState.CLOSED, ProducerClosedError, "send() after close()"),
+        (ProducerState.DROPPED, ProducerClosedError, "after close()"),
+        (ProducerState.STALLED, ProducerClosedError, "stopped because it died; call close()"),
+        (ProducerState.RUNNING, WrongEventLoopError, "outside the event loop"),
+    ]:
+        error = unusable_error(state, "send()", fenced, "it died")
+        assert type(error) is expected
+        assert text in str(error)
+    assert unusable_error(ProducerState.FAILED, "send()", fenced, "") is fenced
+    assert type(unusable_error(ProducerState.FAILED, "send()", None, "")) is WrongEventLoopError
