@@ -51,15 +51,17 @@ test: $(STAMP) lint typecheck
 	AIOPRODUCER_PURE_PYTHON=1 $(PY) -m pytest -q $(PURE_TESTS)
 	AIOPRODUCER_TEST_LOOP=uvloop $(PY) -m pytest -q -m "not cluster" $(UVLOOP_TESTS)
 
-# The last three lines fail when the broker errors or the error codes by name
-# (aioproducer/protocol/error_codes.py) differ from what tools/generate_errors.py
-# writes from Kafka's table (tools/kafka-error-codes.tsv), docs/configuration.md from what
-# tools/generate_config_docs.py writes from aioproducer/config.py, or the metrics table of
-# docs/monitoring.md from tools/generate_metrics_docs.py's; run them without --check.
+# The last four lines fail when the broker errors or the error codes by name
+# (aioproducer/protocol/error_codes.py) differ from what tools/generate_errors.py writes from
+# Kafka's table (tools/kafka-error-codes.tsv), the typed options (aioproducer/options.py) or
+# docs/configuration.md from what tools/generate_options.py and tools/generate_config_docs.py
+# write from the table in aioproducer/settings.py, or the metrics table of docs/monitoring.md
+# from tools/generate_metrics_docs.py's; run them without --check.
 lint: $(STAMP)
 	$(VENV)/bin/ruff check aioproducer tests benchmarks tools examples
 	$(VENV)/bin/ruff format --check aioproducer tests benchmarks tools examples
 	$(PY) tools/generate_errors.py --check
+	$(PY) tools/generate_options.py --check
 	$(PY) tools/generate_config_docs.py --check
 	$(PY) tools/generate_metrics_docs.py --check
 

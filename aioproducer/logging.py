@@ -37,14 +37,14 @@ from asyncio.events import _get_running_loop
 from collections import deque
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
-from typing import Final
+from typing import Final, Unpack
 
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
 from aioproducer._logjson import JsonFormatter
 from aioproducer._record_check import check_topic
 from aioproducer.batch import SentRecords
-from aioproducer.config import ProducerConfig, build_config
+from aioproducer.config import ProducerConfig, ProducerOptions, build_config
 from aioproducer.errors import (
     ConfigurationError,
     ProducerClosedError,
@@ -125,7 +125,7 @@ class KafkaHandler(logging.Handler):
         block_ms: float = 0,
         timeout: float = 5.0,
         use_uvloop: bool = False,
-        **options: object,
+        **options: Unpack[ProducerOptions],
     ) -> None:
         """``key_attribute``: the record attribute giving each record's key (``"name"``:
         the logger's name), else no key. ``queue_size``: records held while the producer

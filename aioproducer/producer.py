@@ -19,7 +19,7 @@ import warnings
 import weakref
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping, Sequence
 from types import TracebackType
-from typing import Any, Final, Literal, Self, TypeVar, overload
+from typing import Any, Final, Literal, Self, TypeVar, Unpack, overload
 
 from aioproducer._clientlog import ClientLog, redacted_settings
 from aioproducer._partition_choice import (
@@ -42,7 +42,7 @@ from aioproducer.accumulator import AppendResult, RecordAccumulator
 from aioproducer.batch import Completion, ProducerBatch, RecordGroup, RecordMetadata, SentRecords
 from aioproducer.buffer_memory import NO_WAIT, MemoryWaiter
 from aioproducer.cluster import Cluster, now_ms
-from aioproducer.config import ProducerConfig, build_config
+from aioproducer.config import ProducerConfig, ProducerOptions, build_config
 from aioproducer.consumer_group import ConsumerGroupMetadata, parse_offsets
 from aioproducer.errors import (
     AbortableTransactionError,
@@ -215,7 +215,9 @@ class Producer:
     """An asyncio Kafka producer. Use as ``async with Producer(...) as producer``."""
 
     def __init__(
-        self, config: ProducerConfig | Mapping[str, object] | None = None, **options: object
+        self,
+        config: ProducerConfig | Mapping[str, object] | None = None,
+        **options: Unpack[ProducerOptions],
     ) -> None:
         self.config = build_config(config, **options)
         self._log = ClientLog(log, self.config.client_id)

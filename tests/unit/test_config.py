@@ -299,7 +299,7 @@ def test_build_config_sources() -> None:
     assert build_config(base) is base
     assert build_config(base, batch_size=1).linger_ms == 2
     with pytest.raises(ConfigurationError, match="unknown"):
-        build_config(None, lingerms=1)
+        build_config(None, lingerms=1)  # type: ignore[call-arg]
     with pytest.raises(ConfigurationError, match="config must be"):
         build_config(42)  # type: ignore[arg-type]
 

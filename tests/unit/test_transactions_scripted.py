@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, Unpack
 
 import pytest
 
 from aioproducer import ConsumerGroupMetadata, Producer
+from aioproducer.config import ProducerOptions
 from aioproducer.errors import (
     AbortableTransactionError,
     ConcurrentTransactionsError,
@@ -57,7 +58,7 @@ from aioproducer.testing._fake_txn import TXN_DECODERS, encode_txn_response
 from aioproducer.testing.fake_broker import DROP, Action
 from aioproducer.transactions import TransactionState
 
-_FAST = {"retry_backoff_ms": 5, "retry_backoff_max_ms": 20, "linger_ms": 1}
+_FAST: ProducerOptions = {"retry_backoff_ms": 5, "retry_backoff_max_ms": 20, "linger_ms": 1}
 
 
 @pytest.fixture
@@ -67,9 +68,10 @@ async def broker() -> AsyncIterator[FakeBroker]:
         yield fake
 
 
-def _producer(broker: FakeBroker, **options: object) -> Producer:
-    options = {**_FAST, **options, "transactional_id": "tx"}
-    return Producer(None, bootstrap_servers=broker.bootstrap_servers, **options)
+def _producer(broker: FakeBroker, **options: Unpack[ProducerOptions]) -> Producer:
+    merged: ProducerOptions = {**_FAST, **options, "transactional_id": "tx"}
+    merged["bootstrap_servers"] = broker.bootstrap_servers
+    return Producer(None, **merged)
 
 
 def _state(producer: Producer) -> TransactionState:
