@@ -46,8 +46,10 @@ from aioproducer.errors import (
     ConnectionLostError,
     FencedProducerError,
     IllegalStateError,
+    InvalidProducerIdMappingError,
     KafkaTimeoutError,
     ProducerError,
+    UnsupportedVersionError,
     broker_error,
 )
 from aioproducer.idempotence import IdempotenceState
@@ -60,6 +62,10 @@ from aioproducer.protocol.messages.add_offsets_to_txn import (
 from aioproducer.protocol.messages.add_partitions_to_txn import (
     AddPartitionsToTxnRequest,
     AddPartitionsToTxnResponse,
+)
+from aioproducer.protocol.messages.describe_transactions import (
+    DescribeTransactionsRequest,
+    DescribeTransactionsResponse,
 )
 from aioproducer.protocol.messages.end_txn import EndTxnRequest, EndTxnResponse
 from aioproducer.protocol.messages.find_coordinator import (
@@ -97,13 +103,18 @@ _RETRY: Final = frozenset(
     {_COORDINATOR_LOAD_IN_PROGRESS, _CONCURRENT_TRANSACTIONS, _UNKNOWN_TOPIC_OR_PARTITION}
 )
 _FENCED: Final = frozenset({_INVALID_PRODUCER_EPOCH, _PRODUCER_FENCED})
+_INVALID_PRODUCER_ID_MAPPING: Final = 49
 #: fatal besides fencing: TRANSACTIONAL_ID_AUTHORIZATION_FAILED, CLUSTER_AUTHORIZATION_FAILED,
 #: INVALID_TXN_STATE, INVALID_TRANSACTION_TIMEOUT, TRANSACTION_COORDINATOR_FENCED,
-#: UNSUPPORTED_VERSION
-_FATAL: Final = frozenset({53, 31, 48, 50, 52, 35})
+#: UNSUPPORTED_VERSION, and INVALID_PRODUCER_ID_MAPPING (the coordinator forgot our producer
+#: id, e.g. after transactional.id.expiration.ms: recovering could repeat work a newer
+#: producer of the id already did; fatal in Java since KAFKA-18019)
+_FATAL: Final = frozenset({53, 31, 48, 50, 52, 35, _INVALID_PRODUCER_ID_MAPPING})
 _TRANSACTION_VERSION: Final = "transaction.version"  # the finalized feature (KIP-890)
 _TXN_OFFSET_COMMIT_V2: Final = 5  # adds the group to the transaction (version 2)
 _CONCURRENT_BACKOFF_MS: Final = 20  # Java's retry for CONCURRENT_TRANSACTIONS at the start
+_CONCURRENT_FIRST_BACKOFF_MS: Final = 2  # ours: the first of those retries, doubling to 20
+_SETTLE_MAX_MS: Final = 100  # the broker's add.partitions.to.txn.retry.backoff.max.ms
 
 
 class TransactionState(enum.Enum):
@@ -120,12 +131,13 @@ class TransactionState(enum.Enum):
 
 class _RetryError(Exception):
     """Internal: the request should be sent again (``moved``: to a coordinator looked up
-    again), after ``backoff_ms`` (None: retry_backoff_ms)."""
+    again), after retry_backoff_ms growing per attempt (``fast``: after 2, 4, 8, 16, then
+    20 ms: the previous transaction is completing and will be done in a few ms)."""
 
-    def __init__(self, reason: str, *, moved: bool = False, backoff_ms: int | None = None):
+    def __init__(self, reason: str, *, moved: bool = False, fast: bool = False):
         super().__init__(reason)
         self.moved = moved
-        self.backoff_ms = backoff_ms
+        self.fast = fast
 
 
 class TransactionManager:
@@ -158,6 +170,8 @@ class TransactionManager:
         self._adding: asyncio.Task[None] | None = None
         self._started = False  # a partition or a group joined: EndTxn is needed
         self._offset_commits: set[asyncio.Future[None]] = set()  # EndTxn waits for them
+        self._settling = False  # version 2: the previous transaction's markers may be pending
+        self._describe = True  # False once the coordinator refused DescribeTransactions
         self.version = 1
         """The transaction protocol version of the current transaction (1 or 2)."""
 
@@ -232,24 +246,77 @@ class TransactionManager:
 
     def may_send(self, tp: TopicPartition) -> bool:
         """``tp`` is in the transaction: its batches may be drained."""
-        return tp in self._added
+        return tp in self._added and not self._settling
 
     def batch_failed(self, error: BaseException) -> None:
-        """A batch of the transaction failed: it can only be aborted now."""
-        if isinstance(error, ProducerError):
+        """A batch of the transaction failed: it can only be aborted now (or, failed with
+        INVALID_PRODUCER_ID_MAPPING, nothing is left but close(): see ``_FATAL``)."""
+        if isinstance(error, InvalidProducerIdMappingError):
+            self.fatal(error)
+        elif isinstance(error, ProducerError):
             self.abortable(error)
         else:
             self.abortable(ProducerError(f"a batch failed: {error!r}"))
 
     def poll(self) -> None:
-        """The sender's turn: add waiting partitions (one request in flight at a time)."""
-        if not self._pending or (
+        """The sender's turn: add waiting partitions (one request in flight at a time), or
+        in version 2 wait for the previous transaction to complete."""
+        if not (self._pending or (self._settling and self._added)) or (
             self.state is not TransactionState.IN_TRANSACTION
             and (self.state is not TransactionState.COMMITTING)
         ):
             return
         if self._adding is None or self._adding.done():
-            self._adding = asyncio.get_running_loop().create_task(self._add_partitions())
+            work = self._settle() if self._settling else self._add_partitions()
+            self._adding = asyncio.get_running_loop().create_task(work)
+
+    async def _settle(self) -> None:
+        """Version 2: hold the transaction's first Produce until the coordinator has
+        written the previous transaction's markers (DescribeTransactions says
+        ``PrepareCommit`` or ``PrepareAbort`` until then), polled after 1 ms, 2 ms, ...
+
+        Sent earlier, the partition leader would get CONCURRENT_TRANSACTIONS and retry
+        after ``add.partitions.to.txn.retry.backoff.ms`` (20 ms by default) on its side.
+        Best effort: any error, or waiting longer than the broker would, lets it go.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + _SETTLE_MAX_MS / 1000
+        backoff_ms = 1
+        try:
+            while self._describe and self.state in (
+                TransactionState.READY,
+                TransactionState.IN_TRANSACTION,
+                TransactionState.COMMITTING,
+            ):
+                conn = await self._coordinator(None)
+                try:
+                    conn.version_for(DescribeTransactionsRequest)
+                except UnsupportedVersionError:  # before Kafka 3.0
+                    self._describe = False
+                    break
+                response = await conn.request(DescribeTransactionsRequest([self.transactional_id]))
+                assert isinstance(response, DescribeTransactionsResponse)
+                (found,) = response.transactions
+                if found.error_code in _MOVED:
+                    self._forget(None)
+                    break
+                if found.error_code and found.error_code not in _RETRY:
+                    log.debug("DescribeTransactions: error %d; not asked again", found.error_code)
+                    self._describe = False
+                if found.error_code:
+                    break
+                if not found.state.startswith("Prepare") or loop.time() >= deadline:
+                    break
+                await asyncio.sleep(backoff_ms / 1000)
+                backoff_ms = min(backoff_ms * 2, _CONCURRENT_BACKOFF_MS)
+        except (ConnectionLostError, BrokerUnavailableError, KafkaTimeoutError, _RetryError) as exc:
+            log.debug("DescribeTransactions: %s", exc)  # the broker waits on its side then
+        except Exception as exc:
+            log.warning("DescribeTransactions failed (not asked again): %r", exc)
+            self._describe = False
+        finally:
+            self._settling = False
+            self._wakeup()
 
     async def _add_partitions(self) -> None:
         try:
@@ -319,6 +386,9 @@ class TransactionManager:
 
     async def _send_offsets(self, offsets: list[TxnOffset], group: ConsumerGroupMetadata) -> None:
         deadline = self._deadline()
+        settle = self._adding
+        if self._settling and settle is not None and not settle.done():
+            await asyncio.wait((settle,))  # version 2: as the first Produce (see _settle)
         if self.version < 2:
             await self._call(
                 lambda: AddOffsetsToTxnRequest(
@@ -448,12 +518,16 @@ class TransactionManager:
                 deadline=self._deadline(),
                 max_version=4 if self.version < 2 else None,  # v5+: the epoch bumps
             )
+            self._settling = self.version >= 2 and self._describe
         if not commit and self.idempotence.bump_requested:
             await self.initialize(self.config.max_block_ms, bump=True)  # sequences restart
+            self._settling = False  # InitProducerId completed the transaction
         self._added.clear()
         self._pending.clear()
         self._started = False
         self._set_state(TransactionState.READY)
+        if self._settling:  # ask now: the answer may be back before the next first batch
+            self._adding = asyncio.get_running_loop().create_task(self._settle())
         log.debug("transaction %r %s", self.transactional_id, "committed" if commit else "aborted")
 
     # -- producer id -------------------------------------------------------------------------
@@ -528,8 +602,8 @@ class TransactionManager:
 
     def _retry_for(self, code: int, what: str, *, fast: bool = False) -> None:
         error = broker_error(code, what)
-        backoff = _CONCURRENT_BACKOFF_MS if fast and code == _CONCURRENT_TRANSACTIONS else None
-        raise _RetryError(str(error), moved=code in _MOVED, backoff_ms=backoff)
+        fast = fast and code == _CONCURRENT_TRANSACTIONS
+        raise _RetryError(str(error), moved=code in _MOVED, fast=fast)
 
     def _raise(self, code: int, what: str) -> None:
         """Raise the error for ``code``: fatal ones end the producer, the others the
@@ -570,7 +644,7 @@ class TransactionManager:
             if self.state is TransactionState.FATAL_ERROR:
                 assert self.last_error is not None
                 raise self.last_error
-            backoff_ms: int | None = None
+            fast = False
             try:
                 conn = await self._coordinator(key)
                 version = conn.version_for(type(request()))
@@ -582,7 +656,7 @@ class TransactionManager:
                 return
             except _RetryError as retry:
                 last = str(retry)
-                backoff_ms = retry.backoff_ms
+                fast = retry.fast
                 if retry.moved:
                     self._forget(key)
             except (ConnectionLostError, BrokerUnavailableError, KafkaTimeoutError) as exc:
@@ -594,7 +668,10 @@ class TransactionManager:
                     f"{what} for transactional id {self.transactional_id!r} did not succeed "
                     f"within max_block_ms ({self.config.max_block_ms} ms): {last}"
                 )
-            if backoff_ms is None:
+            if fast:  # Java waits 20 ms (retry.backoff.ms if less); start shorter, then grow
+                cap = min(_CONCURRENT_BACKOFF_MS, self.config.retry_backoff_ms)
+                backoff_ms = min(_CONCURRENT_FIRST_BACKOFF_MS << min(attempt - 1, 10), cap)
+            else:
                 backoff_ms = min(
                     self.config.retry_backoff_ms * 2 ** min(attempt - 1, 10),
                     max(self.config.retry_backoff_max_ms, self.config.retry_backoff_ms),
