@@ -49,7 +49,6 @@ from aioproducer.errors import (
     InvalidProducerIdMappingError,
     KafkaTimeoutError,
     ProducerError,
-    UnsupportedVersionError,
     broker_error,
 )
 from aioproducer.idempotence import IdempotenceState
@@ -62,10 +61,6 @@ from aioproducer.protocol.messages.add_offsets_to_txn import (
 from aioproducer.protocol.messages.add_partitions_to_txn import (
     AddPartitionsToTxnRequest,
     AddPartitionsToTxnResponse,
-)
-from aioproducer.protocol.messages.describe_transactions import (
-    DescribeTransactionsRequest,
-    DescribeTransactionsResponse,
 )
 from aioproducer.protocol.messages.end_txn import EndTxnRequest, EndTxnResponse
 from aioproducer.protocol.messages.find_coordinator import (
@@ -114,7 +109,6 @@ _TRANSACTION_VERSION: Final = "transaction.version"  # the finalized feature (KI
 _TXN_OFFSET_COMMIT_V2: Final = 5  # adds the group to the transaction (version 2)
 _CONCURRENT_BACKOFF_MS: Final = 20  # Java's retry for CONCURRENT_TRANSACTIONS at the start
 _CONCURRENT_FIRST_BACKOFF_MS: Final = 2  # ours: the first of those retries, doubling to 20
-_SETTLE_MAX_MS: Final = 100  # the broker's add.partitions.to.txn.retry.backoff.max.ms
 
 
 class TransactionState(enum.Enum):
@@ -170,8 +164,6 @@ class TransactionManager:
         self._adding: asyncio.Task[None] | None = None
         self._started = False  # a partition or a group joined: EndTxn is needed
         self._offset_commits: set[asyncio.Future[None]] = set()  # EndTxn waits for them
-        self._settling = False  # version 2: the previous transaction's markers may be pending
-        self._describe = True  # False once the coordinator refused DescribeTransactions
         self.version = 1
         """The transaction protocol version of the current transaction (1 or 2)."""
 
@@ -246,7 +238,7 @@ class TransactionManager:
 
     def may_send(self, tp: TopicPartition) -> bool:
         """``tp`` is in the transaction: its batches may be drained."""
-        return tp in self._added and not self._settling
+        return tp in self._added
 
     def batch_failed(self, error: BaseException) -> None:
         """A batch of the transaction failed: it can only be aborted now (or, failed with
@@ -259,64 +251,14 @@ class TransactionManager:
             self.abortable(ProducerError(f"a batch failed: {error!r}"))
 
     def poll(self) -> None:
-        """The sender's turn: add waiting partitions (one request in flight at a time), or
-        in version 2 wait for the previous transaction to complete."""
-        if not (self._pending or (self._settling and self._added)) or (
+        """The sender's turn: add waiting partitions (one request in flight at a time)."""
+        if not self._pending or (
             self.state is not TransactionState.IN_TRANSACTION
             and (self.state is not TransactionState.COMMITTING)
         ):
             return
         if self._adding is None or self._adding.done():
-            work = self._settle() if self._settling else self._add_partitions()
-            self._adding = asyncio.get_running_loop().create_task(work)
-
-    async def _settle(self) -> None:
-        """Version 2: hold the transaction's first Produce until the coordinator has
-        written the previous transaction's markers (DescribeTransactions says
-        ``PrepareCommit`` or ``PrepareAbort`` until then), polled after 1 ms, 2 ms, ...
-
-        Sent earlier, the partition leader would get CONCURRENT_TRANSACTIONS and retry
-        after ``add.partitions.to.txn.retry.backoff.ms`` (20 ms by default) on its side.
-        Best effort: any error, or waiting longer than the broker would, lets it go.
-        """
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + _SETTLE_MAX_MS / 1000
-        backoff_ms = 1
-        try:
-            while self._describe and self.state in (
-                TransactionState.READY,
-                TransactionState.IN_TRANSACTION,
-                TransactionState.COMMITTING,
-            ):
-                conn = await self._coordinator(None)
-                try:
-                    conn.version_for(DescribeTransactionsRequest)
-                except UnsupportedVersionError:  # before Kafka 3.0
-                    self._describe = False
-                    break
-                response = await conn.request(DescribeTransactionsRequest([self.transactional_id]))
-                assert isinstance(response, DescribeTransactionsResponse)
-                (found,) = response.transactions
-                if found.error_code in _MOVED:
-                    self._forget(None)
-                    break
-                if found.error_code and found.error_code not in _RETRY:
-                    log.debug("DescribeTransactions: error %d; not asked again", found.error_code)
-                    self._describe = False
-                if found.error_code:
-                    break
-                if not found.state.startswith("Prepare") or loop.time() >= deadline:
-                    break
-                await asyncio.sleep(backoff_ms / 1000)
-                backoff_ms = min(backoff_ms * 2, _CONCURRENT_BACKOFF_MS)
-        except (ConnectionLostError, BrokerUnavailableError, KafkaTimeoutError, _RetryError) as exc:
-            log.debug("DescribeTransactions: %s", exc)  # the broker waits on its side then
-        except Exception as exc:
-            log.warning("DescribeTransactions failed (not asked again): %r", exc)
-            self._describe = False
-        finally:
-            self._settling = False
-            self._wakeup()
+            self._adding = asyncio.get_running_loop().create_task(self._add_partitions())
 
     async def _add_partitions(self) -> None:
         try:
@@ -386,9 +328,6 @@ class TransactionManager:
 
     async def _send_offsets(self, offsets: list[TxnOffset], group: ConsumerGroupMetadata) -> None:
         deadline = self._deadline()
-        settle = self._adding
-        if self._settling and settle is not None and not settle.done():
-            await asyncio.wait((settle,))  # version 2: as the first Produce (see _settle)
         if self.version < 2:
             await self._call(
                 lambda: AddOffsetsToTxnRequest(
@@ -518,16 +457,12 @@ class TransactionManager:
                 deadline=self._deadline(),
                 max_version=4 if self.version < 2 else None,  # v5+: the epoch bumps
             )
-            self._settling = self.version >= 2 and self._describe
         if not commit and self.idempotence.bump_requested:
             await self.initialize(self.config.max_block_ms, bump=True)  # sequences restart
-            self._settling = False  # InitProducerId completed the transaction
         self._added.clear()
         self._pending.clear()
         self._started = False
         self._set_state(TransactionState.READY)
-        if self._settling:  # ask now: the answer may be back before the next first batch
-            self._adding = asyncio.get_running_loop().create_task(self._settle())
         log.debug("transaction %r %s", self.transactional_id, "committed" if commit else "aborted")
 
     # -- producer id -------------------------------------------------------------------------

@@ -1,10 +1,10 @@
 """The fake broker's transaction coordinator: the broker's side of the transaction APIs.
 
 Decoders of FindCoordinator, AddPartitionsToTxn (client form, v0-3), AddOffsetsToTxn,
-TxnOffsetCommit, EndTxn and DescribeTransactions requests, encoders of their normalized
-responses (registered in :mod:`._fake_wire`), and :class:`FakeTransactions`, the state
-behind them: which partitions and groups joined each transactional id's transaction, how
-each one ended, and the offsets committed. One node coordinates every transaction and group
+TxnOffsetCommit and EndTxn requests, encoders of their normalized responses (registered
+in :mod:`._fake_wire`), and :class:`FakeTransactions`, the state behind them: which
+partitions and groups joined each transactional id's transaction, how each one ended,
+and the offsets committed. One node coordinates every transaction and group
 (:attr:`FakeTransactions.coordinator`); the others answer NOT_COORDINATOR.
 """
 
@@ -24,11 +24,6 @@ from aioproducer.protocol.messages.add_partitions_to_txn import (
     AddPartitionsToTxnRequest,
     AddPartitionsToTxnResponse,
     AddPartitionsToTxnResult,
-)
-from aioproducer.protocol.messages.describe_transactions import (
-    DescribeTransactionsRequest,
-    DescribeTransactionsResponse,
-    TransactionDescription,
 )
 from aioproducer.protocol.messages.end_txn import EndTxnRequest, EndTxnResponse
 from aioproducer.protocol.messages.find_coordinator import (
@@ -72,7 +67,6 @@ TXN_SERVED: Final[dict[int, type[Request]]] = {
     ApiKey.ADD_OFFSETS_TO_TXN: AddOffsetsToTxnRequest,
     ApiKey.TXN_OFFSET_COMMIT: TxnOffsetCommitRequest,
     ApiKey.END_TXN: EndTxnRequest,
-    ApiKey.DESCRIBE_TRANSACTIONS: DescribeTransactionsRequest,
 }
 
 
@@ -141,19 +135,12 @@ def _end_txn(r: Reader, version: int, flexible: bool) -> EndTxnRequest:
     return request
 
 
-def _describe_transactions(r: Reader, version: int, flexible: bool) -> DescribeTransactionsRequest:
-    request = DescribeTransactionsRequest(r.array(lambda r: r.string(True), True))
-    r.skip_tagged_fields()
-    return request
-
-
 TXN_DECODERS: Final[dict[int, Callable[[Reader, int, bool], Any]]] = {
     ApiKey.FIND_COORDINATOR: _find_coordinator,
     ApiKey.ADD_PARTITIONS_TO_TXN: _add_partitions,
     ApiKey.ADD_OFFSETS_TO_TXN: _add_offsets,
     ApiKey.TXN_OFFSET_COMMIT: _txn_offset_commit,
     ApiKey.END_TXN: _end_txn,
-    ApiKey.DESCRIBE_TRANSACTIONS: _describe_transactions,
 }
 
 
@@ -177,19 +164,6 @@ def encode_txn_response(buf: bytearray, response: object, version: int, flexible
         for item in response.partitions:
             grouped.setdefault(item.topic, []).append(item)
         _per_partition(buf, grouped, flexible)
-    elif isinstance(response, DescribeTransactionsResponse):
-        write_int32(buf, response.throttle_time_ms)
-        write_array_length(buf, len(response.transactions), True)
-        for txn in response.transactions:
-            write_int16(buf, txn.error_code)
-            write_string(buf, txn.transactional_id, True)
-            write_string(buf, txn.state, True)
-            write_int32(buf, txn.timeout_ms)
-            write_int64(buf, txn.start_time_ms)
-            write_int64(buf, txn.producer_id)
-            write_int16(buf, txn.producer_epoch)
-            write_array_length(buf, 0, True)  # no partitions without markers
-            write_tagged_fields(buf)
     elif isinstance(response, AddOffsetsToTxnResponse | EndTxnResponse):
         write_int32(buf, response.throttle_time_ms)
         write_int16(buf, response.error_code)
@@ -275,10 +249,6 @@ class FakeTransactions:
         self.open: dict[str, FakeTransaction] = {}
         self.committed_offsets: dict[str, dict[tuple[str, int], int]] = {}
         """Offsets committed by committed transactions, per group."""
-        self.completing = 0
-        """How many DescribeTransactions after each EndTxn still see it ``Prepare...`` (its
-        markers being written); then ``Complete...``."""
-        self._prepared: dict[str, tuple[str, int]] = {}
 
     def add(self, transactional_id: str, topic: str, partition: int) -> None:
         """Add the partition to the transaction (transaction version 2: Produce does it)."""
@@ -309,10 +279,6 @@ class FakeTransactions:
             )
         if not error and node_id != self.coordinator:
             error = _NOT_COORDINATOR
-        if isinstance(request, DescribeTransactionsRequest):
-            return DescribeTransactionsResponse(
-                0, tuple(self._describe(tid, error) for tid in request.transactional_ids)
-            )
         if not error and isinstance(
             request, AddPartitionsToTxnRequest | AddOffsetsToTxnRequest | EndTxnRequest
         ):
@@ -361,21 +327,8 @@ class FakeTransactions:
         if not error:
             txn = self.open.pop(request.transactional_id)
             txn.result = request.committed
-            outcome = "Commit" if request.committed else "Abort"
-            self._prepared[request.transactional_id] = (outcome, self.completing)
             self.ended.append((request.transactional_id, txn))
             if request.committed:
                 for group, offsets in txn.offsets.items():
                     self.committed_offsets.setdefault(group, {}).update(offsets)
         return EndTxnResponse(0, error)
-
-    def _describe(self, transactional_id: str, error: int) -> TransactionDescription:
-        """DescribeTransactions for one id: ``Ongoing``, ``Empty`` or how the last ended."""
-        state = "Ongoing" if transactional_id in self.open else "Empty"
-        outcome, left = self._prepared.get(transactional_id, ("", 0))
-        if outcome and state == "Empty":
-            state = ("Prepare" if left > 0 else "Complete") + outcome
-            if left > 0 and not error:
-                self._prepared[transactional_id] = (outcome, left - 1)
-        pid = self.producer_ids.get(transactional_id, -1)
-        return TransactionDescription(error, transactional_id, state, 60_000, -1, pid, 0)

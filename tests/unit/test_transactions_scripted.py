@@ -6,7 +6,6 @@ Fast and deterministic; tests/integration/test_transactions.py proves the same a
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
 import re
 from collections.abc import AsyncIterator
@@ -41,11 +40,6 @@ from aioproducer.protocol.messages.add_partitions_to_txn import (
     AddPartitionsToTxnRequest,
     AddPartitionsToTxnResponse,
     AddPartitionsToTxnResult,
-)
-from aioproducer.protocol.messages.describe_transactions import (
-    DescribeTransactionsRequest,
-    DescribeTransactionsResponse,
-    TransactionDescription,
 )
 from aioproducer.protocol.messages.end_txn import EndTxnRequest, EndTxnResponse
 from aioproducer.protocol.messages.find_coordinator import (
@@ -95,7 +89,6 @@ _CASES = [
     (TxnOffsetCommitRequest("tx", "g", 7, 1, [TxnOffset("a", 0, 5, 3, "m")]), range(2, 5)),
     (TxnOffsetCommitRequest("tx", "g", 7, 1, [TxnOffset("a", 0, 5)], 4, "m", "i"), range(3, 5)),
     (EndTxnRequest("tx", 7, 1, True), range(6)),
-    (DescribeTransactionsRequest(["tx", "other"]), range(1)),
 ]
 
 
@@ -140,17 +133,6 @@ _RESPONSES = [
     ),
     (EndTxnRequest, EndTxnResponse(1, 0), 4),
     (EndTxnRequest, EndTxnResponse(1, 0, 7, 2), 5),
-    (
-        DescribeTransactionsRequest,
-        DescribeTransactionsResponse(
-            2,
-            (
-                TransactionDescription(0, "tx", "PrepareCommit", 60_000, 12, 7, 3),
-                TransactionDescription(53, "other", "", 0, -1, -1, -1),
-            ),
-        ),
-        0,
-    ),
 ]
 
 
@@ -475,61 +457,22 @@ async def test_transaction_version_2_adds_by_produce_and_bumps_the_epoch(
         assert broker.transactions.committed_offsets == {"g": {("in", 0): 3}}
 
 
-async def test_version_2_waits_for_the_previous_transaction_to_complete() -> None:
-    """After each EndTxn the next transaction's first Produce waits until DescribeTransactions
-    no longer says ``PrepareCommit`` (the partition leader would hold it back otherwise)."""
-    async with FakeBroker(transaction_version=2) as broker:
-        broker.create_topic("t", partitions=3)
-        broker.transactions.completing = 2
-        async with _producer(broker) as producer:
-            for round_ in range(3):
-                async with producer.transaction():
-                    for p in range(3):
-                        await producer.send("t", b"r%d" % round_, partition=p)
-        keys = [r.api_key for r in broker.requests]
-        ends = [i for i, key in enumerate(keys) if key == ApiKey.END_TXN]
-        assert len(ends) == 3
-        for end, next_end in itertools.pairwise(ends):
-            between = keys[end + 1 : next_end]
-            first_produce = between.index(ApiKey.PRODUCE)
-            assert between[:first_produce].count(ApiKey.DESCRIBE_TRANSACTIONS) == 3
-        states = [txn.result for _, txn in broker.transactions.ended]
-        assert states == [True, True, True]
-        assert broker.values("t", 1) == [b"r0", b"r1", b"r2"]
-
-
-async def test_version_2_abort_or_close_while_waiting_for_the_previous_one() -> None:
-    """An abort while the first Produce waits fails the queued record and ends the wait; a
-    close right after a commit leaves nothing behind."""
+async def test_version_2_aborts_a_transaction_whose_records_never_left() -> None:
+    """Version 2: the records were queued (the partition counts as added) but none reached
+    the broker; the abort's EndTxn still goes, and Kafka accepts it (KIP-890)."""
     async with FakeBroker(transaction_version=2) as broker:
         broker.create_topic("t", partitions=1)
-        broker.transactions.completing = 1000  # never complete: the wait ends otherwise
-        async with _producer(broker) as producer:
+        async with _producer(broker, linger_ms=60_000) as producer:
             async with producer.transaction():
                 await producer.send("t", b"kept", partition=0)
             producer.begin_transaction()
-            future = await producer.send("t", b"aborted", partition=0)
+            future = await producer.send("t", b"aborted", partition=0)  # before its linger
             await producer.abort_transaction()
             assert isinstance(future.exception(), TransactionAbortedError)
             async with producer.transaction():
                 await producer.send("t", b"after", partition=0)
         assert broker.values("t", 0) == [b"kept", b"after"]
-
-
-async def test_version_2_stops_describing_after_an_error() -> None:
-    """DescribeTransactions is best effort: refused once (no DESCRIBE on the id), it is not
-    sent again and the transactions go on (the broker waits on its side then)."""
-    async with FakeBroker(transaction_version=2) as broker:
-        broker.create_topic("t", partitions=1)
-        broker.transactions.completing = 1
-        broker.script(ApiKey.DESCRIBE_TRANSACTIONS, [TransactionalIdAuthorizationFailedError])
-        async with _producer(broker) as producer:
-            for round_ in range(3):
-                async with producer.transaction():
-                    await producer.send("t", b"r%d" % round_, partition=0)
-            assert _state(producer) is TransactionState.READY
-        assert len(broker.received(ApiKey.DESCRIBE_TRANSACTIONS)) == 1
-        assert broker.values("t", 0) == [b"r0", b"r1", b"r2"]
+        assert [r.header.api_version for r in broker.received(ApiKey.END_TXN)] == [5, 5, 5]
 
 
 async def test_concurrent_transactions_on_the_first_add_is_retried_soon(
