@@ -494,6 +494,30 @@ async def test_concurrent_transactions_on_the_first_add_is_retried_soon(
     assert [txn.result for _, txn in broker.transactions.ended] == [True]
 
 
+async def test_concurrent_transactions_on_produce_is_retried_soon() -> None:
+    """Version 2: a Produce answered CONCURRENT_TRANSACTIONS (the leader gave up waiting for
+    the previous transaction's markers) is retried after 20 ms, not retry_backoff_ms."""
+    async with FakeBroker(transaction_version=2) as broker:
+        broker.create_topic("t", partitions=1)
+        broker.script_produce("t", 0, [ConcurrentTransactionsError])
+        async with _producer(broker, retry_backoff_ms=1000, retry_backoff_max_ms=1000) as producer:
+            accumulator = producer._accumulator
+            assert accumulator is not None
+            waits: list[int] = []
+            reenqueue = accumulator.reenqueue
+
+            def recorded(batch: Any, now_ms: int, backoff_ms: int | None = None) -> None:
+                reenqueue(batch, now_ms, backoff_ms)
+                waits.append(batch.retry_at_ms - now_ms)
+
+            accumulator.reenqueue = recorded  # type: ignore[method-assign]
+            async with producer.transaction():
+                await producer.send("t", b"v", partition=0)
+        assert waits == [20]
+        assert broker.values("t", 0) == [b"v"]
+        assert broker.unscripted() == {}
+
+
 @pytest.mark.parametrize("where", ["add", "produce", "end"])
 async def test_invalid_producer_id_mapping_is_fatal(where: str) -> None:
     """INVALID_PRODUCER_ID_MAPPING (the coordinator no longer maps our producer id to the
