@@ -529,8 +529,9 @@ class RecordAccumulator(BufferMemory):
             self.transactions.batch_failed(error)
 
     # -- retries, splits, expiry ----------------------------------------------------------------
-    def reenqueue(self, batch: ProducerBatch, now_ms: int) -> None:
-        """Put a batch back at the front of its queue to retry after a backoff.
+    def reenqueue(self, batch: ProducerBatch, now_ms: int, backoff_ms: int | None = None) -> None:
+        """Put a batch back at the front of its queue to retry after a backoff (``backoff_ms``,
+        or retry_backoff_ms growing per attempt).
 
         With idempotence it goes in sequence order among other retried batches.
         """
@@ -538,7 +539,9 @@ class RecordAccumulator(BufferMemory):
         batch.attempts += 1
         if self.metrics is not None:
             self.metrics.batch_retried(batch)
-        batch.retry_at_ms = now_ms + self._backoff.backoff(batch.attempts - 1)
+        if backoff_ms is None:
+            backoff_ms = self._backoff.backoff(batch.attempts - 1)
+        batch.retry_at_ms = now_ms + backoff_ms
         self._muted.discard(batch.tp)
         queue = self._batches.setdefault(batch.tp, deque())
         self._insert_in_order(queue, batch)

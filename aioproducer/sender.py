@@ -50,7 +50,11 @@ from aioproducer.idempotence import IdempotenceState
 from aioproducer.metadata import TopicPartition
 from aioproducer.offloop import OffLoopBuilds
 from aioproducer.protocol.api import Response
-from aioproducer.protocol.error_codes import MESSAGE_TOO_LARGE
+from aioproducer.protocol.error_codes import (
+    CONCURRENT_TRANSACTIONS,
+    MESSAGE_TOO_LARGE,
+    OUT_OF_ORDER_SEQUENCE_NUMBER,
+)
 from aioproducer.protocol.messages.init_producer_id import (
     InitProducerIdRequest,
     InitProducerIdResponse,
@@ -68,6 +72,13 @@ __all__ = ["Sender"]
 
 log = logging.getLogger("aioproducer.sender")
 
+#: A transaction's first Produce answered CONCURRENT_TRANSACTIONS (51): the partition leader
+#: retried adding the partition for add.partitions.to.txn.retry.backoff.max.ms while the
+#: previous transaction's markers were written; and OUT_OF_ORDER_SEQUENCE_NUMBER (45) for
+#: the batches behind it. Retried after 20 ms (Java's wait for the same error on
+#: AddPartitionsToTxn), not retry_backoff_ms: the markers are nearly written by then.
+_TXN_QUICK_RETRY: Final = frozenset({CONCURRENT_TRANSACTIONS, OUT_OF_ORDER_SEQUENCE_NUMBER})
+_TXN_QUICK_RETRY_MS: Final = 20
 _IDLE_WAIT_MS: Final = 100
 _PAUSED_POLL_MS: Final = 2
 _TRANSACTION_V1_PRODUCE: Final = 11
@@ -522,7 +533,10 @@ class Sender:
             self._warn_retry(error, code)
             self._log.debug("retrying %s after %s", batch, error)
             batch.last_error = error
-            self.accumulator.reenqueue(batch, now)
+            backoff_ms = None
+            if txn is not None and code in _TXN_QUICK_RETRY:
+                backoff_ms = min(_TXN_QUICK_RETRY_MS, self.config.retry_backoff_ms)
+            self.accumulator.reenqueue(batch, now, backoff_ms)
 
     def _warn_retry(self, error: ProducerError, code: int | None) -> None:
         """A WARNING for the first retry of a burst of one error, then at most one per

@@ -46,6 +46,7 @@ from aioproducer.errors import (
     ConnectionLostError,
     FencedProducerError,
     IllegalStateError,
+    InvalidProducerIdMappingError,
     KafkaTimeoutError,
     ProducerError,
     broker_error,
@@ -59,6 +60,7 @@ from aioproducer.protocol.error_codes import (
     COORDINATOR_LOAD_IN_PROGRESS,
     COORDINATOR_NOT_AVAILABLE,
     INVALID_PRODUCER_EPOCH,
+    INVALID_PRODUCER_ID_MAPPING,
     INVALID_TRANSACTION_TIMEOUT,
     INVALID_TXN_STATE,
     NOT_COORDINATOR,
@@ -114,11 +116,15 @@ _FATAL: Final = frozenset(
         INVALID_TRANSACTION_TIMEOUT,
         TRANSACTION_COORDINATOR_FENCED,
         UNSUPPORTED_VERSION,
+        # the coordinator forgot our producer id (transactional.id.expiration.ms): recovering
+        # could repeat work a newer producer of the id already did; fatal in Java (KAFKA-18019)
+        INVALID_PRODUCER_ID_MAPPING,
     }
 )
 _TRANSACTION_VERSION: Final = "transaction.version"  # the finalized feature (KIP-890)
 _TXN_OFFSET_COMMIT_V2: Final = 5  # adds the group to the transaction (version 2)
 _CONCURRENT_BACKOFF_MS: Final = 20  # Java's retry for CONCURRENT_TRANSACTIONS at the start
+_CONCURRENT_FIRST_BACKOFF_MS: Final = 2  # ours: the first of those retries, doubling to 20
 
 
 class TransactionState(enum.Enum):
@@ -135,12 +141,13 @@ class TransactionState(enum.Enum):
 
 class _RetryError(Exception):
     """Internal: the request should be sent again (``moved``: to a coordinator looked up
-    again), after ``backoff_ms`` (None: retry_backoff_ms)."""
+    again), after retry_backoff_ms growing per attempt (``fast``: after 2, 4, 8, 16, then
+    20 ms: the previous transaction is completing and will be done in a few ms)."""
 
-    def __init__(self, reason: str, *, moved: bool = False, backoff_ms: int | None = None):
+    def __init__(self, reason: str, *, moved: bool = False, fast: bool = False):
         super().__init__(reason)
         self.moved = moved
-        self.backoff_ms = backoff_ms
+        self.fast = fast
 
 
 class TransactionManager:
@@ -250,8 +257,11 @@ class TransactionManager:
         return tp in self._added
 
     def batch_failed(self, error: BaseException) -> None:
-        """A batch of the transaction failed: it can only be aborted now."""
-        if isinstance(error, ProducerError):
+        """A batch of the transaction failed: it can only be aborted now (or, failed with
+        INVALID_PRODUCER_ID_MAPPING, nothing is left but close(): see ``_FATAL``)."""
+        if isinstance(error, InvalidProducerIdMappingError):
+            self.fatal(error)
+        elif isinstance(error, ProducerError):
             self.abortable(error)
         else:
             self.abortable(ProducerError(f"a batch failed: {error!r}"))
@@ -543,8 +553,8 @@ class TransactionManager:
 
     def _retry_for(self, code: int, what: str, *, fast: bool = False) -> None:
         error = broker_error(code, what)
-        backoff = _CONCURRENT_BACKOFF_MS if fast and code == CONCURRENT_TRANSACTIONS else None
-        raise _RetryError(str(error), moved=code in _MOVED, backoff_ms=backoff)
+        fast = fast and code == CONCURRENT_TRANSACTIONS
+        raise _RetryError(str(error), moved=code in _MOVED, fast=fast)
 
     def _raise(self, code: int, what: str) -> None:
         """Raise the error for ``code``: fatal ones end the producer, the others the
@@ -585,7 +595,7 @@ class TransactionManager:
             if self.state is TransactionState.FATAL_ERROR:
                 assert self.last_error is not None
                 raise self.last_error
-            backoff_ms: int | None = None
+            fast = False
             try:
                 conn = await self._coordinator(key)
                 version = conn.version_for(type(request()))
@@ -597,7 +607,7 @@ class TransactionManager:
                 return
             except _RetryError as retry:
                 last = str(retry)
-                backoff_ms = retry.backoff_ms
+                fast = retry.fast
                 if retry.moved:
                     self._forget(key)
             except (ConnectionLostError, BrokerUnavailableError, KafkaTimeoutError) as exc:
@@ -609,7 +619,10 @@ class TransactionManager:
                     f"{what} for transactional id {self.transactional_id!r} did not succeed "
                     f"within max_block_ms ({self.config.max_block_ms} ms): {last}"
                 )
-            if backoff_ms is None:
+            if fast:  # Java waits 20 ms (retry.backoff.ms if less); start shorter, then grow
+                cap = min(_CONCURRENT_BACKOFF_MS, self.config.retry_backoff_ms)
+                backoff_ms = min(_CONCURRENT_FIRST_BACKOFF_MS << min(attempt - 1, 10), cap)
+            else:
                 backoff_ms = min(
                     self.config.retry_backoff_ms * 2 ** min(attempt - 1, 10),
                     max(self.config.retry_backoff_max_ms, self.config.retry_backoff_ms),

@@ -319,6 +319,8 @@ class FakeTransactions:
             )
         assert isinstance(request, EndTxnRequest)
         if not error and request.transactional_id not in self.open:
+            if version >= 5 and not request.committed:
+                return EndTxnResponse(0, 0)  # version 2 aborts what never reached us (KIP-890)
             # a retry of the last end (answered alike), or an end with nothing begun
             last = [t for tid, t in self.ended if tid == request.transactional_id][-1:]
             if not last or last[0].result is not request.committed:

@@ -6,6 +6,8 @@ Fast and deterministic; tests/integration/test_transactions.py proves the same a
 from __future__ import annotations
 
 import asyncio
+import logging
+import re
 from collections.abc import AsyncIterator
 from typing import Any, Unpack
 
@@ -20,6 +22,7 @@ from aioproducer.errors import (
     CoordinatorNotAvailableError,
     FencedProducerError,
     IllegalStateError,
+    InvalidProducerIdMappingError,
     KafkaTimeoutError,
     NotCoordinatorError,
     ProducerClosedError,
@@ -454,3 +457,91 @@ async def test_transaction_version_2_adds_by_produce_and_bumps_the_epoch(
         values = [r.value for r in broker.records("t", 0)]
         assert values == [b"r0-0", b"r1-0", b"r2-0", b"aborted", b"last"]
         assert broker.transactions.committed_offsets == {"g": {("in", 0): 3}}
+
+
+async def test_version_2_aborts_a_transaction_whose_records_never_left() -> None:
+    """Version 2: the records were queued (the partition counts as added) but none reached
+    the broker; the abort's EndTxn still goes, and Kafka accepts it (KIP-890)."""
+    async with FakeBroker(transaction_version=2) as broker:
+        broker.create_topic("t", partitions=1)
+        async with _producer(broker, linger_ms=60_000) as producer:
+            async with producer.transaction():
+                await producer.send("t", b"kept", partition=0)
+            producer.begin_transaction()
+            future = await producer.send("t", b"aborted", partition=0)  # before its linger
+            await producer.abort_transaction()
+            assert isinstance(future.exception(), TransactionAbortedError)
+            async with producer.transaction():
+                await producer.send("t", b"after", partition=0)
+        assert broker.values("t", 0) == [b"kept", b"after"]
+        assert [r.header.api_version for r in broker.received(ApiKey.END_TXN)] == [5, 5, 5]
+
+
+async def test_concurrent_transactions_on_the_first_add_is_retried_soon(
+    broker: FakeBroker, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Version 1: CONCURRENT_TRANSACTIONS on a transaction's first AddPartitionsToTxn is
+    retried after 2, 4, 8, 16, 20 ms (Java: 20 ms each), not after retry_backoff_ms."""
+    caplog.set_level(logging.DEBUG, logger="aioproducer.transactions")
+    broker.script(ApiKey.ADD_PARTITIONS_TO_TXN, [ConcurrentTransactionsError] * 6)
+    async with _producer(broker, retry_backoff_ms=100) as producer, producer.transaction():
+        await producer.send("t", b"v", partition=0)
+    waits = [
+        int(m.group(1))
+        for r in caplog.records
+        if r.getMessage().startswith("AddPartitionsToTxn")
+        and (m := re.search(r"retrying in (\d+) ms", r.getMessage()))
+    ]
+    assert waits == [2, 4, 8, 16, 20, 20]
+    assert [txn.result for _, txn in broker.transactions.ended] == [True]
+
+
+async def test_concurrent_transactions_on_produce_is_retried_soon() -> None:
+    """Version 2: a Produce answered CONCURRENT_TRANSACTIONS (the leader gave up waiting for
+    the previous transaction's markers) is retried after 20 ms, not retry_backoff_ms."""
+    async with FakeBroker(transaction_version=2) as broker:
+        broker.create_topic("t", partitions=1)
+        broker.script_produce("t", 0, [ConcurrentTransactionsError])
+        async with _producer(broker, retry_backoff_ms=1000, retry_backoff_max_ms=1000) as producer:
+            accumulator = producer._accumulator
+            assert accumulator is not None
+            waits: list[int] = []
+            reenqueue = accumulator.reenqueue
+
+            def recorded(batch: Any, now_ms: int, backoff_ms: int | None = None) -> None:
+                reenqueue(batch, now_ms, backoff_ms)
+                waits.append(batch.retry_at_ms - now_ms)
+
+            accumulator.reenqueue = recorded  # type: ignore[method-assign]
+            async with producer.transaction():
+                await producer.send("t", b"v", partition=0)
+        assert waits == [20]
+        assert broker.values("t", 0) == [b"v"]
+        assert broker.unscripted() == {}
+
+
+@pytest.mark.parametrize("where", ["add", "produce", "end"])
+async def test_invalid_producer_id_mapping_is_fatal(where: str) -> None:
+    """INVALID_PRODUCER_ID_MAPPING (the coordinator no longer maps our producer id to the
+    transactional id) leaves only close(), as in Java since KAFKA-18019: recovering with a
+    new producer id could repeat what a newer producer of the id already did."""
+    async with FakeBroker(transaction_version=2 if where == "produce" else 1) as broker:
+        broker.create_topic("t", partitions=1)
+        if where == "add":
+            broker.script(ApiKey.ADD_PARTITIONS_TO_TXN, [InvalidProducerIdMappingError])
+        elif where == "produce":
+            broker.script_produce("t", 0, [InvalidProducerIdMappingError])
+        else:
+            broker.script(ApiKey.END_TXN, [InvalidProducerIdMappingError])
+        async with _producer(broker) as producer:
+            producer.begin_transaction()
+            future = await producer.send("t", b"v", partition=0)
+            with pytest.raises(InvalidProducerIdMappingError):
+                await producer.commit_transaction()
+            assert _state(producer) is TransactionState.FATAL_ERROR
+            assert future.done()
+            with pytest.raises(InvalidProducerIdMappingError):
+                producer.begin_transaction()
+            with pytest.raises(InvalidProducerIdMappingError):
+                await producer.abort_transaction()
+        assert [txn.result for _, txn in broker.transactions.ended] == []
