@@ -31,8 +31,10 @@ from typing import Final, Literal
 
 from aioproducer.batch import NO_SEQUENCE, ProducerBatch, Stamp
 from aioproducer.metadata import TopicPartition
+from aioproducer.protocol.sequence import is_after as _is_after
+from aioproducer.protocol.sequence import next_sequence
 
-__all__ = ["IdempotenceState", "Verdict", "next_sequence"]
+__all__ = ["IdempotenceState", "Verdict"]
 
 log = logging.getLogger("aioproducer.idempotence")
 
@@ -41,22 +43,11 @@ Verdict = Literal["retry", "success", "fatal", "default"]
 
 MAX_IN_FLIGHT_PER_PARTITION: Final = 5
 MAX_EPOCH: Final = 32767
-_SEQUENCE_SPAN: Final = 1 << 31
 _OUT_OF_ORDER_SEQUENCE_NUMBER: Final = 45
 _DUPLICATE_SEQUENCE_NUMBER: Final = 46
 _INVALID_PRODUCER_EPOCH: Final = 47
 _UNKNOWN_PRODUCER_ID: Final = 59
 _PRODUCER_FENCED: Final = 90
-
-
-def next_sequence(sequence: int, increment: int) -> int:
-    """``sequence + increment``, wrapping past 2**31-1 to 0 as Kafka does."""
-    return (sequence + increment) % _SEQUENCE_SPAN
-
-
-def _is_after(sequence: int, other: int) -> bool:
-    """True if ``sequence`` comes after ``other`` (modulo the wrap, within half the span)."""
-    return 0 < (sequence - other) % _SEQUENCE_SPAN < _SEQUENCE_SPAN // 2
 
 
 @dataclass(slots=True)

@@ -27,7 +27,8 @@ from aioproducer._clientlog import ClientLog, redacted_settings
 from aioproducer.accumulator import AppendResult, RecordAccumulator
 from aioproducer.batch import Completion, ProducerBatch, RecordGroup, RecordMetadata, SentRecords
 from aioproducer.buffer_memory import NO_WAIT, MemoryWaiter
-from aioproducer.cluster import Cluster, now_ms
+from aioproducer.clock import now_ms
+from aioproducer.cluster import Cluster
 from aioproducer.config import ProducerConfig, build_config
 from aioproducer.consumer_group import ConsumerGroupMetadata, parse_offsets
 from aioproducer.errors import (

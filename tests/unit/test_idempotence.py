@@ -8,9 +8,10 @@ from test_accumulator import FakeCompletion, Leaders
 from aioproducer.accumulator import RecordAccumulator
 from aioproducer.batch import ProducerBatch
 from aioproducer.config import ProducerConfig
-from aioproducer.idempotence import IdempotenceState, next_sequence
+from aioproducer.idempotence import IdempotenceState
 from aioproducer.metadata import TopicPartition
 from aioproducer.protocol.records import RecordBatchBuilder, decode_batches
+from aioproducer.protocol.sequence import next_sequence
 
 T0 = TopicPartition("t", 0)
 T1 = TopicPartition("t", 1)
