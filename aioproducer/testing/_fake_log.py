@@ -22,6 +22,7 @@ from typing import Final
 from aioproducer.errors import ProtocolError
 from aioproducer.protocol.primitives import INT64
 from aioproducer.protocol.records import DecodedBatch, DecodedRecord, decode_batches
+from aioproducer.protocol.sequence import next_sequence
 
 __all__ = ["DEFAULT_MAX_MESSAGE_BYTES", "PartitionLog"]
 
@@ -33,7 +34,6 @@ _MESSAGE_TOO_LARGE: Final = 10
 _OUT_OF_ORDER_SEQUENCE_NUMBER: Final = 45
 _INVALID_PRODUCER_EPOCH: Final = 47
 _INVALID_RECORD: Final = 87
-_SEQUENCE_SPAN: Final = 1 << 31
 _CACHED_BATCHES: Final = 5
 
 
@@ -110,7 +110,7 @@ class PartitionLog:
     def _duplicate_of(producer: _Producer, batch: DecodedBatch) -> int | None:
         if batch.producer_epoch != producer.epoch:
             return None
-        last = (batch.base_sequence + batch.last_offset_delta) % _SEQUENCE_SPAN
+        last = next_sequence(batch.base_sequence, batch.last_offset_delta)
         for first_seq, last_seq, offset in producer.recent:
             if (first_seq, last_seq) == (batch.base_sequence, last):
                 return offset
@@ -122,13 +122,13 @@ class PartitionLog:
             return _INVALID_PRODUCER_EPOCH
         if batch.producer_epoch > producer.epoch:
             return _OUT_OF_ORDER_SEQUENCE_NUMBER if batch.base_sequence != 0 else 0
-        expected = (producer.last_sequence + 1) % _SEQUENCE_SPAN
+        expected = next_sequence(producer.last_sequence, 1)
         return 0 if batch.base_sequence == expected else _OUT_OF_ORDER_SEQUENCE_NUMBER
 
     def _remember(self, batch: DecodedBatch, base_offset: int) -> None:
         producer = self._producers.get(batch.producer_id)
         if producer is None or producer.epoch != batch.producer_epoch:
             producer = self._producers[batch.producer_id] = _Producer(batch.producer_epoch)
-        last = (batch.base_sequence + batch.last_offset_delta) % _SEQUENCE_SPAN
+        last = next_sequence(batch.base_sequence, batch.last_offset_delta)
         producer.last_sequence = last
         producer.recent.append((batch.base_sequence, last, base_offset))

@@ -209,8 +209,18 @@ After the table.
 """
 
 
+_EMPTY = [
+    "aioproducer/_ext.c",
+    "aioproducer/__init__.py",
+    "aioproducer/low.py",
+    "aioproducer/high.py",
+    "aioproducer/pkg/__init__.py",
+]
+
+
 def _tree(tmp_path: Path, files: dict[str, str]) -> Path:
-    for relative, text in {"aioproducer/_ext.c": "", **files}.items():
+    """A package under ``tmp_path``: the table's modules, empty, unless ``files`` says more."""
+    for relative, text in {**dict.fromkeys(_EMPTY, ""), **files}.items():
         (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / relative).write_text(text)
     return tmp_path
@@ -242,11 +252,8 @@ def test_an_import_from_above_fails_naming_both_layers(tmp_path: Path) -> None:
     root = _tree(
         tmp_path,
         {
-            "aioproducer/__init__.py": "",
             "aioproducer/low.py": "from aioproducer.pkg.a import Y\n",
-            "aioproducer/pkg/__init__.py": "",
             "aioproducer/pkg/a.py": "def f():\n    import aioproducer.high\n",
-            "aioproducer/high.py": "",
         },
     )
     assert check(_TABLE, root) == [
@@ -261,15 +268,12 @@ def test_type_checking_imports_may_point_up_but_must_be_known(tmp_path: Path) ->
     root = _tree(
         tmp_path,
         {
-            "aioproducer/__init__.py": "",
             "aioproducer/low.py": (
                 "import typing\nfrom typing import TYPE_CHECKING\n"
                 "if TYPE_CHECKING:\n    from aioproducer.high import X\n"
                 "if typing.TYPE_CHECKING:\n    import aioproducer.nowhere\n"
                 "else:\n    import aioproducer.high\n"
             ),
-            "aioproducer/pkg/__init__.py": "",
-            "aioproducer/high.py": "",
         },
     )
     assert check(_TABLE, root) == [
@@ -287,8 +291,6 @@ def test_missing_doubled_and_stale_entries_and_the_harness_fail(tmp_path: Path) 
     root = _tree(
         tmp_path,
         {
-            "aioproducer/__init__.py": "",
-            "aioproducer/low.py": "",
             "aioproducer/pkg/a.py": "",
             "aioproducer/high.py": "from aioproducer.testing import harness\n",
             "aioproducer/stray.py": "",
