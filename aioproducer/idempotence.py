@@ -31,8 +31,7 @@ from typing import Final, Literal
 
 from aioproducer.batch import NO_SEQUENCE, ProducerBatch, Stamp
 from aioproducer.metadata import TopicPartition
-from aioproducer.protocol.sequence import is_after as _is_after
-from aioproducer.protocol.sequence import next_sequence
+from aioproducer.protocol.sequence import is_after, next_sequence
 
 __all__ = ["IdempotenceState", "Verdict"]
 
@@ -250,7 +249,7 @@ class IdempotenceState:
             return  # written under an older epoch: says nothing of the current sequences
         entry.known_producer_id = batch.producer_id
         last = batch.last_sequence
-        if entry.last_acked == NO_SEQUENCE or _is_after(last, entry.last_acked):
+        if entry.last_acked == NO_SEQUENCE or is_after(last, entry.last_acked):
             entry.last_acked = last
         if base_offset >= 0:
             entry.last_acked_offset = max(
@@ -282,7 +281,7 @@ class IdempotenceState:
             if (
                 entry is not None
                 and NO_SEQUENCE not in (entry.last_acked, batch.base_sequence)
-                and not _is_after(batch.base_sequence, entry.last_acked)
+                and not is_after(batch.base_sequence, entry.last_acked)
             ):
                 # The broker already holds later sequences: this batch can never fit the
                 # current epoch. Bump it and resend rather than retry forever.
@@ -322,7 +321,7 @@ class IdempotenceState:
         if entry is None or batch.base_sequence == NO_SEQUENCE:
             return
         after = next_sequence(batch.last_sequence, 1)
-        if entry.unresolved is None or _is_after(after, entry.unresolved):
+        if entry.unresolved is None or is_after(after, entry.unresolved):
             entry.unresolved = after
 
     def _resolve_sequences(self) -> None:
