@@ -1,8 +1,16 @@
-"""The classes the generated per-code broker errors derive from.
+"""The error root, the classes the protocol layer raises, and the broker errors' bases.
+
+This is the protocol layer's own error base (as h11's ``_util.py`` is h11's): the sans-IO
+code under :mod:`aioproducer.protocol` raises these and imports nothing above its layer
+(docs/architecture.md). As in h11, they split by whose fault it was: the peer's
+(:class:`ProtocolError`: bytes that break the protocol; :class:`AuthenticationError`: a SASL
+exchange the broker refused or broke) or this side's (:class:`ConfigurationError`: a bad
+setting or argument; :class:`IllegalStateError`: a call the object's state does not allow).
 
 :mod:`aioproducer._broker_errors` (generated from Kafka's error table) subclasses these, and
-:mod:`aioproducer.errors` re-exports both: import every error from there. They live apart
-from the rest of the hierarchy only so that neither module has to import the other.
+:mod:`aioproducer.errors` re-exports both, adding the producer's own: import every error from
+there. The classes that used to be defined there keep ``aioproducer.errors`` as their
+``__module__``, so tracebacks and pickles name them as before.
 """
 
 from __future__ import annotations
@@ -16,6 +24,18 @@ class ProducerError(Exception):
 
 class ProtocolError(ProducerError):
     """Bytes from the peer could not be decoded, or broke the Kafka protocol."""
+
+
+class ConfigurationError(ProducerError, ValueError):
+    """A configuration value, or a combination of values, is invalid."""
+
+    __module__ = "aioproducer.errors"
+
+
+class IllegalStateError(ProducerError, RuntimeError):
+    """An operation was called in a state that does not allow it (e.g. commit with no txn)."""
+
+    __module__ = "aioproducer.errors"
 
 
 class AuthenticationError(ProducerError):

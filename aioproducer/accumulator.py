@@ -28,7 +28,6 @@ count against ``buffer_memory`` until their batch is deallocated.
 
 from __future__ import annotations
 
-import time
 from collections import deque
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
@@ -39,12 +38,14 @@ from typing import Final, Protocol
 from aioproducer.backoff import ExponentialBackoff
 from aioproducer.batch import Completion, ProducerBatch, RecordGroup, Stamp
 from aioproducer.buffer_memory import BufferMemory
+from aioproducer.clock import now_ms
 from aioproducer.config import ProducerConfig
 from aioproducer.errors import BatchBuildError, ProducerClosedError
-from aioproducer.idempotence import IdempotenceState, next_sequence
+from aioproducer.idempotence import IdempotenceState
 from aioproducer.metadata import TopicPartition
 from aioproducer.metrics._registry import ProducerMetrics
 from aioproducer.protocol.records import Header, RecordBatchBuilder, decode_batches
+from aioproducer.protocol.sequence import is_after, next_sequence
 
 __all__ = [
     "AppendResult",
@@ -57,18 +58,6 @@ __all__ = [
 
 _NEVER: Final = 1 << 62
 _NO_STATE: Final = (-1, -1, -1)
-
-
-def _monotonic_ms() -> int:
-    return int(time.monotonic() * 1000)
-
-
-_SEQUENCE_SPAN: Final = 1 << 31
-
-
-def _is_after(sequence: int, other: int) -> bool:
-    """``sequence`` comes after ``other``, modulo the wrap at 2**31."""
-    return 0 < (sequence - other) % _SEQUENCE_SPAN < _SEQUENCE_SPAN // 2
 
 
 class AppendResult(IntFlag):
@@ -141,7 +130,7 @@ class RecordAccumulator(BufferMemory):
         on_space_freed: Callable[[], None] | None = None,
         on_topic_used: Callable[[str, int], None] | None = None,
         random: Callable[[], float] | None = None,
-        clock: Callable[[], int] = _monotonic_ms,
+        clock: Callable[[], int] = now_ms,
         metrics: ProducerMetrics | None = None,
     ) -> None:
         super().__init__(config.buffer_memory)
@@ -555,7 +544,7 @@ class RecordAccumulator(BufferMemory):
         base = batch.base_sequence
         index = 0
         for queued in queue:
-            if not queued.has_sequence or not _is_after(base, queued.base_sequence):
+            if not queued.has_sequence or not is_after(base, queued.base_sequence):
                 break
             index += 1
         queue.insert(index, batch)

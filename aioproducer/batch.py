@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Final, NamedTuple, Protocol, overload
 
 from aioproducer.metadata import TopicPartition
 from aioproducer.protocol.records import RecordBatchBuilder, set_producer_state
+from aioproducer.protocol.sequence import last_sequence
 from aioproducer.speedups import c as _c
 
 if TYPE_CHECKING:
@@ -36,14 +37,12 @@ __all__ = [
     "RecordMetadata",
     "SentRecords",
     "Stamp",
-    "last_sequence",
 ]
 
 Stamp = tuple[int, int, int]
 """The producer state a built batch carries: producer id, epoch, base sequence."""
 
 NO_SEQUENCE: Final = -1
-_SEQUENCE_SPAN: Final = 1 << 31
 _NO_STATE: Final = (-1, -1, -1)
 _MINUS_ONE_I: Final = array("i", (-1,))
 _MINUS_ONE_Q: Final = array("q", (-1,))
@@ -230,11 +229,6 @@ class _Slot:
     def set_exception(self, exception: BaseException, /) -> None:
         self._done = True
         self.group.fail(exception)
-
-
-def last_sequence(base_sequence: int, record_count: int) -> int:
-    """Sequence of a batch's last record; sequences wrap from 2**31-1 to 0."""
-    return (base_sequence + record_count - 1) % _SEQUENCE_SPAN
 
 
 class ProducerBatch:

@@ -17,6 +17,7 @@ from typing import Any
 
 from aioproducer._clientlog import ClientLog
 from aioproducer.backoff import ExponentialBackoff
+from aioproducer.clock import now_ms
 from aioproducer.config import ProducerConfig
 from aioproducer.connection import BrokerConnection
 from aioproducer.errors import (
@@ -31,13 +32,9 @@ from aioproducer.metadata import BrokerAddress, ClusterMetadata, TopicInfo
 from aioproducer.metrics._registry import ProducerMetrics
 from aioproducer.protocol.messages.metadata import MetadataRequest, MetadataResponse
 
-__all__ = ["Cluster", "now_ms"]
+__all__ = ["Cluster"]
 
 log = logging.getLogger("aioproducer.cluster")
-
-
-def now_ms() -> int:
-    return int(time.monotonic() * 1000)
 
 
 class Cluster:

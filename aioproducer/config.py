@@ -6,8 +6,8 @@ Java property names is accepted too, so configurations copy across clients::
     ProducerConfig.from_mapping({"bootstrap.servers": "127.0.0.1:9092", "linger.ms": "5"})
 
 Inputs are normalised: ``acks="all"`` becomes ``-1``, ``compression_type="lz4"`` a
-:class:`~aioproducer.compression.CompressionType`, ``bootstrap_servers="a:9092,b"`` the tuple
-``(("a", 9092), ("b", 9092))``.
+:class:`~aioproducer.protocol.compression.CompressionType`, ``bootstrap_servers="a:9092,b"``
+the tuple ``(("a", 9092), ("b", 9092))``.
 
 Two defaults depend on other settings, as in Java:
 
@@ -31,11 +31,11 @@ from dataclasses import dataclass, field
 from typing import Final, Unpack, cast
 
 from aioproducer.checks import INT32_MAX, Serializer, parse_bootstrap_servers
-from aioproducer.compression import CompressionType, validate_level
 from aioproducer.errors import ConfigurationError
 from aioproducer.kerberos import GssapiCredentials, load_gssapi
 from aioproducer.oauth import OAuthCredentials
 from aioproducer.options import ConfigFields, ProducerOptions
+from aioproducer.protocol.compression import CompressionType, validate_level
 from aioproducer.protocol.sasl import SaslCredentials
 from aioproducer.security import build_ssl_context, parse_jaas_config
 from aioproducer.settings import SETTINGS

@@ -155,7 +155,9 @@ from aioproducer._broker_errors import (
 from aioproducer._errors_base import (
     AuthenticationError,
     BrokerError,
+    ConfigurationError,
     FencedProducerError,
+    IllegalStateError,
     ProducerError,
     ProtocolError,
     RetriableBrokerError,
@@ -327,10 +329,6 @@ __all__ += [
 # END per-code names
 
 
-class ConfigurationError(ProducerError, ValueError):
-    """A configuration value, or a combination of values, is invalid."""
-
-
 class KafkaTimeoutError(ProducerError, TimeoutError):
     """An operation did not finish before its deadline."""
 
@@ -393,10 +391,6 @@ class BrokerUnavailableError(ProducerError, ConnectionError):
 
 class ConnectionLostError(ProducerError, ConnectionError):
     """An established broker connection closed or failed; in-flight requests are lost."""
-
-
-class IllegalStateError(ProducerError, RuntimeError):
-    """An operation was called in a state that does not allow it (e.g. commit with no txn)."""
 
 
 class AbortableTransactionError(IllegalStateError):

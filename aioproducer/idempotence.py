@@ -38,8 +38,9 @@ from aioproducer.protocol.error_codes import (
     PRODUCER_FENCED,
     UNKNOWN_PRODUCER_ID,
 )
+from aioproducer.protocol.sequence import is_after, next_sequence
 
-__all__ = ["IdempotenceState", "Verdict", "next_sequence"]
+__all__ = ["IdempotenceState", "Verdict"]
 
 log = logging.getLogger("aioproducer.idempotence")
 
@@ -48,17 +49,6 @@ Verdict = Literal["retry", "success", "fatal", "default"]
 
 MAX_IN_FLIGHT_PER_PARTITION: Final = 5
 MAX_EPOCH: Final = 32767
-_SEQUENCE_SPAN: Final = 1 << 31
-
-
-def next_sequence(sequence: int, increment: int) -> int:
-    """``sequence + increment``, wrapping past 2**31-1 to 0 as Kafka does."""
-    return (sequence + increment) % _SEQUENCE_SPAN
-
-
-def _is_after(sequence: int, other: int) -> bool:
-    """True if ``sequence`` comes after ``other`` (modulo the wrap, within half the span)."""
-    return 0 < (sequence - other) % _SEQUENCE_SPAN < _SEQUENCE_SPAN // 2
 
 
 @dataclass(slots=True)
@@ -261,7 +251,7 @@ class IdempotenceState:
             return  # written under an older epoch: says nothing of the current sequences
         entry.known_producer_id = batch.producer_id
         last = batch.last_sequence
-        if entry.last_acked == NO_SEQUENCE or _is_after(last, entry.last_acked):
+        if entry.last_acked == NO_SEQUENCE or is_after(last, entry.last_acked):
             entry.last_acked = last
         if base_offset >= 0:
             entry.last_acked_offset = max(
@@ -293,7 +283,7 @@ class IdempotenceState:
             if (
                 entry is not None
                 and NO_SEQUENCE not in (entry.last_acked, batch.base_sequence)
-                and not _is_after(batch.base_sequence, entry.last_acked)
+                and not is_after(batch.base_sequence, entry.last_acked)
             ):
                 # The broker already holds later sequences: this batch can never fit the
                 # current epoch. Bump it and resend rather than retry forever.
@@ -333,7 +323,7 @@ class IdempotenceState:
         if entry is None or batch.base_sequence == NO_SEQUENCE:
             return
         after = next_sequence(batch.last_sequence, 1)
-        if entry.unresolved is None or _is_after(after, entry.unresolved):
+        if entry.unresolved is None or is_after(after, entry.unresolved):
             entry.unresolved = after
 
     def _resolve_sequences(self) -> None:

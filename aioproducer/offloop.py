@@ -22,7 +22,7 @@ from typing import Final
 
 from aioproducer.accumulator import RecordAccumulator
 from aioproducer.batch import ProducerBatch, Stamp
-from aioproducer.compression import CompressionType
+from aioproducer.protocol.compression import CompressionType
 
 __all__ = ["OFF_LOOP_MIN_BYTES", "OffLoopBuilds"]
 

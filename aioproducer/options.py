@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from typing import Literal, TypedDict
 
 from aioproducer.checks import Serializer
-from aioproducer.compression import CompressionType
 from aioproducer.oauth import TokenProvider
 from aioproducer.partitioner import Partitioner
+from aioproducer.protocol.compression import CompressionType
 
 __all__ = ["ConfigFields", "ProducerOptions"]
 

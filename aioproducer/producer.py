@@ -41,7 +41,8 @@ from aioproducer._send_many import Plan, SendManyPlanner
 from aioproducer.accumulator import AppendResult, RecordAccumulator
 from aioproducer.batch import Completion, ProducerBatch, RecordGroup, RecordMetadata, SentRecords
 from aioproducer.buffer_memory import NO_WAIT, MemoryWaiter
-from aioproducer.cluster import Cluster, now_ms
+from aioproducer.clock import now_ms
+from aioproducer.cluster import Cluster
 from aioproducer.config import ProducerConfig, ProducerOptions, build_config
 from aioproducer.consumer_group import ConsumerGroupMetadata, parse_offsets
 from aioproducer.errors import (

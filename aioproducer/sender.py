@@ -29,8 +29,8 @@ from typing import Final
 from aioproducer._clientlog import ClientLog
 from aioproducer.accumulator import RecordAccumulator
 from aioproducer.batch import ProducerBatch
-from aioproducer.cluster import Cluster, now_ms
-from aioproducer.compression import CompressionType
+from aioproducer.clock import now_ms
+from aioproducer.cluster import Cluster
 from aioproducer.config import ProducerConfig
 from aioproducer.connection import BrokerConnection
 from aioproducer.errors import (
@@ -50,6 +50,7 @@ from aioproducer.idempotence import IdempotenceState
 from aioproducer.metadata import TopicPartition
 from aioproducer.offloop import OffLoopBuilds
 from aioproducer.protocol.api import Response
+from aioproducer.protocol.compression import CompressionType
 from aioproducer.protocol.error_codes import (
     CONCURRENT_TRANSACTIONS,
     MESSAGE_TOO_LARGE,

@@ -24,8 +24,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from aioproducer._clientlog import ClientLog
-from aioproducer.cluster import now_ms
-from aioproducer.compression import CompressionType, compress
+from aioproducer.clock import now_ms
 from aioproducer.connection import BrokerConnection
 from aioproducer.errors import (
     InvalidRecordError,
@@ -38,6 +37,7 @@ from aioproducer.errors import (
     UnsupportedVersionError,
 )
 from aioproducer.metrics import MetricSample
+from aioproducer.protocol.compression import CompressionType, compress
 from aioproducer.protocol.messages.get_telemetry_subscriptions import (
     GetTelemetrySubscriptionsRequest,
     GetTelemetrySubscriptionsResponse,
@@ -366,7 +366,7 @@ class ClientTelemetry:
         )
 
     def _now_ms(self) -> float:
-        return asyncio.get_running_loop().time() * 1000
+        return now_ms()
 
     def _pick(self) -> BrokerConnection | None:
         """The broker to talk to: the last one while it lasts, else any that offers the

@@ -20,7 +20,7 @@ from typing import Any
 from aiokafka.record import _crecords
 from aiokafka.record import default_records as aiokafka_py
 
-from aioproducer.compression import CompressionType
+from aioproducer.protocol.compression import CompressionType
 from aioproducer.protocol.records import RecordBatchBuilder
 
 with warnings.catch_warnings():

@@ -193,7 +193,7 @@ async def _loop_cpu_per_build(builders: list[Any], off_loop: bool) -> float:
 
 
 def _costs() -> None:
-    from aioproducer.compression import CompressionType  # noqa: PLC0415
+    from aioproducer.protocol.compression import CompressionType  # noqa: PLC0415
 
     sizes = [4 << 10, 16 << 10, 32 << 10, 64 << 10, 128 << 10, 256 << 10, 1 << 20]
     print("event-loop thread CPU per batch build (us): built on the loop / on a thread")

@@ -51,7 +51,7 @@ IMPORTS = {
     "ssl": "import ssl",
     "Iterable": "from collections.abc import Iterable",
     "Literal": "from typing import Literal",
-    "CompressionType": "from aioproducer.compression import CompressionType",
+    "CompressionType": "from aioproducer.protocol.compression import CompressionType",
     "TokenProvider": "from aioproducer.oauth import TokenProvider",
     "Partitioner": "from aioproducer.partitioner import Partitioner",
     "Serializer": "from aioproducer.checks import Serializer",

@@ -31,6 +31,7 @@ from aioproducer.cli._options import (
     producer_config,
 )
 from aioproducer.cli._report import Tally
+from aioproducer.clock import now_ms
 from aioproducer.producer import Producer
 
 __all__ = ["PerfOptions", "PerfStats", "payloads", "perf", "perf_parser"]
@@ -42,10 +43,6 @@ _POOL_BYTES: Final = 16 * 1024 * 1024  # distinct payloads, so compression sees 
 _POOL_MAX: Final = 4096
 _LETTERS: Final = bytes(65 + i % 26 for i in range(256))  # a random byte to A-Z
 _MIN_SLEEP: Final = 0.002  # seconds: the throttle sleeps once it is this far ahead
-
-
-def _now_ms() -> int:
-    return time.monotonic_ns() // 1_000_000
 
 
 class PerfStats:
@@ -170,7 +167,7 @@ class _Run:
         if future.cancelled() or future.exception() is not None:
             self._tally.settled(future)
             return
-        now = _now_ms()
+        now = now_ms()
         self._stats.record(now - sent_ms, size, now)
 
     async def send_all(self, producer: Producer, started: float) -> None:
@@ -180,7 +177,7 @@ class _Run:
         per_second, clock = options.throughput, time.monotonic
         for i in range(options.num_records):
             value = values[i % len(values)]
-            sent_ms = _now_ms()
+            sent_ms = now_ms()
             future = await send(topic, value)
             future.add_done_callback(partial(done, sent_ms, len(value)))
             if per_second > 0:
@@ -211,13 +208,13 @@ async def perf(
     tally = Tally()
     producer = Producer(config)
     started = time.monotonic()  # before connecting, as Java's clock starts before metadata
-    stats = PerfStats(options.num_records, _now_ms(), print_line)
+    stats = PerfStats(options.num_records, now_ms(), print_line)
     await producer.start()
     try:
         await _Run(options, values, stats, tally).send_all(producer, started)
     finally:
         await producer.close()
-        print_line(stats.total_line(_now_ms()))
+        print_line(stats.total_line(now_ms()))
         code = tally.report(err)
     return code
 

@@ -18,10 +18,10 @@ call it; never per record. :meth:`ProducerMetrics.samples` reads everything as
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Final
 
+from aioproducer.clock import now_ms
 from aioproducer.metrics import MetricKind, MetricSample
 
 if TYPE_CHECKING:
@@ -93,11 +93,6 @@ METRIC_DESCRIPTIONS: Final[Mapping[str, Mapping[str, str]]] = {
 
 _NAN: Final = math.nan
 _NO_MAX: Final = -math.inf
-
-
-def monotonic_ms() -> int:
-    """The clock the metrics use (monotonic, whole milliseconds, as the sender's)."""
-    return time.monotonic_ns() // 1_000_000
 
 
 def _kind(name: str) -> MetricKind:
@@ -308,7 +303,7 @@ class ProducerMetrics:
         num_samples: int = 2,
         window_ms: int = 30_000,
         buffer_total: int = 0,
-        clock: Callable[[], int] = monotonic_ms,
+        clock: Callable[[], int] = now_ms,
     ) -> None:
         self.client_id = client_id
         self.buffer_total = buffer_total

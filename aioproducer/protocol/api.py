@@ -29,7 +29,7 @@ from __future__ import annotations
 import enum
 from typing import ClassVar, Protocol
 
-from aioproducer.errors import UnsupportedVersionError
+from aioproducer._broker_errors import UnsupportedVersionError
 
 __all__ = [
     "NEVER_FLEXIBLE",

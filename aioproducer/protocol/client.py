@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections import deque
 from typing import NamedTuple
 
-from aioproducer.errors import ProtocolError
+from aioproducer._errors_base import ProtocolError
 from aioproducer.protocol.api import Request, Response, check_version
 from aioproducer.protocol.framing import DEFAULT_MAX_FRAME_SIZE, FrameDecoder
 from aioproducer.protocol.headers import (

@@ -12,7 +12,7 @@ broken afterwards (the stream cannot be resynchronised).
 
 from __future__ import annotations
 
-from aioproducer.errors import ProtocolError
+from aioproducer._errors_base import ProtocolError
 from aioproducer.protocol.primitives import INT32
 
 __all__ = ["DEFAULT_MAX_FRAME_SIZE", "FrameDecoder", "frame"]

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aioproducer.errors import ProtocolError
+from aioproducer._errors_base import ProtocolError
 from aioproducer.protocol.api import ApiKey
 from aioproducer.protocol.primitives import (
     INT16,

@@ -30,7 +30,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from aioproducer.errors import ProtocolError
+from aioproducer._errors_base import ProtocolError
 
 __all__ = [
     "BOOL",

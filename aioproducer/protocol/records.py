@@ -29,8 +29,8 @@ from dataclasses import dataclass
 
 from crc32c import crc32c
 
-from aioproducer.compression import CompressionType, compress, decompress, validate_level
-from aioproducer.errors import ConfigurationError, IllegalStateError, ProtocolError
+from aioproducer._errors_base import ConfigurationError, IllegalStateError, ProtocolError
+from aioproducer.protocol.compression import CompressionType, compress, decompress, validate_level
 from aioproducer.speedups import c as _c
 
 __all__ = [

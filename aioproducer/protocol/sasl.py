@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Final, Protocol
 
-from aioproducer.errors import AuthenticationError, ConfigurationError
+from aioproducer._errors_base import AuthenticationError, ConfigurationError
 
 __all__ = [
     "MECHANISMS",

@@ -29,13 +29,13 @@ from aioproducer.protocol.error_codes import (
 )
 from aioproducer.protocol.primitives import INT64
 from aioproducer.protocol.records import DecodedBatch, DecodedRecord, decode_batches
+from aioproducer.protocol.sequence import next_sequence
 
 __all__ = ["DEFAULT_MAX_MESSAGE_BYTES", "PartitionLog"]
 
 DEFAULT_MAX_MESSAGE_BYTES: Final = 1_048_588
 """Kafka's default ``max.message.bytes``."""
 
-_SEQUENCE_SPAN: Final = 1 << 31
 _CACHED_BATCHES: Final = 5
 
 
@@ -112,7 +112,7 @@ class PartitionLog:
     def _duplicate_of(producer: _Producer, batch: DecodedBatch) -> int | None:
         if batch.producer_epoch != producer.epoch:
             return None
-        last = (batch.base_sequence + batch.last_offset_delta) % _SEQUENCE_SPAN
+        last = next_sequence(batch.base_sequence, batch.last_offset_delta)
         for first_seq, last_seq, offset in producer.recent:
             if (first_seq, last_seq) == (batch.base_sequence, last):
                 return offset
@@ -124,13 +124,13 @@ class PartitionLog:
             return INVALID_PRODUCER_EPOCH
         if batch.producer_epoch > producer.epoch:
             return OUT_OF_ORDER_SEQUENCE_NUMBER if batch.base_sequence != 0 else 0
-        expected = (producer.last_sequence + 1) % _SEQUENCE_SPAN
+        expected = next_sequence(producer.last_sequence, 1)
         return 0 if batch.base_sequence == expected else OUT_OF_ORDER_SEQUENCE_NUMBER
 
     def _remember(self, batch: DecodedBatch, base_offset: int) -> None:
         producer = self._producers.get(batch.producer_id)
         if producer is None or producer.epoch != batch.producer_epoch:
             producer = self._producers[batch.producer_id] = _Producer(batch.producer_epoch)
-        last = (batch.base_sequence + batch.last_offset_delta) % _SEQUENCE_SPAN
+        last = next_sequence(batch.base_sequence, batch.last_offset_delta)
         producer.last_sequence = last
         producer.recent.append((batch.base_sequence, last, base_offset))

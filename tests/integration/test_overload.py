@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from aioproducer import Producer
-from aioproducer.cluster import now_ms
+from aioproducer.clock import now_ms
 from aioproducer.connection import BrokerConnection
 from aioproducer.protocol.api import Request
 from aioproducer.protocol.messages.produce import ProduceRequest

@@ -10,11 +10,11 @@ from test_accumulator import FakeCompletion, Leaders, add, make
 
 from aioproducer.accumulator import RecordAccumulator
 from aioproducer.batch import ProducerBatch, Stamp
-from aioproducer.compression import CompressionType, compress
 from aioproducer.errors import BatchBuildError, ProducerClosedError
 from aioproducer.idempotence import IdempotenceState
 from aioproducer.metadata import TopicPartition
 from aioproducer.protocol import records as records_module
+from aioproducer.protocol.compression import CompressionType, compress
 from aioproducer.protocol.records import RecordBatchBuilder, decode_batches
 
 T0 = TopicPartition("t", 0)

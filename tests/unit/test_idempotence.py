@@ -8,10 +8,11 @@ from test_accumulator import FakeCompletion, Leaders
 from aioproducer.accumulator import RecordAccumulator
 from aioproducer.batch import ProducerBatch
 from aioproducer.config import ProducerConfig
-from aioproducer.idempotence import IdempotenceState, next_sequence
+from aioproducer.idempotence import IdempotenceState
 from aioproducer.metadata import TopicPartition
 from aioproducer.protocol.error_codes import NOT_LEADER_OR_FOLLOWER
 from aioproducer.protocol.records import RecordBatchBuilder, decode_batches
+from aioproducer.protocol.sequence import next_sequence
 
 T0 = TopicPartition("t", 0)
 T1 = TopicPartition("t", 1)

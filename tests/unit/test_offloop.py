@@ -14,12 +14,12 @@ from test_accumulator import FakeCompletion, Leaders, add, make
 
 from aioproducer.accumulator import RecordAccumulator
 from aioproducer.cluster import Cluster
-from aioproducer.compression import CompressionType, compress
 from aioproducer.config import ProducerConfig
 from aioproducer.errors import BatchBuildError
 from aioproducer.metadata import TopicPartition
 from aioproducer.offloop import OFF_LOOP_MIN_BYTES, OffLoopBuilds
 from aioproducer.protocol import records as records_module
+from aioproducer.protocol.compression import CompressionType, compress
 from aioproducer.protocol.records import decode_batches
 from aioproducer.sender import Sender
 

@@ -18,8 +18,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import aioproducer.protocol.records as records_module
-from aioproducer.compression import CompressionType
 from aioproducer.errors import IllegalStateError, ProtocolError
+from aioproducer.protocol.compression import CompressionType
 from aioproducer.protocol.records import (
     BATCH_OVERHEAD,
     DecodedRecord,

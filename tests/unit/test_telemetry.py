@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from otlp_reader import read_metrics
 
-from aioproducer.compression import CompressionType, decompress
 from aioproducer.metrics import MetricSample
+from aioproducer.protocol.compression import CompressionType, decompress
 from aioproducer.protocol.messages.get_telemetry_subscriptions import (
     GetTelemetrySubscriptionsRequest,
     GetTelemetrySubscriptionsResponse,

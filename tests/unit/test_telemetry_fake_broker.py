@@ -14,9 +14,9 @@ import pytest
 from otlp_reader import read_metrics
 
 from aioproducer import Producer
-from aioproducer.compression import decompress
 from aioproducer.errors import UnknownSubscriptionIdError
 from aioproducer.protocol.api import ApiKey
+from aioproducer.protocol.compression import decompress
 from aioproducer.protocol.messages.get_telemetry_subscriptions import (
     GetTelemetrySubscriptionsRequest,
     GetTelemetrySubscriptionsResponse,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from aioproducer.errors import ProtocolError
+from aioproducer._errors_base import ProtocolError
 from aioproducer.protocol.api import ApiKey, check_version
 from aioproducer.protocol.error_codes import UNSUPPORTED_VERSION
 from aioproducer.protocol.primitives import Reader, write_string

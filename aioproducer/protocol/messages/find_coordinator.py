@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
-from aioproducer.errors import UnsupportedVersionError
+from aioproducer._broker_errors import UnsupportedVersionError
 from aioproducer.protocol.api import ApiKey, check_version, is_flexible
 from aioproducer.protocol.primitives import (
     Reader,

@@ -25,7 +25,7 @@ from enum import IntEnum
 import cramjam
 import lz4.frame
 
-from aioproducer.errors import ConfigurationError, ProtocolError
+from aioproducer._errors_base import ConfigurationError, ProtocolError
 
 __all__ = [
     "CompressionType",
