@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import ssl
 from collections.abc import Callable, Iterable
-from typing import Final, Literal, Protocol
+from typing import Final, Literal, Never, Protocol
 
 from aioproducer.errors import ConfigurationError
 from aioproducer.oauth import check_provider
@@ -61,9 +61,14 @@ Check = Callable[[str, object], object]
 
 
 class Serializer(Protocol):
-    """Turns a key or value given to ``send()`` into bytes (or None for a null)."""
+    """Turns a key or value given to ``send()`` into bytes (or None for a null).
 
-    def __call__(self, value: object, /) -> bytes | None: ...
+    Its argument is typed ``Never`` so that a serializer of one type only (``str.encode``,
+    ``lambda order: order.to_json()``) type-checks: ``send()`` takes any object, and a value
+    the serializer cannot take comes out of ``send()`` as ``SerializationError``.
+    """
+
+    def __call__(self, value: Never, /) -> bytes | None: ...
 
 
 def parse_bootstrap_servers(

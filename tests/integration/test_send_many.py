@@ -141,7 +141,7 @@ async def test_serializers_run_once_and_headers_keep_the_partition(
     ]
     async with Producer(
         bootstrap_servers=kafka_bootstrap,
-        key_serializer=str.encode,  # type: ignore[arg-type]  # takes str only, not object
+        key_serializer=str.encode,
         value_serializer=lambda v: json.dumps(v).encode(),
     ) as producer:
         sent = await (await producer.send_many(topic, records, partition=1))

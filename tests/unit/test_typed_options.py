@@ -31,6 +31,7 @@ Producer(ProducerConfig(linger_ms=5), value_serializer=json_serializer)
 make(linger_ms=5, enable_idempotence=None)
 build_config(None, delivery_timeout_ms=None, partitioner="round_robin")
 KafkaHandler("logs", linger_ms=5)
+Producer(key_serializer=str.encode, value_serializer=lambda v: repr(v).encode())
 """
 
 # line of the call -> the error mypy reports there
