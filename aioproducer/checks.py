@@ -18,6 +18,7 @@ from aioproducer.protocol.sasl import MECHANISMS as _SASL_MECHANISMS
 
 __all__ = [
     "Serializer",
+    "SerializerLike",
     "acks",
     "boolean",
     "callable_or_none",
@@ -61,12 +62,15 @@ Check = Callable[[str, object], object]
 
 
 class Serializer(Protocol):
-    """Turns a key or value given to ``send()`` into bytes (or None for a null).
+    """Turns a key or value given to ``send()`` into bytes (or None for a null)."""
 
-    Its argument is typed ``Never`` so that a serializer of one type only (``str.encode``,
-    ``lambda order: order.to_json()``) type-checks: ``send()`` takes any object, and a value
-    the serializer cannot take comes out of ``send()`` as ``SerializationError``.
-    """
+    def __call__(self, value: object, /) -> bytes | None: ...
+
+
+class SerializerLike(Protocol):
+    """What ``key_serializer`` and ``value_serializer`` accept: a callable of one argument
+    returning bytes or None, of any argument type (``str.encode`` type-checks). ``send()``
+    takes any object; one the serializer cannot take comes out as ``SerializationError``."""
 
     def __call__(self, value: Never, /) -> bytes | None: ...
 

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal, TypedDict
 
-from aioproducer.checks import Serializer
+from aioproducer.checks import Serializer, SerializerLike
 from aioproducer.oauth import TokenProvider
 from aioproducer.partitioner import Partitioner
 from aioproducer.protocol.compression import CompressionType
@@ -56,8 +56,8 @@ class ProducerOptions(TypedDict, total=False):
     partitioner_ignore_keys: bool
     partitioner_adaptive_partitioning_enable: bool
     partitioner_availability_timeout_ms: int
-    key_serializer: Serializer | None
-    value_serializer: Serializer | None
+    key_serializer: SerializerLike | None
+    value_serializer: SerializerLike | None
     enable_idempotence: bool | None
     transactional_id: str | None
     transaction_timeout_ms: int

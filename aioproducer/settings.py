@@ -327,19 +327,21 @@ SETTINGS: Final[tuple[Setting, ...]] = (
     ),
     Setting(
         "key_serializer",
-        "Serializer | None",
+        "SerializerLike | None",
         None,
         checks.callable_or_none,
         "key.serializer",
         "A callable turning each key given to `send()` into bytes or None.",
+        value_type="Serializer | None",
     ),
     Setting(
         "value_serializer",
-        "Serializer | None",
+        "SerializerLike | None",
         None,
         checks.callable_or_none,
         "value.serializer",
         "A callable turning each value given to `send()` into bytes or None.",
+        value_type="Serializer | None",
     ),
     Setting(
         "enable_idempotence",

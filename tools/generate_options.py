@@ -55,6 +55,7 @@ IMPORTS = {
     "TokenProvider": "from aioproducer.oauth import TokenProvider",
     "Partitioner": "from aioproducer.partitioner import Partitioner",
     "Serializer": "from aioproducer.checks import Serializer",
+    "SerializerLike": "from aioproducer.checks import SerializerLike",
 }
 BUILTINS = frozenset({"None", "bool", "bytes", "float", "int", "str", "tuple"})
 
