@@ -49,6 +49,8 @@ _INT32_MAX: Final = 2**31 - 1
 _INT64_MAX: Final = 2**63 - 1
 _MAX_IDEMPOTENT_IN_FLIGHT: Final = 5
 _DEFAULT_DELIVERY_TIMEOUT_MS: Final = 120_000
+_DEFAULT_BATCH_SIZE: Final = 16384
+"""``batch_size`` when not given: where batches start (they may grow; see batch_sizing)."""
 _MIN_METADATA_IDLE_MS: Final = 5000  # Java's atLeast(5000)
 _SECURITY_PROTOCOLS: Final = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 _TLS_FILES: Final = ("ssl_cafile", "ssl_certfile", "ssl_keyfile", "ssl_password")
@@ -235,9 +237,11 @@ class ProducerConfig:
     ssl_check_hostname: bool
     # The TLS context connections use (the user's, or one built from the files).
     _ssl: ssl.SSLContext | None = field(repr=False, compare=False, init=False)
-    # What the user asked for, for the two settings whose defaults depend on others.
+    # What the user asked for, for the settings whose defaults depend on others (and
+    # batch_size: left at its default, batches may grow).
     _requested_idempotence: bool | None = field(repr=False, compare=False, init=False)
     _requested_delivery_timeout_ms: int | None = field(repr=False, compare=False, init=False)
+    _requested_batch_size: int | None = field(repr=False, compare=False, init=False)
 
     def __init__(
         self,
@@ -246,7 +250,7 @@ class ProducerConfig:
         client_id: str = "aioproducer",
         acks: int | str = "all",
         linger_ms: int = 5,
-        batch_size: int = 16384,
+        batch_size: int | None = None,
         buffer_memory: int = 32 * 1024 * 1024,
         max_block_ms: int = 60_000,
         compression_type: str | int | None = "none",
@@ -297,7 +301,9 @@ class ProducerConfig:
         put(self, "client_id", client_id)
         put(self, "acks", _acks(acks))
         put(self, "linger_ms", _int("linger_ms", linger_ms, 0, _INT64_MAX))
-        put(self, "batch_size", _int("batch_size", batch_size, 0))
+        requested = None if batch_size is None else _int("batch_size", batch_size, 0)
+        put(self, "_requested_batch_size", requested)
+        put(self, "batch_size", _DEFAULT_BATCH_SIZE if requested is None else requested)
         put(self, "buffer_memory", _int("buffer_memory", buffer_memory, 0, _INT64_MAX))
         put(self, "max_block_ms", _int("max_block_ms", max_block_ms, 0, _INT64_MAX))
         try:
@@ -642,7 +648,14 @@ class ProducerConfig:
         }
         values["enable_idempotence"] = self._requested_idempotence
         values["delivery_timeout_ms"] = self._requested_delivery_timeout_ms
+        values["batch_size"] = self._requested_batch_size
         return values
+
+    @property
+    def adaptive_batch_size(self) -> bool:
+        """``batch_size`` was left at its default: a partition's batches may grow beyond it
+        while its leader's window of in-flight requests is full (see ``batch_sizing``)."""
+        return self._requested_batch_size is None
 
 
 _INIT_NAMES: Final = frozenset(f.name for f in fields(ProducerConfig) if not f.name.startswith("_"))

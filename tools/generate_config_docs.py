@@ -36,7 +36,11 @@ DESCRIPTIONS = {
     "`1`: once the leader has written it; `0`: no answer at all (offsets are -1).",
     "linger_ms": "How long a batch that is not full waits for more records before it may be sent.",
     "batch_size": "Bytes per partition batch; a full batch is sent without waiting for "
-    "`linger_ms`.",
+    "`linger_ms`. None (default): batches start at 16384 (Java's default) and, for a partition "
+    "whose batches are full while its leader has a full window of requests in flight, double "
+    "up to `max_request_size` (at most a quarter of `buffer_memory`), halving again when "
+    "they are drained less than half full; a number is a fixed cap "
+    "([Tuning](tuning.md#batching-batch_size-and-linger_ms)).",
     "buffer_memory": "Bytes of records queued but not yet acknowledged; `send()` waits while "
     "it is used up (32 MiB by default).",
     "max_block_ms": "How long `send()` and `start()` may wait for metadata or for "
