@@ -35,6 +35,7 @@ CLIENT_LABELS: dict[str, str] = {
     "kafka-python": "kafka-python KafkaProducer",
     "java": "Java ProducerPerformance (ceiling)",
     "asyncio-floor": "asyncio floor: the workload alone with asyncio futures, no Kafka",
+    "aioproducer-16k": "aioproducer, batch_size 16 KiB, a fixed cap (scenario 6)",
     "aioproducer-1m": "aioproducer, batch_size 1 MiB (scenario 6)",
     "aiokafka-1m": "aiokafka, max_batch_size 1 MiB (scenario 6)",
     "confluent-sync-16k": "confluent-kafka Producer, batch.size 16 KiB (scenario 6)",
@@ -165,6 +166,7 @@ SCENARIOS: dict[int, Scenario] = {
         "batch size; -16k/-1m rows: that batch size",
         (
             "aioproducer",
+            "aioproducer-16k",
             "aioproducer-1m",
             "aiokafka",
             "aiokafka-1m",
