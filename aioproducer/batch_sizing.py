@@ -5,7 +5,9 @@ held back by in-flight round trips rather than by records: a batch that opens be
 one (a backlog) while the partition's leader has its window of in-flight requests full
 opens with twice the partition's capacity, up to :attr:`BatchSizing.ceiling`
 (``max_request_size``, and a quarter of ``buffer_memory``). A batch drained less than half
-full, with nothing queued behind it, halves the capacity again, down to ``batch_size``.
+full, with nothing queued behind it and its leader's window not found full since the
+partition's last drain, halves the capacity again, down to ``batch_size`` (a batch drained
+early because memory ran short or a flush began says nothing of the rate).
 A low rate never builds a backlog behind a full window, so its batches stay at
 ``batch_size``; an explicit ``batch_size`` is a hard cap (the ceiling is ``batch_size``).
 
@@ -36,7 +38,7 @@ _BUFFER_SHARE: Final = 4
 class BatchSizing:
     """Each partition's batch capacity, between ``base`` and ``ceiling`` bytes."""
 
-    __slots__ = ("_blocked", "_capacity", "_leaders", "base", "ceiling")
+    __slots__ = ("_blocked", "_capacity", "_full_passes", "_leaders", "_seen", "base", "ceiling")
 
     def __init__(self, base: int, ceiling: int) -> None:
         self.base = base
@@ -47,6 +49,10 @@ class BatchSizing:
         """Where each partition's last batch was drained to."""
         self._blocked: frozenset[int] = frozenset()
         """The brokers the sender's last pass found with a full window."""
+        self._full_passes: dict[int, int] = {}
+        """Per broker: how many passes found its window full (a running count)."""
+        self._seen: dict[TopicPartition, int] = {}
+        """Per partition: its leader's count at the partition's last drain."""
 
     @classmethod
     def for_config(cls, config: ProducerConfig) -> BatchSizing:
@@ -78,6 +84,9 @@ class BatchSizing:
         """The sender's pass found these brokers with ready batches and a full window."""
         if self.ceiling > self.base and (nodes or self._blocked):
             self._blocked = frozenset(nodes)
+            counts = self._full_passes
+            for node in nodes:
+                counts[node] = counts.get(node, 0) + 1
 
     def drained(
         self, tp: TopicPartition, node: int, size: int, capacity: int, backlog: bool
@@ -85,8 +94,11 @@ class BatchSizing:
         """A batch of ``tp`` of ``size`` bytes, opened with ``capacity``, leaves for
         ``node``; ``backlog``: more batches of ``tp`` are queued behind it."""
         self._leaders[tp] = node
+        passes = self._full_passes.get(node, 0)
+        pressed = self._seen.get(tp, 0) != passes  # its window was full meanwhile
+        self._seen[tp] = passes
         current = self._capacity.get(tp)
-        if current is None or backlog or size >= capacity // 2:
+        if current is None or backlog or pressed or size >= capacity // 2:
             return
         smaller = max(self.base, current // 2)
         if smaller == self.base:

@@ -55,11 +55,16 @@ def test_shrinks_by_halving_when_drained_less_than_half_full() -> None:
     for _ in range(3):
         _grow(sizing)
     assert sizing.capacity(TP) == 8 * BASE
+    sizing.drained(TP, 1, 100, 8 * BASE, backlog=False)  # its window was full meanwhile
+    assert sizing.capacity(TP) == 8 * BASE
     sizing.drained(TP, 1, 3 * BASE, 8 * BASE, backlog=False)  # 3/8 full
     assert sizing.capacity(TP) == 4 * BASE
     sizing.drained(TP, 1, 3 * BASE, 4 * BASE, backlog=False)  # 3/4 full: stays
     assert sizing.capacity(TP) == 4 * BASE
     sizing.drained(TP, 1, 100, 4 * BASE, backlog=True)  # more behind it: stays
+    assert sizing.capacity(TP) == 4 * BASE
+    sizing.windows_full({1})
+    sizing.drained(TP, 1, 100, 4 * BASE, backlog=False)  # the window was full: pressed
     assert sizing.capacity(TP) == 4 * BASE
     for _ in range(5):
         sizing.drained(TP, 1, 100, 4 * BASE, backlog=False)  # idle: a trickle
