@@ -40,7 +40,7 @@ DESCRIPTIONS = {
     "whose batches are full while its leader has a full window of requests in flight, double "
     "up to `max_request_size` (at most a quarter of `buffer_memory`), halving again when "
     "they are drained less than half full; a number is a fixed cap "
-    "([Tuning](tuning.md#batching-batch_size-and-linger_ms)).",
+    "([Tuning](tuning.md#batches-that-grow-the-default-batch_size)).",
     "buffer_memory": "Bytes of records queued but not yet acknowledged; `send()` waits while "
     "it is used up (32 MiB by default).",
     "max_block_ms": "How long `send()` and `start()` may wait for metadata or for "
