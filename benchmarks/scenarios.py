@@ -130,7 +130,7 @@ SCENARIOS: dict[int, Scenario] = {
     3: Scenario(
         3,
         "Latency: 2,000 msg/s, linger 0, acks=1, send->ack per record",
-        _STANDARD,
+        (*_STANDARD, "aioproducer-default"),
         records=0,
         quick_records=0,
         linger_ms=0,
