@@ -34,7 +34,8 @@ PURE_TESTS := tests/unit/test_records.py tests/unit/test_accumulator.py \
 	tests/integration/test_off_loop_builds.py tests/integration/test_chaos.py \
 	tests/integration/test_partitioning.py tests/integration/test_transactions.py \
 	tests/integration/test_metrics.py tests/unit/test_metrics_registry.py \
-	tests/integration/test_tracing.py tests/integration/test_metrics_export.py
+	tests/integration/test_tracing.py tests/integration/test_metrics_export.py \
+	tests/unit/test_batch_sizing.py tests/integration/test_batch_growth.py
 
 # The core of the suite once more on uvloop's event loop (uvicorn[standard] runs on it).
 UVLOOP_TESTS := tests/unit/test_event_loop.py tests/unit/test_futures.py \

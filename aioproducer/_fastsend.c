@@ -472,7 +472,7 @@ append_here(FastSendObject *self, PyObject *batch, PyObject *key, PyObject *valu
     } else {
         Py_DECREF(stamp);
     }
-    return (int64_t)length + record >= self->batch_size ? APPENDED_FULL : APPENDED;
+    return (int64_t)length + record >= limit ? APPENDED_FULL : APPENDED; /* its capacity */
 shrink:
     PyByteArray_Resize(buffer, length); /* shorter: it keeps its allocation, cannot fail */
 error:

@@ -37,6 +37,7 @@ from typing import Final, Protocol
 
 from aioproducer.backoff import ExponentialBackoff
 from aioproducer.batch import Completion, ProducerBatch, RecordGroup, Stamp
+from aioproducer.batch_sizing import BatchSizing
 from aioproducer.buffer_memory import BufferMemory
 from aioproducer.clock import now_ms
 from aioproducer.config import ProducerConfig
@@ -144,6 +145,8 @@ class RecordAccumulator(BufferMemory):
         self.transactions = transactions
         self._on_space_freed = on_space_freed
         self._batch_size = config.batch_size
+        self.sizing = BatchSizing.for_config(config)
+        """Each new batch's capacity (its builder's ``batch_size``; all appends honour it)."""
         self._compression = config.compression_type
         self._level = config.compression_level
         self._linger_ms = config.linger_ms
@@ -227,7 +230,7 @@ class RecordAccumulator(BufferMemory):
                 self._used += size - before
                 batch.completions.append(completion)
                 batch.timestamps.append(timestamp_ms)
-                if size >= self._batch_size or len(queue) > 1:
+                if size >= builder.batch_size or len(queue) > 1:
                     return _FULL
                 return _APPENDED
         if now_ms < 0:
@@ -274,13 +277,13 @@ class RecordAccumulator(BufferMemory):
         if queue is None:
             queue = self._batches[tp] = deque()
         total, done, full = len(indices), 0, False
-        batch_size, new_batch_bytes = self._batch_size, self.batch_bytes
+        new_batch_bytes = self.batch_bytes
         while done < total:
             batch = queue[-1] if queue else None
             taken = 0
             if batch is not None:
                 before = batch.builder.estimated_size
-                room = min(batch_size - before, new_batch_bytes)  # what filling it may charge
+                room = min(batch.builder.batch_size - before, new_batch_bytes)  # filling it
                 if room > 0 and not self.has_room(room, held):
                     break
                 taken = batch.builder.append_run(timestamp_ms, records, indices[done:])
@@ -289,7 +292,7 @@ class RecordAccumulator(BufferMemory):
                     break
                 if now_ms < 0:
                     now_ms = self._clock()
-                batch = self._new_batch(tp, now_ms, batch_size)
+                batch = self._new_batch(tp, now_ms, self.sizing.capacity(tp, bool(queue)))
                 before = 0
                 taken = batch.builder.append_run(timestamp_ms, records, indices[done:])
                 self._register(queue, batch)
@@ -299,7 +302,7 @@ class RecordAccumulator(BufferMemory):
             self._used += size - before
             done += taken
             held = 0
-            if size >= batch_size or len(queue) > 1:
+            if size >= batch.builder.batch_size or len(queue) > 1:
                 full = True
         return done, full
 
@@ -316,13 +319,13 @@ class RecordAccumulator(BufferMemory):
     ) -> AppendResult:
         if queue is None:
             queue = self._batches[tp] = deque()
-        batch = self._new_batch(tp, now_ms, self._batch_size)
+        batch = self._new_batch(tp, now_ms, self.sizing.capacity(tp, bool(queue)))
         batch.builder.append(timestamp_ms, key, value, headers)  # an empty batch takes one
         batch.completions.append(completion)
         batch.timestamps.append(timestamp_ms)
         self._register(queue, batch)
         self._used += batch.builder.estimated_size
-        full = len(queue) > 1 or batch.builder.estimated_size >= self._batch_size
+        full = len(queue) > 1 or batch.builder.estimated_size >= batch.builder.batch_size
         return _NEW_FULL if full else _NEW
 
     def _new_batch(self, tp: TopicPartition, now_ms: int, limit: int) -> ProducerBatch:
@@ -356,7 +359,7 @@ class RecordAccumulator(BufferMemory):
         ready_nodes = result.ready_nodes
         next_check = _NEVER
         force = self._flushes > 0 or self._closed or self._queued > 0
-        linger, batch_size, muted = self._linger_ms, self._batch_size, self._muted
+        linger, muted = self._linger_ms, self._muted
         for tp, queue in self._batches.items():
             if not queue:
                 continue
@@ -378,7 +381,7 @@ class RecordAccumulator(BufferMemory):
                 or len(queue) > 1
                 or first.attempts
                 or first.builder.closed
-                or first.builder.estimated_size >= batch_size
+                or first.builder.estimated_size >= first.builder.batch_size
             ):
                 ready_nodes.add(leader)
             else:
@@ -425,6 +428,8 @@ class RecordAccumulator(BufferMemory):
         count = len(partitions)
         start = self._drain_start.get(node, 0) % count
         idempotence = self.idempotence
+        sizing = self.sizing
+        adaptive = sizing.adaptive
         size = 0
         batches: list[ProducerBatch] = []
         stop_at = (start + 1) % count
@@ -438,7 +443,11 @@ class RecordAccumulator(BufferMemory):
             if batches and size + wire_size > max_request_size:
                 stop_at = index  # this partition goes first in the next request
                 break
-            self._batches[tp].popleft()
+            queue = self._batches[tp]
+            queue.popleft()
+            if adaptive and not first.attempts:  # a retry says nothing of the rate
+                builder = first.builder
+                sizing.drained(tp, node, builder.estimated_size, builder.batch_size, bool(queue))
             if idempotence is not None:
                 idempotence.assign(first)  # the state it was built with, unless that changed
             first.seal()  # (re-)stamped only if it changed

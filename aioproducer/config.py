@@ -50,6 +50,7 @@ __all__ = [
 
 _MAX_IDEMPOTENT_IN_FLIGHT: Final = 5
 _DEFAULT_DELIVERY_TIMEOUT_MS: Final = 120_000
+_DEFAULT_BATCH_SIZE: Final = 16384  # batch_size not given: where batches start (they may grow)
 _TLS_FILES: Final = ("ssl_cafile", "ssl_certfile", "ssl_keyfile", "ssl_password")
 _KERBEROS: Final = ("sasl_kerberos_service_name", "sasl_kerberos_domain_name")
 _SETTINGS: Final = {setting.name: setting for setting in SETTINGS}
@@ -67,9 +68,11 @@ class ProducerConfig(ConfigFields):
 
     # The TLS context connections use (the user's, or one built from the files).
     _ssl: ssl.SSLContext | None = field(repr=False, compare=False, init=False)
-    # What the user asked for, for the two settings whose defaults depend on others.
+    # What the user asked for, for the settings whose defaults depend on others (and
+    # batch_size: left at its default, batches may grow).
     _requested_idempotence: bool | None = field(repr=False, compare=False, init=False)
     _requested_delivery_timeout_ms: int | None = field(repr=False, compare=False, init=False)
+    _requested_batch_size: int | None = field(repr=False, compare=False, init=False)
 
     def __init__(self, **options: Unpack[ProducerOptions]) -> None:
         """Check each setting alone (its row in aioproducer/settings.py), then the rules
@@ -88,6 +91,9 @@ class ProducerConfig(ConfigFields):
                 value if setting.check is None else setting.check(setting.name, value)
             )
             put(self, setting.name, checked[setting.name])
+        batch_size = cast("int | None", checked["batch_size"])
+        put(self, "_requested_batch_size", batch_size)
+        put(self, "batch_size", _DEFAULT_BATCH_SIZE if batch_size is None else batch_size)
         self._check_compression(checked["compression_type"], checked["compression_level"])
         self._check_partitioner(given.get("partitioner"))
         requested = cast("bool | None", checked["enable_idempotence"])
@@ -289,7 +295,14 @@ class ProducerConfig(ConfigFields):
         values = {name: getattr(self, name) for name in _SETTINGS}
         values["enable_idempotence"] = self._requested_idempotence
         values["delivery_timeout_ms"] = self._requested_delivery_timeout_ms
+        values["batch_size"] = self._requested_batch_size
         return values
+
+    @property
+    def adaptive_batch_size(self) -> bool:
+        """``batch_size`` was left at its default: a partition's batches may grow beyond it
+        while its leader's window of in-flight requests is full (see ``batch_sizing``)."""
+        return self._requested_batch_size is None
 
 
 #: Other spellings of settings, in snake_case (aiokafka's names).

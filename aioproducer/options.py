@@ -32,7 +32,7 @@ class ProducerOptions(TypedDict, total=False):
     client_id: str
     acks: int | str
     linger_ms: int
-    batch_size: int
+    batch_size: int | None
     buffer_memory: int
     max_block_ms: int
     compression_type: str | int | None
@@ -91,7 +91,12 @@ class ConfigFields:
     linger_ms: int
     """How long a batch that is not full waits for more records before it may be sent."""
     batch_size: int
-    """Bytes per partition batch; a full batch is sent without waiting for `linger_ms`."""
+    """Bytes per partition batch; a full batch is sent without waiting for `linger_ms`. None
+    (default): batches start at 16384 (Java's default) and, for a partition whose batches are
+    full while its leader has a full window of requests in flight, double up to
+    `max_request_size` (at most a quarter of `buffer_memory`), halving again when they are
+    drained less than half full; a number is a fixed cap
+    ([Tuning](tuning.md#batches-that-grow-the-default-batch_size))."""
     buffer_memory: int
     """Bytes of records queued but not yet acknowledged; `send()` waits while it is used up (32 MiB
     by default)."""

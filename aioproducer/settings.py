@@ -113,11 +113,17 @@ SETTINGS: Final[tuple[Setting, ...]] = (
     ),
     Setting(
         "batch_size",
-        "int",
-        16384,
-        checks.integer(0),
+        "int | None",
+        None,
+        checks.optional(checks.integer(0)),
         "batch.size",
-        "Bytes per partition batch; a full batch is sent without waiting for `linger_ms`.",
+        "Bytes per partition batch; a full batch is sent without waiting for `linger_ms`. "
+        "None (default): batches start at 16384 (Java's default) and, for a partition whose "
+        "batches are full while its leader has a full window of requests in flight, double up "
+        "to `max_request_size` (at most a quarter of `buffer_memory`), halving again when they "
+        "are drained less than half full; a number is a fixed cap "
+        "([Tuning](tuning.md#batches-that-grow-the-default-batch_size)).",
+        value_type="int",
     ),
     Setting(
         "buffer_memory",

@@ -90,7 +90,7 @@ def _scenario_table(scenario: dict[str, Any]) -> str:
     p99_beside = not latency and bool(scenario.get("ack_latency"))
     if p99_beside:
         head += ["p99 send->ack ms"]
-    head += [f"{scenario['ratio_of']} vs {scenario['baseline']}", "runs ok"]
+    head += ["loop lag p99 ms", f"{scenario['ratio_of']} vs {scenario['baseline']}", "runs ok"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     notes: list[str] = []
     for row in scenario["rows"]:
@@ -113,6 +113,7 @@ def _scenario_table(scenario: dict[str, Any]) -> str:
                 ]
             if p99_beside:
                 cells.append(_num(row["latency_ms"].get("p99"), ",.0f"))
+            cells.append(_num(row.get("loop_lag_p99_ms"), ".1f"))  # asyncio clients only
             ratio = row["ratio"]
             cells += [
                 "-" if ratio is None else f"{ratio:.2f}x",

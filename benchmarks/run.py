@@ -263,6 +263,8 @@ def _line(result: dict[str, Any]) -> str:
     scenario = SCENARIOS.get(result.get("scenario", 0))
     if scenario is not None and (scenario.latency or scenario.ack_latency) and "p99" in latency:
         text += f" p99 {latency['p99']:.2f} ms"
+    if result.get("loop_lag_p99_ms") is not None:
+        text += f" lag p99 {result['loop_lag_p99_ms']:.1f} ms"
     return text + f" [{result.get('verified')}]"
 
 
@@ -286,7 +288,13 @@ def summarize(
             "errors": sorted({str(r.get("error")) for r in mine if not r.get("ok")}),
             "notes": sorted({str(r["note"]) for r in good if r.get("note")}),
         }
-        for field in ("msgs_per_s", "mb_per_s", "cpu_s_per_million", "peak_rss_mb"):
+        for field in (
+            "msgs_per_s",
+            "mb_per_s",
+            "cpu_s_per_million",
+            "peak_rss_mb",
+            "loop_lag_p99_ms",
+        ):
             row[field] = _median([r.get(field) for r in good])
         latency = {}
         for q in ("p50", "p99", "p99.9", "max"):

@@ -19,8 +19,9 @@ __all__ = [
 ]
 
 #: A client name's suffix -> the batch size that client variant runs with (scenario 6: the
-#: same batch size for every client, beside each client's default).
-BATCH_VARIANTS: dict[str, int] = {"-16k": 16 * 1024, "-1m": 1024 * 1024}
+#: same batch size for every client, beside each client's default); None: the client's own
+#: default, in a scenario that sets one (aioproducer-default in scenario 3: growing batches).
+BATCH_VARIANTS: dict[str, int | None] = {"-16k": 16 * 1024, "-1m": 1024 * 1024, "-default": None}
 
 #: Client name -> what it is, for the tables.
 CLIENT_LABELS: dict[str, str] = {
@@ -35,7 +36,9 @@ CLIENT_LABELS: dict[str, str] = {
     "kafka-python": "kafka-python KafkaProducer",
     "java": "Java ProducerPerformance (ceiling)",
     "asyncio-floor": "asyncio floor: the workload alone with asyncio futures, no Kafka",
+    "aioproducer-16k": "aioproducer, batch_size 16 KiB, a fixed cap (scenario 6)",
     "aioproducer-1m": "aioproducer, batch_size 1 MiB (scenario 6)",
+    "aioproducer-default": "aioproducer, batch_size left at its default (batches may grow)",
     "aiokafka-1m": "aiokafka, max_batch_size 1 MiB (scenario 6)",
     "confluent-sync-16k": "confluent-kafka Producer, batch.size 16 KiB (scenario 6)",
     "confluent-sync-1m": "confluent-kafka Producer, batch.size 1 MiB (scenario 6)",
@@ -127,7 +130,7 @@ SCENARIOS: dict[int, Scenario] = {
     3: Scenario(
         3,
         "Latency: 2,000 msg/s, linger 0, acks=1, send->ack per record",
-        _STANDARD,
+        (*_STANDARD, "aioproducer-default"),
         records=0,
         quick_records=0,
         linger_ms=0,
@@ -165,6 +168,7 @@ SCENARIOS: dict[int, Scenario] = {
         "batch size; -16k/-1m rows: that batch size",
         (
             "aioproducer",
+            "aioproducer-16k",
             "aioproducer-1m",
             "aiokafka",
             "aiokafka-1m",

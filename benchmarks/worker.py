@@ -58,6 +58,7 @@ def _measure(client: str, spec: RunSpec) -> dict[str, Any]:
         "cpu_s_per_million": cpu / outcome.acked * 1e6 if outcome.acked else None,
         "peak_rss_mb": rss_kb / 1024,
         "latency_ms": latency,
+        "loop_lag_p99_ms": outcome.extra.get("loop_lag_p99_ms"),
         "note": outcome.note,
     }
 

@@ -10,10 +10,38 @@ from typing import Any
 
 from benchmarks.workload import LatencyRecorder, Outcome, RunSpec, pace_async
 
-__all__ = ["SendFn", "drive", "transactions"]
+__all__ = ["LAG_KEY", "SendFn", "drive", "transactions", "with_loop_lag"]
 
 #: ``await send(i)`` queues record ``i`` and returns the future of its acknowledgement.
 SendFn = Callable[[int], Awaitable["asyncio.Future[Any]"]]
+
+#: The key of :attr:`Outcome.extra` that holds the event loop's p99 lag in milliseconds.
+LAG_KEY = "loop_lag_p99_ms"
+_LAG_SLEEP = 0.001
+
+
+async def _lag_probe(samples: list[float]) -> None:
+    """Sleep 1 ms in a loop, recording how much later than asked each sleep ends (ms)."""
+    clock = time.perf_counter
+    while True:
+        start = clock()
+        await asyncio.sleep(_LAG_SLEEP)
+        samples.append(max(0.0, (clock() - start - _LAG_SLEEP) * 1000.0))
+
+
+async def with_loop_lag(work: Awaitable[Outcome]) -> Outcome:
+    """``work``'s outcome, with the p99 of a 1 ms sleeper's oversleep meanwhile in
+    ``extra[LAG_KEY]``: throughput bought with a frozen loop shows there."""
+    samples: list[float] = []
+    probe = asyncio.get_running_loop().create_task(_lag_probe(samples))
+    try:
+        outcome = await work
+    finally:
+        probe.cancel()
+    if samples:
+        samples.sort()
+        outcome.extra[LAG_KEY] = samples[min(len(samples) - 1, int(0.99 * len(samples)))]
+    return outcome
 
 
 async def _nothing() -> None:
@@ -94,12 +122,13 @@ async def concurrent(spec: RunSpec, send: SendFn) -> Outcome:
 async def drive(
     spec: RunSpec, send: SendFn, before_gather: Callable[[], Awaitable[None]] = _nothing
 ) -> Outcome:
-    """The workload of ``spec``'s scenario (1, 2 and 5 are throughput; 3 latency; 4 tasks)."""
+    """The workload of ``spec``'s scenario (1, 2 and 5 are throughput; 3 latency; 4 tasks),
+    with the event loop's lag measured beside it."""
     if spec.rate:
-        return await latency(spec, send, before_gather)
+        return await with_loop_lag(latency(spec, send, before_gather))
     if spec.concurrency:
-        return await concurrent(spec, send)
-    return await throughput(spec, send, before_gather)
+        return await with_loop_lag(concurrent(spec, send))
+    return await with_loop_lag(throughput(spec, send, before_gather))
 
 
 async def transactions(
@@ -107,6 +136,12 @@ async def transactions(
 ) -> Outcome:
     """``async with transaction()`` around each ``spec.transaction_records`` sends; its
     commit at the end returns once every record of it is acknowledged (scenario 8)."""
+    return await with_loop_lag(_transactions(spec, send, transaction))
+
+
+async def _transactions(
+    spec: RunSpec, send: SendFn, transaction: Callable[[], AbstractAsyncContextManager[Any]]
+) -> Outcome:
     acked = 0
     started = time.perf_counter()
     for records in spec.transactions():

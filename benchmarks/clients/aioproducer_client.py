@@ -9,7 +9,7 @@ import time
 from typing import Any
 
 from aioproducer import Producer
-from benchmarks.clients._asyncio_common import drive, transactions
+from benchmarks.clients._asyncio_common import drive, transactions, with_loop_lag
 from benchmarks.workload import Outcome, Payloads, RunSpec
 
 __all__ = ["run"]
@@ -59,7 +59,7 @@ async def _main(name: str, spec: RunSpec) -> Outcome:
     async with Producer(**options) as producer:
         await producer.partitions_for(topic)  # metadata before the clock starts
         if name == "aioproducer-bulk":
-            return await _bulk(producer, spec, payloads)
+            return await with_loop_lag(_bulk(producer, spec, payloads))
         send = producer.send
 
         def one(i: int) -> Any:

@@ -1,0 +1,63 @@
+"""Adaptive batch sizes against a real broker: with ``batch_size`` left at its default,
+batches grow while the broker's window of in-flight requests is full; an explicit
+``batch_size`` is never exceeded; every record is delivered either way (read back)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from aioproducer import Producer
+from aioproducer.testing.pytest_plugin import TopicFactory
+from aioproducer.testing.readback import count_records
+
+pytestmark = pytest.mark.integration
+
+_RECORDS = 3000
+_VALUE = bytes(range(256)) * 4  # 1 KiB
+
+
+async def _produce(bootstrap: str, topic: str, **options: object) -> dict[str, float]:
+    """Every record as fast as send() takes them; one request in flight at a time, so the
+    window is full whenever a batch waits (uncompressed: batch-size-max is the batch)."""
+    async with Producer(
+        bootstrap_servers=bootstrap,
+        max_in_flight_requests_per_connection=1,
+        **options,  # type: ignore[arg-type]
+    ) as producer:
+        futures = [await producer.send(topic, _VALUE, b"k%d" % (i % 3)) for i in range(_RECORDS)]
+        await asyncio.gather(*futures)
+        return producer.metrics()
+
+
+async def test_default_batches_grow_under_load(
+    kafka_bootstrap: str, new_topic: TopicFactory
+) -> None:
+    topic = new_topic(partitions=3)
+    metrics = await _produce(kafka_bootstrap, topic)
+    assert metrics["batch-size-max"] > 2 * 16384
+    assert metrics["records-per-request-avg"] > 3 * 16  # 16 records fill 16 KiB
+    assert metrics["record-error-total"] == 0
+    assert count_records(kafka_bootstrap, topic, _RECORDS) == _RECORDS
+
+
+async def test_explicit_batch_size_is_never_exceeded(
+    kafka_bootstrap: str, new_topic: TopicFactory
+) -> None:
+    """16384 given is a cap, unlike the default of the same value."""
+    topic = new_topic(partitions=3)
+    metrics = await _produce(kafka_bootstrap, topic, batch_size=16384)
+    assert 0 < metrics["batch-size-max"] <= 16384
+    assert metrics["record-error-total"] == 0
+    assert count_records(kafka_bootstrap, topic, _RECORDS) == _RECORDS
+
+
+async def test_growth_is_bounded_by_buffer_memory(
+    kafka_bootstrap: str, new_topic: TopicFactory
+) -> None:
+    """A quarter of buffer_memory at most: 64 KiB of a 256 KiB buffer."""
+    topic = new_topic(partitions=3)
+    metrics = await _produce(kafka_bootstrap, topic, buffer_memory=256 * 1024)
+    assert 16384 < metrics["batch-size-max"] <= 64 * 1024
+    assert count_records(kafka_bootstrap, topic, _RECORDS) == _RECORDS
