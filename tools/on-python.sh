@@ -35,4 +35,4 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ setup.py -nt "$stam
   "$venv/bin/python" -m pip install -q -e '.[testing]' --group test
   touch "$stamp"
 fi
-AIOPRODUCER_REQUIRE_SPEEDUPS=1 exec "$venv/bin/python" -m pytest -p no:cacheprovider "$@"
+exec "$venv/bin/python" -m pytest -p no:cacheprovider --implementation=compiled "$@"

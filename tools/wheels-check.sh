@@ -7,8 +7,8 @@
 #    `AIOPRODUCER_PURE_BUILD=1` makes the py3-none-any wheel; `twine check` passes both;
 # 3. each wheel is installed in a fresh venv outside the checkout (with the `testing` extra
 #    and the `test` dependency group) and the unit suite runs from the unpacked sdist's tests
-#    against it: the compiled one with AIOPRODUCER_REQUIRE_SPEEDUPS=1, the pure one with
-#    AIOPRODUCER_PURE_PYTHON unset (nothing to load).
+#    against it: the compiled one with --implementation=compiled (the extension must load),
+#    the pure one with --implementation=pure and AIOPRODUCER_PURE_PYTHON unset (nothing to load).
 #
 # Usage: tools/wheels-check.sh [pytest arguments for the unit suite, default tests/unit]
 # PYTHON (default python3) builds and makes the venvs; it needs `build`, `auditwheel` and
@@ -58,7 +58,7 @@ say "repaired: $(basename "$repaired"); pure: $(basename "$pure")"
 tar -xzf "$sdist" -C "$work"
 suite=$work/$base
 rm -rf "${suite:?}/aioproducer"
-run_suite() {  # run_suite NAME WHEEL ENV...
+run_suite() {  # run_suite NAME WHEEL PYTEST-OPTION...
   local name=$1 wheel=$2 venv=$work/venv-$1
   shift 2
   say "$name: fresh venv, installing $(basename "$wheel")"
@@ -71,11 +71,11 @@ run_suite() {  # run_suite NAME WHEEL ENV...
     "$venv"/*) ;;
     *) fail "$name: aioproducer imported from $where, not the venv" ;;
   esac
-  (cd "$suite" && env "$@" "$venv/bin/python" -m pytest -q -p no:cacheprovider "${PYTEST_ARGS[@]}") \
+  (cd "$suite" && "$venv/bin/python" -m pytest -q -p no:cacheprovider "$@" "${PYTEST_ARGS[@]}") \
     || fail "$name: the unit suite"
   say "$name: unit suite passed"
 }
 if [ $# -gt 0 ]; then PYTEST_ARGS=("$@"); else PYTEST_ARGS=(tests/unit); fi
-run_suite manylinux "$repaired" AIOPRODUCER_REQUIRE_SPEEDUPS=1
-run_suite pure "$pure" AIOPRODUCER_REQUIRE_SPEEDUPS=0
+run_suite manylinux "$repaired" --implementation=compiled
+run_suite pure "$pure" --implementation=pure
 say "all passed"

@@ -2,20 +2,23 @@
 
 The first call runs Maven on the small POM shipped beside this module; later calls find the
 finished directory (marked by a ``.complete`` file) and touch neither Maven nor the network.
+Processes that resolve at once (two pytest sessions on a fresh machine) take turns
+(:func:`cache_lock`), so one resolves and the others find its directory.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from aioproducer.testing.versions import KAFKA_VERSION, scala_binary, zookeeper_override
 
-__all__ = ["HarnessError", "cache_root", "java_command", "kafka_libs"]
+__all__ = ["HarnessError", "cache_lock", "cache_root", "java_command", "kafka_libs"]
 
 _POM = Path(__file__).with_name("pom.xml")
 
@@ -32,6 +35,16 @@ def cache_root() -> Path:
     return root
 
 
+@contextlib.contextmanager
+def cache_lock(name: str) -> Iterator[None]:
+    """Hold an exclusive lock on ``<cache>/<name>.lock`` (waiting for another process's)."""
+    import fcntl  # noqa: PLC0415 - POSIX-only; the plugin loads without it
+
+    with (cache_root() / f"{name}.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 def kafka_libs(version: str = KAFKA_VERSION) -> Path:
     """Return the directory holding every jar Kafka ``version`` needs, resolving it once."""
     home = cache_root() / f"kafka-{version}"
@@ -39,6 +52,13 @@ def kafka_libs(version: str = KAFKA_VERSION) -> Path:
     marker = home / ".complete"
     if marker.exists() and libs.is_dir():
         return libs
+    with cache_lock(f"kafka-{version}"):
+        if marker.exists() and libs.is_dir():  # resolved while this process waited
+            return libs
+        return _resolve(version, home, libs, marker)
+
+
+def _resolve(version: str, home: Path, libs: Path, marker: Path) -> Path:
     if shutil.which("mvn") is None:
         raise HarnessError("Maven (mvn) is not on PATH; it is needed once to fetch Kafka's jars")
     home.mkdir(parents=True, exist_ok=True)

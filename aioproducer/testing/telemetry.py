@@ -27,7 +27,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aioproducer.testing.jars import HarnessError, cache_root, java_command, kafka_libs
+from aioproducer.testing.jars import (
+    HarnessError,
+    cache_lock,
+    cache_root,
+    java_command,
+    kafka_libs,
+)
 from aioproducer.testing.versions import KAFKA_VERSION
 
 __all__ = ["RECORDER_CLASS", "TelemetryRecorder", "build_recorder"]
@@ -45,6 +51,13 @@ def build_recorder(version: str = KAFKA_VERSION) -> Path:
     classes = cache_root() / f"telemetry-recorder-{version}-{digest}"
     if (classes / ".complete").exists():
         return classes
+    with cache_lock(classes.name):
+        if (classes / ".complete").exists():  # built while this process waited
+            return classes
+        return _compile(version, classes)
+
+
+def _compile(version: str, classes: Path) -> Path:
     javac = shutil.which("javac")
     if javac is None:
         raise HarnessError("javac is not on PATH: a JDK is needed to build the telemetry recorder")

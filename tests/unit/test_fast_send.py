@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import os
 import threading
 import time
 import weakref
@@ -29,10 +28,7 @@ BOUND = _RECORD_BOUND  # what the producer charges a record beyond key and value
 TOPIC = "t"
 
 
-if c is None:
-    if os.environ.get("AIOPRODUCER_REQUIRE_SPEEDUPS") == "1":
-        pytest.fail("the C extension aioproducer._speedups was not built", pytrace=False)
-    pytest.skip("the C extension is not built here", allow_module_level=True)
+pytestmark = pytest.mark.requires_extension
 
 
 @pytest.fixture

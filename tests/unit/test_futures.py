@@ -31,12 +31,12 @@ def _native(loop: asyncio.AbstractEventLoop) -> CallbackRelay:
     return relay
 
 
-_RELAYS = [pytest.param(_python, id="python")]
-if _c is not None:
-    _RELAYS.append(pytest.param(_native, id="c"))
-
-
-@pytest.fixture(params=_RELAYS)
+@pytest.fixture(
+    params=[
+        pytest.param(_python, id="python"),
+        pytest.param(_native, id="c", marks=pytest.mark.requires_extension),
+    ]
+)
 def make_relay(request: pytest.FixtureRequest) -> RelayFactory:
     factory: RelayFactory = request.param
     return factory
@@ -401,11 +401,10 @@ def test_a_cycle_through_a_queued_context_is_collected(
     assert alive() is None
 
 
+@pytest.mark.requires_extension
 def test_queued_contexts_cost_the_collector_nothing_in_c() -> None:
     """The C relay untracks the contexts only its queue holds (gathering a million done futures
     queues a million of them); contexts someone else holds stay tracked."""
-    if _c is None:
-        pytest.skip("the extension is not built")
     loop = asyncio.new_event_loop()
     try:
         relay = _native(loop)

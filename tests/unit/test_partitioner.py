@@ -45,7 +45,12 @@ JAVA_PARTITIONS = [
 ]
 
 
-@pytest.fixture(params=list(IMPLEMENTATIONS))
+@pytest.fixture(
+    params=[
+        pytest.param(name, marks=pytest.mark.requires_extension) if name == "c" else name
+        for name in dict.fromkeys(["python", "c", *IMPLEMENTATIONS])
+    ]
+)
 def impl(request: pytest.FixtureRequest) -> Callable[[bytes], int]:
     return IMPLEMENTATIONS[request.param]
 

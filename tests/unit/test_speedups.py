@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import os
 from array import array
 from collections.abc import Sequence
 from typing import Any
@@ -24,12 +23,12 @@ from aioproducer.speedups import Speedups, c
 Pair = tuple[bytes | None, bytes | None]
 
 
+pytestmark = pytest.mark.requires_extension
+
+
 @pytest.fixture
 def speedups() -> Speedups:
-    if c is None:
-        if os.environ.get("AIOPRODUCER_REQUIRE_SPEEDUPS") == "1":
-            pytest.fail("the C extension aioproducer._speedups was not built")
-        pytest.skip("the C extension is not built here")
+    assert c is not None
     return c
 
 
@@ -40,8 +39,8 @@ def test_murmur2_matches_java(speedups: Speedups) -> None:
 
 @given(st.binary(max_size=100))
 def test_murmur2_matches_python(data: bytes) -> None:
-    if c is not None:
-        assert c.murmur2(data) == _murmur2_py(data)
+    assert c is not None
+    assert c.murmur2(data) == _murmur2_py(data)
 
 
 # -- encode_run ------------------------------------------------------------------------------------
@@ -71,8 +70,7 @@ def _both(batch_size: int, before: int) -> tuple[RecordBatchBuilder, RecordBatch
 def test_encode_run_writes_what_python_writes(
     records: list[Pair], before: int, batch_size: int, delta: int, reverse: bool
 ) -> None:
-    if c is None:
-        return
+    assert c is not None
     order = list(range(len(records)))
     if reverse:
         order.reverse()
@@ -127,8 +125,7 @@ records_to_plan: st.SearchStrategy[list[Any]] = st.lists(
 def test_plan_keyed_places_what_python_places(
     records: list[tuple[object, object]], partitions: int, start: int
 ) -> None:
-    if c is None:
-        return
+    assert c is not None
     limit = 50
     start = min(start, len(records))
     runs_python = [bytearray() for _ in range(partitions)]
@@ -164,8 +161,7 @@ def test_plan_keyed_rejects_bad_runs(speedups: Speedups) -> None:
 def test_encode_record_writes_what_python_writes(
     records: list[tuple[int, bytes | None, bytes | None]], batch_size: int
 ) -> None:
-    if c is None:
-        return
+    assert c is not None
     python, native = (
         RecordBatchBuilder(batch_size=batch_size),
         RecordBatchBuilder(batch_size=batch_size),
@@ -200,8 +196,7 @@ def test_encode_record_rejects_bad_input(speedups: Speedups) -> None:
 def test_settle_resolves_what_python_resolves(
     states: list[str], base_offset: int, log_append_time: int
 ) -> None:
-    if c is None:
-        return
+    assert c is not None
     loop = asyncio.new_event_loop()
     try:
         outcomes = []
@@ -246,8 +241,7 @@ def test_settle_resolves_what_python_resolves(
 def test_resolve_run_writes_what_python_writes(
     size: int, picks: list[int], base_offset: int, log_append_time: int
 ) -> None:
-    if c is None:
-        return
+    assert c is not None
     indices = memoryview(array("q", [i for i in picks if i < size]))
     groups = []
     for resolve in ("c", "python"):
