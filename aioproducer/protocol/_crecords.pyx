@@ -190,35 +190,75 @@ cdef class RecordBatchBuilder:
 
     def append_run(self, int64_t timestamp_ms, records, indices):
         """Append ``records[i]`` for ``i`` in ``indices`` while they fit; return how many."""
-        cdef const long long[:] table
-        cdef Py_ssize_t i, start = self._count
-        cdef Py_ssize_t size = len(records)
-        if type(indices) is memoryview and indices.format == "q":
-            table = indices
-            for i in range(table.shape[0]):
-                if not 0 <= table[i] < size:
-                    raise IndexError("append_run() index out of range")
-                if not self._run_one(timestamp_ms, records[table[i]]):
-                    break
-        elif type(indices) is range and indices.step == 1:
-            if indices.start < 0 or indices.stop > size:
-                raise IndexError("append_run() index out of range")
-            for i in range(indices.start, indices.stop):
-                if not self._run_one(timestamp_ms, records[i]):
-                    break
-        else:
-            for index in indices:
-                if not self._run_one(timestamp_ms, records[index]):
-                    break
+        cdef const long long[:] table = None
+        cdef Py_ssize_t start = self._count
+        if type(records) is list:
+            if type(indices) is memoryview and indices.format == "q":
+                table = indices
+                return self._run(timestamp_ms, records, table, 0, table.shape[0])
+            if type(indices) is range and indices.step == 1:
+                return self._run(timestamp_ms, records, None, indices.start, indices.stop)
+        for index in indices:  # any other sequences: one at a time
+            record = records[index]
+            if type(record) is not tuple or len(<tuple>record) != 2:
+                raise TypeError("append_run() records must be (key, value) tuples")
+            _check((<tuple>record)[0], (<tuple>record)[1])
+            if not self._append(timestamp_ms, (<tuple>record)[0], (<tuple>record)[1]):
+                break
         return self._count - start
 
-    cdef inline bint _run_one(self, int64_t timestamp_ms, object record) except -1:
+    cdef Py_ssize_t _run(
+        self,
+        int64_t timestamp_ms,
+        list records,
+        const long long[:] table,
+        Py_ssize_t first,
+        Py_ssize_t last,
+    ) except -1:
+        # records[table[i]] (records[i] without a table) for first <= i < last: every record
+        # checked and sized, then the buffer grown once and the records written.
+        if self._limit < 0 or first >= last:
+            return 0
+        cdef Py_ssize_t i, index, taken = 0, count = self._count
+        cdef Py_ssize_t length = len(records)
+        cdef int64_t delta = self._delta(timestamp_ms)
+        cdef int timestamp_size = varint_size(delta)
+        cdef Py_ssize_t used = PyByteArray_GET_SIZE(self._buffer)
+        cdef int64_t body, size, total = 0
+        cdef tuple record
+        cdef bint indexed = table is not None
+        for i in range(first, last):
+            index = table[i] if indexed else i
+            if not 0 <= index < length:
+                raise IndexError("append_run() index out of range")
+            record = self._pair(records[index])
+            body = body_size(timestamp_size, count + taken, record[0], record[1])
+            size = varint_size(body) + body
+            if used + total + size > self._limit and count + taken > 0:
+                break
+            total += size
+            taken += 1
+        extend_bytearray(self._buffer, used, <Py_ssize_t>total)
+        cdef char *out = PyByteArray_AS_STRING(self._buffer) + used
+        for i in range(first, first + taken):
+            record = <tuple>records[table[i] if indexed else i]
+            out = put_record(
+                out,
+                body_size(timestamp_size, count, record[0], record[1]),
+                delta,
+                count,
+                record[0],
+                record[1],
+            )
+            count += 1
+        self._took(taken, timestamp_ms, used + <Py_ssize_t>total)
+        return taken
+
+    cdef inline tuple _pair(self, object record):
         if type(record) is not tuple or len(<tuple>record) != 2:
             raise TypeError("append_run() records must be (key, value) tuples")
-        key = (<tuple>record)[0]
-        value = (<tuple>record)[1]
-        _check(key, value)
-        return self._append(timestamp_ms, key, value) != 0
+        _check((<tuple>record)[0], (<tuple>record)[1])
+        return <tuple>record
 
     def build(self, int64_t producer_id=-1, int epoch=-1, int base_sequence=-1):
         """Close the batch and return it (see ``RecordBatchBuilderProtocol``)."""
