@@ -8,7 +8,12 @@ STAMP  := $(VENV)/.installed
 .PHONY: demo test suite-compiled suite-pure lint typecheck unit unit-pythons unit-newest \
 	integration-newest wheels-check integration bench compat gssapi docs down clean
 
-$(STAMP): pyproject.toml setup.py aioproducer/_speedups.c aioproducer/_relay.c aioproducer/_fastsend.c
+# Every compiled source: a change to any of them rebuilds (Cython's output is not a source).
+CYTHON_OUT := $(foreach f,.c _api.h .h,aioproducer/protocol/_crecords$(f))
+COMPILED := $(filter-out $(CYTHON_OUT),$(wildcard aioproducer/*.c \
+	aioproducer/*.h aioproducer/*/*.c aioproducer/*/*.h aioproducer/*/*.pyx aioproducer/*/*.pxd))
+
+$(STAMP): pyproject.toml setup.py $(COMPILED)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[testing,docs]' --group dev

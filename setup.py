@@ -1,4 +1,8 @@
-"""The optional C extension; everything else is in pyproject.toml.
+"""The optional compiled extensions; everything else is in pyproject.toml.
+
+Two extension modules: ``aioproducer.protocol._crecords`` (Cython, the record batch builder)
+and ``aioproducer._speedups`` (hand-written C: the callback relay, the fast send() and the
+loops of send_many). Cython is a build-time dependency only (pyproject's build-system).
 
 Build-time environment:
 
@@ -41,6 +45,7 @@ class OptionalBuildExt(build_ext):
 
     def run(self) -> None:
         try:
+            _cythonize(self.extensions)
             super().run()  # also finds the compiler: no compiler at all fails here
         except Exception as exc:  # any failure leaves the pure-Python package
             self._failed(exc)
@@ -78,6 +83,20 @@ class OptionalBuildExt(build_ext):
         return sorted(folders)
 
 
+def _cythonize(extensions: list[Extension]) -> None:
+    """Turn the extensions' .pyx sources into C, in place (_speedups includes the API header
+    Cython writes: all are cythonized before any compiles). Without Cython this raises, as a
+    failed compile does."""
+    from Cython.Build import cythonize  # noqa: PLC0415 - a build-time dependency only
+
+    done = cythonize(
+        extensions, compiler_directives={"language_level": 3, "embedsignature": True}, quiet=True
+    )
+    sources = {ext.name: ext.sources for ext in done}
+    for ext in extensions:
+        ext.sources = sources[ext.name]
+
+
 def _announce(*lines: str) -> None:
     """Say it as a warning and, when there is one, on the terminal. pip (26) shows a build
     backend's warnings without ``-v`` only when it builds a local folder, and a successful
@@ -93,10 +112,17 @@ setup(
     if PURE
     else [
         Extension(
+            f"{PACKAGE}.protocol._crecords",
+            [f"{PACKAGE}/protocol/_crecords.pyx"],
+            include_dirs=[PACKAGE],
+            depends=[f"{PACKAGE}/_encode.h"],
+        ),
+        Extension(
             f"{PACKAGE}._speedups",
             [f"{PACKAGE}/_speedups.c", f"{PACKAGE}/_relay.c", f"{PACKAGE}/_fastsend.c"],
-            depends=[f"{PACKAGE}/_encode.h"],
-        )
+            include_dirs=[PACKAGE],
+            depends=[f"{PACKAGE}/_encode.h", f"{PACKAGE}/protocol/_crecords_api.h"],
+        ),
     ],
     cmdclass={"build_ext": OptionalBuildExt},
 )

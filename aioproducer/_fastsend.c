@@ -27,6 +27,7 @@
 #include <time.h>
 
 #include "_encode.h"
+#include "protocol/_crecords_api.h" /* the builder's C methods: rb_fits, rb_append, rb_batch_size */
 
 int add_fast_send(PyObject *module);
 
@@ -187,22 +188,12 @@ static PyTypeObject ReadyType = {
 /* ---- FastSend ----------------------------------------------------------------------------- */
 
 /*
- * The builder's and the batch's attributes are __slots__: FastSend reads and writes them at
- * the offsets their member descriptors give (found once, for the exact classes it is given),
- * as the descriptors themselves would; an object of any other class goes to Python.
+ * The batch's attributes are __slots__: FastSend reads them at the offsets their member
+ * descriptors give (found once, for the exact class it is given), as the descriptors
+ * themselves would; an object of any other class goes to Python. The builder is the compiled
+ * RecordBatchBuilder (aioproducer/protocol/_crecords.pyx), appended to through its C methods.
  */
-enum {
-    BUILDER_BUFFER,
-    BUILDER_COUNT,
-    BUILDER_LIMIT,
-    BUILDER_BASE_TIMESTAMP,
-    BUILDER_MAX_TIMESTAMP,
-    BUILDER_ESTIMATED_SIZE,
-    BUILDER_SLOTS
-};
 enum { BATCH_BUILDER, BATCH_COMPLETIONS, BATCH_TIMESTAMPS, BATCH_SLOTS };
-static const char *builder_slot_names[BUILDER_SLOTS] = {
-    "_buffer", "_count", "_limit", "_base_timestamp", "_max_timestamp", "estimated_size"};
 static const char *batch_slot_names[BATCH_SLOTS] = {"builder", "completions", "timestamps"};
 
 typedef struct {
@@ -215,9 +206,8 @@ typedef struct {
                                 _closed */
     PyObject *batches;       /* accumulator._batches: TopicPartition -> deque[ProducerBatch] */
     PyObject *wakeup_for;    /* Sender.wakeup_for */
-    PyObject *builder_type;  /* RecordBatchBuilder */
+    PyObject *builder_type;  /* RecordBatchBuilder, the compiled one */
     PyObject *batch_type;    /* ProducerBatch */
-    Py_ssize_t builder_slots[BUILDER_SLOTS];
     Py_ssize_t batch_slots[BATCH_SLOTS];
     Py_ssize_t max_record_size;
     Py_ssize_t batch_size;
@@ -302,33 +292,6 @@ static inline PyObject *
 slot_get(PyObject *obj, Py_ssize_t offset)
 {
     return *(PyObject **)((char *)obj + offset);
-}
-
-/* Set the slot at ``offset`` of ``obj`` to ``value`` (a reference it steals). */
-static inline void
-slot_set(PyObject *obj, Py_ssize_t offset, PyObject *value)
-{
-    PyObject **slot = (PyObject **)((char *)obj + offset);
-    PyObject *old = *slot;
-    *slot = value;
-    Py_XDECREF(old);
-}
-
-/* An int64 from a slot holding an int, else 0 with *ok cleared (no error set). */
-static inline int64_t
-slot_int64(PyObject *obj, Py_ssize_t offset, int *ok)
-{
-    PyObject *value = slot_get(obj, offset);
-    if (value == NULL || !PyLong_CheckExact(value)) {
-        *ok = 0;
-        return 0;
-    }
-    int overflow = 0;
-    long long number = PyLong_AsLongLongAndOverflow(value, &overflow);
-    if (overflow) {
-        *ok = 0;
-    }
-    return (int64_t)number;
 }
 
 /* Wall-clock milliseconds, as time.time_ns() // 1_000_000. */
@@ -418,68 +381,42 @@ append_here(FastSendObject *self, PyObject *batch, PyObject *key, PyObject *valu
         completions == NULL || !PyList_CheckExact(completions) || stamps == NULL) {
         return NOT_HERE;
     }
-    const Py_ssize_t *at = self->builder_slots;
-    PyObject *buffer = slot_get(builder, at[BUILDER_BUFFER]);
-    int ok = 1;
-    int64_t count = slot_int64(builder, at[BUILDER_COUNT], &ok);
-    int64_t limit = slot_int64(builder, at[BUILDER_LIMIT], &ok);
-    int64_t base = slot_int64(builder, at[BUILDER_BASE_TIMESTAMP], &ok);
-    int64_t max_timestamp = slot_int64(builder, at[BUILDER_MAX_TIMESTAMP], &ok);
-    int64_t estimated = slot_int64(builder, at[BUILDER_ESTIMATED_SIZE], &ok);
-    if (!ok || buffer == NULL || !PyByteArray_CheckExact(buffer) || count < 1) {
-        return NOT_HERE; /* an empty batch is Python's */
-    }
     int64_t timestamp = wall_clock_ms();
-    int64_t delta = timestamp - base;
-    int64_t body = body_size(varint_size(delta), count, key, value);
-    int64_t record = varint_size(body) + body;
-    Py_ssize_t length = PyByteArray_GET_SIZE(buffer);
-    if (length + record > limit) {
+    Py_ssize_t record = rb_fits(builder, timestamp, key, value);
+    if (record == 0) {
         return NO_ROOM; /* full (or built): the next batch opens */
     }
     PyObject *stamp = PyLong_FromLongLong(timestamp);
-    PyObject *now_size = PyLong_FromLongLong((int64_t)length + record);
-    PyObject *new_count = PyLong_FromLongLong(count + 1);
-    PyObject *new_used = PyLong_FromLongLong(used + (int64_t)length + record - estimated);
-    if (stamp == NULL || now_size == NULL || new_count == NULL || new_used == NULL) {
+    PyObject *new_used = PyLong_FromLongLong(used + (int64_t)record);
+    if (stamp == NULL || new_used == NULL) {
         goto error;
     }
     *future = PyObject_CallNoArgs(self->create_future);
-    if (*future == NULL || extend_bytearray(buffer, length, (Py_ssize_t)record) < 0) {
+    if (*future == NULL || PyList_Append(completions, *future) < 0) {
         goto error;
     }
     /* Nothing below fails but for memory; then the batch is put back as it was. */
-    if (PyList_Append(completions, *future) < 0) {
-        goto shrink;
-    }
     PyObject *appended = PyObject_CallMethodOneArg(stamps, name_append, stamp);
-    if (appended == NULL || PyDict_SetItem(self->accumulator, name_used, new_used) < 0) {
-        if (appended != NULL) {
-            Py_DECREF(appended);
-            Py_XDECREF(PyObject_CallMethod(stamps, "pop", NULL));
-        }
-        PyList_SetSlice(completions, PyList_GET_SIZE(completions) - 1,
-                        PyList_GET_SIZE(completions), NULL);
-        goto shrink;
+    if (appended == NULL) {
+        goto unlist;
     }
     Py_DECREF(appended);
-    put_record(PyByteArray_AS_STRING(buffer) + length, body, delta, count, key, value);
-    Py_DECREF(new_used);
-    slot_set(builder, at[BUILDER_ESTIMATED_SIZE], now_size);
-    slot_set(builder, at[BUILDER_COUNT], new_count);
-    if (timestamp > max_timestamp) {
-        slot_set(builder, at[BUILDER_MAX_TIMESTAMP], stamp);
-    } else {
-        Py_DECREF(stamp);
+    Py_ssize_t size = rb_append(builder, timestamp, key, value); /* fits: rb_fits said so */
+    if (size <= 0) {
+        Py_XDECREF(PyObject_CallMethod(stamps, "pop", NULL));
+        goto unlist;
     }
-    return (int64_t)length + record >= limit ? APPENDED_FULL : APPENDED; /* its capacity */
-shrink:
-    PyByteArray_Resize(buffer, length); /* shorter: it keeps its allocation, cannot fail */
+    /* replaces the value of a key the dict holds: no allocation, cannot fail */
+    PyDict_SetItem(self->accumulator, name_used, new_used);
+    Py_DECREF(new_used);
+    Py_DECREF(stamp);
+    return size >= rb_batch_size(builder) ? APPENDED_FULL : APPENDED; /* the batch's own capacity */
+unlist:
+    PyList_SetSlice(completions, PyList_GET_SIZE(completions) - 1, PyList_GET_SIZE(completions),
+                    NULL);
 error:
     Py_CLEAR(*future);
     Py_XDECREF(stamp);
-    Py_XDECREF(now_size);
-    Py_XDECREF(new_count);
     Py_XDECREF(new_used);
     return -1;
 }
@@ -609,6 +546,29 @@ fast_vectorcall(FastSendObject *self, PyObject *const *args, size_t nargsf, PyOb
     return PyObject_Vectorcall(self->send, args, nargsf, kwnames);
 }
 
+/* 0 when ``type`` is the compiled RecordBatchBuilder (whose C methods FastSend calls), else
+   -1 with a TypeError. */
+static int
+check_builder_type(PyObject *type)
+{
+    PyObject *module = PyImport_ImportModule("aioproducer.protocol._crecords");
+    if (module == NULL) {
+        return -1;
+    }
+    PyObject *compiled = PyObject_GetAttrString(module, "RecordBatchBuilder");
+    Py_DECREF(module);
+    if (compiled == NULL) {
+        return -1;
+    }
+    Py_DECREF(compiled); /* the module holds it */
+    if (type != compiled) {
+        PyErr_Format(PyExc_TypeError, "FastSend: builder_type must be %R, not %R", compiled,
+                     type);
+        return -1;
+    }
+    return 0;
+}
+
 static PyObject *
 fast_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
@@ -632,6 +592,12 @@ fast_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     }
     if (record_bound < 0) {
         PyErr_SetString(PyExc_ValueError, "FastSend: record_bound must not be negative");
+        return NULL;
+    }
+    if (rb_append == NULL && import_aioproducer__protocol___crecords() < 0) {
+        return NULL; /* the builder's C methods, found at the first FastSend */
+    }
+    if (check_builder_type(builder_type) < 0) {
         return NULL;
     }
     PyObject *state = PyObject_GenericGetDict(accumulator, NULL);
@@ -660,8 +626,7 @@ fast_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     self->loop_running = Py_NewRef(loop_running);
     self->thread = thread;
     self->vectorcall = (vectorcallfunc)fast_vectorcall;
-    if (find_slots(builder_type, builder_slot_names, BUILDER_SLOTS, self->builder_slots) < 0 ||
-        find_slots(batch_type, batch_slot_names, BATCH_SLOTS, self->batch_slots) < 0) {
+    if (find_slots(batch_type, batch_slot_names, BATCH_SLOTS, self->batch_slots) < 0) {
         Py_DECREF(self);
         return NULL;
     }

@@ -4,12 +4,12 @@
  *
  * Each function has a pure-Python twin that is the reference (tests compare the two):
  *   plan_keyed  <->  Producer._plan_runs (its Java-hash loop)
- *   encode_run  <->  RecordBatchBuilder.append_run (its per-record loop)
  *   CallbackRelay (_relay.c)  <->  aioproducer.futures.CallbackRelay
  *   FastSend (_fastsend.c)  <->  Producer.send's path for a keyed bytes record
  * Apart from settle (futures' set_result), the relay (callbacks) and FastSend (which calls
  * create_future, wakeup_for and, for every call it does not take, Producer.send), nothing
- * here calls back into Python code, so the lists cannot change under a loop.
+ * here calls back into Python code, so the lists cannot change under a loop. The record
+ * batch builder is compiled from Cython (aioproducer/protocol/_crecords.pyx).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -112,160 +112,6 @@ get_typed_buffer(PyObject *obj, Py_buffer *view, const char *format, Py_ssize_t 
         return -1;
     }
     return 0;
-}
-
-/* ---- encode_run ------------------------------------------------------------------------- */
-
-/* 0 when key and value are each bytes or None, else -1 with a TypeError naming ``function``. */
-static int
-check_key_value(const char *function, PyObject *key, PyObject *value)
-{
-    if ((key != Py_None && !PyBytes_Check(key)) || (value != Py_None && !PyBytes_Check(value))) {
-        PyErr_Format(PyExc_TypeError, "%s() keys and values must be bytes or None", function);
-        return -1;
-    }
-    return 0;
-}
-
-/* The key and value of records[index]: a (bytes | None, bytes | None) tuple, else -1. */
-static int
-record_at(PyObject *records, int64_t index, PyObject **key, PyObject **value)
-{
-    if (index < 0 || index >= PyList_GET_SIZE(records)) {
-        PyErr_SetString(PyExc_IndexError, "encode_run() index out of range");
-        return -1;
-    }
-    PyObject *record = PyList_GET_ITEM(records, (Py_ssize_t)index);
-    if (!PyTuple_Check(record) || PyTuple_GET_SIZE(record) != 2) {
-        PyErr_SetString(PyExc_TypeError, "encode_run() records must be (key, value) tuples");
-        return -1;
-    }
-    *key = PyTuple_GET_ITEM(record, 0);
-    *value = PyTuple_GET_ITEM(record, 1);
-    return check_key_value("encode_run", *key, *value);
-}
-
-PyDoc_STRVAR(encode_run_doc,
-"encode_run(buffer, records, indices, first, last, timestamp_delta, count, limit) -> int\n\n"
-"Append to the bytearray ``buffer`` the records records[indices[i]] for first <= i < last\n"
-"(records[i] when indices is None), with offset deltas from ``count``, while len(buffer)\n"
-"stays within ``limit`` (the first record of an empty batch always goes in). ``indices``\n"
-"is a buffer of native int64. Return how many were appended.");
-
-static PyObject *
-py_encode_run(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
-{
-    if (nargs != 8) {
-        PyErr_SetString(PyExc_TypeError, "encode_run() takes 8 arguments");
-        return NULL;
-    }
-    PyObject *buffer = args[0], *records = args[1], *indices = args[2];
-    if (!PyByteArray_Check(buffer) || !PyList_Check(records)) {
-        PyErr_SetString(PyExc_TypeError, "encode_run() takes a bytearray and a list");
-        return NULL;
-    }
-    Py_ssize_t first = PyLong_AsSsize_t(args[3]);
-    Py_ssize_t last = PyLong_AsSsize_t(args[4]);
-    int64_t timestamp_delta = PyLong_AsLongLong(args[5]);
-    int64_t count = PyLong_AsLongLong(args[6]);
-    Py_ssize_t limit = PyLong_AsSsize_t(args[7]);
-    if (PyErr_Occurred()) {
-        return NULL;
-    }
-    Py_buffer view = {0};
-    const int64_t *table = NULL;
-    if (indices != Py_None) {
-        if (get_typed_buffer(indices, &view, "q", 8, 0, "encode_run", "indices", "int64") < 0) {
-            return NULL;
-        }
-        if (first < 0 || last > view.len / 8) {
-            PyBuffer_Release(&view);
-            PyErr_Format(PyExc_IndexError,
-                         "encode_run() range [%zd, %zd) is outside the %zd indices", first, last,
-                         view.len / 8);
-            return NULL;
-        }
-        table = (const int64_t *)view.buf;
-    }
-    PyObject *key, *value;
-    int timestamp_size = varint_size(timestamp_delta);
-    Py_ssize_t used = PyByteArray_GET_SIZE(buffer);
-    int64_t total = 0;
-    Py_ssize_t taken = 0;
-    for (Py_ssize_t i = first; i < last; i++) {
-        if (record_at(records, table ? table[i] : (int64_t)i, &key, &value) < 0) {
-            goto error;
-        }
-        int64_t body = body_size(timestamp_size, count + taken, key, value);
-        int64_t size = varint_size(body) + body;
-        if (used + total + size > limit && count + taken > 0) {
-            break;
-        }
-        total += size;
-        taken++;
-    }
-    if (extend_bytearray(buffer, used, (Py_ssize_t)total) < 0) {
-        goto error;
-    }
-    char *out = PyByteArray_AS_STRING(buffer) + used;
-    for (Py_ssize_t i = first; i < first + taken; i++) {
-        record_at(records, table ? table[i] : (int64_t)i, &key, &value); /* checked above */
-        int64_t offset_delta = count + (i - first);
-        out = put_record(out, body_size(timestamp_size, offset_delta, key, value), timestamp_delta,
-                         offset_delta, key, value);
-    }
-    if (table) {
-        PyBuffer_Release(&view);
-    }
-    return PyLong_FromSsize_t(taken);
-error:
-    if (table) {
-        PyBuffer_Release(&view);
-    }
-    return NULL;
-}
-
-/* ---- encode_record ---------------------------------------------------------------------- */
-
-PyDoc_STRVAR(encode_record_doc,
-"encode_record(buffer, timestamp_delta, offset_delta, key, value, limit) -> int\n\n"
-"Append one record without headers to the bytearray ``buffer`` unless that takes\n"
-"len(buffer) past ``limit`` and offset_delta > 0 (the first record always goes in).\n"
-"Return the bytes appended, 0 when it did not fit.");
-
-static PyObject *
-py_encode_record(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
-{
-    if (nargs != 6) {
-        PyErr_SetString(PyExc_TypeError, "encode_record() takes 6 arguments");
-        return NULL;
-    }
-    PyObject *buffer = args[0], *key = args[3], *value = args[4];
-    if (!PyByteArray_Check(buffer)) {
-        PyErr_SetString(PyExc_TypeError, "encode_record() takes a bytearray");
-        return NULL;
-    }
-    if (check_key_value("encode_record", key, value) < 0) {
-        return NULL;
-    }
-    int64_t timestamp_delta = PyLong_AsLongLong(args[1]);
-    int64_t offset_delta = PyLong_AsLongLong(args[2]);
-    Py_ssize_t limit = PyLong_AsSsize_t(args[5]);
-    if (PyErr_Occurred()) {
-        return NULL;
-    }
-    int64_t body = body_size(varint_size(timestamp_delta), offset_delta, key, value);
-    int64_t size = varint_size(body) + body;
-    Py_ssize_t used = PyByteArray_GET_SIZE(buffer);
-    if (used + size > limit && offset_delta > 0) {
-        return PyLong_FromLong(0);
-    }
-    if (extend_bytearray(buffer, used, (Py_ssize_t)size) < 0) {
-        return NULL;
-    }
-    put_record(PyByteArray_AS_STRING(buffer) + used, body, timestamp_delta, offset_delta, key,
-               value);
-    return PyLong_FromLongLong(size);
 }
 
 /* ---- settle ------------------------------------------------------------------------------ */
@@ -469,9 +315,6 @@ finally:
 static PyMethodDef methods[] = {
     {"murmur2", (PyCFunction)py_murmur2, METH_O, "Java's Utils.murmur2(bytes), a signed int32."},
     {"plan_keyed", (PyCFunction)(void (*)(void))py_plan_keyed, METH_FASTCALL, plan_keyed_doc},
-    {"encode_run", (PyCFunction)(void (*)(void))py_encode_run, METH_FASTCALL, encode_run_doc},
-    {"encode_record", (PyCFunction)(void (*)(void))py_encode_record, METH_FASTCALL,
-     encode_record_doc},
     {"settle", (PyCFunction)(void (*)(void))py_settle, METH_FASTCALL, settle_doc},
     {"resolve_run", (PyCFunction)(void (*)(void))py_resolve_run, METH_FASTCALL, resolve_run_doc},
     {NULL, NULL, 0, NULL},

@@ -21,7 +21,7 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Final, NamedTuple, Protocol, overload
 
 from aioproducer.metadata import TopicPartition
-from aioproducer.protocol.records import RecordBatchBuilder, set_producer_state
+from aioproducer.protocol.records import RecordBatchBuilderProtocol, set_producer_state
 from aioproducer.protocol.sequence import last_sequence
 from aioproducer.speedups import c as _c
 
@@ -267,7 +267,7 @@ class ProducerBatch:
     def __init__(
         self,
         tp: TopicPartition,
-        builder: RecordBatchBuilder,
+        builder: RecordBatchBuilderProtocol,
         created_ms: int,
         deadline_ms: int,
         flush_id: int = 0,

@@ -26,20 +26,18 @@ off happens before the next record is placed if p's batches have filled or left 
 (Java's ``partitionChanged``), when the partitioner is told how through ``batches_full``. A
 custom :class:`Partitioner` that needs no feedback implements ``on_append`` as a no-op.
 
-:func:`murmur2` is this package's C extension when it is built, else the ``murmurhash2``
-package when installed (each used only if it gives Java's results, checked at import), else
-an optimized pure-Python version.
+:func:`murmur2` is the compiled extension's (``aioproducer/_encode.h``, which the compiled
+send() hashes with too) when it runs, else its pure-Python twin; the choice is made once.
 """
 
 from __future__ import annotations
 
-import importlib
 import random
 import struct
 from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from itertools import accumulate
-from typing import Protocol, cast
+from typing import Protocol
 
 from aioproducer.errors import ConfigurationError
 from aioproducer.speedups import c as _speedups
@@ -89,38 +87,7 @@ def _murmur2_py(data: bytes, _unpack: Callable[..., tuple[int, ...]] = struct.un
     return h - 0x100000000 if h & 0x80000000 else h
 
 
-def _murmurhash2_package() -> Callable[[bytes], int] | None:
-    """Java's murmur2 on the ``murmurhash2`` package (it takes a seed, returns unsigned)."""
-    try:
-        module = importlib.import_module("murmurhash2")
-    except ImportError:
-        return None
-    raw = cast(Callable[[bytes, int], int], module.murmurhash2)
-
-    def murmur2_c(data: bytes) -> int:
-        h = raw(data, _SEED)
-        return h - 0x100000000 if h & 0x80000000 else h
-
-    return murmur2_c
-
-
-def _load_c_murmur2() -> Callable[[bytes], int] | None:
-    """Our C extension's murmur2, else the ``murmurhash2`` package's: the first that gives
-    Java's results."""
-    for candidate in (None if _speedups is None else _speedups.murmur2, _murmurhash2_package()):
-        try:
-            if candidate is not None and all(
-                candidate(key) == expected for key, expected in _JAVA_VECTORS.items()
-            ):
-                return candidate
-        except Exception:  # noqa: S112 - any failure: do not use it
-            continue
-    return None
-
-
-_murmur2_c = _load_c_murmur2()
-
-murmur2: Callable[[bytes], int] = _murmur2_c or _murmur2_py
+murmur2: Callable[[bytes], int] = _murmur2_py if _speedups is None else _speedups.murmur2
 """Java's ``Utils.murmur2(bytes)``: a signed 32-bit int."""
 
 

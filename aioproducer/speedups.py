@@ -1,8 +1,10 @@
-"""The optional C extension ``aioproducer._speedups``, or None.
+"""The optional compiled extensions, or None: ``aioproducer._speedups`` (C) and
+``aioproducer.protocol._crecords`` (Cython).
 
-setup.py builds it wherever a C compiler is found; without it (or with the environment
-variable ``AIOPRODUCER_PURE_PYTHON=1``) every loop runs in Python. Each C function has a
-Python twin that the tests hold it to. :func:`enabled` (``aioproducer.speedups_enabled()``)
+setup.py builds them wherever a C compiler is found; without them (or with the environment
+variable ``AIOPRODUCER_PURE_PYTHON=1``) every loop runs in Python. Each compiled class or
+function has a Python twin that the tests hold it to; a module takes the compiled one
+through :func:`compiled`, once. :func:`enabled` (``aioproducer.speedups_enabled()``)
 tells which path runs, :data:`why_pure` why, and importing the package on the pure path logs
 that reason once at INFO on the ``aioproducer.speedups`` logger.
 """
@@ -15,9 +17,13 @@ import os
 from array import array
 from collections.abc import Coroutine, Sequence
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Protocol, cast
 
-__all__ = ["Speedups", "c", "enabled", "why_pure"]
+__all__ = ["Speedups", "c", "compiled", "enabled", "why_pure"]
+
+#: The compiled modules: all of them run, or none.
+_MODULES = ("aioproducer._speedups", "aioproducer.protocol._crecords")
 
 #: Written by setup.py beside the package when the extension failed to build at install.
 _BUILD_ERROR = Path(__file__).with_name("_speedups_build_error.txt")
@@ -35,28 +41,6 @@ class Speedups(Protocol):
     def murmur2(self, data: bytes, /) -> int: ...
     def plan_keyed(
         self, records: list[tuple[object, object]], runs: list[bytearray], limit: int, start: int, /
-    ) -> int: ...
-    def encode_run(  # noqa: PLR0917 - mirrors the C signature
-        self,
-        buffer: bytearray,
-        records: list[tuple[bytes | None, bytes | None]],
-        indices: memoryview | None,
-        first: int,
-        last: int,
-        timestamp_delta: int,
-        count: int,
-        limit: int,
-        /,
-    ) -> int: ...
-    def encode_record(  # noqa: PLR0917 - mirrors the C signature
-        self,
-        buffer: bytearray,
-        timestamp_delta: int,
-        offset_delta: int,
-        key: bytes | None,
-        value: bytes | None,
-        limit: int,
-        /,
     ) -> int: ...
     def settle(  # noqa: PLR0917 - mirrors the C signature
         self,
@@ -87,7 +71,7 @@ def _load() -> tuple[Speedups | None, str | None]:
     if os.environ.get("AIOPRODUCER_PURE_PYTHON") == "1":
         return None, "AIOPRODUCER_PURE_PYTHON=1 is set"
     try:
-        module = importlib.import_module("aioproducer._speedups")
+        module, *_ = [importlib.import_module(name) for name in _MODULES]
     except ImportError as exc:
         return None, _why_missing(exc)
     Coroutine.register(module.Ready)  # so asyncio.create_task() takes what send() returns
@@ -95,7 +79,7 @@ def _load() -> tuple[Speedups | None, str | None]:
 
 
 def _why_missing(exc: ImportError) -> str:
-    if not (isinstance(exc, ModuleNotFoundError) and exc.name == "aioproducer._speedups"):
+    if not (isinstance(exc, ModuleNotFoundError) and exc.name in _MODULES):
         return f"the C extension did not load: {exc}"
     try:
         failure = _BUILD_ERROR.read_text(encoding="utf-8").strip()
@@ -113,6 +97,12 @@ when the extension runs, else why the pure-Python code does."""
 
 if why_pure is not None:
     logging.getLogger(__name__).info("pure-Python path: %s", why_pure)
+
+
+def compiled(name: str) -> ModuleType | None:
+    """The compiled module ``name`` (one of the extensions) when the compiled path runs, else
+    None: where a module picks its compiled twins."""
+    return None if c is None else importlib.import_module(name)
 
 
 def enabled() -> bool:

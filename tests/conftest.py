@@ -13,6 +13,7 @@ import pytest
 
 import aioproducer
 from aioproducer import speedups
+from aioproducer.protocol.records import RecordBatchBuilderProtocol, RecordBatchBuilderPy
 
 #: ``AIOPRODUCER_TEST_LOOP=uvloop`` runs every async test on uvloop's event loop.
 TEST_LOOP = os.environ.get("AIOPRODUCER_TEST_LOOP", "asyncio")
@@ -104,6 +105,23 @@ class _LoopErrorCollector(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         self.records.append(record)
+
+
+@pytest.fixture(params=["compiled", "python"])
+def each_builder(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> type[RecordBatchBuilderProtocol]:
+    """Run the test on both record batch builders: the test module's ``RecordBatchBuilder``
+    is each in turn (the compiled one skips, saying why, where it is not built)."""
+    if request.param == "python":
+        chosen: type[RecordBatchBuilderProtocol] = RecordBatchBuilderPy
+    else:
+        module = speedups.compiled("aioproducer.protocol._crecords")
+        if module is None:
+            pytest.skip(f"the compiled builder does not run: {speedups.why_pure}")
+        chosen = module.RecordBatchBuilder
+    monkeypatch.setattr(request.module, "RecordBatchBuilder", chosen)
+    return chosen
 
 
 @pytest.fixture(autouse=True)

@@ -26,12 +26,13 @@ from __future__ import annotations
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol, cast
 
 from crc32c import crc32c
 
 from aioproducer._errors_base import ConfigurationError, IllegalStateError, ProtocolError
 from aioproducer.protocol.compression import CompressionType, compress, decompress, validate_level
-from aioproducer.speedups import c as _c
+from aioproducer.speedups import compiled
 
 __all__ = [
     "BATCH_OVERHEAD",
@@ -39,6 +40,8 @@ __all__ = [
     "DecodedRecord",
     "Header",
     "RecordBatchBuilder",
+    "RecordBatchBuilderProtocol",
+    "RecordBatchBuilderPy",
     "batch_size_upper_bound",
     "decode_batches",
     "record_size",
@@ -148,13 +151,164 @@ def batch_size_upper_bound(
     return BATCH_OVERHEAD + _MAX_RECORD_OVERHEAD + _payload_size(key, value, headers)
 
 
-class RecordBatchBuilder:
-    """Accumulates records into one magic-2 batch; :meth:`build` returns its bytes.
+class RecordBatchBuilderProtocol(Protocol):
+    """What both builders offer: :class:`RecordBatchBuilderPy` here and the compiled one in
+    ``aioproducer/protocol/_crecords.pyx``. :data:`RecordBatchBuilder` is the one in use.
 
     ``batch_size`` bounds the uncompressed size (header included); a record that would
     exceed it is refused, except that an empty batch always takes one record so that a
     record larger than ``batch_size`` still gets a batch of its own.
     """
+
+    def __init__(
+        self,
+        *,
+        batch_size: int,
+        compression: CompressionType = CompressionType.NONE,
+        compression_level: int | None = None,
+        timestamp_type: int = 0,
+        transactional: bool = False,
+    ) -> None:
+        """``transactional``: the batch carries the transactional attribute bit."""
+
+    @property
+    def batch_size(self) -> int: ...
+    @property
+    def compression(self) -> CompressionType: ...
+    @property
+    def compression_level(self) -> int | None: ...
+    @property
+    def timestamp_type(self) -> int: ...
+    @property
+    def transactional(self) -> bool: ...
+    @property
+    def estimated_size(self) -> int:
+        """Uncompressed bytes so far, the 61-byte batch header included."""
+
+    @property
+    def record_count(self) -> int:
+        """Records appended so far."""
+
+    @property
+    def base_timestamp(self) -> int:
+        """Timestamp of the first record (0 while empty)."""
+
+    @property
+    def max_timestamp(self) -> int:
+        """Largest timestamp appended (-1 while empty)."""
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` or :meth:`build` has been called; appends are then refused."""
+
+    def close(self) -> None:
+        """Refuse appends from now on; :meth:`build` still works (on another thread, say:
+        nothing changes the buffer it reads)."""
+
+    def append(
+        self,
+        timestamp_ms: int,
+        key: bytes | None,
+        value: bytes | None,
+        headers: Sequence[Header] = (),
+    ) -> int | None:
+        """Add a record; return its offset delta, or None if the batch is full or closed."""
+
+    def append_run(
+        self,
+        timestamp_ms: int,
+        records: Sequence[tuple[bytes | None, bytes | None]],
+        indices: Sequence[int],
+    ) -> int:
+        """Append ``records[i]`` (key, value; no headers) for ``i`` in ``indices``, in order,
+        while they fit; return how many were appended (0 when full or closed).
+
+        Every record gets ``timestamp_ms``; the bytes are those :meth:`append` would write.
+        ``indices`` is a ``range`` or a sequence of ints (send_many's are an int64
+        ``memoryview``).
+        """
+
+    def build(self, producer_id: int = -1, epoch: int = -1, base_sequence: int = -1) -> bytes:
+        """Close the batch and return it, compressed, with a valid CRC.
+
+        Producer id, epoch and base sequence default to -1 (none); :func:`set_producer_state`
+        re-stamps them later without recompressing. Later appends return None, and the
+        records' buffer is released: the returned bytes are the batch's only copy.
+        """
+
+
+def check_builder_settings(
+    compression: CompressionType, compression_level: int | None, timestamp_type: int
+) -> CompressionType:
+    """The builders' argument checks; the codec as a :class:`CompressionType`."""
+    validate_level(compression, compression_level)
+    if timestamp_type not in (0, 1):
+        raise ConfigurationError(f"timestamp_type must be 0 or 1, not {timestamp_type!r}")
+    # an accumulator opens one per batch: skip the enum call then
+    return compression if type(compression) is CompressionType else CompressionType(compression)
+
+
+def encode_record(
+    timestamp_delta: int,
+    offset_delta: int,
+    key: bytes | None,
+    value: bytes | None,
+    headers: Sequence[Header],
+) -> tuple[bytes, bytes]:
+    """One record's length prefix and body, the general way (any deltas, headers)."""
+    parts = [_ZERO, _varint(timestamp_delta), _varint(offset_delta)]
+    parts += (_NULL,) if key is None else (_varint(len(key)), key)
+    parts += (_NULL,) if value is None else (_varint(len(value)), value)
+    parts.append(_encode_headers(headers) if headers else _ZERO)
+    record = b"".join(parts)
+    return _varint(len(record)), record
+
+
+def finish_batch(  # noqa: PLR0917 - one caller per builder
+    buffer: bytearray,
+    count: int,
+    base_timestamp: int,
+    max_timestamp: int,
+    codec: CompressionType,
+    compression_level: int | None,
+    attributes: int,
+    producer_id: int,
+    epoch: int,
+    base_sequence: int,
+) -> bytes:
+    """The built batch from ``buffer`` (61 bytes of room for the header, then the records):
+    both builders' :meth:`~RecordBatchBuilderProtocol.build` once checked."""
+    records: bytes | None = None
+    if codec != CompressionType.NONE:
+        records = compress(codec, memoryview(buffer)[BATCH_OVERHEAD:], compression_level)
+        buffer = bytearray(BATCH_OVERHEAD)  # the header alone; records joined on below
+    _HEADER.pack_into(
+        buffer,
+        0,
+        0,  # baseOffset: assigned by the broker
+        len(buffer) - 12 + (0 if records is None else len(records)),  # bytes after this
+        -1,  # partitionLeaderEpoch
+        2,  # magic
+        0,  # crc, set below
+        codec | attributes,
+        count - 1,
+        base_timestamp,
+        max_timestamp,
+        producer_id,
+        epoch,
+        base_sequence,
+        count,
+    )
+    crc = crc32c(memoryview(buffer)[_ATTRIBUTES_OFFSET:])
+    if records is not None:
+        crc = crc32c(records, crc)
+    _UINT32.pack_into(buffer, _CRC_OFFSET, crc)
+    return bytes(buffer) if records is None else b"".join((buffer, records))
+
+
+class RecordBatchBuilderPy:
+    """The pure-Python record batch builder (see :class:`RecordBatchBuilderProtocol`); the
+    compiled twin is ``aioproducer/protocol/_crecords.pyx``."""
 
     __slots__ = (
         "_base_timestamp",
@@ -180,19 +334,13 @@ class RecordBatchBuilder:
         transactional: bool = False,
     ) -> None:
         """``transactional``: the batch carries the transactional attribute bit."""
-        validate_level(compression, compression_level)
-        if timestamp_type not in (0, 1):
-            raise ConfigurationError(f"timestamp_type must be 0 or 1, not {timestamp_type!r}")
+        self.compression = check_builder_settings(compression, compression_level, timestamp_type)
         self.batch_size = batch_size
-        self.compression = (  # an accumulator opens one per batch: skip the enum call then
-            compression if type(compression) is CompressionType else CompressionType(compression)
-        )
         self.compression_level = compression_level
         self.timestamp_type = timestamp_type
         self.transactional = transactional
         self._buffer = bytearray(BATCH_OVERHEAD)
         self.estimated_size = BATCH_OVERHEAD
-        """Uncompressed bytes so far, the 61-byte batch header included (read-only)."""
         self._limit = batch_size
         self._count = 0
         self._base_timestamp = 0
@@ -215,13 +363,24 @@ class RecordBatchBuilder:
 
     @property
     def closed(self) -> bool:
-        """True once :meth:`close` or :meth:`build` has been called; appends are then refused."""
+        """True once :meth:`close` or :meth:`build` has been called."""
         return self._limit < 0
 
     def close(self) -> None:
-        """Refuse appends from now on; :meth:`build` still works (on another thread, say:
-        nothing changes the buffer it reads)."""
+        """Refuse appends from now on."""
         self._limit = -1
+
+    def _took(self, taken: int, timestamp_ms: int, size: int) -> None:
+        """The bookkeeping of every append: ``taken`` records stamped ``timestamp_ms`` went
+        in, and the batch is now ``size`` bytes."""
+        if not taken:
+            return
+        if not self._count:
+            self._base_timestamp = self._max_timestamp = timestamp_ms
+        elif timestamp_ms > self._max_timestamp:
+            self._max_timestamp = timestamp_ms
+        self._count += taken
+        self.estimated_size = size
 
     def append(
         self,
@@ -230,42 +389,21 @@ class RecordBatchBuilder:
         value: bytes | None,
         headers: Sequence[Header] = (),
     ) -> int | None:
-        """Add a record; return its offset delta, or None if the batch is full or built."""
-        if _c is None or headers:
-            return self.append_py(timestamp_ms, key, value, headers)
+        """Add a record; return its offset delta, or None if the batch is full or closed."""
         count = self._count
-        base = self._base_timestamp if count else timestamp_ms
-        if not _c.encode_record(self._buffer, timestamp_ms - base, count, key, value, self._limit):
+        if self._limit < 0:
             return None
-        self.estimated_size = len(self._buffer)
-        self._count = count + 1
-        if not count:
-            self._base_timestamp = timestamp_ms
-            self._max_timestamp = timestamp_ms
-        elif timestamp_ms > self._max_timestamp:
-            self._max_timestamp = timestamp_ms
-        return count
-
-    def append_py(
-        self,
-        timestamp_ms: int,
-        key: bytes | None,
-        value: bytes | None,
-        headers: Sequence[Header] = (),
-    ) -> int | None:
-        """:meth:`append` in Python (the reference for the C one, and the path for headers)."""
-        count = self._count
-        base = self._base_timestamp if count else timestamp_ms
+        delta = timestamp_ms - self._base_timestamp if count else 0
         small = _SMALL
         try:
-            if timestamp_ms < base:
+            if delta < 0:
                 raise IndexError  # a negative delta: take the general path
             key_length = small[len(key)] if key is not None else _NULL
             value_length = small[len(value)] if value is not None else _NULL
             record = b"".join(
                 (
                     _ZERO,
-                    small[timestamp_ms - base],
+                    small[delta],
                     small[count],
                     key_length,
                     key or b"",
@@ -276,21 +414,14 @@ class RecordBatchBuilder:
             )
             length = small[len(record)]
         except IndexError:
-            record = self._encode_general(timestamp_ms - base, count, key, value, headers)
-            length = _varint(len(record))
+            length, record = encode_record(delta, count, key, value, headers)
         size = self.estimated_size + len(length) + len(record)
         if size > self._limit and count:
             return None
         buffer = self._buffer
         buffer += length
         buffer += record
-        self.estimated_size = size
-        self._count = count + 1
-        if not count:
-            self._base_timestamp = timestamp_ms
-            self._max_timestamp = timestamp_ms
-        elif timestamp_ms > self._max_timestamp:
-            self._max_timestamp = timestamp_ms
+        self._took(1, timestamp_ms, size)
         return count
 
     def append_run(
@@ -299,56 +430,12 @@ class RecordBatchBuilder:
         records: Sequence[tuple[bytes | None, bytes | None]],
         indices: Sequence[int],
     ) -> int:
-        """Append ``records[i]`` (key, value; no headers) for ``i`` in ``indices``, in order,
-        while they fit; return how many were appended (0 when full or built).
-
-        Every record gets ``timestamp_ms``. The bytes are those :meth:`append` would write.
-        ``indices`` is a ``range`` or a sequence of ints; with the C extension, a list of
-        records and a ``range`` or an int64 ``memoryview`` take its loop.
-        """
-        if _c is None or type(records) is not list:
-            return self.append_run_py(timestamp_ms, records, indices)
-        if type(indices) is range and indices.step == 1:
-            table, first, last = None, indices.start, indices.stop
-        elif type(indices) is memoryview and indices.format == "q":
-            table, first, last = indices, 0, len(indices)
-        else:
-            return self.append_run_py(timestamp_ms, records, indices)
-        count = self._count
-        if self._limit < 0 or first >= last:
-            return 0
-        if not count:
-            self._base_timestamp = self._max_timestamp = timestamp_ms
-        taken = _c.encode_run(
-            self._buffer,
-            records,
-            table,
-            first,
-            last,
-            timestamp_ms - self._base_timestamp,
-            count,
-            self._limit,
-        )
-        self.estimated_size = len(self._buffer)
-        self._count = count + taken
-        if taken:
-            self._max_timestamp = max(self._max_timestamp, timestamp_ms)
-        return taken
-
-    def append_run_py(
-        self,
-        timestamp_ms: int,
-        records: Sequence[tuple[bytes | None, bytes | None]],
-        indices: Sequence[int],
-    ) -> int:
-        """:meth:`append_run` in Python (the reference for the C loop)."""
+        """Append ``records[i]`` for ``i`` in ``indices`` while they fit; return how many."""
         count = self._count
         limit = self._limit
         if limit < 0 or not indices:
             return 0
-        if not count:
-            self._base_timestamp = self._max_timestamp = timestamp_ms
-        delta = timestamp_ms - self._base_timestamp
+        delta = timestamp_ms - self._base_timestamp if count else 0
         if not 0 <= delta < len(_SMALL):
             return self._append_each(timestamp_ms, records, indices)
         small, join, null, zero = _SMALL, b"".join, _NULL, _ZERO
@@ -373,8 +460,7 @@ class RecordBatchBuilder:
                 )
                 length = small[len(record)]
             except IndexError:
-                record = self._encode_general(delta, count, key, value, ())
-                length = _varint(len(record))
+                length, record = encode_record(delta, count, key, value, ())
             grown = size + len(length) + len(record)
             if grown > limit and count:
                 break
@@ -383,10 +469,7 @@ class RecordBatchBuilder:
             size = grown
             count += 1
         self._buffer += join(parts)
-        self.estimated_size = size
-        self._count = count
-        if count > first:
-            self._max_timestamp = max(self._max_timestamp, timestamp_ms)
+        self._took(count - first, timestamp_ms, size)
         return count - first
 
     def _append_each(
@@ -398,66 +481,30 @@ class RecordBatchBuilder:
         appended = 0
         for index in indices:
             key, value = records[index]
-            if self.append_py(timestamp_ms, key, value) is None:
+            if self.append(timestamp_ms, key, value) is None:
                 break
             appended += 1
         return appended
 
-    @staticmethod
-    def _encode_general(
-        timestamp_delta: int,
-        offset_delta: int,
-        key: bytes | None,
-        value: bytes | None,
-        headers: Sequence[Header],
-    ) -> bytes:
-        """The record body (without its length) for values outside the precomputed table."""
-        parts = [_ZERO, _varint(timestamp_delta), _varint(offset_delta)]
-        parts += (_NULL,) if key is None else (_varint(len(key)), key)
-        parts += (_NULL,) if value is None else (_varint(len(value)), value)
-        parts.append(_encode_headers(headers) if headers else _ZERO)
-        return b"".join(parts)
-
     def build(self, producer_id: int = -1, epoch: int = -1, base_sequence: int = -1) -> bytes:
-        """Close the batch and return it, compressed, with a valid CRC.
-
-        Producer id, epoch and base sequence default to -1 (none); :func:`set_producer_state`
-        re-stamps them later without recompressing. Later appends return None, and the
-        records' buffer is released: the returned bytes are the batch's only copy.
-        """
-        count = self._count
-        if not count:
+        """Close the batch and return it (see :class:`RecordBatchBuilderProtocol`)."""
+        if not self._count:
             raise IllegalStateError("cannot build a record batch with no records")
         if not self._buffer:  # released by the build
             raise IllegalStateError("the record batch was built already")
-        buffer = self._buffer
-        codec = self.compression
-        records: bytes | None = None
-        if codec != CompressionType.NONE:
-            records = compress(codec, memoryview(buffer)[BATCH_OVERHEAD:], self.compression_level)
-            buffer = bytearray(BATCH_OVERHEAD)  # the header alone; records joined on below
-        _HEADER.pack_into(
-            buffer,
-            0,
-            0,  # baseOffset: assigned by the broker
-            len(buffer) - 12 + (0 if records is None else len(records)),  # bytes after this
-            -1,  # partitionLeaderEpoch
-            2,  # magic
-            0,  # crc, set below
-            codec | (self.timestamp_type << 3) | (_TRANSACTIONAL_BIT if self.transactional else 0),
-            count - 1,
+        attributes = (self.timestamp_type << 3) | (_TRANSACTIONAL_BIT if self.transactional else 0)
+        built = finish_batch(
+            self._buffer,
+            self._count,
             self._base_timestamp,
             self._max_timestamp,
+            self.compression,
+            self.compression_level,
+            attributes,
             producer_id,
             epoch,
             base_sequence,
-            count,
         )
-        crc = crc32c(memoryview(buffer)[_ATTRIBUTES_OFFSET:])
-        if records is not None:
-            crc = crc32c(records, crc)
-        _UINT32.pack_into(buffer, _CRC_OFFSET, crc)
-        built = bytes(buffer) if records is None else b"".join((buffer, records))
         self._limit = -1  # closed only once built: a failed build leaves the batch as it was
         self._buffer = bytearray()
         return built
@@ -659,3 +706,16 @@ def _decode_record(
     timestamp = base_ts + timestamp_delta if fixed_ts is None else fixed_ts
     record = DecodedRecord(base_offset + offset_delta, timestamp, key, value, tuple(headers))
     return record, end
+
+
+def _compiled_builder() -> type[RecordBatchBuilderProtocol] | None:
+    module = compiled("aioproducer.protocol._crecords")
+    return (
+        None
+        if module is None
+        else cast(type[RecordBatchBuilderProtocol], module.RecordBatchBuilder)
+    )
+
+
+RecordBatchBuilder: type[RecordBatchBuilderProtocol] = _compiled_builder() or RecordBatchBuilderPy
+"""The record batch builder in use: the compiled one, else :class:`RecordBatchBuilderPy`."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from test_accumulator import FakeCompletion, Leaders, add, make
@@ -15,7 +16,7 @@ from aioproducer.idempotence import IdempotenceState
 from aioproducer.metadata import TopicPartition
 from aioproducer.protocol import records as records_module
 from aioproducer.protocol.compression import CompressionType, compress
-from aioproducer.protocol.records import RecordBatchBuilder, decode_batches
+from aioproducer.protocol.records import decode_batches
 
 T0 = TopicPartition("t", 0)
 T1 = TopicPartition("t", 1)
@@ -52,14 +53,14 @@ def _break_builds(monkeypatch: pytest.MonkeyPatch, where: str, error: Exception)
 
         monkeypatch.setattr(records_module, "compress", broken_codec)
         return
-    build = RecordBatchBuilder.build
+    finish = records_module.finish_batch
 
-    def broken_build(self: RecordBatchBuilder, *state: int) -> bytes:
-        if POISON in self._buffer:
+    def broken_finish(buffer: bytearray, *state: Any) -> bytes:
+        if POISON in buffer:
             raise error
-        return build(self, *state)
+        return finish(buffer, *state)
 
-    monkeypatch.setattr(RecordBatchBuilder, "build", broken_build)
+    monkeypatch.setattr(records_module, "finish_batch", broken_finish)  # both builders' build
 
 
 @pytest.mark.parametrize(("codec", "where"), [("none", "builder"), ("gzip", "codec")])

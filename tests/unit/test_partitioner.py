@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import random
 import warnings
 from collections import Counter
@@ -14,16 +13,15 @@ from hypothesis import strategies as st
 
 from aioproducer import partitioner as module
 from aioproducer.partitioner import DefaultPartitioner, Partitioner, murmur2, partition_for_key
+from aioproducer.speedups import c as _speedups
 
 with warnings.catch_warnings():  # kafka-python's import warns on Python 3.11+
     warnings.simplefilter("ignore", DeprecationWarning)
     from kafka.partitioner.default import murmur2 as kafka_python_murmur2
 
 IMPLEMENTATIONS: dict[str, Callable[[bytes], int]] = {"python": module._murmur2_py}
-if module._murmur2_c is not None:
-    IMPLEMENTATIONS["c"] = module._murmur2_c  # the one in use
-if (package := module._murmurhash2_package()) is not None:
-    IMPLEMENTATIONS["murmurhash2"] = package
+if _speedups is not None:
+    IMPLEMENTATIONS["c"] = _speedups.murmur2
 
 # org.apache.kafka.common.utils.UtilsTest#testMurmur2
 JAVA_HASHES = [
@@ -173,24 +171,6 @@ def test_default_rng_and_bad_batch_size() -> None:
         DefaultPartitioner(batch_size=0)
 
 
-def test_c_extension_is_used_only_when_it_matches_java(monkeypatch: pytest.MonkeyPatch) -> None:
-    class Wrong:
-        @staticmethod
-        def murmurhash2(data: bytes, seed: int) -> int:
-            return 0
-
-    def missing(name: str) -> object:
-        raise ImportError(name)
-
-    class WrongExtension:
-        @staticmethod
-        def murmur2(data: bytes) -> int:
-            return 0
-
-    monkeypatch.setattr(module, "_speedups", None)
-    monkeypatch.setattr(importlib, "import_module", missing)
-    assert module._load_c_murmur2() is None
-    monkeypatch.setattr(importlib, "import_module", lambda name: Wrong)
-    assert module._load_c_murmur2() is None
-    monkeypatch.setattr(module, "_speedups", WrongExtension)
-    assert module._load_c_murmur2() is None
+def test_the_compiled_murmur2_runs_when_the_extension_does() -> None:
+    expected = module._murmur2_py if _speedups is None else _speedups.murmur2
+    assert murmur2 is expected

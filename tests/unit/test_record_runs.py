@@ -58,6 +58,7 @@ pairs = st.lists(
 # -- RecordBatchBuilder.append_run ----------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("each_builder")
 @settings(max_examples=200, deadline=None)
 @given(
     records=pairs,
@@ -86,6 +87,7 @@ def test_append_run_writes_what_append_writes(
         assert run.build() == one.build()
 
 
+@pytest.mark.usefixtures("each_builder")
 def test_append_run_follows_the_indices_and_stops_when_full() -> None:
     records: list[Pair] = [(f"k{i}".encode(), b"v" * 100) for i in range(50)]
     builder = RecordBatchBuilder(batch_size=600)
@@ -97,6 +99,7 @@ def test_append_run_follows_the_indices_and_stops_when_full() -> None:
     assert builder.append_run(5, records, range(3)) == 0  # built: nothing more
 
 
+@pytest.mark.usefixtures("each_builder")
 def test_empty_builder_takes_one_oversized_record() -> None:
     builder = RecordBatchBuilder(batch_size=100)
     assert builder.append_run(1, [(None, b"x" * 500), (None, b"y")], range(2)) == 1

@@ -31,6 +31,9 @@ from aioproducer.protocol.records import (
     set_producer_state,
 )
 
+pytestmark = pytest.mark.usefixtures("each_builder")  # both builders, each test
+
+
 with warnings.catch_warnings():  # kafka-python's import warns on Python 3.11+
     warnings.simplefilter("ignore", DeprecationWarning)
     from kafka.record import default_records as kafka_records
@@ -255,9 +258,9 @@ def test_a_closed_batch_refuses_appends_and_builds_once() -> None:
     builder.close()  # what precedes a build on another thread
     assert builder.closed
     assert builder.append(2, b"a", b"c") is None
-    assert builder.append_py(2, b"a", b"c", [("h", b"v")]) is None
+    assert builder.append(2, b"a", b"c", [("h", b"v")]) is None
     assert builder.append_run(2, [(b"a", b"c")], range(1)) == 0
-    assert builder.estimated_size == len(builder._buffer)
+    assert builder.estimated_size == BATCH_OVERHEAD + record_size(b"a", b"b")
     assert [r.value for r in decode_batches(builder.build())[0].records] == [b"b"]
     with pytest.raises(IllegalStateError, match="built already"):
         builder.build()
@@ -270,7 +273,7 @@ def test_a_built_batch_keeps_one_copy_and_builds_once(codec: CompressionType) ->
         builder.append(i, None, b"v" * 1000)
     built = builder.build()
     assert len(decode_batches(built)[0].records) == 50
-    assert builder.append_py(1, None, b"v") is None
+    assert builder.append(1, None, b"v", [("h", None)]) is None
     assert builder.append(1, None, b"v") is None
     with pytest.raises(IllegalStateError, match="built already"):
         builder.build()

@@ -1,4 +1,5 @@
-"""The C extension against its Python twins: same bytes, same placements, clear errors."""
+"""The compiled extensions against their Python twins: same bytes, same placements, clear
+errors."""
 
 from __future__ import annotations
 
@@ -17,8 +18,8 @@ from aioproducer._send_many import plan_keyed_py
 from aioproducer.batch import ProducerBatch, RecordGroup, RecordMetadata
 from aioproducer.metadata import TopicPartition
 from aioproducer.partitioner import _JAVA_VECTORS, _murmur2_py
-from aioproducer.protocol.records import RecordBatchBuilder
-from aioproducer.speedups import Speedups, c
+from aioproducer.protocol.records import RecordBatchBuilderProtocol, RecordBatchBuilderPy
+from aioproducer.speedups import Speedups, c, compiled
 
 Pair = tuple[bytes | None, bytes | None]
 
@@ -43,7 +44,7 @@ def test_murmur2_matches_python(data: bytes) -> None:
     assert c.murmur2(data) == _murmur2_py(data)
 
 
-# -- encode_run ------------------------------------------------------------------------------------
+# -- the compiled RecordBatchBuilder: append_run --------------------------------------------------
 
 pairs = st.lists(
     st.tuples(st.none() | st.binary(max_size=200), st.none() | st.binary(max_size=9000)),
@@ -51,8 +52,23 @@ pairs = st.lists(
 )
 
 
-def _both(batch_size: int, before: int) -> tuple[RecordBatchBuilder, RecordBatchBuilder]:
-    builders = RecordBatchBuilder(batch_size=batch_size), RecordBatchBuilder(batch_size=batch_size)
+@pytest.fixture
+def compiled_builder(speedups: Speedups) -> type[RecordBatchBuilderProtocol]:
+    module = compiled("aioproducer.protocol._crecords")
+    assert module is not None  # both extensions load, or neither
+    builder: type[RecordBatchBuilderProtocol] = module.RecordBatchBuilder
+    return builder
+
+
+def _both(
+    batch_size: int, before: int
+) -> tuple[RecordBatchBuilderProtocol, RecordBatchBuilderProtocol]:
+    module = compiled("aioproducer.protocol._crecords")
+    assert module is not None
+    builders = (
+        RecordBatchBuilderPy(batch_size=batch_size),
+        module.RecordBatchBuilder(batch_size=batch_size),
+    )
     for builder in builders:
         for i in range(before):
             builder.append(10_000 + i, b"k", b"early")
@@ -67,7 +83,7 @@ def _both(batch_size: int, before: int) -> tuple[RecordBatchBuilder, RecordBatch
     delta=st.sampled_from([0, 7, 9000, -5, 1 << 40]),
     reverse=st.booleans(),
 )
-def test_encode_run_writes_what_python_writes(
+def test_compiled_append_run_writes_what_python_writes(
     records: list[Pair], before: int, batch_size: int, delta: int, reverse: bool
 ) -> None:
     assert c is not None
@@ -77,8 +93,8 @@ def test_encode_run_writes_what_python_writes(
     view = memoryview(bytearray(b"".join(i.to_bytes(8, "little", signed=True) for i in order)))
     indices: Sequence[int] = view.cast("q") if reverse else range(len(records))
     python, native = _both(batch_size, before)
-    taken_python = python.append_run_py(10_000 + delta, records, indices)
-    taken_native = native.append_run(10_000 + delta, records, indices)  # the C loop
+    taken_python = python.append_run(10_000 + delta, records, indices)
+    taken_native = native.append_run(10_000 + delta, records, indices)
     assert taken_native == taken_python
     assert native.record_count == python.record_count
     assert native.estimated_size == python.estimated_size
@@ -87,23 +103,21 @@ def test_encode_run_writes_what_python_writes(
         assert native.build() == python.build()
 
 
-def test_encode_run_rejects_bad_input(speedups: Speedups) -> None:
-    buffer = bytearray(61)
+def test_compiled_append_run_rejects_bad_input(
+    compiled_builder: type[RecordBatchBuilderProtocol],
+) -> None:
+    builder = compiled_builder(batch_size=1000)
     with pytest.raises(TypeError, match="bytes or None"):
-        speedups.encode_run(buffer, [("k", b"v")], None, 0, 1, 0, 0, 1000)  # type: ignore[list-item]
+        builder.append_run(0, [("k", b"v")], range(1))  # type: ignore[list-item]
     with pytest.raises(TypeError, match="tuples"):
-        speedups.encode_run(buffer, [[b"k", b"v"]], None, 0, 1, 0, 0, 1000)  # type: ignore[list-item]
+        builder.append_run(0, [[b"k", b"v"]], range(1))  # type: ignore[list-item]
     with pytest.raises(IndexError):
-        speedups.encode_run(buffer, [(b"k", b"v")], None, 0, 2, 0, 0, 1000)
-    wrong = memoryview(bytearray(16)).cast("i")
-    with pytest.raises(ValueError, match="int64"):
-        speedups.encode_run(buffer, [(b"k", b"v")], wrong, 0, 1, 0, 0, 1000)
-    indices = memoryview(array("q", [0]))
+        builder.append_run(0, [(b"k", b"v")], range(2))
+    indices = memoryview(array("q", [1]))
     with pytest.raises(IndexError):
-        speedups.encode_run(buffer, [(b"k", b"v")], indices, 0, 2, 0, 0, 1000)
-    with pytest.raises(IndexError):
-        speedups.encode_run(buffer, [(b"k", b"v")], indices, -1, 1, 0, 0, 1000)
-    assert buffer == bytearray(61)  # nothing written on error
+        builder.append_run(0, [(b"k", b"v")], indices)
+    assert builder.record_count == 0  # nothing written on error
+    assert builder.estimated_size == 61
 
 
 # -- plan_keyed ------------------------------------------------------------------------------------
@@ -143,7 +157,7 @@ def test_plan_keyed_rejects_bad_runs(speedups: Speedups) -> None:
         speedups.plan_keyed([(b"k", b"v")], [], 10, 0)
 
 
-# -- encode_record ---------------------------------------------------------------------------------
+# -- the compiled RecordBatchBuilder: append ------------------------------------------------------
 
 
 @settings(max_examples=300, deadline=None)
@@ -158,17 +172,14 @@ def test_plan_keyed_rejects_bad_runs(speedups: Speedups) -> None:
     ),
     batch_size=st.sampled_from([90, 1000, 16384]),
 )
-def test_encode_record_writes_what_python_writes(
+def test_compiled_append_writes_what_python_writes(
     records: list[tuple[int, bytes | None, bytes | None]], batch_size: int
 ) -> None:
     assert c is not None
-    python, native = (
-        RecordBatchBuilder(batch_size=batch_size),
-        RecordBatchBuilder(batch_size=batch_size),
-    )
+    python, native = _both(batch_size, 0)
     for delta, key, value in records:
         timestamp = 1_700_000_000_000 + delta
-        assert native.append(timestamp, key, value) == python.append_py(timestamp, key, value)
+        assert native.append(timestamp, key, value) == python.append(timestamp, key, value)
     assert native.record_count == python.record_count
     assert native.estimated_size == python.estimated_size
     if python.record_count:
@@ -176,12 +187,15 @@ def test_encode_record_writes_what_python_writes(
         assert native.append(1, b"k", b"v") is None  # built
 
 
-def test_encode_record_rejects_bad_input(speedups: Speedups) -> None:
-    buffer = bytearray(61)
+def test_compiled_append_rejects_bad_input(
+    compiled_builder: type[RecordBatchBuilderProtocol],
+) -> None:
+    builder = compiled_builder(batch_size=1000)
     with pytest.raises(TypeError, match="bytes or None"):
-        speedups.encode_record(buffer, 0, 0, "k", b"v", 1000)  # type: ignore[arg-type]
-    assert speedups.encode_record(buffer, 0, 1, b"k", b"v" * 2000, 1000) == 0  # too big
-    assert buffer == bytearray(61)
+        builder.append(0, "k", b"v")  # type: ignore[arg-type]
+    assert builder.append(0, b"k", b"v") == 0
+    assert builder.append(0, b"k", b"v" * 2000) is None  # too big
+    assert builder.record_count == 1
 
 
 # -- settle ----------------------------------------------------------------------------------------
@@ -202,7 +216,9 @@ def test_settle_resolves_what_python_resolves(
         outcomes = []
         for settle in ("c", "python"):
             futures: list[asyncio.Future[RecordMetadata] | None] = []
-            batch = ProducerBatch(TopicPartition("t", 3), RecordBatchBuilder(batch_size=100), 0, 0)
+            batch = ProducerBatch(
+                TopicPartition("t", 3), RecordBatchBuilderPy(batch_size=100), 0, 0
+            )
             for index, state in enumerate(states):
                 future: asyncio.Future[RecordMetadata] | None = None
                 if state != "none":
