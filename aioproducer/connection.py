@@ -112,6 +112,7 @@ class BrokerConnection(asyncio.Protocol):
         self.finalized_features_epoch = -1
         self._closed_exc: ProducerError | None = None
         self._close_reason = ""
+        self._closed_by_owner = False  # close() without an error: shutdown, idle
         self._write_ready: asyncio.Event | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -256,6 +257,9 @@ class BrokerConnection(asyncio.Protocol):
             self.reauthentications += 1
             self._log.debug("%s: re-authenticated (%d so far)", self, self.reauthentications)
         except ProducerError as exc:
+            if self._closed_by_owner:  # closed meanwhile (the producer's close(), idle): no failure
+                self._log.debug("%s: re-authentication stopped: %s", self, exc)
+                return
             self._log.warning("%s: re-authentication failed, closing: %s", self, exc)
             self.close(exc)
             return
@@ -348,6 +352,7 @@ class BrokerConnection(asyncio.Protocol):
         if self._closed_exc is None:
             self._closed_exc = exc or ConnectionLostError(f"connection to {self} was closed")
             self._close_reason = f": {exc}" if exc is not None else ""
+            self._closed_by_owner = exc is None
         if self._transport is not None:
             self._transport.abort()
             self._transport = None

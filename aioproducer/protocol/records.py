@@ -43,7 +43,10 @@ __all__ = [
     "RecordBatchBuilderProtocol",
     "RecordBatchBuilderPy",
     "batch_size_upper_bound",
+    "check_builder_settings",
     "decode_batches",
+    "encode_record",
+    "finish_batch",
     "record_size",
     "set_producer_state",
 ]

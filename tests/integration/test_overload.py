@@ -92,7 +92,12 @@ async def test_no_request_goes_to_a_broker_while_it_throttles_us(
     monkeypatch.setattr(BrokerConnection, "send", watched_send)
     value = b"x" * 1024
     try:
-        async with Producer(bootstrap_servers=kafka_bootstrap, client_id=client_id) as producer:
+        # 16 KiB batches (a fixed cap, not the default's growing ones): many requests, so
+        # that some are due while the broker throttles (4 MB in a few 1 MiB requests may
+        # all leave before the first throttle time comes back).
+        async with Producer(
+            bootstrap_servers=kafka_bootstrap, client_id=client_id, batch_size=16384
+        ) as producer:
             futures = [await producer.send(topic, value, i.to_bytes(4, "big")) for i in range(4000)]
             sent = [await f for f in futures]
     finally:
