@@ -64,3 +64,34 @@ async def test_a_loop_of_sends_yields_every_batch_size_bytes(path: str, growing:
     assert runs >= RECORDS * len(VALUE) // START
     if growing:
         assert largest * len(VALUE) > 2 * START  # the case that held the loop
+
+
+@pytest.mark.parametrize("path", ["compiled", "python"])
+async def test_cancelled_at_the_yield_the_record_is_still_delivered(path: str) -> None:
+    if path == "compiled" and c is None:
+        pytest.skip("the compiled send does not run")
+    async with asyncio.timeout(30), FakeBroker() as broker:
+        broker.create_topic("t", partitions=1)
+        async with Producer(
+            bootstrap_servers=broker.bootstrap_servers, linger_ms=5, enable_idempotence=False
+        ) as producer:
+            if path == "python":
+                producer.__dict__.pop("send", None)
+            await producer.send_and_wait("t", b"route", b"k")
+            queued = 0
+
+            async def sends() -> None:
+                nonlocal queued
+                for i in range(RECORDS):
+                    sent = producer.send("t", VALUE, str(i).encode())
+                    queued += 1  # send() queued it; awaiting gives its future
+                    await sent
+
+            task = asyncio.create_task(sends())
+            await asyncio.sleep(0)  # the task runs to its first yield
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            await producer.flush()
+        assert 0 < queued < RECORDS
+        assert broker.values("t", 0)[1:] == [VALUE] * queued
