@@ -16,7 +16,9 @@
  * its partition and timestamp, to ``open_batch`` (Producer._open_batch), which opens the batch
  * in Python. Every other call (a full buffer, headers, a timestamp, serializers, errors of
  * any kind) goes to ``send``, the Python method, which decides everything this file does
- * not; nothing is appended here in that case.
+ * not; nothing is appended here in that case. As send() does, it yields to the event loop at
+ * least every ``batch_size`` bytes it takes (a Ready that pauses), so a loop of sends does not
+ * hold the loop while batches grow far beyond batch_size.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -39,18 +41,21 @@ int add_fast_send(PyObject *module);
 typedef struct {
     PyObject_HEAD
     PyObject *value; /* NULL once awaited or closed */
+    int pause;       /* yield once (a bare yield: a Task runs again next loop iteration)
+                        before giving the value */
 } ReadyObject;
 
 static PyTypeObject ReadyType;
 
 static PyObject *
-ready_make(PyObject *value)
+ready_make(PyObject *value, int pause)
 {
     ReadyObject *self = PyObject_New(ReadyObject, &ReadyType);
     if (self == NULL) {
         return NULL;
     }
     self->value = Py_NewRef(value);
+    self->pause = pause;
     return (PyObject *)self;
 }
 
@@ -62,7 +67,7 @@ ready_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O:Ready", names, &value)) {
         return NULL;
     }
-    return ready_make(value);
+    return ready_make(value, 0);
 }
 
 static void
@@ -85,9 +90,24 @@ ready_take(ReadyObject *self)
     return value;
 }
 
+/* 1 when the Ready is to yield first (it then no longer is). */
+static inline int
+ready_pauses(ReadyObject *self)
+{
+    if (self->pause && self->value != NULL) {
+        self->pause = 0;
+        return 1;
+    }
+    return 0;
+}
+
 static PySendResult
 ready_am_send(ReadyObject *self, PyObject *arg, PyObject **result)
 {
+    if (ready_pauses(self)) {
+        *result = Py_NewRef(Py_None);
+        return PYGEN_NEXT;
+    }
     PyObject *value = ready_take(self);
     if (value == NULL) {
         *result = NULL;
@@ -117,12 +137,18 @@ ready_stop(ReadyObject *self)
 static PyObject *
 ready_iternext(ReadyObject *self)
 {
+    if (ready_pauses(self)) {
+        return Py_NewRef(Py_None);
+    }
     return ready_stop(self);
 }
 
 static PyObject *
 ready_send(ReadyObject *self, PyObject *arg)
 {
+    if (ready_pauses(self)) {
+        return Py_NewRef(Py_None);
+    }
     return ready_stop(self);
 }
 
@@ -159,7 +185,8 @@ ready_await(ReadyObject *self)
 }
 
 static PyMethodDef ready_methods[] = {
-    {"send", (PyCFunction)ready_send, METH_O, "Finish: raise StopIteration(value)."},
+    {"send", (PyCFunction)ready_send, METH_O,
+     "Finish: raise StopIteration(value) (a pausing Ready yields None first)."},
     {"throw", (PyCFunction)(void (*)(void))ready_throw, METH_FASTCALL,
      "Raise the exception given (the value is dropped)."},
     {"close", (PyCFunction)ready_close, METH_NOARGS, "Drop the value."},
@@ -176,7 +203,8 @@ static PyTypeObject ReadyType = {
     .tp_basicsize = sizeof(ReadyObject),
     .tp_flags = Py_TPFLAGS_DEFAULT,
     .tp_doc = "Ready(value): awaiting it gives ``value`` at once, as a coroutine that\n"
-              "returns ``value`` would; it has a coroutine's send, throw and close.",
+              "returns ``value`` would; it has a coroutine's send, throw and close.\n"
+              "FastSend also makes pausing ones, which yield once (None) before.",
     .tp_new = ready_new,
     .tp_dealloc = (destructor)ready_dealloc,
     .tp_as_async = &ready_as_async,
@@ -213,6 +241,9 @@ typedef struct {
     Py_ssize_t batch_size;
     Py_ssize_t buffer_memory;
     Py_ssize_t record_bound; /* what Producer charges a record beyond key and value */
+    Py_ssize_t unyielded;    /* bytes taken since a Ready that pauses (or an open_batch
+                                result that yields) was returned: at batch_size, the next
+                                Ready pauses, so a loop of sends lets the event loop run */
     PyObject *open_batch;    /* Producer._open_batch: a record that opens a batch */
     PyObject *loop_running;  /* the producer's loop's is_running: a call outside the loop */
     unsigned long thread;    /* and the thread it runs on go to send (Python raises) */
@@ -421,6 +452,19 @@ error:
     return -1;
 }
 
+/* Count ``size`` bytes taken: 1 when that reaches batch_size (the count starts again, and
+   the Ready returned must pause), else 0. */
+static inline int
+taken(FastSendObject *self, int64_t size)
+{
+    self->unyielded += (Py_ssize_t)size;
+    if (self->unyielded < self->batch_size) {
+        return 0;
+    }
+    self->unyielded = 0;
+    return 1;
+}
+
 /* open_batch(tp, timestamp_ms, key, value): what it returns, or NULL with an error set. */
 static PyObject *
 open_batch(FastSendObject *self, PyObject *tp, PyObject *key, PyObject *value)
@@ -487,6 +531,11 @@ fast_path(FastSendObject *self, PyObject *topic, PyObject *value, PyObject *key)
     int appended = batch == NULL ? NO_ROOM : append_here(self, batch, key, value, used, &future);
     if (appended == NO_ROOM) { /* none open, or no room in it: Python opens one */
         result = open_batch(self, tp, key, value);
+        if (result != NULL && Py_IS_TYPE(result, &ReadyType)) {
+            ((ReadyObject *)result)->pause = taken(self, size); /* a new one, not yet awaited */
+        } else if (result != NULL) {
+            self->unyielded = 0; /* Producer._after_fill: it yields */
+        }
         goto finally;
     }
     if (appended <= 0) {
@@ -499,7 +548,7 @@ fast_path(FastSendObject *self, PyObject *topic, PyObject *value, PyObject *key)
         }
         Py_DECREF(woken);
     }
-    result = ready_make(future);
+    result = ready_make(future, taken(self, size));
 finally:
     Py_DECREF(tp);
     Py_XDECREF(future);
@@ -620,6 +669,7 @@ fast_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     self->batch_type = Py_NewRef(batch_type);
     self->max_record_size = max_record_size;
     self->batch_size = batch_size;
+    self->unyielded = 0;
     self->buffer_memory = buffer_memory;
     self->record_bound = record_bound;
     self->open_batch = Py_NewRef(open_batch_function);

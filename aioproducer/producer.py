@@ -101,8 +101,9 @@ async def _ready_py(future: asyncio.Future[RecordMetadata]) -> asyncio.Future[Re
 
 
 async def _after_fill(future: asyncio.Future[RecordMetadata]) -> asyncio.Future[RecordMetadata]:
-    """``future``, after one yield: the record is queued behind a batch that just filled,
-    and the sender gets to write that batch while the caller goes on producing."""
+    """``future``, after one yield: the record is queued behind a batch that just filled
+    (the sender gets to write that batch while the caller goes on producing), or send()
+    has queued batch_size bytes since it last yielded (the loop's other tasks get to run)."""
     await _yield(0)
     return future
 
@@ -241,6 +242,8 @@ class Producer:
         )
         self._keys_ignored = self.config.partitioner_ignore_keys  # all reported to on_append
         self._max_record_size = self._checked_record.max_size
+        self._yield_every = self.config.batch_size  # send() yields at least every this many
+        self._unyielded = 0  # bytes it queued since it last yielded
         self._planner = SendManyPlanner(
             self._checked_record,
             self._partitioner,
@@ -479,12 +482,14 @@ class Producer:
         """Queue one record; return an awaitable of the future of its :class:`RecordMetadata`.
 
         Use as ``future = await producer.send(...)``. The record is checked and queued when
-        send() is called (a bad record raises then); the awaitable suspends only while the
+        send() is called (a bad record raises then); the awaitable suspends while the
         topic's metadata is unknown or buffer_memory is full (both bounded by max_block_ms),
-        and the record is then queued when it is awaited. A started producer without
-        serializers or a custom partitioner answers the common call, ``send(topic, value,
-        key)`` with bytes, in C (``aioproducer._speedups.FastSend``, set as the instance's
-        ``send``); this method decides every other call.
+        and the record is then queued when it is awaited; else it yields once at most, so
+        that a loop of sends lets the event loop run at least every batch_size bytes. A
+        started producer without serializers or a custom partitioner answers the common
+        call, ``send(topic, value, key)`` with bytes, in C
+        (``aioproducer._speedups.FastSend``, set as the instance's ``send``); this method
+        decides every other call.
 
         ``on_delivery(metadata, error)`` (Java's ``Callback``) runs once the record is
         acknowledged (``metadata``, None) or failed (None, the error; a cancelled future
@@ -503,8 +508,16 @@ class Producer:
         need = self._enqueue(topic, record, partition, future)
         if need:
             if need == _FILLED:
+                self._unyielded = 0
                 return _after_fill(future)
             return self._enqueue_slowly(need, topic, record, partition, future)
+        # Yield at least every batch_size bytes, as FastSend does: batches that grow to
+        # 1 MiB would otherwise let a loop of sends hold the event loop for tens of ms.
+        unyielded = self._unyielded + record[4]
+        if unyielded >= self._yield_every:
+            self._unyielded = 0
+            return _after_fill(future)
+        self._unyielded = unyielded
         return _ready(future)
 
     async def send_many(
