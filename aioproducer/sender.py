@@ -67,7 +67,7 @@ from aioproducer.protocol.messages.produce import (
     ProduceResponse,
 )
 from aioproducer.protocol.primitives import ZERO_UUID
-from aioproducer.transactions import TransactionManager
+from aioproducer.transactions import CONCURRENT_BACKOFF_MS, TransactionManager
 
 __all__ = ["Sender"]
 
@@ -79,7 +79,6 @@ log = logging.getLogger("aioproducer.sender")
 #: the batches behind it. Retried after 20 ms (Java's wait for the same error on
 #: AddPartitionsToTxn), not retry_backoff_ms: the markers are nearly written by then.
 _TXN_QUICK_RETRY: Final = frozenset({CONCURRENT_TRANSACTIONS, OUT_OF_ORDER_SEQUENCE_NUMBER})
-_TXN_QUICK_RETRY_MS: Final = 20
 _IDLE_WAIT_MS: Final = 100
 _PAUSED_POLL_MS: Final = 2
 _TRANSACTION_V1_PRODUCE: Final = 11
@@ -537,7 +536,7 @@ class Sender:
             batch.last_error = error
             backoff_ms = None
             if txn is not None and code in _TXN_QUICK_RETRY:
-                backoff_ms = min(_TXN_QUICK_RETRY_MS, self.config.retry_backoff_ms)
+                backoff_ms = min(CONCURRENT_BACKOFF_MS, self.config.retry_backoff_ms)
             self.accumulator.reenqueue(batch, now, backoff_ms)
 
     def _warn_retry(self, error: ProducerError, code: int | None) -> None:

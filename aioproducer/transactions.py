@@ -123,7 +123,8 @@ _FATAL: Final = frozenset(
 )
 _TRANSACTION_VERSION: Final = "transaction.version"  # the finalized feature (KIP-890)
 _TXN_OFFSET_COMMIT_V2: Final = 5  # adds the group to the transaction (version 2)
-_CONCURRENT_BACKOFF_MS: Final = 20  # Java's retry for CONCURRENT_TRANSACTIONS at the start
+#: Java's retry for CONCURRENT_TRANSACTIONS at a transaction's start (the sender's too)
+CONCURRENT_BACKOFF_MS: Final = 20
 _CONCURRENT_FIRST_BACKOFF_MS: Final = 2  # ours: the first of those retries, doubling to 20
 
 
@@ -620,7 +621,7 @@ class TransactionManager:
                     f"within max_block_ms ({self.config.max_block_ms} ms): {last}"
                 )
             if fast:  # Java waits 20 ms (retry.backoff.ms if less); start shorter, then grow
-                cap = min(_CONCURRENT_BACKOFF_MS, self.config.retry_backoff_ms)
+                cap = min(CONCURRENT_BACKOFF_MS, self.config.retry_backoff_ms)
                 backoff_ms = min(_CONCURRENT_FIRST_BACKOFF_MS << min(attempt - 1, 10), cap)
             else:
                 backoff_ms = min(
