@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 	integration-newest wheels-check integration bench compat gssapi docs down clean
 
 # Every compiled source: a change to any of them rebuilds (Cython's output is not a source).
-CYTHON_OUT := $(foreach f,.c _api.h .h,aioproducer/protocol/_crecords$(f))
+CYTHON_OUT := $(foreach f,.c _api.h .h,aioproducer/_protocol/_crecords$(f))
 COMPILED := $(filter-out $(CYTHON_OUT),$(wildcard aioproducer/*.c \
 	aioproducer/*.h aioproducer/*/*.c aioproducer/*/*.h aioproducer/*/*.pyx aioproducer/*/*.pxd))
 
@@ -52,10 +52,10 @@ suite-pure: $(STAMP)
 	  --durations=15
 
 # The last four lines fail when the broker errors or the error codes by name
-# (aioproducer/protocol/error_codes.py) differ from what tools/generate_errors.py writes from
-# Kafka's table (tools/kafka-error-codes.tsv), the typed options (aioproducer/options.py) or
+# (aioproducer/_protocol/error_codes.py) differ from what tools/generate_errors.py writes from
+# Kafka's table (tools/kafka-error-codes.tsv), the typed options (aioproducer/_options.py) or
 # docs/configuration.md from what tools/generate_options.py and tools/generate_config_docs.py
-# write from the table in aioproducer/settings.py, or the metrics table of docs/monitoring.md
+# write from the table in aioproducer/_settings.py, or the metrics table of docs/monitoring.md
 # from tools/generate_metrics_docs.py's; run them without --check.
 lint: $(STAMP)
 	$(VENV)/bin/ruff check aioproducer tests benchmarks tools examples

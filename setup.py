@@ -1,6 +1,6 @@
 """The optional compiled extensions; everything else is in pyproject.toml.
 
-Two extension modules: ``aioproducer.protocol._crecords`` (Cython, the record batch builder)
+Two extension modules: ``aioproducer._protocol._crecords`` (Cython, the record batch builder)
 and ``aioproducer._speedups`` (hand-written C: the callback relay, the fast send() and the
 loops of send_many). Cython is a build-time dependency only (pyproject's build-system).
 
@@ -12,7 +12,7 @@ Build-time environment:
 
 Otherwise a failed build installs the pure-Python package and says so: a warning, a banner
 on the terminal (pip shows a successful build's output only with ``-v``), and a note
-beside the package (``aioproducer/_speedups_build_error.txt``) that ``aioproducer.speedups``
+beside the package (``aioproducer/_speedups_build_error.txt``) that ``aioproducer._speedups_status``
 reports at import. Warnings never fail a user's build: a newer compiler's new warning would
 silently drop the speedups.
 """
@@ -28,7 +28,7 @@ from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 PACKAGE = "aioproducer"
-NOTE = "_speedups_build_error.txt"  # read by aioproducer/speedups.py
+NOTE = "_speedups_build_error.txt"  # read by aioproducer/_speedups_status.py
 STRICT = os.environ.get("AIOPRODUCER_STRICT_BUILD") == "1"
 PURE = os.environ.get("AIOPRODUCER_PURE_BUILD") == "1"
 
@@ -112,8 +112,8 @@ setup(
     if PURE
     else [
         Extension(
-            f"{PACKAGE}.protocol._crecords",
-            [f"{PACKAGE}/protocol/_crecords.pyx"],
+            f"{PACKAGE}._protocol._crecords",
+            [f"{PACKAGE}/_protocol/_crecords.pyx"],
             include_dirs=[PACKAGE],
             depends=[f"{PACKAGE}/_encode.h"],
         ),
@@ -121,7 +121,7 @@ setup(
             f"{PACKAGE}._speedups",
             [f"{PACKAGE}/_speedups.c", f"{PACKAGE}/_relay.c", f"{PACKAGE}/_fastsend.c"],
             include_dirs=[PACKAGE],
-            depends=[f"{PACKAGE}/_encode.h", f"{PACKAGE}/protocol/_crecords_api.h"],
+            depends=[f"{PACKAGE}/_encode.h", f"{PACKAGE}/_protocol/_crecords_api.h"],
         ),
     ],
     cmdclass={"build_ext": OptionalBuildExt},

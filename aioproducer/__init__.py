@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from aioproducer._batch import RecordMetadata, SentRecords
+from aioproducer._config import ProducerConfig
+from aioproducer._consumer_group import ConsumerGroupMetadata
+from aioproducer._oauth import OAuthToken
+from aioproducer._options import ProducerOptions
+from aioproducer._partitioner import DefaultPartitioner, Partitioner
+from aioproducer._producer import Producer
+from aioproducer._speedups_status import enabled as speedups_enabled
 from aioproducer._version import __version__
-from aioproducer.batch import RecordMetadata, SentRecords
-from aioproducer.config import ProducerConfig
-from aioproducer.consumer_group import ConsumerGroupMetadata
 from aioproducer.errors import ProducerError
-from aioproducer.oauth import OAuthToken
-from aioproducer.partitioner import DefaultPartitioner, Partitioner
-from aioproducer.producer import Producer
-from aioproducer.speedups import enabled as speedups_enabled
 
 __all__ = [
     "ConsumerGroupMetadata",
@@ -20,6 +21,7 @@ __all__ = [
     "Producer",
     "ProducerConfig",
     "ProducerError",
+    "ProducerOptions",
     "RecordMetadata",
     "SentRecords",
     "__version__",

@@ -1,7 +1,7 @@
 """The error root, the classes the protocol layer raises, and the broker errors' bases.
 
 This is the protocol layer's own error base (as h11's ``_util.py`` is h11's): the sans-IO
-code under :mod:`aioproducer.protocol` raises these and imports nothing above its layer
+code under :mod:`aioproducer._protocol` raises these and imports nothing above its layer
 (docs/architecture.md). As in h11, they split by whose fault it was: the peer's
 (:class:`ProtocolError`: bytes that break the protocol; :class:`AuthenticationError`: a SASL
 exchange the broker refused or broke) or this side's (:class:`ConfigurationError`: a bad

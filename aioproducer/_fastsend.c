@@ -1,6 +1,6 @@
 /*
  * FastSend and Ready: the C form of Producer.send for its most common call, and the awaitable
- * it returns. aioproducer/producer.py is the reference (Producer.send, _enqueue and
+ * it returns. aioproducer/_producer.py is the reference (Producer.send, _enqueue and
  * RecordAccumulator.append); tests hold the two to the same bytes and state.
  *
  * FastSend(send, create_future, routes, topics, accumulator, batches, wakeup_for,
@@ -29,7 +29,7 @@
 #include <time.h>
 
 #include "_encode.h"
-#include "protocol/_crecords_api.h" /* the builder's C methods: rb_fits, rb_append, rb_batch_size */
+#include "_protocol/_crecords_api.h" /* the builder's C methods: rb_fits, rb_append, rb_batch_size */
 
 int add_fast_send(PyObject *module);
 
@@ -219,7 +219,7 @@ static PyTypeObject ReadyType = {
  * The batch's attributes are __slots__: FastSend reads them at the offsets their member
  * descriptors give (found once, for the exact class it is given), as the descriptors
  * themselves would; an object of any other class goes to Python. The builder is the compiled
- * RecordBatchBuilder (aioproducer/protocol/_crecords.pyx), appended to through its C methods.
+ * RecordBatchBuilder (aioproducer/_protocol/_crecords.pyx), appended to through its C methods.
  */
 enum { BATCH_BUILDER, BATCH_COMPLETIONS, BATCH_TIMESTAMPS, BATCH_SLOTS };
 static const char *batch_slot_names[BATCH_SLOTS] = {"builder", "completions", "timestamps"};
@@ -600,7 +600,7 @@ fast_vectorcall(FastSendObject *self, PyObject *const *args, size_t nargsf, PyOb
 static int
 check_builder_type(PyObject *type)
 {
-    PyObject *module = PyImport_ImportModule("aioproducer.protocol._crecords");
+    PyObject *module = PyImport_ImportModule("aioproducer._protocol._crecords");
     if (module == NULL) {
         return -1;
     }
@@ -643,7 +643,7 @@ fast_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
         PyErr_SetString(PyExc_ValueError, "FastSend: record_bound must not be negative");
         return NULL;
     }
-    if (rb_append == NULL && import_aioproducer__protocol___crecords() < 0) {
+    if (rb_append == NULL && import_aioproducer___protocol___crecords() < 0) {
         return NULL; /* the builder's C methods, found at the first FastSend */
     }
     if (check_builder_type(builder_type) < 0) {

@@ -11,11 +11,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 
-from aioproducer.accumulator import RecordAccumulator
-from aioproducer.config import ProducerConfig
+from aioproducer._accumulator import RecordAccumulator
+from aioproducer._config import ProducerConfig
+from aioproducer._metadata import TopicInfo, TopicPartition
+from aioproducer._partitioner import DefaultPartitioner, Partitioner, RoundRobinPartitioner
 from aioproducer.errors import InvalidPartitionError
-from aioproducer.metadata import TopicInfo, TopicPartition
-from aioproducer.partitioner import DefaultPartitioner, Partitioner, RoundRobinPartitioner
 
 __all__ = ["appended_unkeyed", "batches_full", "choose_partition", "partitioner_for"]
 

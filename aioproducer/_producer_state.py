@@ -1,5 +1,5 @@
 """Where a :class:`~aioproducer.Producer` stands in its life (its transaction, if any, has
-its own states: :class:`~aioproducer.transactions.TransactionState`).
+its own states: :class:`~aioproducer._transactions.TransactionState`).
 
 ``NEW -> STARTING -> RUNNING -> CLOSED``; a failed start() goes to CLOSED. From RUNNING, a
 producer may also stop taking records without close(): STALLED (its sender task was

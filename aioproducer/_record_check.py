@@ -12,7 +12,8 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Final, NoReturn
 
-from aioproducer.config import ProducerConfig
+from aioproducer._config import ProducerConfig
+from aioproducer._protocol.records import Header
 from aioproducer.errors import (
     ConfigurationError,
     InvalidPartitionError,
@@ -20,7 +21,6 @@ from aioproducer.errors import (
     RecordTooLargeError,
     SerializationError,
 )
-from aioproducer.protocol.records import Header
 
 __all__ = [
     "RECORD_BOUND",

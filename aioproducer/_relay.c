@@ -1,5 +1,5 @@
 /*
- * CallbackRelay: the C twin of aioproducer.futures.CallbackRelay (the reference; tests hold
+ * CallbackRelay: the C twin of aioproducer._futures.CallbackRelay (the reference; tests hold
  * the two to the same behaviour). A RecordFuture is an asyncio.Future whose loop is a relay:
  * the callbacks the future schedules when it is done are queued here, and all those queued
  * run in one callback of the real loop, each in its own context, in order. Errors go to the
@@ -468,7 +468,7 @@ static PyTypeObject RelayType = {
     .tp_basicsize = sizeof(RelayObject),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
     .tp_doc = "CallbackRelay(loop, future_type): the loop of a RecordFuture; it runs the\n"
-              "callbacks futures schedule in batches (aioproducer.futures documents it).",
+              "callbacks futures schedule in batches (aioproducer._futures documents it).",
     .tp_new = relay_new,
     .tp_dealloc = (destructor)relay_dealloc,
     .tp_traverse = (traverseproc)relay_traverse,

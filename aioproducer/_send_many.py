@@ -15,12 +15,12 @@ import struct
 from collections.abc import Callable, Sequence
 from typing import Any, Final
 
+from aioproducer._metadata import TopicInfo
 from aioproducer._partition_choice import appended_unkeyed, choose_partition
+from aioproducer._partitioner import Partitioner, positive_murmur2
 from aioproducer._record_check import RECORD_BOUND, RecordCheck
+from aioproducer._speedups_status import c as _c
 from aioproducer.errors import SerializationError
-from aioproducer.metadata import TopicInfo
-from aioproducer.partitioner import Partitioner, positive_murmur2
-from aioproducer.speedups import c as _c
 
 __all__ = ["Plan", "SendManyPlanner", "plan_keyed_py"]
 

@@ -1,15 +1,15 @@
 /*
  * aioproducer._speedups: optional C versions of the hot loops (and, in _relay.c, of
- * aioproducer.futures.CallbackRelay).
+ * aioproducer._futures.CallbackRelay).
  *
  * Each function has a pure-Python twin that is the reference (tests compare the two):
  *   plan_keyed  <->  Producer._plan_runs (its Java-hash loop)
- *   CallbackRelay (_relay.c)  <->  aioproducer.futures.CallbackRelay
+ *   CallbackRelay (_relay.c)  <->  aioproducer._futures.CallbackRelay
  *   FastSend (_fastsend.c)  <->  Producer.send's path for a keyed bytes record
  * Apart from settle (futures' set_result), the relay (callbacks) and FastSend (which calls
  * create_future, wakeup_for and, for every call it does not take, Producer.send), nothing
  * here calls back into Python code, so the lists cannot change under a loop. The record
- * batch builder is compiled from Cython (aioproducer/protocol/_crecords.pyx).
+ * batch builder is compiled from Cython (aioproducer/_protocol/_crecords.pyx).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>

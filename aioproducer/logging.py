@@ -41,10 +41,11 @@ from typing import Final, Unpack
 
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
+from aioproducer._batch import SentRecords
+from aioproducer._config import ProducerConfig, ProducerOptions, build_config
 from aioproducer._logjson import JsonFormatter
+from aioproducer._producer import Producer
 from aioproducer._record_check import check_topic
-from aioproducer.batch import SentRecords
-from aioproducer.config import ProducerConfig, ProducerOptions, build_config
 from aioproducer.errors import (
     ConfigurationError,
     ProducerClosedError,
@@ -52,7 +53,6 @@ from aioproducer.errors import (
     RecordTooLargeError,
     SerializationError,
 )
-from aioproducer.producer import Producer
 
 __all__ = ["JsonFormatter", "KafkaHandler"]
 

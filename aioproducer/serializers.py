@@ -27,7 +27,7 @@ import json
 from collections.abc import Callable
 from typing import Final, TypeVar
 
-from aioproducer.checks import Serializer
+from aioproducer._checks import Serializer
 
 __all__ = ["JSON_LIBRARY", "json_serializer", "str_serializer", "typed_serializer"]
 

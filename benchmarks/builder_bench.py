@@ -20,8 +20,8 @@ from typing import Any
 from aiokafka.record import _crecords
 from aiokafka.record import default_records as aiokafka_py
 
-from aioproducer.protocol.compression import CompressionType
-from aioproducer.protocol.records import RecordBatchBuilder
+from aioproducer._protocol.compression import CompressionType
+from aioproducer._protocol.records import RecordBatchBuilder
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)

@@ -10,7 +10,7 @@ event loop thread's CPU time per record (steadier than wall time on a loaded mac
 process with ``PYTHONPATH=DIR``, taking turns per codec, and prints a table per tree: the
 way to compare a change with the code before it. ``--costs`` needs no broker: it times each
 codec per batch size against a hop to a thread and back, the figures behind
-``aioproducer.offloop.OFF_LOOP_MIN_BYTES``.
+``aioproducer._offloop.OFF_LOOP_MIN_BYTES``.
 
 This file imports nothing from ``benchmarks`` so that a child can run it by path.
 """
@@ -165,7 +165,7 @@ def _run(options: argparse.Namespace, codec: str) -> dict[str, Any]:
 
 
 def _builders(codec: Any, size: int, count: int) -> list[Any]:
-    from aioproducer.protocol.records import RecordBatchBuilder  # noqa: PLC0415
+    from aioproducer._protocol.records import RecordBatchBuilder  # noqa: PLC0415
 
     values = _values(512, _VALUE_POOL)
     builders = []
@@ -193,7 +193,7 @@ async def _loop_cpu_per_build(builders: list[Any], off_loop: bool) -> float:
 
 
 def _costs() -> None:
-    from aioproducer.protocol.compression import CompressionType  # noqa: PLC0415
+    from aioproducer._protocol.compression import CompressionType  # noqa: PLC0415
 
     sizes = [4 << 10, 16 << 10, 32 << 10, 64 << 10, 128 << 10, 256 << 10, 1 << 20]
     print("event-loop thread CPU per batch build (us): built on the loop / on a thread")

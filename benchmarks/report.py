@@ -180,7 +180,7 @@ per record, one asyncio future each, all gathered) around a `send` that does no 
 returns an already-resolved `asyncio.Future`. It is what the workload costs a producer that
 returns asyncio's own futures, whose every done-callback is a loop callback of its own.
 aioproducer's futures run the callbacks of a settled batch in one loop callback
-(`aioproducer.futures`), which is how it can cost less than the floor.
+(`aioproducer._futures`), which is how it can cost less than the floor.
 
 Memory under overload (the producer faster than the broker takes) is not a speed figure and is
 checked by a test instead: `tests/integration/test_overload.py` throttles the producer with a

@@ -17,11 +17,11 @@ import time
 import uuid
 
 from aioproducer import Producer
-from aioproducer.protocol.messages.get_telemetry_subscriptions import (
+from aioproducer._protocol.messages.get_telemetry_subscriptions import (
     GetTelemetrySubscriptionsResponse,
 )
-from aioproducer.protocol.messages.push_telemetry import PushTelemetryRequest
-from aioproducer.telemetry import TelemetryState
+from aioproducer._protocol.messages.push_telemetry import PushTelemetryRequest
+from aioproducer._telemetry import TelemetryState
 from aioproducer.testing.fake_broker import FakeBroker
 
 SUBSCRIPTION = GetTelemetrySubscriptionsResponse(

@@ -24,9 +24,9 @@ from collections.abc import Callable
 from typing import Any
 
 from aioproducer import Producer
-from aioproducer.sender import Sender
+from aioproducer._sender import Sender
+from aioproducer._transactions import TransactionManager
 from aioproducer.testing import AdminClient
-from aioproducer.transactions import TransactionManager
 
 Event = tuple[float, str, object]
 RECORDS = 1000

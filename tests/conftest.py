@@ -12,8 +12,8 @@ from collections.abc import Callable, Iterator, Mapping
 import pytest
 
 import aioproducer
-from aioproducer import speedups
-from aioproducer.protocol.records import RecordBatchBuilderProtocol, RecordBatchBuilderPy
+from aioproducer import _speedups_status as speedups
+from aioproducer._protocol.records import RecordBatchBuilderProtocol, RecordBatchBuilderPy
 
 #: ``AIOPRODUCER_TEST_LOOP=uvloop`` runs every async test on uvloop's event loop.
 TEST_LOOP = os.environ.get("AIOPRODUCER_TEST_LOOP", "asyncio")
@@ -116,7 +116,7 @@ def each_builder(
     if request.param == "python":
         chosen: type[RecordBatchBuilderProtocol] = RecordBatchBuilderPy
     else:
-        module = speedups.compiled("aioproducer.protocol._crecords")
+        module = speedups.compiled("aioproducer._protocol._crecords")
         if module is None:
             pytest.skip(f"the compiled builder does not run: {speedups.why_pure}")
         chosen = module.RecordBatchBuilder

@@ -5,7 +5,7 @@
     python tools/generate_errors.py --check  # change nothing; exit 1 with a diff if stale
 
 Reads tools/kafka-error-codes.tsv and writes aioproducer/_broker_errors.py and
-aioproducer/protocol/error_codes.py (the codes by name, for code that compares an error code)
+aioproducer/_protocol/error_codes.py (the codes by name, for code that compares an error code)
 whole, plus two marked blocks of aioproducer/errors.py (the import of those classes and their
 names in ``__all__``). One class per row, in table order: ``NOT_LEADER_OR_FOLLOWER`` becomes
 ``NotLeaderOrFollowerError`` (a trailing ``_ERROR`` or ``_EXCEPTION`` is dropped), derived
@@ -33,7 +33,7 @@ MODULE_NAME = "aioproducer._broker_errors"
 ERRORS = REPO / "aioproducer" / "errors.py"
 BASES = REPO / "aioproducer" / "_errors_base.py"
 BASES_MODULE_NAME = "aioproducer._errors_base"
-CODES = REPO / "aioproducer" / "protocol" / "error_codes.py"
+CODES = REPO / "aioproducer" / "_protocol" / "error_codes.py"
 LINE_LENGTH = 100  # pyproject.toml, [tool.ruff] line-length
 COLUMNS = ["code", "name", "retriable", "invalidates_metadata", "exception", "message"]
 
@@ -219,7 +219,7 @@ def render_module(rows: list[Row]) -> str:
 
 
 def render_codes(rows: list[Row]) -> str:
-    """The text of aioproducer/protocol/error_codes.py: ``NAME: Final = code``, table order."""
+    """The text of aioproducer/_protocol/error_codes.py: ``NAME: Final = code``, table order."""
     names = ["NONE", *(row.name for row in rows)]
     exports = ["__all__ = [", *(f'    "{name}",' for name in sorted(names)), "]", ""]
     constants = ["NONE: Final = 0", *(f"{row.name}: Final = {row.code}" for row in rows)]

@@ -14,8 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
+from aioproducer._protocol.records import Header
 from aioproducer.errors import ProducerError
-from aioproducer.protocol.records import Header
 
 __all__ = [
     "InputError",

@@ -12,8 +12,8 @@ import argparse
 from collections.abc import Iterable, Mapping
 from typing import Final
 
+from aioproducer._config import ProducerConfig
 from aioproducer.cli._input import InputError
-from aioproducer.config import ProducerConfig
 
 __all__ = [
     "DEFAULT_SETTINGS",

@@ -22,6 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final, TextIO
 
+from aioproducer._clock import now_ms
+from aioproducer._producer import Producer
 from aioproducer.cli._input import InputError
 from aioproducer.cli._options import (
     DEFAULT_SETTINGS,
@@ -31,8 +33,6 @@ from aioproducer.cli._options import (
     producer_config,
 )
 from aioproducer.cli._report import Tally
-from aioproducer.clock import now_ms
-from aioproducer.producer import Producer
 
 __all__ = ["PerfOptions", "PerfStats", "payloads", "perf", "perf_parser"]
 

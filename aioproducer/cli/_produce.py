@@ -20,6 +20,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final, TextIO
 
+from aioproducer._producer import Producer
+from aioproducer._protocol.records import Header
 from aioproducer.cli._input import (
     InputError,
     JsonRecord,
@@ -33,8 +35,6 @@ from aioproducer.cli._options import add_producer_options, largest_record, produ
 from aioproducer.cli._reader import STDIN, ChunkReader, check_inputs
 from aioproducer.cli._report import Progress, Tally, summary_line
 from aioproducer.errors import InvalidPartitionError, RecordTooLargeError, SerializationError
-from aioproducer.producer import Producer
-from aioproducer.protocol.records import Header
 
 __all__ = ["ProduceOptions", "produce", "produce_parser"]
 

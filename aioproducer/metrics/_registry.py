@@ -21,11 +21,11 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Final
 
-from aioproducer.clock import now_ms
+from aioproducer._clock import now_ms
 from aioproducer.metrics import MetricKind, MetricSample
 
 if TYPE_CHECKING:
-    from aioproducer.batch import ProducerBatch
+    from aioproducer._batch import ProducerBatch
 
 __all__ = ["METRIC_DESCRIPTIONS", "NodeStats", "ProducerMetrics", "Samples", "Stat", "TopicStats"]
 

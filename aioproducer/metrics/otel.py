@@ -53,9 +53,9 @@ if TYPE_CHECKING:
     import asyncio
     from collections.abc import Awaitable
 
-    from aioproducer.batch import RecordMetadata, SentRecords
-    from aioproducer.producer import Producer
-    from aioproducer.protocol.records import Header
+    from aioproducer._batch import RecordMetadata, SentRecords
+    from aioproducer._producer import Producer
+    from aioproducer._protocol.records import Header
 
 __all__ = ["instrument", "instrument_name", "uninstrument"]
 

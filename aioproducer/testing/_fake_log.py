@@ -19,17 +19,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
-from aioproducer.errors import ProtocolError
-from aioproducer.protocol.error_codes import (
+from aioproducer._protocol.error_codes import (
     CORRUPT_MESSAGE,
     INVALID_PRODUCER_EPOCH,
     INVALID_RECORD,
     MESSAGE_TOO_LARGE,
     OUT_OF_ORDER_SEQUENCE_NUMBER,
 )
-from aioproducer.protocol.primitives import INT64
-from aioproducer.protocol.records import DecodedBatch, DecodedRecord, decode_batches
-from aioproducer.protocol.sequence import next_sequence
+from aioproducer._protocol.primitives import INT64
+from aioproducer._protocol.records import DecodedBatch, DecodedRecord, decode_batches
+from aioproducer._protocol.sequence import next_sequence
+from aioproducer.errors import ProtocolError
 
 __all__ = ["DEFAULT_MAX_MESSAGE_BYTES", "PartitionLog"]
 

@@ -14,36 +14,36 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from aioproducer.protocol.api import ApiKey, Request
-from aioproducer.protocol.error_codes import (
+from aioproducer._protocol.api import ApiKey, Request
+from aioproducer._protocol.error_codes import (
     INVALID_PRODUCER_EPOCH,
     INVALID_TXN_STATE,
     NOT_COORDINATOR,
     PRODUCER_FENCED,
 )
-from aioproducer.protocol.messages.add_offsets_to_txn import (
+from aioproducer._protocol.messages.add_offsets_to_txn import (
     AddOffsetsToTxnRequest,
     AddOffsetsToTxnResponse,
 )
-from aioproducer.protocol.messages.add_partitions_to_txn import (
+from aioproducer._protocol.messages.add_partitions_to_txn import (
     AddPartitionsToTxnPartitionResult,
     AddPartitionsToTxnRequest,
     AddPartitionsToTxnResponse,
     AddPartitionsToTxnResult,
 )
-from aioproducer.protocol.messages.end_txn import EndTxnRequest, EndTxnResponse
-from aioproducer.protocol.messages.find_coordinator import (
+from aioproducer._protocol.messages.end_txn import EndTxnRequest, EndTxnResponse
+from aioproducer._protocol.messages.find_coordinator import (
     Coordinator,
     FindCoordinatorRequest,
     FindCoordinatorResponse,
 )
-from aioproducer.protocol.messages.txn_offset_commit import (
+from aioproducer._protocol.messages.txn_offset_commit import (
     TxnOffset,
     TxnOffsetCommitPartitionResult,
     TxnOffsetCommitRequest,
     TxnOffsetCommitResponse,
 )
-from aioproducer.protocol.primitives import (
+from aioproducer._protocol.primitives import (
     Reader,
     write_array_length,
     write_int16,

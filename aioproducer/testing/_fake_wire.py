@@ -19,31 +19,30 @@ import uuid
 from collections.abc import Callable
 from typing import Any, Final
 
-from aioproducer.errors import ProtocolError
-from aioproducer.protocol.api import ApiKey, Request, is_flexible
-from aioproducer.protocol.headers import (
+from aioproducer._protocol.api import ApiKey, Request, is_flexible
+from aioproducer._protocol.headers import (
     RequestHeader,
     read_request_header,
     request_header_version,
     response_header_version,
     write_response_header,
 )
-from aioproducer.protocol.messages.api_versions import (
+from aioproducer._protocol.messages.api_versions import (
     ApiVersionsRequest,
     ApiVersionsResponse,
     FinalizedFeature,
     SupportedFeature,
 )
-from aioproducer.protocol.messages.get_telemetry_subscriptions import (
+from aioproducer._protocol.messages.get_telemetry_subscriptions import (
     GetTelemetrySubscriptionsRequest,
     GetTelemetrySubscriptionsResponse,
 )
-from aioproducer.protocol.messages.init_producer_id import (
+from aioproducer._protocol.messages.init_producer_id import (
     InitProducerIdRequest,
     InitProducerIdResponse,
 )
-from aioproducer.protocol.messages.metadata import MetadataRequest, MetadataResponse
-from aioproducer.protocol.messages.produce import (
+from aioproducer._protocol.messages.metadata import MetadataRequest, MetadataResponse
+from aioproducer._protocol.messages.produce import (
     TOPIC_IDS_FROM,
     PartitionData,
     ProducePartitionResponse,
@@ -51,11 +50,11 @@ from aioproducer.protocol.messages.produce import (
     ProduceResponse,
     TopicData,
 )
-from aioproducer.protocol.messages.push_telemetry import (
+from aioproducer._protocol.messages.push_telemetry import (
     PushTelemetryRequest,
     PushTelemetryResponse,
 )
-from aioproducer.protocol.primitives import (
+from aioproducer._protocol.primitives import (
     INT16,
     INT32,
     Reader,
@@ -72,6 +71,7 @@ from aioproducer.protocol.primitives import (
     write_unsigned_varint,
     write_uuid,
 )
+from aioproducer.errors import ProtocolError
 from aioproducer.testing._fake_txn import TXN_DECODERS, TXN_SERVED, encode_txn_response
 
 __all__ = ["SERVED", "encode_response", "frame_response", "read_request"]

@@ -13,25 +13,25 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Self, TypeVar
 
-from aioproducer.errors import broker_error
-from aioproducer.protocol.api import Request, negotiate
-from aioproducer.protocol.client import ClientConnection
-from aioproducer.protocol.messages.api_versions import ApiVersionsRequest, ApiVersionsResponse
-from aioproducer.protocol.messages.create_topics import (
+from aioproducer._protocol.api import Request, negotiate
+from aioproducer._protocol.client import ClientConnection
+from aioproducer._protocol.messages.api_versions import ApiVersionsRequest, ApiVersionsResponse
+from aioproducer._protocol.messages.create_topics import (
     CreatableTopic,
     CreateTopicsRequest,
     CreateTopicsResponse,
 )
-from aioproducer.protocol.messages.describe_producers import (
+from aioproducer._protocol.messages.describe_producers import (
     DescribeProducersRequest,
     DescribeProducersResponse,
 )
-from aioproducer.protocol.messages.find_coordinator import (
+from aioproducer._protocol.messages.find_coordinator import (
     CoordinatorType,
     FindCoordinatorRequest,
     FindCoordinatorResponse,
 )
-from aioproducer.protocol.messages.metadata import MetadataRequest, MetadataResponse
+from aioproducer._protocol.messages.metadata import MetadataRequest, MetadataResponse
+from aioproducer.errors import broker_error
 
 __all__ = ["AdminClient", "PartitionState", "create_fresh_topic"]
 

@@ -39,9 +39,8 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Final, Literal, Self, TypeAlias, cast
 
-from aioproducer.errors import BrokerError, ProtocolError
-from aioproducer.protocol.api import ApiKey
-from aioproducer.protocol.error_codes import (
+from aioproducer._protocol.api import ApiKey
+from aioproducer._protocol.error_codes import (
     INVALID_REQUIRED_ACKS,
     INVALID_TXN_STATE,
     LEADER_NOT_AVAILABLE,
@@ -51,30 +50,30 @@ from aioproducer.protocol.error_codes import (
     UNKNOWN_TOPIC_OR_PARTITION,
     UNSUPPORTED_VERSION,
 )
-from aioproducer.protocol.framing import FrameDecoder
-from aioproducer.protocol.headers import RequestHeader
-from aioproducer.protocol.messages.api_versions import (
+from aioproducer._protocol.framing import FrameDecoder
+from aioproducer._protocol.headers import RequestHeader
+from aioproducer._protocol.messages.api_versions import (
     ApiVersionRange,
     ApiVersionsResponse,
     FinalizedFeature,
 )
-from aioproducer.protocol.messages.end_txn import EndTxnRequest, EndTxnResponse
-from aioproducer.protocol.messages.get_telemetry_subscriptions import (
+from aioproducer._protocol.messages.end_txn import EndTxnRequest, EndTxnResponse
+from aioproducer._protocol.messages.get_telemetry_subscriptions import (
     GetTelemetrySubscriptionsRequest,
     GetTelemetrySubscriptionsResponse,
 )
-from aioproducer.protocol.messages.init_producer_id import (
+from aioproducer._protocol.messages.init_producer_id import (
     InitProducerIdRequest,
     InitProducerIdResponse,
 )
-from aioproducer.protocol.messages.metadata import (
+from aioproducer._protocol.messages.metadata import (
     MetadataBroker,
     MetadataPartition,
     MetadataRequest,
     MetadataResponse,
     MetadataTopic,
 )
-from aioproducer.protocol.messages.produce import (
+from aioproducer._protocol.messages.produce import (
     TOPIC_IDS_FROM,
     LeaderIdAndEpoch,
     NodeEndpoint,
@@ -83,12 +82,13 @@ from aioproducer.protocol.messages.produce import (
     ProduceResponse,
     ProduceTopicResponse,
 )
-from aioproducer.protocol.messages.push_telemetry import (
+from aioproducer._protocol.messages.push_telemetry import (
     PushTelemetryRequest,
     PushTelemetryResponse,
 )
-from aioproducer.protocol.primitives import ZERO_UUID
-from aioproducer.protocol.records import DecodedBatch, DecodedRecord
+from aioproducer._protocol.primitives import ZERO_UUID
+from aioproducer._protocol.records import DecodedBatch, DecodedRecord
+from aioproducer.errors import BrokerError, ProtocolError
 from aioproducer.testing._fake_log import DEFAULT_MAX_MESSAGE_BYTES, PartitionLog
 from aioproducer.testing._fake_txn import TXN_SERVED, FakeTransactions
 from aioproducer.testing._fake_wire import SERVED, frame_response, read_request

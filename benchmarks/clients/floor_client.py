@@ -4,7 +4,7 @@
 exactly as for the real clients. No record leaves the process (the run is not read back). Its
 time is what the workload costs a client that returns asyncio's own futures (one loop
 callback per done-callback); aioproducer's record futures batch those callbacks
-(``aioproducer.futures``) and can cost less.
+(``aioproducer._futures``) and can cost less.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from aioproducer import Producer, RecordMetadata
+from aioproducer._sender import Sender
 from aioproducer.errors import (
     BrokerError,
     BrokerUnavailableError,
@@ -24,7 +25,6 @@ from aioproducer.errors import (
     SerializationError,
     UnknownTopicError,
 )
-from aioproducer.sender import Sender
 from aioproducer.testing import LocalKafkaCluster, free_port
 from aioproducer.testing.pytest_plugin import TopicFactory
 from aioproducer.testing.readback import consume_all

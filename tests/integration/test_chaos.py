@@ -22,8 +22,8 @@ import pytest
 from faulty_proxy import Chaos, FaultyProxy, proxied_cluster
 
 from aioproducer import Producer, RecordMetadata
-from aioproducer.batch import SentRecords
-from aioproducer.connection import BrokerConnection
+from aioproducer._batch import SentRecords
+from aioproducer._connection import BrokerConnection
 from aioproducer.errors import BrokerUnavailableError, ProducerError
 from aioproducer.testing import LocalKafkaCluster, free_port
 from aioproducer.testing.readback import ConsumedRecord, consume_all

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 import aioproducer
-from aioproducer.partitioner import partition_for_key
+from aioproducer._partitioner import partition_for_key
 from aioproducer.testing import free_port
 from aioproducer.testing.pytest_plugin import TopicFactory
 from aioproducer.testing.readback import consume_all

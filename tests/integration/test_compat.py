@@ -14,13 +14,13 @@ import time
 import pytest
 
 from aioproducer import Producer
-from aioproducer.connection import BrokerConnection
+from aioproducer._connection import BrokerConnection
+from aioproducer._protocol.api import Request, Response
+from aioproducer._protocol.messages.api_versions import ApiVersionsRequest
+from aioproducer._protocol.messages.init_producer_id import InitProducerIdRequest
+from aioproducer._protocol.messages.metadata import MetadataRequest
+from aioproducer._protocol.messages.produce import ProduceRequest
 from aioproducer.errors import UnsupportedCompressionTypeError
-from aioproducer.protocol.api import Request, Response
-from aioproducer.protocol.messages.api_versions import ApiVersionsRequest
-from aioproducer.protocol.messages.init_producer_id import InitProducerIdRequest
-from aioproducer.protocol.messages.metadata import MetadataRequest
-from aioproducer.protocol.messages.produce import ProduceRequest
 from aioproducer.testing.pytest_plugin import TopicFactory
 from aioproducer.testing.readback import consume_all
 from aioproducer.testing.versions import version_tuple

@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 
+from aioproducer._partitioner import partition_for_key
 from aioproducer.logging import KafkaHandler
-from aioproducer.partitioner import partition_for_key
 from aioproducer.testing import free_port
 from aioproducer.testing.pytest_plugin import TopicFactory
 from aioproducer.testing.readback import ConsumedRecord, consume_all

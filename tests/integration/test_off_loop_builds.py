@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 import pytest
 
 from aioproducer import Producer, RecordMetadata
+from aioproducer._offloop import OFF_LOOP_MIN_BYTES
+from aioproducer._protocol import records as records_module
+from aioproducer._protocol.compression import CompressionType, compress
 from aioproducer.errors import ProducerClosedError
-from aioproducer.offloop import OFF_LOOP_MIN_BYTES
-from aioproducer.protocol import records as records_module
-from aioproducer.protocol.compression import CompressionType, compress
 from aioproducer.testing.pytest_plugin import TopicFactory
 from aioproducer.testing.readback import consume_all
 

@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 
 from aioproducer import Producer
-from aioproducer.clock import now_ms
-from aioproducer.connection import BrokerConnection
-from aioproducer.protocol.api import Request
-from aioproducer.protocol.messages.produce import ProduceRequest
+from aioproducer._clock import now_ms
+from aioproducer._connection import BrokerConnection
+from aioproducer._protocol.api import Request
+from aioproducer._protocol.messages.produce import ProduceRequest
 from aioproducer.testing.pytest_plugin import TopicFactory
 from aioproducer.testing.quotas import set_producer_byte_rate
 from aioproducer.testing.readback import consume_all, count_records

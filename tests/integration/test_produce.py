@@ -10,8 +10,8 @@ from collections import Counter, defaultdict
 import pytest
 
 from aioproducer import Producer, RecordMetadata
-from aioproducer.partitioner import partition_for_key
-from aioproducer.speedups import c as speedups
+from aioproducer._partitioner import partition_for_key
+from aioproducer._speedups_status import c as speedups
 from aioproducer.testing.pytest_plugin import KafkaClusterHandle, TopicFactory
 from aioproducer.testing.readback import consume_all
 

@@ -8,9 +8,9 @@ from collections import Counter
 import pytest
 
 from aioproducer import Producer, SentRecords
+from aioproducer._partitioner import partition_for_key
+from aioproducer._protocol.records import Header
 from aioproducer.errors import BrokerError, RecordTooLargeError, SerializationError
-from aioproducer.partitioner import partition_for_key
-from aioproducer.protocol.records import Header
 from aioproducer.testing.pytest_plugin import KafkaClusterHandle, TopicFactory
 from aioproducer.testing.readback import consume_all
 

@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 
 from aioproducer import Producer
-from aioproducer.errors import UnsupportedVersionError
-from aioproducer.protocol.messages.get_telemetry_subscriptions import (
+from aioproducer._protocol.messages.get_telemetry_subscriptions import (
     GetTelemetrySubscriptionsRequest,
 )
+from aioproducer.errors import UnsupportedVersionError
 from aioproducer.testing.cluster import LocalKafkaCluster
 from aioproducer.testing.jars import HarnessError
 from aioproducer.testing.pytest_plugin import TopicFactory

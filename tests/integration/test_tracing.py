@@ -17,6 +17,7 @@ from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, StatusC
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from aioproducer import Producer
+from aioproducer._speedups_status import c as speedups
 from aioproducer.errors import (
     MessageTooLargeError,
     ProducerClosedError,
@@ -24,7 +25,6 @@ from aioproducer.errors import (
     SerializationError,
 )
 from aioproducer.metrics.otel import instrument, uninstrument
-from aioproducer.speedups import c as speedups
 from aioproducer.testing.pytest_plugin import TopicFactory
 from aioproducer.testing.readback import consume_all
 

@@ -8,19 +8,19 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aioproducer import batch as batch_module
-from aioproducer.accumulator import AppendResult, RecordAccumulator
-from aioproducer.batch import ProducerBatch, RecordMetadata
-from aioproducer.config import ProducerConfig
-from aioproducer.errors import ProducerClosedError, ProducerError
-from aioproducer.idempotence import IdempotenceState
-from aioproducer.metadata import TopicPartition
-from aioproducer.protocol.records import (
+from aioproducer import _batch as batch_module
+from aioproducer._accumulator import AppendResult, RecordAccumulator
+from aioproducer._batch import ProducerBatch, RecordMetadata
+from aioproducer._config import ProducerConfig
+from aioproducer._idempotence import IdempotenceState
+from aioproducer._metadata import TopicPartition
+from aioproducer._protocol.records import (
     RecordBatchBuilder,
     batch_size_upper_bound,
     decode_batches,
     set_producer_state,
 )
+from aioproducer.errors import ProducerClosedError, ProducerError
 
 T0 = TopicPartition("t", 0)
 T1 = TopicPartition("t", 1)

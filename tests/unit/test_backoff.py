@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from aioproducer.backoff import ExponentialBackoff
+from aioproducer._backoff import ExponentialBackoff
 from aioproducer.errors import ConfigurationError
 
 

@@ -9,14 +9,14 @@ from typing import Any
 import pytest
 from test_accumulator import FakeCompletion, Leaders, add, make
 
-from aioproducer.accumulator import RecordAccumulator
-from aioproducer.batch import ProducerBatch, Stamp
+from aioproducer._accumulator import RecordAccumulator
+from aioproducer._batch import ProducerBatch, Stamp
+from aioproducer._idempotence import IdempotenceState
+from aioproducer._metadata import TopicPartition
+from aioproducer._protocol import records as records_module
+from aioproducer._protocol.compression import CompressionType, compress
+from aioproducer._protocol.records import decode_batches
 from aioproducer.errors import BatchBuildError, ProducerClosedError
-from aioproducer.idempotence import IdempotenceState
-from aioproducer.metadata import TopicPartition
-from aioproducer.protocol import records as records_module
-from aioproducer.protocol.compression import CompressionType, compress
-from aioproducer.protocol.records import decode_batches
 
 T0 = TopicPartition("t", 0)
 T1 = TopicPartition("t", 1)

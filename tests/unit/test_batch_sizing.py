@@ -4,10 +4,10 @@ explicit batch_size is a hard cap (no loop, no broker)."""
 from __future__ import annotations
 
 from aioproducer import ProducerConfig
-from aioproducer.accumulator import RecordAccumulator
-from aioproducer.batch_sizing import BatchSizing
-from aioproducer.config import build_config
-from aioproducer.metadata import TopicPartition
+from aioproducer._accumulator import RecordAccumulator
+from aioproducer._batch_sizing import BatchSizing
+from aioproducer._config import build_config
+from aioproducer._metadata import TopicPartition
 
 TP = TopicPartition("t", 0)
 OTHER = TopicPartition("t", 1)

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from aioproducer import Producer
+from aioproducer._protocol.api import ApiKey
 from aioproducer.errors import BrokerError, UnsupportedCompressionTypeError
-from aioproducer.protocol.api import ApiKey
 from aioproducer.testing.fake_broker import FakeBroker
 
 TOPIC = "t"

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aioproducer.buffer_memory import NO_WAIT, BufferMemory, MemoryWaiter
+from aioproducer._buffer_memory import NO_WAIT, BufferMemory, MemoryWaiter
 
 
 class Line:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from aioproducer._protocol.records import Header
 from aioproducer.cli import InputError, error_line, parse_args
 from aioproducer.cli._input import (
     LineSplitter,
@@ -26,7 +27,6 @@ from aioproducer.cli._produce import ProduceOptions
 from aioproducer.cli._reader import ChunkReader, check_inputs
 from aioproducer.cli._report import Progress, Tally, summary_line
 from aioproducer.errors import ConfigurationError, DeliveryTimeoutError
-from aioproducer.protocol.records import Header
 
 BOOTSTRAP = ["-b", "127.0.0.1:9092"]
 

@@ -7,12 +7,12 @@ import logging
 
 import pytest
 
+from aioproducer._accumulator import RecordAccumulator
 from aioproducer._clientlog import ClientLog, redacted_settings
-from aioproducer.accumulator import RecordAccumulator
-from aioproducer.cluster import Cluster
-from aioproducer.config import ProducerConfig
+from aioproducer._cluster import Cluster
+from aioproducer._config import ProducerConfig
+from aioproducer._sender import Sender
 from aioproducer.errors import ConnectionLostError, broker_error
-from aioproducer.sender import Sender
 
 
 def test_lines_carry_the_client_id(caplog: pytest.LogCaptureFixture) -> None:

@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aioproducer import Producer
-from aioproducer.speedups import c, why_pure
+from aioproducer._speedups_status import c, why_pure
 from aioproducer.testing import FakeBroker
 
 pytestmark = pytest.mark.skipif(c is None, reason=f"the compiled send does not run: {why_pure}")

@@ -16,8 +16,8 @@ from aiokafka import codec as aiokafka_codec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from aioproducer._protocol.compression import CompressionType, compress, decompress, validate_level
 from aioproducer.errors import ConfigurationError, ProtocolError
-from aioproducer.protocol.compression import CompressionType, compress, decompress, validate_level
 
 with warnings.catch_warnings():  # kafka-python's import warns on Python 3.11+
     warnings.simplefilter("ignore", DeprecationWarning)

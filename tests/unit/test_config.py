@@ -8,11 +8,11 @@ import sys
 
 import pytest
 
-from aioproducer.config import ProducerConfig, build_config, parse_bootstrap_servers
+from aioproducer._config import ProducerConfig, build_config, parse_bootstrap_servers
+from aioproducer._kerberos import GssapiCredentials
+from aioproducer._partitioner import DefaultPartitioner
+from aioproducer._protocol.compression import CompressionType
 from aioproducer.errors import ConfigurationError
-from aioproducer.kerberos import GssapiCredentials
-from aioproducer.partitioner import DefaultPartitioner
-from aioproducer.protocol.compression import CompressionType
 
 
 def test_java_defaults() -> None:

@@ -18,6 +18,7 @@ import pytest
 
 import aioproducer._broker_errors
 import aioproducer.errors as errors_module
+from aioproducer._protocol import error_codes
 from aioproducer.errors import (
     CONNECT_EXCEPTIONS,
     AuthenticationError,
@@ -48,7 +49,6 @@ from aioproducer.errors import (
     broker_error,
     map_exceptions,
 )
-from aioproducer.protocol import error_codes
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ERROR_CODES_TSV = REPO_ROOT / "tools" / "kafka-error-codes.tsv"
@@ -322,7 +322,7 @@ def test_regenerating_changes_nothing() -> None:
 GENERATED_FILES = [
     "aioproducer/errors.py",
     "aioproducer/_broker_errors.py",
-    "aioproducer/protocol/error_codes.py",
+    "aioproducer/_protocol/error_codes.py",
 ]
 
 

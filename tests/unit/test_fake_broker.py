@@ -10,18 +10,18 @@ import pytest
 
 import aioproducer
 from aioproducer import Producer
-from aioproducer.connection import BrokerConnection
-from aioproducer.errors import ConnectionLostError, CoordinatorNotAvailableError
-from aioproducer.protocol.api import ApiKey
-from aioproducer.protocol.messages.api_versions import ApiVersionsRequest
-from aioproducer.protocol.messages.metadata import MetadataRequest, MetadataResponse
-from aioproducer.protocol.messages.produce import (
+from aioproducer._connection import BrokerConnection
+from aioproducer._protocol.api import ApiKey
+from aioproducer._protocol.messages.api_versions import ApiVersionsRequest
+from aioproducer._protocol.messages.metadata import MetadataRequest, MetadataResponse
+from aioproducer._protocol.messages.produce import (
     LeaderIdAndEpoch,
     NodeEndpoint,
     ProduceRequest,
     ProduceResponse,
 )
-from aioproducer.protocol.records import RecordBatchBuilder
+from aioproducer._protocol.records import RecordBatchBuilder
+from aioproducer.errors import ConnectionLostError, CoordinatorNotAvailableError
 from aioproducer.testing import FakeBroker
 from aioproducer.testing._fake_log import PartitionLog
 from aioproducer.testing.fake_broker import HANG, Action

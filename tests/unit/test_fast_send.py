@@ -14,15 +14,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from aioproducer._accumulator import AppendResult, RecordAccumulator
+from aioproducer._batch import ProducerBatch
+from aioproducer._config import ProducerConfig
+from aioproducer._metadata import TopicInfo, TopicPartition
+from aioproducer._partitioner import positive_murmur2
+from aioproducer._protocol.records import RecordBatchBuilder, RecordBatchBuilderPy
 from aioproducer._record_check import RECORD_BOUND as _RECORD_BOUND
-from aioproducer.accumulator import AppendResult, RecordAccumulator
-from aioproducer.batch import ProducerBatch
-from aioproducer.config import ProducerConfig
+from aioproducer._speedups_status import Speedups, c
 from aioproducer.errors import ProducerClosedError
-from aioproducer.metadata import TopicInfo, TopicPartition
-from aioproducer.partitioner import positive_murmur2
-from aioproducer.protocol.records import RecordBatchBuilder, RecordBatchBuilderPy
-from aioproducer.speedups import Speedups, c
 
 BOUND = _RECORD_BOUND  # what the producer charges a record beyond key and value
 TOPIC = "t"

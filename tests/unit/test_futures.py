@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from aioproducer.futures import CallbackRelay, RecordFuture
-from aioproducer.speedups import c as _c
+from aioproducer._futures import CallbackRelay, RecordFuture
+from aioproducer._speedups_status import c as _c
 
 RelayFactory = Callable[[asyncio.AbstractEventLoop], CallbackRelay]
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 import pytest
 from test_accumulator import FakeCompletion, Leaders
 
-from aioproducer.accumulator import RecordAccumulator
-from aioproducer.batch import ProducerBatch
-from aioproducer.config import ProducerConfig
-from aioproducer.idempotence import IdempotenceState
-from aioproducer.metadata import TopicPartition
-from aioproducer.protocol.error_codes import NOT_LEADER_OR_FOLLOWER
-from aioproducer.protocol.records import RecordBatchBuilder, decode_batches
-from aioproducer.protocol.sequence import next_sequence
+from aioproducer._accumulator import RecordAccumulator
+from aioproducer._batch import ProducerBatch
+from aioproducer._config import ProducerConfig
+from aioproducer._idempotence import IdempotenceState
+from aioproducer._metadata import TopicPartition
+from aioproducer._protocol.error_codes import NOT_LEADER_OR_FOLLOWER
+from aioproducer._protocol.records import RecordBatchBuilder, decode_batches
+from aioproducer._protocol.sequence import next_sequence
 
 T0 = TopicPartition("t", 0)
 T1 = TopicPartition("t", 1)

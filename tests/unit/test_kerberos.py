@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from aioproducer._kerberos import GssapiCredentials, GssapiMechanism
 from aioproducer.errors import AuthenticationError
-from aioproducer.kerberos import GssapiCredentials, GssapiMechanism
 
 
 @dataclass
@@ -87,7 +87,7 @@ def test_security_layer_refusals(offer: bytes, match: str) -> None:
 
 @pytest.mark.skipif(importlib.util.find_spec("gssapi") is None, reason="gssapi not installed")
 def test_gss_errors_become_authentication_errors() -> None:
-    # through importlib, as aioproducer.kerberos: mypy passes where gssapi is not installed
+    # through importlib, as aioproducer._kerberos: mypy passes where gssapi is not installed
     gss_error = importlib.import_module("gssapi.exceptions").GSSError
 
     class Failing(ScriptedContext):

@@ -54,7 +54,7 @@ def parse_table(markdown: str) -> list[Layer]:
 
 
 def _module_name(relative: str) -> str:
-    """``aioproducer/protocol/`` -> ``aioproducer.protocol``; ``a/b.py``, ``a/_c.c`` -> ``a.b``,
+    """``aioproducer/_protocol/`` -> ``aioproducer._protocol``; ``a/b.py``, ``a/_c.c`` -> ``a.b``,
     ``a._c``; ``a/__init__.py`` -> ``a``."""
     parts = list(Path(relative).with_suffix("").parts)
     if parts[-1] == "__init__":

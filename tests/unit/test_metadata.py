@@ -9,12 +9,12 @@ import uuid
 
 import pytest
 
-from aioproducer.backoff import ExponentialBackoff
-from aioproducer.cluster import Cluster
-from aioproducer.config import ProducerConfig
+from aioproducer._backoff import ExponentialBackoff
+from aioproducer._cluster import Cluster
+from aioproducer._config import ProducerConfig
+from aioproducer._metadata import BrokerAddress, ClusterMetadata
+from aioproducer._protocol.error_codes import UNKNOWN_TOPIC_OR_PARTITION
 from aioproducer.errors import ProducerClosedError, TopicAuthorizationFailedError
-from aioproducer.metadata import BrokerAddress, ClusterMetadata
-from aioproducer.protocol.error_codes import UNKNOWN_TOPIC_OR_PARTITION
 
 BROKERS = [BrokerAddress(1, "127.0.0.1", 9092), BrokerAddress(2, "127.0.0.1", 9093)]
 LED = [(0, 0, 1)]  # one partition, led by node 1

@@ -7,10 +7,10 @@ import math
 import pytest
 
 from aioproducer import Producer
-from aioproducer.accumulator import RecordAccumulator
-from aioproducer.config import ProducerConfig
+from aioproducer._accumulator import RecordAccumulator
+from aioproducer._config import ProducerConfig
+from aioproducer._metadata import TopicPartition
 from aioproducer.errors import ConfigurationError
-from aioproducer.metadata import TopicPartition
 from aioproducer.metrics._registry import METRIC_DESCRIPTIONS, ProducerMetrics, Samples, Stat
 
 

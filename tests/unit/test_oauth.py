@@ -10,9 +10,9 @@ import time
 import pytest
 
 from aioproducer import OAuthToken, ProducerConfig
+from aioproducer._oauth import REFRESH_FACTOR, OAuthCredentials
+from aioproducer._protocol.sasl import OAuthBearerMechanism
 from aioproducer.errors import AuthenticationError, ConfigurationError
-from aioproducer.oauth import REFRESH_FACTOR, OAuthCredentials
-from aioproducer.protocol.sasl import OAuthBearerMechanism
 
 SECRET = "eyJhbGciOiJub25lIn0.c2VjcmV0LXRva2Vu."  # what must never be shown
 
@@ -70,7 +70,7 @@ def test_secrets_are_not_shown() -> None:
 class Clock:
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.now = 1_000_000.0
-        monkeypatch.setattr("aioproducer.oauth.time.time", lambda: self.now)
+        monkeypatch.setattr("aioproducer._oauth.time.time", lambda: self.now)
 
 
 async def test_tokens_are_cached_and_refreshed_before_expiry(

@@ -12,16 +12,16 @@ from typing import NoReturn
 import pytest
 from test_accumulator import FakeCompletion, Leaders, add, make
 
-from aioproducer.accumulator import RecordAccumulator
-from aioproducer.cluster import Cluster
-from aioproducer.config import ProducerConfig
+from aioproducer._accumulator import RecordAccumulator
+from aioproducer._cluster import Cluster
+from aioproducer._config import ProducerConfig
+from aioproducer._metadata import TopicPartition
+from aioproducer._offloop import OFF_LOOP_MIN_BYTES, OffLoopBuilds
+from aioproducer._protocol import records as records_module
+from aioproducer._protocol.compression import CompressionType, compress
+from aioproducer._protocol.records import decode_batches
+from aioproducer._sender import Sender
 from aioproducer.errors import BatchBuildError
-from aioproducer.metadata import TopicPartition
-from aioproducer.offloop import OFF_LOOP_MIN_BYTES, OffLoopBuilds
-from aioproducer.protocol import records as records_module
-from aioproducer.protocol.compression import CompressionType, compress
-from aioproducer.protocol.records import decode_batches
-from aioproducer.sender import Sender
 
 T0 = TopicPartition("t", 0)
 T1 = TopicPartition("t", 1)

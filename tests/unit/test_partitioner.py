@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aioproducer import partitioner as module
-from aioproducer.partitioner import DefaultPartitioner, Partitioner, murmur2, partition_for_key
-from aioproducer.speedups import c as _speedups
+from aioproducer import _partitioner as module
+from aioproducer._partitioner import DefaultPartitioner, Partitioner, murmur2, partition_for_key
+from aioproducer._speedups_status import c as _speedups
 
 with warnings.catch_warnings():  # kafka-python's import warns on Python 3.11+
     warnings.simplefilter("ignore", DeprecationWarning)

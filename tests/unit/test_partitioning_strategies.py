@@ -12,16 +12,16 @@ from collections.abc import Sequence
 import pytest
 
 from aioproducer import Producer
-from aioproducer.config import ProducerConfig
-from aioproducer.errors import ConfigurationError
-from aioproducer.metadata import TopicPartition
-from aioproducer.partition_load import PartitionLoad
-from aioproducer.partitioner import (
+from aioproducer._config import ProducerConfig
+from aioproducer._metadata import TopicPartition
+from aioproducer._partition_load import PartitionLoad
+from aioproducer._partitioner import (
     DefaultPartitioner,
     Partitioner,
     RoundRobinPartitioner,
     _weighted_choice,
 )
+from aioproducer.errors import ConfigurationError
 from aioproducer.testing import FakeBroker
 
 ALL = range(6)

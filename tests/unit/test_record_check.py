@@ -8,11 +8,13 @@ from typing import Any
 
 import pytest
 
+from aioproducer._config import ProducerConfig
+from aioproducer._metadata import TopicInfo
 from aioproducer._partition_choice import partitioner_for
+from aioproducer._partitioner import positive_murmur2
 from aioproducer._producer_state import ProducerState, unusable_error
 from aioproducer._record_check import RECORD_BOUND, RecordCheck
 from aioproducer._send_many import SendManyPlanner
-from aioproducer.config import ProducerConfig
 from aioproducer.errors import (
     FencedProducerError,
     ProducerClosedError,
@@ -20,8 +22,6 @@ from aioproducer.errors import (
     SerializationError,
     WrongEventLoopError,
 )
-from aioproducer.metadata import TopicInfo
-from aioproducer.partitioner import positive_murmur2
 
 LOG = logging.LoggerAdapter(logging.getLogger("test"))
 

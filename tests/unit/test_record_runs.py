@@ -10,12 +10,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aioproducer.accumulator import RecordAccumulator
-from aioproducer.batch import RecordGroup, RecordMetadata, SentRecords
-from aioproducer.config import ProducerConfig
+from aioproducer._accumulator import RecordAccumulator
+from aioproducer._batch import RecordGroup, RecordMetadata, SentRecords
+from aioproducer._config import ProducerConfig
+from aioproducer._metadata import TopicPartition
+from aioproducer._protocol.records import RecordBatchBuilder, decode_batches
 from aioproducer.errors import ProducerError
-from aioproducer.metadata import TopicPartition
-from aioproducer.protocol.records import RecordBatchBuilder, decode_batches
 
 T0 = TopicPartition("t", 0)
 Pair = tuple[bytes | None, bytes | None]

@@ -17,10 +17,9 @@ from crc32c import crc32c
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import aioproducer.protocol.records as records_module
-from aioproducer.errors import IllegalStateError, ProtocolError
-from aioproducer.protocol.compression import CompressionType
-from aioproducer.protocol.records import (
+import aioproducer._protocol.records as records_module
+from aioproducer._protocol.compression import CompressionType
+from aioproducer._protocol.records import (
     BATCH_OVERHEAD,
     DecodedRecord,
     Header,
@@ -30,6 +29,7 @@ from aioproducer.protocol.records import (
     record_size,
     set_producer_state,
 )
+from aioproducer.errors import IllegalStateError, ProtocolError
 
 pytestmark = pytest.mark.usefixtures("each_builder")  # both builders, each test
 

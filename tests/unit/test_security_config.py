@@ -7,8 +7,8 @@ import ssl
 import pytest
 
 from aioproducer import Producer, ProducerConfig
+from aioproducer._security import parse_jaas_config
 from aioproducer.errors import ConfigurationError
-from aioproducer.security import parse_jaas_config
 from aioproducer.testing.security import KEY_PASSWORD, Certificates, generate_certificates
 
 SECRETS = (KEY_PASSWORD, "hunter2")

@@ -12,8 +12,8 @@ import asyncio
 import pytest
 
 from aioproducer import Producer
-from aioproducer.protocol.api import ApiKey
-from aioproducer.speedups import c
+from aioproducer._protocol.api import ApiKey
+from aioproducer._speedups_status import c
 from aioproducer.testing import FakeBroker
 from aioproducer.testing.fake_broker import Action
 

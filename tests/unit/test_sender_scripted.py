@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 
 from aioproducer import Producer
+from aioproducer._protocol.api import ApiKey
+from aioproducer._protocol.messages.produce import ProduceRequest
 from aioproducer.errors import (
     BrokerError,
     FencedProducerError,
@@ -25,8 +27,6 @@ from aioproducer.errors import (
     ProducerFencedError,
     UnknownProducerIdError,
 )
-from aioproducer.protocol.api import ApiKey
-from aioproducer.protocol.messages.produce import ProduceRequest
 from aioproducer.testing.fake_broker import DROP, HANG, Action, FakeBroker, ReceivedRequest
 
 TOPIC = "t"

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
-from aioproducer.accumulator import RecordAccumulator
-from aioproducer.cluster import Cluster
-from aioproducer.config import ProducerConfig
-from aioproducer.metadata import TopicInfo, TopicPartition
-from aioproducer.sender import Sender
+from aioproducer._accumulator import RecordAccumulator
+from aioproducer._cluster import Cluster
+from aioproducer._config import ProducerConfig
+from aioproducer._metadata import TopicInfo, TopicPartition
+from aioproducer._sender import Sender
 
 
 def _sender() -> Sender:

@@ -9,10 +9,10 @@ from typing import ForwardRef
 
 import pytest
 
-from aioproducer.config import ProducerConfig, _normalise
+from aioproducer._config import ProducerConfig, _normalise
+from aioproducer._options import ConfigFields, ProducerOptions
+from aioproducer._settings import SETTINGS, Setting
 from aioproducer.errors import ConfigurationError
-from aioproducer.options import ConfigFields, ProducerOptions
-from aioproducer.settings import SETTINGS, Setting
 
 NAMES = [setting.name for setting in SETTINGS]
 

@@ -13,13 +13,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aioproducer import partitioner
+from aioproducer import _partitioner as partitioner
+from aioproducer._batch import ProducerBatch, RecordGroup, RecordMetadata
+from aioproducer._metadata import TopicPartition
+from aioproducer._partitioner import _JAVA_VECTORS, _murmur2_py
+from aioproducer._protocol.records import RecordBatchBuilderProtocol, RecordBatchBuilderPy
 from aioproducer._send_many import plan_keyed_py
-from aioproducer.batch import ProducerBatch, RecordGroup, RecordMetadata
-from aioproducer.metadata import TopicPartition
-from aioproducer.partitioner import _JAVA_VECTORS, _murmur2_py
-from aioproducer.protocol.records import RecordBatchBuilderProtocol, RecordBatchBuilderPy
-from aioproducer.speedups import Speedups, c, compiled
+from aioproducer._speedups_status import Speedups, c, compiled
 
 Pair = tuple[bytes | None, bytes | None]
 
@@ -54,7 +54,7 @@ pairs = st.lists(
 
 @pytest.fixture
 def compiled_builder(speedups: Speedups) -> type[RecordBatchBuilderProtocol]:
-    module = compiled("aioproducer.protocol._crecords")
+    module = compiled("aioproducer._protocol._crecords")
     assert module is not None  # both extensions load, or neither
     builder: type[RecordBatchBuilderProtocol] = module.RecordBatchBuilder
     return builder
@@ -63,7 +63,7 @@ def compiled_builder(speedups: Speedups) -> type[RecordBatchBuilderProtocol]:
 def _both(
     batch_size: int, before: int
 ) -> tuple[RecordBatchBuilderProtocol, RecordBatchBuilderProtocol]:
-    module = compiled("aioproducer.protocol._crecords")
+    module = compiled("aioproducer._protocol._crecords")
     assert module is not None
     builders = (
         RecordBatchBuilderPy(batch_size=batch_size),

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import aioproducer
-from aioproducer import speedups
+from aioproducer import _speedups_status as speedups
 
 HERE = Path(__file__).parent
 
@@ -22,9 +22,9 @@ logging.basicConfig(
     level=logging.INFO, stream=sys.stdout, format="%(name)s %(levelname)s %(message)s"
 )
 {prelude}
-import aioproducer, aioproducer.speedups
+import aioproducer, aioproducer._speedups_status
 print("enabled", aioproducer.speedups_enabled())
-print("why", aioproducer.speedups.why_pure)
+print("why", aioproducer._speedups_status.why_pure)
 """
 
 

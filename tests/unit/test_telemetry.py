@@ -10,24 +10,24 @@ from typing import Any
 import pytest
 from otlp_reader import read_metrics
 
-from aioproducer.metrics import MetricSample
-from aioproducer.protocol.compression import CompressionType, decompress
-from aioproducer.protocol.messages.get_telemetry_subscriptions import (
+from aioproducer._protocol.compression import CompressionType, decompress
+from aioproducer._protocol.messages.get_telemetry_subscriptions import (
     GetTelemetrySubscriptionsRequest,
     GetTelemetrySubscriptionsResponse,
 )
-from aioproducer.protocol.messages.push_telemetry import (
+from aioproducer._protocol.messages.push_telemetry import (
     PushTelemetryRequest,
     PushTelemetryResponse,
 )
-from aioproducer.protocol.otlp import DataPoint, encode_metrics_data
-from aioproducer.protocol.primitives import ZERO_UUID
-from aioproducer.telemetry import (
+from aioproducer._protocol.otlp import DataPoint, encode_metrics_data
+from aioproducer._protocol.primitives import ZERO_UUID
+from aioproducer._telemetry import (
     DEFAULT_PUSH_INTERVAL_MS,
     TelemetryState,
     telemetry_attributes,
     telemetry_name,
 )
+from aioproducer.metrics import MetricSample
 
 INSTANCE = uuid.UUID("00112233-4455-6677-8899-aabbccddeeff")
 PRODUCER = "org.apache.kafka.producer."

@@ -14,15 +14,15 @@ import pytest
 from otlp_reader import read_metrics
 
 from aioproducer import Producer
-from aioproducer.errors import UnknownSubscriptionIdError
-from aioproducer.protocol.api import ApiKey
-from aioproducer.protocol.compression import decompress
-from aioproducer.protocol.messages.get_telemetry_subscriptions import (
+from aioproducer._protocol.api import ApiKey
+from aioproducer._protocol.compression import decompress
+from aioproducer._protocol.messages.get_telemetry_subscriptions import (
     GetTelemetrySubscriptionsRequest,
     GetTelemetrySubscriptionsResponse,
 )
-from aioproducer.protocol.messages.push_telemetry import PushTelemetryRequest
-from aioproducer.protocol.primitives import ZERO_UUID
+from aioproducer._protocol.messages.push_telemetry import PushTelemetryRequest
+from aioproducer._protocol.primitives import ZERO_UUID
+from aioproducer.errors import UnknownSubscriptionIdError
 from aioproducer.testing._fake_wire import encode_response, read_request
 from aioproducer.testing.fake_broker import HANG, FakeBroker
 

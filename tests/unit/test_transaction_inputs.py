@@ -7,9 +7,9 @@ from dataclasses import dataclass
 import pytest
 
 from aioproducer import ConsumerGroupMetadata
-from aioproducer.consumer_group import parse_offsets
+from aioproducer._consumer_group import parse_offsets
+from aioproducer._protocol.messages.txn_offset_commit import TxnOffset
 from aioproducer.errors import ConfigurationError
-from aioproducer.protocol.messages.txn_offset_commit import TxnOffset
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,33 @@ from typing import Any, Unpack
 import pytest
 
 from aioproducer import ConsumerGroupMetadata, Producer
-from aioproducer.config import ProducerOptions
+from aioproducer._config import ProducerOptions
+from aioproducer._protocol.api import ApiKey
+from aioproducer._protocol.messages.add_offsets_to_txn import (
+    AddOffsetsToTxnRequest,
+    AddOffsetsToTxnResponse,
+)
+from aioproducer._protocol.messages.add_partitions_to_txn import (
+    AddPartitionsToTxnPartitionResult,
+    AddPartitionsToTxnRequest,
+    AddPartitionsToTxnResponse,
+    AddPartitionsToTxnResult,
+)
+from aioproducer._protocol.messages.end_txn import EndTxnRequest, EndTxnResponse
+from aioproducer._protocol.messages.find_coordinator import (
+    Coordinator,
+    FindCoordinatorRequest,
+    FindCoordinatorResponse,
+)
+from aioproducer._protocol.messages.txn_offset_commit import (
+    TxnOffset,
+    TxnOffsetCommitPartitionResult,
+    TxnOffsetCommitRequest,
+    TxnOffsetCommitResponse,
+)
+from aioproducer._protocol.primitives import Reader
+from aioproducer._speedups_status import c as speedups
+from aioproducer._transactions import TransactionState
 from aioproducer.errors import (
     AbortableTransactionError,
     ConcurrentTransactionsError,
@@ -31,35 +57,9 @@ from aioproducer.errors import (
     TransactionAbortedError,
     TransactionalIdAuthorizationFailedError,
 )
-from aioproducer.protocol.api import ApiKey
-from aioproducer.protocol.messages.add_offsets_to_txn import (
-    AddOffsetsToTxnRequest,
-    AddOffsetsToTxnResponse,
-)
-from aioproducer.protocol.messages.add_partitions_to_txn import (
-    AddPartitionsToTxnPartitionResult,
-    AddPartitionsToTxnRequest,
-    AddPartitionsToTxnResponse,
-    AddPartitionsToTxnResult,
-)
-from aioproducer.protocol.messages.end_txn import EndTxnRequest, EndTxnResponse
-from aioproducer.protocol.messages.find_coordinator import (
-    Coordinator,
-    FindCoordinatorRequest,
-    FindCoordinatorResponse,
-)
-from aioproducer.protocol.messages.txn_offset_commit import (
-    TxnOffset,
-    TxnOffsetCommitPartitionResult,
-    TxnOffsetCommitRequest,
-    TxnOffsetCommitResponse,
-)
-from aioproducer.protocol.primitives import Reader
-from aioproducer.speedups import c as speedups
 from aioproducer.testing import FakeBroker
 from aioproducer.testing._fake_txn import TXN_DECODERS, encode_txn_response
 from aioproducer.testing.fake_broker import DROP, Action
-from aioproducer.transactions import TransactionState
 
 _FAST: ProducerOptions = {"retry_backoff_ms": 5, "retry_backoff_max_ms": 20, "linger_ms": 1}
 

@@ -16,7 +16,7 @@ GOOD = """\
 from typing import Unpack
 
 from aioproducer import Producer, ProducerConfig
-from aioproducer.config import ProducerOptions, build_config
+from aioproducer._config import ProducerOptions, build_config
 from aioproducer.logging import KafkaHandler
 from aioproducer.serializers import json_serializer
 
@@ -49,7 +49,7 @@ BAD = {
 }
 BAD_HEADER = """\
 from aioproducer import Producer, ProducerConfig
-from aioproducer.config import build_config
+from aioproducer._config import build_config
 from aioproducer.logging import KafkaHandler
 
 """

@@ -27,15 +27,15 @@ with warnings.catch_warnings():
         InitProducerIdResponse as KInitProducerIdResponse,
     )
 
-from aioproducer.protocol.messages.api_versions import ApiVersionsRequest, ApiVersionsResponse
-from aioproducer.protocol.messages.create_topics import CreateTopicsRequest, CreateTopicsResponse
-from aioproducer.protocol.messages.init_producer_id import (
+from aioproducer._protocol.messages.api_versions import ApiVersionsRequest, ApiVersionsResponse
+from aioproducer._protocol.messages.create_topics import CreateTopicsRequest, CreateTopicsResponse
+from aioproducer._protocol.messages.init_producer_id import (
     InitProducerIdRequest,
     InitProducerIdResponse,
 )
-from aioproducer.protocol.messages.metadata import MetadataRequest, MetadataResponse
-from aioproducer.protocol.messages.produce import ProduceRequest, ProduceResponse
-from aioproducer.protocol.primitives import ZERO_UUID
+from aioproducer._protocol.messages.metadata import MetadataRequest, MetadataResponse
+from aioproducer._protocol.messages.produce import ProduceRequest, ProduceResponse
+from aioproducer._protocol.primitives import ZERO_UUID
 
 AnyRequest = (
     ApiVersionsRequest

@@ -9,25 +9,25 @@ from typing import Any, TypeVar
 import pytest
 from hypothesis import strategies as st
 
-from aioproducer.protocol.messages.api_versions import (
+from aioproducer._protocol.messages.api_versions import (
     ApiVersionRange,
     ApiVersionsRequest,
     ApiVersionsResponse,
     FinalizedFeature,
     SupportedFeature,
 )
-from aioproducer.protocol.messages.create_topics import (
+from aioproducer._protocol.messages.create_topics import (
     CreatableTopic,
     CreatableTopicResult,
     CreateTopicsRequest,
     CreateTopicsResponse,
     TopicConfigEntry,
 )
-from aioproducer.protocol.messages.init_producer_id import (
+from aioproducer._protocol.messages.init_producer_id import (
     InitProducerIdRequest,
     InitProducerIdResponse,
 )
-from aioproducer.protocol.messages.metadata import (
+from aioproducer._protocol.messages.metadata import (
     AUTHORIZED_OPERATIONS_UNSET,
     MetadataBroker,
     MetadataPartition,
@@ -35,7 +35,7 @@ from aioproducer.protocol.messages.metadata import (
     MetadataResponse,
     MetadataTopic,
 )
-from aioproducer.protocol.messages.produce import (
+from aioproducer._protocol.messages.produce import (
     LeaderIdAndEpoch,
     NodeEndpoint,
     ProducePartitionResponse,
@@ -44,7 +44,7 @@ from aioproducer.protocol.messages.produce import (
     ProduceTopicResponse,
     RecordError,
 )
-from aioproducer.protocol.primitives import ZERO_UUID
+from aioproducer._protocol.primitives import ZERO_UUID
 
 T = TypeVar("T")
 

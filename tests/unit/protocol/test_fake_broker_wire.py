@@ -15,11 +15,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from kafka_python_counterpart import framed_request, response_bytes
 
+from aioproducer._protocol.client import ClientConnection
+from aioproducer._protocol.messages.api_versions import ApiVersionsRequest, ApiVersionsResponse
+from aioproducer._protocol.messages.metadata import MetadataRequest
+from aioproducer._protocol.messages.produce import ProduceRequest
 from aioproducer.errors import ProtocolError
-from aioproducer.protocol.client import ClientConnection
-from aioproducer.protocol.messages.api_versions import ApiVersionsRequest, ApiVersionsResponse
-from aioproducer.protocol.messages.metadata import MetadataRequest
-from aioproducer.protocol.messages.produce import ProduceRequest
 from aioproducer.testing._fake_wire import SERVED, encode_response, frame_response, read_request
 
 Strategy = strat.Strategy

@@ -7,11 +7,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from kafka_python_counterpart import AnyRequest, framed_request, framed_response
 
-from aioproducer.errors import ProtocolError
-from aioproducer.protocol.api import ApiKey, Response, negotiate
-from aioproducer.protocol.client import ClientConnection, InFlightRequest
-from aioproducer.protocol.framing import FrameDecoder, frame
-from aioproducer.protocol.headers import (
+from aioproducer._protocol.api import ApiKey, Response, negotiate
+from aioproducer._protocol.client import ClientConnection, InFlightRequest
+from aioproducer._protocol.framing import FrameDecoder, frame
+from aioproducer._protocol.headers import (
     read_request_header,
     read_response_header,
     request_header_version,
@@ -19,19 +18,20 @@ from aioproducer.protocol.headers import (
     write_request_header,
     write_response_header,
 )
-from aioproducer.protocol.messages.api_versions import ApiVersionsRequest
-from aioproducer.protocol.messages.init_producer_id import (
+from aioproducer._protocol.messages.api_versions import ApiVersionsRequest
+from aioproducer._protocol.messages.init_producer_id import (
     InitProducerIdRequest,
     InitProducerIdResponse,
 )
-from aioproducer.protocol.messages.metadata import MetadataRequest
-from aioproducer.protocol.messages.produce import (
+from aioproducer._protocol.messages.metadata import MetadataRequest
+from aioproducer._protocol.messages.produce import (
     ProducePartitionResponse,
     ProduceRequest,
     ProduceResponse,
     ProduceTopicResponse,
 )
-from aioproducer.protocol.primitives import Reader
+from aioproducer._protocol.primitives import Reader
+from aioproducer.errors import ProtocolError
 
 # ------------------------------------------------------------------------------ headers
 

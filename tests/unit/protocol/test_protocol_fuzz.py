@@ -9,34 +9,33 @@ from typing import Any
 import pytest
 from kafka_python_counterpart import AnyResponse, response_bytes
 
-from aioproducer.errors import ProtocolError
-from aioproducer.protocol.client import ClientConnection
-from aioproducer.protocol.framing import frame
-from aioproducer.protocol.messages.api_versions import (
+from aioproducer._protocol.client import ClientConnection
+from aioproducer._protocol.framing import frame
+from aioproducer._protocol.messages.api_versions import (
     ApiVersionRange,
     ApiVersionsRequest,
     ApiVersionsResponse,
     FinalizedFeature,
     SupportedFeature,
 )
-from aioproducer.protocol.messages.create_topics import (
+from aioproducer._protocol.messages.create_topics import (
     CreatableTopicResult,
     CreateTopicsRequest,
     CreateTopicsResponse,
     TopicConfigEntry,
 )
-from aioproducer.protocol.messages.init_producer_id import (
+from aioproducer._protocol.messages.init_producer_id import (
     InitProducerIdRequest,
     InitProducerIdResponse,
 )
-from aioproducer.protocol.messages.metadata import (
+from aioproducer._protocol.messages.metadata import (
     MetadataBroker,
     MetadataPartition,
     MetadataRequest,
     MetadataResponse,
     MetadataTopic,
 )
-from aioproducer.protocol.messages.produce import (
+from aioproducer._protocol.messages.produce import (
     LeaderIdAndEpoch,
     NodeEndpoint,
     ProducePartitionResponse,
@@ -45,6 +44,7 @@ from aioproducer.protocol.messages.produce import (
     ProduceTopicResponse,
     RecordError,
 )
+from aioproducer.errors import ProtocolError
 
 TOPIC_ID = uuid.UUID(int=0x1234_5678_9ABC_DEF0_1122_3344_5566_7788)
 SAMPLES: list[tuple[Any, AnyResponse]] = [

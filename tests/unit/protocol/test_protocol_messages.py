@@ -17,18 +17,18 @@ from kafka_python_counterpart import (
     response_bytes,
 )
 
-from aioproducer.errors import ProtocolError
-from aioproducer.protocol.client import ClientConnection
-from aioproducer.protocol.messages.api_versions import (
+from aioproducer._protocol.client import ClientConnection
+from aioproducer._protocol.messages.api_versions import (
     ApiVersionRange,
     ApiVersionsRequest,
     ApiVersionsResponse,
 )
-from aioproducer.protocol.messages.create_topics import CreatableTopic, CreateTopicsRequest
-from aioproducer.protocol.messages.init_producer_id import InitProducerIdRequest
-from aioproducer.protocol.messages.metadata import MetadataRequest
-from aioproducer.protocol.messages.produce import ProduceRequest
-from aioproducer.protocol.primitives import ZERO_UUID
+from aioproducer._protocol.messages.create_topics import CreatableTopic, CreateTopicsRequest
+from aioproducer._protocol.messages.init_producer_id import InitProducerIdRequest
+from aioproducer._protocol.messages.metadata import MetadataRequest
+from aioproducer._protocol.messages.produce import ProduceRequest
+from aioproducer._protocol.primitives import ZERO_UUID
+from aioproducer.errors import ProtocolError
 
 Strategy = strat.Strategy
 CASES = strat.version_cases(strat.APIS)

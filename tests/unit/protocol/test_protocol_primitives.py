@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from aioproducer._protocol import primitives as p
+from aioproducer._protocol.primitives import Reader
 from aioproducer.errors import ProtocolError
-from aioproducer.protocol import primitives as p
-from aioproducer.protocol.primitives import Reader
 
 int32 = st.integers(-(2**31), 2**31 - 1)
 int64 = st.integers(-(2**63), 2**63 - 1)

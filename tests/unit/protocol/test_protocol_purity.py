@@ -5,10 +5,10 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import aioproducer.protocol
+import aioproducer._protocol
 
 FORBIDDEN = {"asyncio", "socket", "ssl", "time", "selectors", "anyio"}
-PACKAGE = Path(aioproducer.protocol.__file__).parent
+PACKAGE = Path(aioproducer._protocol.__file__).parent
 
 
 def _imported_roots(path: Path) -> set[str]:

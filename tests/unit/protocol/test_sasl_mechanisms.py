@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from aioproducer._protocol.sasl import PlainMechanism, ScramMechanism, mechanism_for
 from aioproducer.errors import AuthenticationError, ConfigurationError
-from aioproducer.protocol.sasl import PlainMechanism, ScramMechanism, mechanism_for
 
 # RFC 7677 section 3: user "user", password "pencil".
 CLIENT_FIRST = b"n,,n=user,r=rOprNGfwEbeRWgbNEkqO"

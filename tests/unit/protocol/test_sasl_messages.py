@@ -15,21 +15,21 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from aioproducer.errors import ProtocolError
-from aioproducer.protocol.messages.describe_producers import (
+from aioproducer._protocol.messages.describe_producers import (
     DescribeProducersPartitionResult,
     DescribeProducersRequest,
     DescribeProducersResponse,
     ProducerState,
 )
-from aioproducer.protocol.messages.sasl_authenticate import (
+from aioproducer._protocol.messages.sasl_authenticate import (
     SaslAuthenticateRequest,
     SaslAuthenticateResponse,
 )
-from aioproducer.protocol.messages.sasl_handshake import (
+from aioproducer._protocol.messages.sasl_handshake import (
     SaslHandshakeRequest,
     SaslHandshakeResponse,
 )
+from aioproducer.errors import ProtocolError
 
 with warnings.catch_warnings():  # kafka-python's import warns on Python 3.11+
     warnings.simplefilter("ignore", DeprecationWarning)

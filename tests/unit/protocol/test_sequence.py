@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aioproducer.protocol.sequence import is_after, last_sequence, next_sequence
+from aioproducer._protocol.sequence import is_after, last_sequence, next_sequence
 
 TOP = 2**31 - 1
 

@@ -18,17 +18,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from aioproducer.errors import ProtocolError
-from aioproducer.protocol.api import ApiKey
-from aioproducer.protocol.messages.get_telemetry_subscriptions import (
+from aioproducer._protocol.api import ApiKey
+from aioproducer._protocol.messages.get_telemetry_subscriptions import (
     GetTelemetrySubscriptionsRequest,
     GetTelemetrySubscriptionsResponse,
 )
-from aioproducer.protocol.messages.push_telemetry import (
+from aioproducer._protocol.messages.push_telemetry import (
     PushTelemetryRequest,
     PushTelemetryResponse,
 )
-from aioproducer.protocol.primitives import ZERO_UUID
+from aioproducer._protocol.primitives import ZERO_UUID
+from aioproducer.errors import ProtocolError
 
 with warnings.catch_warnings():  # kafka-python's import warns on Python 3.11+
     warnings.simplefilter("ignore", DeprecationWarning)

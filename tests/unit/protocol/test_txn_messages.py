@@ -17,13 +17,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from aioproducer.errors import ProtocolError, UnsupportedVersionError
-from aioproducer.protocol.api import negotiate
-from aioproducer.protocol.messages.add_offsets_to_txn import (
+from aioproducer._protocol.api import negotiate
+from aioproducer._protocol.messages.add_offsets_to_txn import (
     AddOffsetsToTxnRequest,
     AddOffsetsToTxnResponse,
 )
-from aioproducer.protocol.messages.add_partitions_to_txn import (
+from aioproducer._protocol.messages.add_partitions_to_txn import (
     AddPartitionsToTxnBatchRequest,
     AddPartitionsToTxnPartitionResult,
     AddPartitionsToTxnRequest,
@@ -31,19 +30,20 @@ from aioproducer.protocol.messages.add_partitions_to_txn import (
     AddPartitionsToTxnResult,
     AddPartitionsToTxnTransaction,
 )
-from aioproducer.protocol.messages.end_txn import EndTxnRequest, EndTxnResponse
-from aioproducer.protocol.messages.find_coordinator import (
+from aioproducer._protocol.messages.end_txn import EndTxnRequest, EndTxnResponse
+from aioproducer._protocol.messages.find_coordinator import (
     Coordinator,
     CoordinatorType,
     FindCoordinatorRequest,
     FindCoordinatorResponse,
 )
-from aioproducer.protocol.messages.txn_offset_commit import (
+from aioproducer._protocol.messages.txn_offset_commit import (
     TxnOffset,
     TxnOffsetCommitPartitionResult,
     TxnOffsetCommitRequest,
     TxnOffsetCommitResponse,
 )
+from aioproducer.errors import ProtocolError, UnsupportedVersionError
 
 with warnings.catch_warnings():  # kafka-python's import warns on Python 3.11+
     warnings.simplefilter("ignore", DeprecationWarning)

@@ -18,14 +18,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from aioproducer.errors import ProtocolError
-from aioproducer.protocol.api import Request, Response
-from aioproducer.protocol.client import ClientConnection
-from aioproducer.protocol.messages.add_offsets_to_txn import (
+from aioproducer._protocol.api import Request, Response
+from aioproducer._protocol.client import ClientConnection
+from aioproducer._protocol.messages.add_offsets_to_txn import (
     AddOffsetsToTxnRequest,
     AddOffsetsToTxnResponse,
 )
-from aioproducer.protocol.messages.add_partitions_to_txn import (
+from aioproducer._protocol.messages.add_partitions_to_txn import (
     AddPartitionsToTxnBatchRequest,
     AddPartitionsToTxnPartitionResult,
     AddPartitionsToTxnRequest,
@@ -33,31 +32,32 @@ from aioproducer.protocol.messages.add_partitions_to_txn import (
     AddPartitionsToTxnResult,
     AddPartitionsToTxnTransaction,
 )
-from aioproducer.protocol.messages.describe_producers import (
+from aioproducer._protocol.messages.describe_producers import (
     DescribeProducersPartitionResult,
     DescribeProducersRequest,
     DescribeProducersResponse,
 )
-from aioproducer.protocol.messages.end_txn import EndTxnRequest, EndTxnResponse
-from aioproducer.protocol.messages.find_coordinator import (
+from aioproducer._protocol.messages.end_txn import EndTxnRequest, EndTxnResponse
+from aioproducer._protocol.messages.find_coordinator import (
     Coordinator,
     FindCoordinatorRequest,
     FindCoordinatorResponse,
 )
-from aioproducer.protocol.messages.sasl_authenticate import (
+from aioproducer._protocol.messages.sasl_authenticate import (
     SaslAuthenticateRequest,
     SaslAuthenticateResponse,
 )
-from aioproducer.protocol.messages.sasl_handshake import (
+from aioproducer._protocol.messages.sasl_handshake import (
     SaslHandshakeRequest,
     SaslHandshakeResponse,
 )
-from aioproducer.protocol.messages.txn_offset_commit import (
+from aioproducer._protocol.messages.txn_offset_commit import (
     TxnOffset,
     TxnOffsetCommitPartitionResult,
     TxnOffsetCommitRequest,
     TxnOffsetCommitResponse,
 )
+from aioproducer.errors import ProtocolError
 
 with warnings.catch_warnings():  # kafka-python's import warns on Python 3.11+
     warnings.simplefilter("ignore", DeprecationWarning)
