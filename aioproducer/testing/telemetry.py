@@ -39,7 +39,7 @@ from aioproducer.testing.versions import KAFKA_VERSION
 __all__ = ["RECORDER_CLASS", "TelemetryRecorder", "build_recorder"]
 
 RECORDER_CLASS = "aioproducer.testing.TelemetryRecorder"
-_FILE_CONFIG = "aioproducer._telemetry.recorder.file"
+_FILE_CONFIG = "aioproducer.telemetry.recorder.file"
 _SOURCE = Path(__file__).with_name("java") / "TelemetryRecorder.java"
 
 
