@@ -21,7 +21,11 @@ Each transaction speaks the transaction protocol version the cluster's finalized
 version 1 adds partitions with AddPartitionsToTxn v0-3 and ends with EndTxn v0-4; version 2
 (KIP-890 part 2) lets Produce v12+ add partitions and TxnOffsetCommit v5+ add groups
 implicitly, and ends with EndTxn v5+, whose response carries the bumped epoch (or a new
-producer id) that the next transaction uses.
+producer id) that the next transaction uses. In version 2 the next transaction's batches
+(and offsets) wait until DescribeTransactions says the coordinator has written the ended
+transaction's markers (:meth:`~TransactionManager.may_send`): sent earlier, a partition
+leader's check of them meets CONCURRENT_TRANSACTIONS and waits the broker's
+``add.partitions.to.txn.retry.backoff.ms`` (20 ms) before trying again.
 
 Errors split as Java's: coordinator moves and loads are retried with backoff; a failed
 batch or an abortable error leaves only :meth:`~TransactionManager.begin_abort`; fencing
@@ -68,6 +72,10 @@ from aioproducer._protocol.messages.add_offsets_to_txn import (
 from aioproducer._protocol.messages.add_partitions_to_txn import (
     AddPartitionsToTxnRequest,
     AddPartitionsToTxnResponse,
+)
+from aioproducer._protocol.messages.describe_transactions import (
+    DescribeTransactionsRequest,
+    DescribeTransactionsResponse,
 )
 from aioproducer._protocol.messages.end_txn import EndTxnRequest, EndTxnResponse
 from aioproducer._protocol.messages.find_coordinator import (
@@ -126,6 +134,8 @@ _TXN_OFFSET_COMMIT_V2: Final = 5  # adds the group to the transaction (version 2
 #: Java's retry for CONCURRENT_TRANSACTIONS at a transaction's start (the sender's too)
 CONCURRENT_BACKOFF_MS: Final = 20
 _CONCURRENT_FIRST_BACKOFF_MS: Final = 2  # ours: the first of those retries, doubling to 20
+_MARKERS_FIRST_POLL_MS: Final = 1  # DescribeTransactions after EndTxn: 1, 2, 4 ... 20 ms apart
+_PREPARING: Final = ("PrepareCommit", "PrepareAbort")  # the markers are being written
 
 
 class TransactionState(enum.Enum):
@@ -181,6 +191,9 @@ class TransactionManager:
         self._adding: asyncio.Task[None] | None = None
         self._started = False  # a partition or a group joined: EndTxn is needed
         self._offset_commits: set[asyncio.Future[None]] = set()  # EndTxn waits for them
+        self._markers_written = asyncio.Event()  # cleared while an ended transaction's
+        self._markers_written.set()  # markers may still be written (version 2)
+        self._markers_task: asyncio.Task[None] | None = None
         self.version = 1
         """The transaction protocol version of the current transaction (1 or 2)."""
 
@@ -254,8 +267,9 @@ class TransactionManager:
                 self._pending.add(tp)
 
     def may_send(self, tp: TopicPartition) -> bool:
-        """``tp`` is in the transaction: its batches may be drained."""
-        return tp in self._added
+        """``tp`` is in the transaction, and the previous transaction's markers are written
+        (version 2): its batches may be drained."""
+        return tp in self._added and self._markers_written.is_set()
 
     def batch_failed(self, error: BaseException) -> None:
         """A batch of the transaction failed: it can only be aborted now (or, failed with
@@ -345,6 +359,7 @@ class TransactionManager:
 
     async def _send_offsets(self, offsets: list[TxnOffset], group: ConsumerGroupMetadata) -> None:
         deadline = self._deadline()
+        await self._markers_written.wait()  # version 2: the group joins by TxnOffsetCommit
         if self.version < 2:
             await self._call(
                 lambda: AddOffsetsToTxnRequest(
@@ -474,6 +489,8 @@ class TransactionManager:
                 deadline=self._deadline(),
                 max_version=4 if self.version < 2 else None,  # v5+: the epoch bumps
             )
+            if self.version >= 2:
+                self._await_markers()
         if not commit and self.idempotence.bump_requested:
             await self.initialize(self.config.max_block_ms, bump=True)  # sequences restart
         self._added.clear()
@@ -481,6 +498,42 @@ class TransactionManager:
         self._started = False
         self._set_state(TransactionState.READY)
         log.debug("transaction %r %s", self.transactional_id, "committed" if commit else "aborted")
+
+    def _await_markers(self) -> None:
+        """Version 2, EndTxn answered: hold the next transaction's batches until the
+        coordinator has written this one's markers (:meth:`_poll_markers`)."""
+        if self._markers_task is not None and not self._markers_task.done():
+            return
+        self._markers_written.clear()
+        self._markers_task = asyncio.get_running_loop().create_task(self._poll_markers())
+
+    async def _poll_markers(self) -> None:
+        """DescribeTransactions for our id, 1, 2, 4 ... 20 ms apart, while its state is
+        PrepareCommit or PrepareAbort (for request_timeout_ms at most); then release the
+        batches. Best effort: on any error (an older broker, no DESCRIBE permission, a
+        coordinator move) they go at once, and the partition leaders wait as they would."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.config.request_timeout_ms / 1000
+        delay_ms = _MARKERS_FIRST_POLL_MS
+        request = DescribeTransactionsRequest([self.transactional_id])
+        try:
+            key = (CoordinatorType.TRANSACTION, self.transactional_id)
+            while self.state is not TransactionState.FATAL_ERROR and key in self._coordinators:
+                conn = await self._coordinator(None)  # known: no FindCoordinator from here
+                response = await conn.request(request, conn.version_for(type(request)))
+                assert isinstance(response, DescribeTransactionsResponse)
+                found = response.transactions
+                if len(found) != 1 or found[0].error_code or found[0].state not in _PREPARING:
+                    return
+                if loop.time() >= deadline:
+                    return
+                await asyncio.sleep(delay_ms / 1000)
+                delay_ms = min(delay_ms * 2, CONCURRENT_BACKOFF_MS)
+        except Exception as exc:  # best effort: the partition leaders wait instead
+            log.debug("DescribeTransactions after EndTxn: %r; not waiting for markers", exc)
+        finally:
+            self._markers_written.set()
+            self._wakeup()
 
     # -- producer id -------------------------------------------------------------------------
     def _producer_state(self) -> tuple[int, int]:
