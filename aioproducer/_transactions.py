@@ -21,10 +21,12 @@ Each transaction speaks the transaction protocol version the cluster's finalized
 version 1 adds partitions with AddPartitionsToTxn v0-3 and ends with EndTxn v0-4; version 2
 (KIP-890 part 2) lets Produce v12+ add partitions and TxnOffsetCommit v5+ add groups
 implicitly, and ends with EndTxn v5+, whose response carries the bumped epoch (or a new
-producer id) that the next transaction uses. In version 2 the next transaction's batches
-(and offsets) wait until DescribeTransactions says the coordinator has written the ended
-transaction's markers (:meth:`~TransactionManager.may_send`): sent earlier, a partition
-leader's check of them meets CONCURRENT_TRANSACTIONS and waits the broker's
+producer id) that the next transaction uses. In version 2, EndTxn answered, a
+DescribeTransactions goes to the coordinator at once; if it says the markers of the ended
+transaction are still being written and no batch of the next one has gone yet, those
+batches (and offsets) wait until it says they are written
+(:meth:`~TransactionManager.may_send`): sent earlier, a partition leader's check of them
+would meet CONCURRENT_TRANSACTIONS and wait the broker's
 ``add.partitions.to.txn.retry.backoff.ms`` (20 ms) before trying again.
 
 Errors split as Java's: coordinator moves and loads are retried with backoff; a failed
@@ -194,6 +196,7 @@ class TransactionManager:
         self._markers_written = asyncio.Event()  # cleared while an ended transaction's
         self._markers_written.set()  # markers may still be written (version 2)
         self._markers_task: asyncio.Task[None] | None = None
+        self._drained = False  # a batch was let go since the last EndTxn
         self.version = 1
         """The transaction protocol version of the current transaction (1 or 2)."""
 
@@ -267,9 +270,12 @@ class TransactionManager:
                 self._pending.add(tp)
 
     def may_send(self, tp: TopicPartition) -> bool:
-        """``tp`` is in the transaction, and the previous transaction's markers are written
-        (version 2): its batches may be drained."""
-        return tp in self._added and self._markers_written.is_set()
+        """``tp`` is in the transaction, and the previous transaction's markers are not
+        known to be still in writing (version 2): its batches may be drained."""
+        if tp in self._added and self._markers_written.is_set():
+            self._drained = True
+            return True
+        return False
 
     def batch_failed(self, error: BaseException) -> None:
         """A batch of the transaction failed: it can only be aborted now (or, failed with
@@ -500,40 +506,66 @@ class TransactionManager:
         log.debug("transaction %r %s", self.transactional_id, "committed" if commit else "aborted")
 
     def _await_markers(self) -> None:
-        """Version 2, EndTxn answered: hold the next transaction's batches until the
-        coordinator has written this one's markers (:meth:`_poll_markers`)."""
+        """Version 2, EndTxn answered: ask at once whether the coordinator has written this
+        transaction's markers (DescribeTransactions to it, sent from here rather than from a
+        task that a busy loop would start late); :meth:`_poll_markers` holds the next
+        transaction's batches if it has not, and none has gone yet."""
         if self._markers_task is not None and not self._markers_task.done():
             return
-        self._markers_written.clear()
-        self._markers_task = asyncio.get_running_loop().create_task(self._poll_markers())
+        node = self._coordinators.get((CoordinatorType.TRANSACTION, self.transactional_id))
+        conn = None if node is None else self.cluster.ready_connection(node)
+        if conn is None or not conn.writable:
+            return  # best effort: the partition leaders wait for the markers instead
+        request = DescribeTransactionsRequest([self.transactional_id])
+        try:
+            answer = conn.send(request, conn.version_for(type(request)))
+        except ProducerError:
+            return  # no DescribeTransactions there (before Kafka 3.0)
+        assert answer is not None
+        self._drained = False
+        self._markers_task = asyncio.get_running_loop().create_task(
+            self._poll_markers(conn, request, answer)
+        )
 
-    async def _poll_markers(self) -> None:
-        """DescribeTransactions for our id, 1, 2, 4 ... 20 ms apart, while its state is
-        PrepareCommit or PrepareAbort (for request_timeout_ms at most); then release the
-        batches. Best effort: on any error (an older broker, no DESCRIBE permission, a
-        coordinator move) they go at once, and the partition leaders wait as they would."""
+    async def _poll_markers(
+        self,
+        conn: BrokerConnection,
+        request: DescribeTransactionsRequest,
+        answer: asyncio.Future[Response],
+    ) -> None:
+        """While DescribeTransactions says PrepareCommit or PrepareAbort and no batch of the
+        next transaction has gone (once one has, its partition leader waits anyway): hold
+        them, and ask again 1, 2, 4 ... 20 ms later, for request_timeout_ms at most. Best
+        effort: on any error (no DESCRIBE permission, a coordinator move) they go at once."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.config.request_timeout_ms / 1000
         delay_ms = _MARKERS_FIRST_POLL_MS
-        request = DescribeTransactionsRequest([self.transactional_id])
         try:
-            key = (CoordinatorType.TRANSACTION, self.transactional_id)
-            while self.state is not TransactionState.FATAL_ERROR and key in self._coordinators:
-                conn = await self._coordinator(None)  # known: no FindCoordinator from here
-                response = await conn.request(request, conn.version_for(type(request)))
+            while True:
+                response = await answer
                 assert isinstance(response, DescribeTransactionsResponse)
                 found = response.transactions
-                if len(found) != 1 or found[0].error_code or found[0].state not in _PREPARING:
+                if (
+                    len(found) != 1
+                    or found[0].error_code
+                    or found[0].state not in _PREPARING
+                    or self._drained
+                    or self.state is TransactionState.FATAL_ERROR
+                    or loop.time() >= deadline
+                ):
                     return
-                if loop.time() >= deadline:
-                    return
+                self._markers_written.clear()
                 await asyncio.sleep(delay_ms / 1000)
                 delay_ms = min(delay_ms * 2, CONCURRENT_BACKOFF_MS)
+                sent = conn.send(request, conn.version_for(type(request)))
+                assert sent is not None
+                answer = sent
         except Exception as exc:  # best effort: the partition leaders wait instead
             log.debug("DescribeTransactions after EndTxn: %r; not waiting for markers", exc)
         finally:
-            self._markers_written.set()
-            self._wakeup()
+            if not self._markers_written.is_set():
+                self._markers_written.set()
+                self._wakeup()
 
     # -- producer id -------------------------------------------------------------------------
     def _producer_state(self) -> tuple[int, int]:

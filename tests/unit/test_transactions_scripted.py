@@ -522,23 +522,28 @@ async def test_concurrent_transactions_on_produce_is_retried_soon() -> None:
 
 
 @pytest.mark.parametrize("commit", [True, False])
-async def test_version_2_next_batches_wait_for_the_markers(commit: bool) -> None:
-    """Version 2: after EndTxn the coordinator still writes the markers; the next
-    transaction's batches wait until DescribeTransactions stops saying Prepare*, rather than
-    meet CONCURRENT_TRANSACTIONS at the partition leader (which waits 20 ms then)."""
+@pytest.mark.parametrize("pause", [True, False])
+async def test_version_2_next_batches_wait_for_the_markers(commit: bool, pause: bool) -> None:
+    """Version 2: after EndTxn the coordinator still writes the markers. DescribeTransactions
+    goes at once; while it says Prepare*, the next transaction's batches wait (rather than
+    meet CONCURRENT_TRANSACTIONS at the partition leader, which waits 20 ms then), unless
+    one went before the first answer came (``pause`` False: the commit flushed it)."""
     async with FakeBroker(transaction_version=2) as broker:
         broker.create_topic("t", partitions=1)
         broker.transactions.markers_pending = 3
-        async with _producer(broker) as producer:
+        async with _producer(broker, linger_ms=50) as producer:
             producer.begin_transaction()
             await (await producer.send("t", b"first", partition=0))  # written, then ended
             await (producer.commit_transaction() if commit else producer.abort_transaction())
+            if pause:
+                await asyncio.sleep(0.01)  # the first answer (PrepareCommit) is in
             async with producer.transaction():
                 await producer.send("t", b"second", partition=0)
         keys = [r.api_key for r in broker.requests]
         first_end = keys.index(ApiKey.END_TXN)
         after = keys[first_end + 1 : keys.index(ApiKey.PRODUCE, first_end)]
-        assert after == [ApiKey.DESCRIBE_TRANSACTIONS] * 4  # 3 Prepare*, then Complete*
+        asked = 4 if pause else 1  # 3 Prepare*, then Complete*; or one, and no waiting
+        assert after == [ApiKey.DESCRIBE_TRANSACTIONS] * asked
         assert [txn.result for _, txn in broker.transactions.ended] == [commit, True]
         assert broker.values("t", 0) == [b"first", b"second"]  # the fake keeps aborted too
 
