@@ -21,13 +21,7 @@ Each transaction speaks the transaction protocol version the cluster's finalized
 version 1 adds partitions with AddPartitionsToTxn v0-3 and ends with EndTxn v0-4; version 2
 (KIP-890 part 2) lets Produce v12+ add partitions and TxnOffsetCommit v5+ add groups
 implicitly, and ends with EndTxn v5+, whose response carries the bumped epoch (or a new
-producer id) that the next transaction uses. In version 2, EndTxn answered, a
-DescribeTransactions goes to the coordinator at once; if it says the markers of the ended
-transaction are still being written and no batch of the next one has gone yet, those
-batches (and offsets) wait until it says they are written
-(:meth:`~TransactionManager.may_send`): sent earlier, a partition leader's check of them
-would meet CONCURRENT_TRANSACTIONS and wait the broker's
-``add.partitions.to.txn.retry.backoff.ms`` (20 ms) before trying again.
+producer id) that the next transaction uses.
 
 Errors split as Java's: coordinator moves and loads are retried with backoff; a failed
 batch or an abortable error leaves only :meth:`~TransactionManager.begin_abort`; fencing
@@ -74,10 +68,6 @@ from aioproducer._protocol.messages.add_offsets_to_txn import (
 from aioproducer._protocol.messages.add_partitions_to_txn import (
     AddPartitionsToTxnRequest,
     AddPartitionsToTxnResponse,
-)
-from aioproducer._protocol.messages.describe_transactions import (
-    DescribeTransactionsRequest,
-    DescribeTransactionsResponse,
 )
 from aioproducer._protocol.messages.end_txn import EndTxnRequest, EndTxnResponse
 from aioproducer._protocol.messages.find_coordinator import (
@@ -136,8 +126,6 @@ _TXN_OFFSET_COMMIT_V2: Final = 5  # adds the group to the transaction (version 2
 #: Java's retry for CONCURRENT_TRANSACTIONS at a transaction's start (the sender's too)
 CONCURRENT_BACKOFF_MS: Final = 20
 _CONCURRENT_FIRST_BACKOFF_MS: Final = 2  # ours: the first of those retries, doubling to 20
-_MARKERS_FIRST_POLL_MS: Final = 1  # DescribeTransactions after EndTxn: 1, 2, 4 ... 20 ms apart
-_PREPARING: Final = ("PrepareCommit", "PrepareAbort")  # the markers are being written
 
 
 class TransactionState(enum.Enum):
@@ -193,10 +181,6 @@ class TransactionManager:
         self._adding: asyncio.Task[None] | None = None
         self._started = False  # a partition or a group joined: EndTxn is needed
         self._offset_commits: set[asyncio.Future[None]] = set()  # EndTxn waits for them
-        self._markers_written = asyncio.Event()  # cleared while an ended transaction's
-        self._markers_written.set()  # markers may still be written (version 2)
-        self._markers_task: asyncio.Task[None] | None = None
-        self._drained = False  # a batch was let go since the last EndTxn
         self.version = 1
         """The transaction protocol version of the current transaction (1 or 2)."""
 
@@ -270,12 +254,8 @@ class TransactionManager:
                 self._pending.add(tp)
 
     def may_send(self, tp: TopicPartition) -> bool:
-        """``tp`` is in the transaction, and the previous transaction's markers are not
-        known to be still in writing (version 2): its batches may be drained."""
-        if tp in self._added and self._markers_written.is_set():
-            self._drained = True
-            return True
-        return False
+        """``tp`` is in the transaction: its batches may be drained."""
+        return tp in self._added
 
     def batch_failed(self, error: BaseException) -> None:
         """A batch of the transaction failed: it can only be aborted now (or, failed with
@@ -365,7 +345,6 @@ class TransactionManager:
 
     async def _send_offsets(self, offsets: list[TxnOffset], group: ConsumerGroupMetadata) -> None:
         deadline = self._deadline()
-        await self._markers_written.wait()  # version 2: the group joins by TxnOffsetCommit
         if self.version < 2:
             await self._call(
                 lambda: AddOffsetsToTxnRequest(
@@ -495,8 +474,6 @@ class TransactionManager:
                 deadline=self._deadline(),
                 max_version=4 if self.version < 2 else None,  # v5+: the epoch bumps
             )
-            if self.version >= 2:
-                self._await_markers()
         if not commit and self.idempotence.bump_requested:
             await self.initialize(self.config.max_block_ms, bump=True)  # sequences restart
         self._added.clear()
@@ -504,68 +481,6 @@ class TransactionManager:
         self._started = False
         self._set_state(TransactionState.READY)
         log.debug("transaction %r %s", self.transactional_id, "committed" if commit else "aborted")
-
-    def _await_markers(self) -> None:
-        """Version 2, EndTxn answered: ask at once whether the coordinator has written this
-        transaction's markers (DescribeTransactions to it, sent from here rather than from a
-        task that a busy loop would start late); :meth:`_poll_markers` holds the next
-        transaction's batches if it has not, and none has gone yet."""
-        if self._markers_task is not None and not self._markers_task.done():
-            return
-        node = self._coordinators.get((CoordinatorType.TRANSACTION, self.transactional_id))
-        conn = None if node is None else self.cluster.ready_connection(node)
-        if conn is None or not conn.writable:
-            return  # best effort: the partition leaders wait for the markers instead
-        request = DescribeTransactionsRequest([self.transactional_id])
-        try:
-            answer = conn.send(request, conn.version_for(type(request)))
-        except ProducerError:
-            return  # no DescribeTransactions there (before Kafka 3.0)
-        assert answer is not None
-        self._drained = False
-        self._markers_task = asyncio.get_running_loop().create_task(
-            self._poll_markers(conn, request, answer)
-        )
-
-    async def _poll_markers(
-        self,
-        conn: BrokerConnection,
-        request: DescribeTransactionsRequest,
-        answer: asyncio.Future[Response],
-    ) -> None:
-        """While DescribeTransactions says PrepareCommit or PrepareAbort and no batch of the
-        next transaction has gone (once one has, its partition leader waits anyway): hold
-        them, and ask again 1, 2, 4 ... 20 ms later, for request_timeout_ms at most. Best
-        effort: on any error (no DESCRIBE permission, a coordinator move) they go at once."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.config.request_timeout_ms / 1000
-        delay_ms = _MARKERS_FIRST_POLL_MS
-        try:
-            while True:
-                response = await answer
-                assert isinstance(response, DescribeTransactionsResponse)
-                found = response.transactions
-                if (
-                    len(found) != 1
-                    or found[0].error_code
-                    or found[0].state not in _PREPARING
-                    or self._drained
-                    or self.state is TransactionState.FATAL_ERROR
-                    or loop.time() >= deadline
-                ):
-                    return
-                self._markers_written.clear()
-                await asyncio.sleep(delay_ms / 1000)
-                delay_ms = min(delay_ms * 2, CONCURRENT_BACKOFF_MS)
-                sent = conn.send(request, conn.version_for(type(request)))
-                assert sent is not None
-                answer = sent
-        except Exception as exc:  # best effort: the partition leaders wait instead
-            log.debug("DescribeTransactions after EndTxn: %r; not waiting for markers", exc)
-        finally:
-            if not self._markers_written.is_set():
-                self._markers_written.set()
-                self._wakeup()
 
     # -- producer id -------------------------------------------------------------------------
     def _producer_state(self) -> tuple[int, int]:

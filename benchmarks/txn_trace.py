@@ -72,16 +72,6 @@ def _instrument(events: list[Event]) -> None:
         mark("retried", f"{what} error {code}")
         retry_for(self, code, what, **options)
 
-    poll_markers = getattr(TransactionManager, "_poll_markers", None)
-    if poll_markers is not None:
-
-        async def _poll_markers(self: TransactionManager) -> None:
-            try:
-                await poll_markers(self)
-            finally:
-                mark("markers written")
-
-        TransactionManager._poll_markers = _poll_markers  # type: ignore[method-assign]
     Sender._send = _send  # type: ignore[method-assign, assignment]
     Sender._on_partition = _on_partition  # type: ignore[method-assign]
     TransactionManager._call = _call  # type: ignore[method-assign]
@@ -124,13 +114,6 @@ def _report(events: list[Event]) -> None:
         for name, value in found.items():
             if value is not None:
                 phases[name].append(value * 1000)
-    ended: float | None = None
-    for at, kind, _ in events:  # version 2: the next batches wait for the markers
-        if kind == "EndTxn answered":
-            ended = at
-        elif kind == "markers written" and ended is not None:
-            phases["markers written, after EndTxn"].append((at - ended) * 1000)
-            ended = None
     for name, values in phases.items():
         values.sort()
         print(

@@ -1,10 +1,10 @@
 """The fake broker's transaction coordinator: the broker's side of the transaction APIs.
 
 Decoders of FindCoordinator, AddPartitionsToTxn (client form, v0-3), AddOffsetsToTxn,
-TxnOffsetCommit, EndTxn and DescribeTransactions requests, encoders of their normalized
-responses (registered in :mod:`._fake_wire`), and :class:`FakeTransactions`, the state
-behind them: which partitions and groups joined each transactional id's transaction, how
-each one ended, and the offsets committed. One node coordinates every transaction and group
+TxnOffsetCommit and EndTxn requests, encoders of their normalized responses (registered
+in :mod:`._fake_wire`), and :class:`FakeTransactions`, the state behind them: which
+partitions and groups joined each transactional id's transaction, how each one ended,
+and the offsets committed. One node coordinates every transaction and group
 (:attr:`FakeTransactions.coordinator`); the others answer NOT_COORDINATOR.
 """
 
@@ -30,11 +30,6 @@ from aioproducer._protocol.messages.add_partitions_to_txn import (
     AddPartitionsToTxnRequest,
     AddPartitionsToTxnResponse,
     AddPartitionsToTxnResult,
-)
-from aioproducer._protocol.messages.describe_transactions import (
-    DescribeTransactionsRequest,
-    DescribeTransactionsResponse,
-    TransactionDescription,
 )
 from aioproducer._protocol.messages.end_txn import EndTxnRequest, EndTxnResponse
 from aioproducer._protocol.messages.find_coordinator import (
@@ -74,7 +69,6 @@ TXN_SERVED: Final[dict[int, type[Request]]] = {
     ApiKey.ADD_OFFSETS_TO_TXN: AddOffsetsToTxnRequest,
     ApiKey.TXN_OFFSET_COMMIT: TxnOffsetCommitRequest,
     ApiKey.END_TXN: EndTxnRequest,
-    ApiKey.DESCRIBE_TRANSACTIONS: DescribeTransactionsRequest,
 }
 
 
@@ -143,19 +137,12 @@ def _end_txn(r: Reader, version: int, flexible: bool) -> EndTxnRequest:
     return request
 
 
-def _describe_transactions(r: Reader, version: int, flexible: bool) -> DescribeTransactionsRequest:
-    request = DescribeTransactionsRequest(r.array(lambda r: r.string(True), True))
-    r.skip_tagged_fields()
-    return request
-
-
 TXN_DECODERS: Final[dict[int, Callable[[Reader, int, bool], Any]]] = {
     ApiKey.FIND_COORDINATOR: _find_coordinator,
     ApiKey.ADD_PARTITIONS_TO_TXN: _add_partitions,
     ApiKey.ADD_OFFSETS_TO_TXN: _add_offsets,
     ApiKey.TXN_OFFSET_COMMIT: _txn_offset_commit,
     ApiKey.END_TXN: _end_txn,
-    ApiKey.DESCRIBE_TRANSACTIONS: _describe_transactions,
 }
 
 
@@ -185,19 +172,6 @@ def encode_txn_response(buf: bytearray, response: object, version: int, flexible
         if isinstance(response, EndTxnResponse) and version >= 5:
             write_int64(buf, response.producer_id)
             write_int16(buf, response.producer_epoch)
-    elif isinstance(response, DescribeTransactionsResponse):
-        write_int32(buf, response.throttle_time_ms)
-        write_array_length(buf, len(response.transactions), True)
-        for found in response.transactions:
-            write_int16(buf, found.error_code)
-            write_string(buf, found.transactional_id, True)
-            write_string(buf, found.state, True)
-            write_int32(buf, found.timeout_ms)
-            write_int64(buf, found.start_time_ms)
-            write_int64(buf, found.producer_id)
-            write_int16(buf, found.producer_epoch)
-            write_array_length(buf, 0, True)  # the partitions: none here
-            write_tagged_fields(buf)
     else:
         return False
     if flexible:
@@ -277,10 +251,6 @@ class FakeTransactions:
         self.open: dict[str, FakeTransaction] = {}
         self.committed_offsets: dict[str, dict[tuple[str, int], int]] = {}
         """Offsets committed by committed transactions, per group."""
-        self.markers_pending = 0
-        """After each EndTxn, DescribeTransactions answers PrepareCommit (or PrepareAbort)
-        this many times before CompleteCommit (CompleteAbort): markers being written."""
-        self._preparing: dict[str, int] = {}
 
     def add(self, transactional_id: str, topic: str, partition: int) -> None:
         """Add the partition to the transaction (transaction version 2: Produce does it)."""
@@ -311,10 +281,6 @@ class FakeTransactions:
             )
         if not error and node_id != self.coordinator:
             error = NOT_COORDINATOR
-        if isinstance(request, DescribeTransactionsRequest):
-            return DescribeTransactionsResponse(
-                0, tuple(self._describe(tid, error) for tid in request.transactional_ids)
-            )
         if not error and isinstance(
             request, AddPartitionsToTxnRequest | AddOffsetsToTxnRequest | EndTxnRequest
         ):
@@ -363,22 +329,8 @@ class FakeTransactions:
         if not error:
             txn = self.open.pop(request.transactional_id)
             txn.result = request.committed
-            self._preparing[request.transactional_id] = self.markers_pending
             self.ended.append((request.transactional_id, txn))
             if request.committed:
                 for group, offsets in txn.offsets.items():
                     self.committed_offsets.setdefault(group, {}).update(offsets)
         return EndTxnResponse(0, error)
-
-    def _describe(self, transactional_id: str, error: int) -> TransactionDescription:
-        state = "Empty"
-        last = [t for tid, t in self.ended if tid == transactional_id][-1:]
-        if transactional_id in self.open:
-            state = "Ongoing"
-        elif last:
-            ending = "Commit" if last[0].result else "Abort"
-            left = self._preparing.get(transactional_id, 0)
-            self._preparing[transactional_id] = max(left - 1, 0)
-            state = ("Prepare" if left else "Complete") + ending
-        pid = self.producer_ids.get(transactional_id, -1)
-        return TransactionDescription(error, transactional_id, state, 60000, -1, pid, 0, ())

@@ -43,7 +43,6 @@ from aioproducer._speedups_status import c as speedups
 from aioproducer._transactions import TransactionState
 from aioproducer.errors import (
     AbortableTransactionError,
-    BrokerError,
     ConcurrentTransactionsError,
     CoordinatorLoadInProgressError,
     CoordinatorNotAvailableError,
@@ -519,54 +518,6 @@ async def test_concurrent_transactions_on_produce_is_retried_soon() -> None:
         assert waits == [20]
         assert broker.values("t", 0) == [b"v"]
         assert broker.unscripted() == {}
-
-
-@pytest.mark.parametrize("commit", [True, False])
-@pytest.mark.parametrize("pause", [True, False])
-async def test_version_2_next_batches_wait_for_the_markers(commit: bool, pause: bool) -> None:
-    """Version 2: after EndTxn the coordinator still writes the markers. DescribeTransactions
-    goes at once; while it says Prepare*, the next transaction's batches wait (rather than
-    meet CONCURRENT_TRANSACTIONS at the partition leader, which waits 20 ms then), unless
-    one went before the first answer came (``pause`` False: the commit flushed it)."""
-    async with FakeBroker(transaction_version=2) as broker:
-        broker.create_topic("t", partitions=1)
-        broker.transactions.markers_pending = 3
-        async with _producer(broker, linger_ms=50) as producer:
-            producer.begin_transaction()
-            await (await producer.send("t", b"first", partition=0))  # written, then ended
-            await (producer.commit_transaction() if commit else producer.abort_transaction())
-            if pause:
-                await asyncio.sleep(0.01)  # the first answer (PrepareCommit) is in
-            async with producer.transaction():
-                await producer.send("t", b"second", partition=0)
-        keys = [r.api_key for r in broker.requests]
-        first_end = keys.index(ApiKey.END_TXN)
-        after = keys[first_end + 1 : keys.index(ApiKey.PRODUCE, first_end)]
-        asked = 4 if pause else 1  # 3 Prepare*, then Complete*; or one, and no waiting
-        assert after == [ApiKey.DESCRIBE_TRANSACTIONS] * asked
-        assert [txn.result for _, txn in broker.transactions.ended] == [commit, True]
-        assert broker.values("t", 0) == [b"first", b"second"]  # the fake keeps aborted too
-
-
-@pytest.mark.parametrize(
-    "error", [TransactionalIdAuthorizationFailedError, CoordinatorLoadInProgressError]
-)
-async def test_version_2_markers_unknown_the_batches_go_at_once(error: type[BrokerError]) -> None:
-    """DescribeTransactions is best effort: on an error (no DESCRIBE permission, ...) the
-    batches go at once; the transactions and the producer are unaffected."""
-    async with FakeBroker(transaction_version=2) as broker:
-        broker.create_topic("t", partitions=1)
-        broker.transactions.markers_pending = 1_000_000  # never complete
-        broker.script(ApiKey.DESCRIBE_TRANSACTIONS, [error] * 3)
-        async with _producer(broker) as producer:
-            for value in (b"a", b"b", b"c"):
-                async with producer.transaction():
-                    await producer.send("t", value, partition=0)
-            assert _state(producer) is TransactionState.READY
-        assert len(broker.received(ApiKey.DESCRIBE_TRANSACTIONS)) == 3  # one per EndTxn
-        assert broker.unscripted() == {}
-        assert [txn.result for _, txn in broker.transactions.ended] == [True] * 3
-        assert broker.values("t", 0) == [b"a", b"b", b"c"]
 
 
 @pytest.mark.parametrize("where", ["add", "produce", "end"])

@@ -1,5 +1,4 @@
-"""SaslHandshake, SaslAuthenticate, DescribeProducers and DescribeTransactions codecs against
-independent codecs.
+"""SaslHandshake, SaslAuthenticate and DescribeProducers codecs against independent codecs.
 
 Golden bytes from kafka-python 3.x (schema-driven, every version; hand-written ``old`` structs)
 and aiokafka (hand-written, v0-1); responses decoded whole, with trailing bytes and refusing
@@ -21,11 +20,6 @@ from aioproducer._protocol.messages.describe_producers import (
     DescribeProducersRequest,
     DescribeProducersResponse,
     ProducerState,
-)
-from aioproducer._protocol.messages.describe_transactions import (
-    DescribeTransactionsRequest,
-    DescribeTransactionsResponse,
-    TransactionDescription,
 )
 from aioproducer._protocol.messages.sasl_authenticate import (
     SaslAuthenticateRequest,
@@ -247,68 +241,3 @@ def test_describe_producers_round_trips(
     expected = DescribeProducersResponse(throttle, tuple(partitions))
     body = kp_describe_producers_response(expected) + b"\x00"
     assert DescribeProducersRequest.decode_response(memoryview(body), 0) == expected
-
-
-# -- DescribeTransactions --------------------------------------------------------------------
-
-KState = kp_admin.DescribeTransactionsResponse.TransactionState
-
-
-def kp_describe_transactions_response(resp: DescribeTransactionsResponse) -> bytes:
-    result: bytes = kp_admin.DescribeTransactionsResponse(
-        throttle_time_ms=resp.throttle_time_ms,
-        transaction_states=[
-            KState(
-                error_code=t.error_code,
-                transactional_id=t.transactional_id,
-                transaction_state=t.state,
-                transaction_timeout_ms=t.timeout_ms,
-                transaction_start_time_ms=t.start_time_ms,
-                producer_id=t.producer_id,
-                producer_epoch=t.producer_epoch,
-                topics=[KState.TopicData(topic=n, partitions=list(p)) for n, p in t.topics],
-            )
-            for t in resp.transactions
-        ],
-    ).encode(version=0)
-    return result
-
-
-def test_describe_transactions_matches_kafka_python() -> None:
-    ids = ["orders-1", "ü"]
-    ours = DescribeTransactionsRequest(ids).encode(0)
-    assert ours == kp_admin.DescribeTransactionsRequest(transactional_ids=ids).encode(version=0)
-
-    expected = DescribeTransactionsResponse(
-        7,
-        (
-            TransactionDescription(
-                0, "orders-1", "PrepareCommit", 60000, 1_700_000_000_000, 4242, 3, (("t", (5, 0)),)
-            ),
-            TransactionDescription(53, "ü", "", 0, -1, -1, -1, ()),
-        ),
-    )
-    body = kp_describe_transactions_response(expected)
-    assert check_decode(DescribeTransactionsRequest.decode_response, body, 0) == expected
-
-
-descriptions = st.builds(
-    TransactionDescription,
-    int16s,
-    names,
-    names,
-    int32s,
-    int64s,
-    int64s,
-    int16s,
-    st.lists(st.tuples(names, st.lists(int32s, max_size=3).map(tuple)), max_size=3).map(tuple),
-)
-
-
-@given(int32s, st.lists(descriptions, max_size=3))
-def test_describe_transactions_round_trips(
-    throttle: int, transactions: list[TransactionDescription]
-) -> None:
-    expected = DescribeTransactionsResponse(throttle, tuple(transactions))
-    body = kp_describe_transactions_response(expected)
-    assert DescribeTransactionsRequest.decode_response(memoryview(body), 0) == expected
