@@ -34,6 +34,7 @@ from benchmarks.workload import RunSpec
 
 __all__ = ["Options", "main"]
 
+ClusterConfig = tuple[tuple[str, str], ...]
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -61,28 +62,34 @@ AGAINST_PREFIX = "aioproducer@"
 # -- the broker ------------------------------------------------------------------------------
 @contextlib.contextmanager
 def broker(
-    brokers: int = 1, secure: bool = False
+    brokers: int = 1, secure: bool = False, config: Sequence[tuple[str, str]] = ()
 ) -> Iterator[tuple[str, str, dict[str, str] | None]]:
     """(bootstrap servers, Kafka version, SASL_SSL settings): $KAFKA_BOOTSTRAP_SERVERS (for
     one broker) or a local cluster of ``brokers``; with ``secure``, always a local broker with
     the harness's secure listeners (the SASL_SSL settings are then those of its SASL_SSL
-    listener and user alice; the secure cluster has one broker)."""
+    listener and user alice; the secure cluster has one broker); with broker ``config``,
+    always a local cluster with those settings."""
     if secure and brokers != 1:
         raise ValueError("the secure cluster has one broker")
+    if secure and config:
+        raise ValueError("the secure cluster has the default broker settings")
     external = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-    if external and brokers == 1 and not secure:
+    if external and brokers == 1 and not secure and not config:
         yield external, "external cluster (version not probed)", None
         return
     from aioproducer.testing import LocalKafkaCluster  # noqa: PLC0415
     from aioproducer.testing.security import secure_cluster, secure_setup  # noqa: PLC0415
 
     tls = " with TLS and SASL" if secure else ""
-    print(f"starting a local Kafka cluster of {brokers} broker(s){tls} ...", flush=True)
+    settings = "".join(f", {key}={value}" for key, value in config)
+    print(f"starting a local Kafka cluster of {brokers} broker(s){tls}{settings} ...", flush=True)
     with tempfile.TemporaryDirectory(prefix="aioproducer-benchmarks-kafka-") as workdir:
         if secure:
             cluster = secure_cluster(Path(workdir), heap="1g")
         else:
-            cluster = LocalKafkaCluster(brokers, heap="1g" if brokers == 1 else "512m")
+            cluster = LocalKafkaCluster(
+                brokers, heap="1g" if brokers == 1 else "512m", broker_config=dict(config)
+            )
         try:
             cluster.start()
             sasl_ssl = None
@@ -428,16 +435,18 @@ def run(options: Options) -> dict[str, Any]:
     # the one-broker cluster has the secure listeners when a scenario needs them
     secure = any(SCENARIOS[number].secure for number in options.scenarios)
     with contextlib.ExitStack() as stack:
-        clusters: dict[int, tuple[str, str, dict[str, str] | None]] = {}  # brokers -> broker()
+        # (brokers, broker settings) -> broker()
+        clusters: dict[tuple[int, ClusterConfig], tuple[str, str, dict[str, str] | None]] = {}
 
-        def cluster(brokers: int) -> tuple[str, str, dict[str, str] | None]:
-            if brokers not in clusters:
-                clusters[brokers] = stack.enter_context(broker(brokers, secure and brokers == 1))
-            return clusters[brokers]
+        def cluster(scenario: Scenario) -> tuple[str, str, dict[str, str] | None]:
+            brokers, config = scenario.brokers, scenario.broker_config
+            if (brokers, config) not in clusters:
+                clusters[brokers, config] = stack.enter_context(
+                    broker(brokers, secure and brokers == 1 and not config, config)
+                )
+            return clusters[brokers, config]
 
-        bootstrap, kafka_version, _ = cluster(
-            SCENARIOS[options.scenarios[0]].brokers if options.scenarios else 1
-        )
+        bootstrap, kafka_version, _ = cluster(SCENARIOS[options.scenarios[0]])
         source = stack.enter_context(source_snapshot())
         against = None
         if options.against is not None:
@@ -445,7 +454,7 @@ def run(options: Options) -> dict[str, Any]:
         print(f"broker: {bootstrap} (Kafka {kafka_version})", flush=True)
         options = replace(options, source=source, against_source=against)
         for number in options.scenarios:
-            bootstrap, _, sasl_ssl = cluster(SCENARIOS[number].brokers)
+            bootstrap, _, sasl_ssl = cluster(SCENARIOS[number])
             scenario_options = replace(options, sasl_ssl=sasl_ssl)
             runs, summary = run_scenario(SCENARIOS[number], bootstrap, libs, scenario_options)
             all_runs.extend(runs)

@@ -1,5 +1,6 @@
 """The scenarios of the benchmark (issue 6; 6 is issue 24's production shape, 7 issue 21's
-null keys, 8 issue 19's transactions, 9 issue 18's TLS) and the clients that take part in each."""
+null keys, 8 issue 19's transactions, 9 issue 18's TLS, 10 scenario 8 on a broker that retries
+a transaction's first Produce sooner) and the clients that take part in each."""
 
 from __future__ import annotations
 
@@ -78,6 +79,7 @@ class Scenario:
     ack_latency: bool = False  # throughput first, and send->ack latency per record beside it
     transaction_records: int = 0  # records per transaction; 0 is no transactions
     secure: bool = False  # needs the harness's secure broker (SASL_SSL listener)
+    broker_config: tuple[tuple[str, str], ...] = ()  # a local broker of its own, with these
 
     def spec(self, bootstrap: str, topic: str, quick: bool, kafka_libs: str | None) -> RunSpec:
         if self.rate:
@@ -107,6 +109,17 @@ class Scenario:
 
 
 _STANDARD = ("aioproducer", "aiokafka", "confluent-aio", "confluent-sync", "kafka-python", "java")
+
+_TRANSACTIONS = Scenario(
+    8,
+    "Transactions: 50 of 1,000 records each, 100 B values, acks=all, linger 5 ms",
+    ("aioproducer", "confluent-sync", "aiokafka"),
+    records=50_000,
+    quick_records=10_000,
+    acks="all",
+    idempotent=True,
+    transaction_records=1000,
+)
 
 SCENARIOS: dict[int, Scenario] = {
     1: Scenario(
@@ -202,16 +215,7 @@ SCENARIOS: dict[int, Scenario] = {
         quick_records=100_000,
         key_size=0,
     ),
-    8: Scenario(
-        8,
-        "Transactions: 50 of 1,000 records each, 100 B values, acks=all, linger 5 ms",
-        ("aioproducer", "confluent-sync", "aiokafka"),
-        records=50_000,
-        quick_records=10_000,
-        acks="all",
-        idempotent=True,
-        transaction_records=1000,
-    ),
+    8: _TRANSACTIONS,
     9: Scenario(
         9,
         "TLS: scenario 1 over SASL_SSL (SCRAM-SHA-256), beside aioproducer in plain text",
@@ -219,6 +223,14 @@ SCENARIOS: dict[int, Scenario] = {
         records=1_000_000,
         quick_records=100_000,
         secure=True,
+    ),
+    10: replace(
+        _TRANSACTIONS,
+        number=10,
+        title="Transactions as scenario 8, on a broker with "
+        "add.partitions.to.txn.retry.backoff.ms=1 (Kafka's default is 20), the same broker "
+        "for every client",
+        broker_config=(("add.partitions.to.txn.retry.backoff.ms", "1"),),
     ),
 }
 
