@@ -4,6 +4,12 @@
 the record to its partition's open batch and returns a future, suspending only when the
 topic's metadata is unknown or ``buffer_memory`` is exhausted.
 A :class:`~aioproducer._sender.Sender` task moves batches to the brokers.
+
+Every public method is here, with the docstring users read; the longer bodies are functions
+of the producer beside it: ``send_many()`` in ``_send_many.py``, the waits for metadata and
+``buffer_memory`` in ``_producer_waits.py``, the transaction API in
+``_producer_transactions.py``, ``flush()``, ``close()`` and the ways a producer stops in
+``_shutdown.py``, the callables it hands out in ``_producer_callbacks.py``.
 """
 
 from __future__ import annotations
