@@ -79,15 +79,7 @@ class Cluster:
                 remaining = deadline - asyncio.get_running_loop().time()
                 if remaining <= 0:
                     break
-                conn = BrokerConnection(
-                    host,
-                    port,
-                    client_id=self.config.client_id,
-                    request_timeout_ms=self.config.request_timeout_ms,
-                    tls=self.config.tls,
-                    sasl=self._sasl,
-                )
-                self._count(conn)
+                conn = self._new_connection(host, port)
                 try:
                     await conn.connect(min(remaining, self.config.request_timeout_ms / 1000))
                     self._learn_features(conn)
@@ -156,16 +148,7 @@ class Cluster:
                 del self._connecting[node_id]
 
     async def _connect(self, address: BrokerAddress) -> BrokerConnection:
-        conn = BrokerConnection(
-            address.host,
-            address.port,
-            node_id=address.node_id,
-            client_id=self.config.client_id,
-            request_timeout_ms=self.config.request_timeout_ms,
-            tls=self.config.tls,
-            sasl=self._sasl,
-        )
-        self._count(conn)
+        conn = self._new_connection(address.host, address.port, address.node_id)
         try:
             await conn.connect(self.config.request_timeout_ms / 1000)
         except ProducerError as exc:
@@ -204,11 +187,22 @@ class Cluster:
         self._learn_features(conn)
         return conn
 
-    def _count(self, conn: BrokerConnection) -> None:
-        """Let the metrics count ``conn``'s requests and bytes (under its node id; -1 for
-        a bootstrap server, Java's ``node--1``)."""
+    def _new_connection(self, host: str, port: int, node_id: int = -1) -> BrokerConnection:
+        """A connection (not yet connected) with this client's settings, its requests and
+        bytes counted in the metrics under its node id (-1 for a bootstrap server, Java's
+        ``node--1``)."""
+        conn = BrokerConnection(
+            host,
+            port,
+            node_id=node_id,
+            client_id=self.config.client_id,
+            request_timeout_ms=self.config.request_timeout_ms,
+            tls=self.config.tls,
+            sasl=self._sasl,
+        )
         if self.metrics is not None:
-            conn.stats = self.metrics.node(conn.node_id)
+            conn.stats = self.metrics.node(node_id)
+        return conn
 
     def connection_count(self) -> int:
         """Open connections to brokers (callable from another thread: reads a copy)."""

@@ -4,6 +4,12 @@
 the record to its partition's open batch and returns a future, suspending only when the
 topic's metadata is unknown or ``buffer_memory`` is exhausted.
 A :class:`~aioproducer._sender.Sender` task moves batches to the brokers.
+
+Every public method is here, with the docstring users read; the longer bodies are functions
+of the producer beside it: ``send_many()`` in ``_send_many.py``, the waits for metadata and
+``buffer_memory`` in ``_producer_waits.py``, the transaction API in
+``_producer_transactions.py``, ``flush()``, ``close()`` and the ways a producer stops in
+``_shutdown.py``, the callables it hands out in ``_producer_callbacks.py``.
 """
 
 from __future__ import annotations
@@ -12,23 +18,20 @@ import asyncio
 import contextlib
 import functools
 import logging
-import math
 import threading
 import time
-import warnings
 import weakref
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Final, Literal, Self, TypeVar, Unpack, overload
 
+from aioproducer import _producer_transactions, _producer_waits, _send_many, _shutdown
 from aioproducer._accumulator import AppendResult, RecordAccumulator
-from aioproducer._batch import Completion, ProducerBatch, RecordGroup, RecordMetadata, SentRecords
-from aioproducer._buffer_memory import NO_WAIT, MemoryWaiter
+from aioproducer._batch import Completion, ProducerBatch, RecordMetadata, SentRecords
 from aioproducer._clientlog import ClientLog, redacted_settings
-from aioproducer._clock import now_ms
 from aioproducer._cluster import Cluster
 from aioproducer._config import ProducerConfig, ProducerOptions, build_config
-from aioproducer._consumer_group import ConsumerGroupMetadata, parse_offsets
+from aioproducer._consumer_group import ConsumerGroupMetadata
 from aioproducer._futures import relay_for
 from aioproducer._idempotence import IdempotenceState
 from aioproducer._metadata import TopicInfo, TopicPartition
@@ -40,32 +43,28 @@ from aioproducer._partition_choice import (
 )
 from aioproducer._partition_load import PartitionLoad
 from aioproducer._partitioner import DefaultPartitioner, murmur2
+from aioproducer._producer_callbacks import delivery as _delivery
+from aioproducer._producer_callbacks import levels as _levels
+from aioproducer._producer_callbacks import no_loop as _no_loop
+from aioproducer._producer_callbacks import nothing as _nothing
+from aioproducer._producer_callbacks import nothing_for as _nothing_for
+from aioproducer._producer_callbacks import weakly as _weakly
 from aioproducer._producer_state import ProducerState, unusable_error
 from aioproducer._protocol.records import Header, RecordBatchBuilder
 from aioproducer._record_check import RECORD_BOUND as _RECORD_BOUND
 from aioproducer._record_check import (
     CheckedRecord,
     RecordCheck,
-    check_timeout,
     check_topic,
     raise_bad_partition,
 )
-from aioproducer._send_many import Plan, SendManyPlanner
+from aioproducer._send_many import SendManyPlanner
 from aioproducer._sender import Sender
+from aioproducer._shutdown import sender_stopped as _sender_stopped
 from aioproducer._speedups_status import c as _c
 from aioproducer._telemetry import ClientTelemetry
 from aioproducer._transactions import TransactionManager, TransactionState
-from aioproducer.errors import (
-    AbortableTransactionError,
-    BufferFullError,
-    ConfigurationError,
-    IllegalStateError,
-    KafkaTimeoutError,
-    ProducerClosedError,
-    ProducerError,
-    SerializationError,
-    WrongEventLoopError,
-)
+from aioproducer.errors import ProducerClosedError, ProducerError
 from aioproducer.metrics import MetricSample
 from aioproducer.metrics._registry import ProducerMetrics
 
@@ -74,9 +73,6 @@ __all__ = ["Producer", "RecordMetadata", "SentRecords"]
 _NEW: Final = ProducerState.NEW
 _STARTING: Final = ProducerState.STARTING
 _RUNNING: Final = ProducerState.RUNNING
-_STALLED: Final = ProducerState.STALLED
-_DROPPED: Final = ProducerState.DROPPED
-_FAILED: Final = ProducerState.FAILED
 _CLOSED: Final = ProducerState.CLOSED
 _APPENDED: Final = AppendResult.APPENDED
 _OPENED: Final = AppendResult.NEW_BATCH
@@ -87,13 +83,7 @@ _yield = asyncio.sleep
 _wall_clock_ns = time.time_ns  # a record's default timestamp: wall-clock ms, as Java
 log = logging.getLogger("aioproducer.producer")
 _C = TypeVar("_C", bound=Completion)
-_T = TypeVar("_T")
 _IN_TRANSACTION: Final = TransactionState.IN_TRANSACTION
-_OPEN_STATES: Final = (  # close() aborts a transaction in these
-    _IN_TRANSACTION,
-    TransactionState.ABORTABLE_ERROR,
-    TransactionState.ABORTING,
-)
 
 
 async def _ready_py(future: asyncio.Future[RecordMetadata]) -> asyncio.Future[RecordMetadata]:
@@ -115,102 +105,14 @@ _ready: Callable[
 ] = _ready_py if _c is None else _c.Ready
 
 
-def _settle(waiter: asyncio.Future[None], _: object) -> None:
-    if not waiter.done():
-        waiter.set_result(None)
-
-
-def _no_loop() -> asyncio.Future[Any]:
-    raise ProducerClosedError("the producer is not started")
-
-
-def _nothing() -> None:
-    return None
-
-
-def _wake(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)
-
-
-def _nothing_for(tp: TopicPartition) -> None:
-    return None
-
-
-def _sender_stopped(
-    producer_ref: weakref.ref[Producer], cluster: Cluster, task: asyncio.Task[None]
-) -> None:
-    """The sender task ended. Unless close() ended it, it was cancelled from outside (every
-    task cancelled at shutdown) or died: the producer stops taking records, and close()
-    delivers what is queued. Holds no reference to the producer, which may be gone (then
-    its connections are closed here)."""
-    producer = producer_ref()
-    if producer is None or producer._state is _DROPPED:
-        cluster.shutdown()
-        return
-    if producer._state is not _RUNNING:
-        return
-    reason = "was cancelled" if task.cancelled() else f"died: {task.exception()!r}"
-    producer._stall(f"its sender task {reason}")
-
-
-def _weakly(method: Callable[[_T], None]) -> Callable[[_T], None]:
-    """``method`` (bound) called through a weak reference to its object."""
-    ref = weakref.WeakMethod(method)
-
-    def call(arg: _T) -> None:
-        bound = ref()
-        if bound is not None:
-            bound(arg)
-
-    return call
-
-
 @functools.cache
 def _default_options() -> dict[str, object]:
     """Every setting's default (what the start line leaves out)."""
     return ProducerConfig().options()
 
 
-def _levels(accumulator: RecordAccumulator, cluster: Cluster) -> tuple[int, int, int, int, float]:
-    """The metrics read from the producer's state: buffer bytes available, tasks waiting
-    for buffer, requests in flight, open connections, metadata age (s)."""
-    refreshed = cluster.metadata.last_refresh_ms
-    age = (now_ms() - refreshed) / 1000 if refreshed >= 0 else math.nan
-    return (
-        accumulator.available(),
-        accumulator.memory_waiters,
-        cluster.in_flight(),
-        cluster.connection_count(),
-        age,
-    )
-
-
 DeliveryCallback = Callable[[RecordMetadata | None, BaseException | None], object]
 """``on_delivery(metadata, error)``: one of the two is None (Java's ``Callback``)."""
-
-
-def _delivery(
-    callback: Callable[[Any, BaseException | None], object],
-    logger: logging.LoggerAdapter[logging.Logger],
-) -> Callable[[asyncio.Future[Any]], None]:
-    """A done-callback that calls ``callback(result, None)`` or ``callback(None, error)``,
-    logging what it raises."""
-    if not callable(callback):
-        raise ConfigurationError(f"on_delivery must be callable or None, not {callback!r}")
-
-    def delivered(future: asyncio.Future[Any]) -> None:
-        try:
-            if future.cancelled():
-                callback(None, asyncio.CancelledError())
-            elif (error := future.exception()) is not None:
-                callback(None, error)
-            else:
-                callback(future.result(), None)
-        except Exception:
-            logger.exception("an on_delivery callback raised (other records go on)")
-
-    return delivered
 
 
 class Producer:
@@ -270,33 +172,7 @@ class Producer:
     def __repr__(self) -> str:
         return f"<Producer {self._state} client_id={self.config.client_id!r}>"
 
-    def __del__(self, _warn: Callable[..., None] = warnings.warn) -> None:
-        """A producer dropped while running: say so, with the records it still holds, and
-        let its sender deliver them while the loop runs (then it closes its connections)."""
-        state = self.__dict__.get("_state")  # absent if __init__ raised
-        if state is not _RUNNING and state is not _STALLED and state is not _FAILED:
-            return
-        self._state = _DROPPED
-        accumulator, sender, loop = self._accumulator, self._sender, self._loop
-        pending = accumulator.incomplete_records() if accumulator is not None else 0
-        with contextlib.suppress(Exception):  # at interpreter exit, modules may be gone
-            _warn(
-                f"unclosed {self!r} with {pending} record(s) not yet delivered: "
-                "await producer.close(), or use 'async with Producer(...)'",
-                ResourceWarning,
-                source=self,
-            )
-            self._log.error(  # the client id, not the producer: a record keeps its arguments
-                "producer %r was dropped without close(): %d record(s) not yet delivered "
-                "(delivered only if its event loop runs on until they are)",
-                self.config.client_id,
-                pending,
-            )
-            if loop is not None and not loop.is_closed():
-                if state is _STALLED and self._cluster is not None:  # no sender to finish
-                    loop.call_soon_threadsafe(self._cluster.shutdown)
-                elif sender is not None:
-                    loop.call_soon_threadsafe(sender.initiate_close)
+    __del__ = _shutdown.dropped  # a producer dropped while running warns, and delivers
 
     def _in_loop(self) -> bool:
         """Called in the producer's event loop: on its thread while it runs (a second loop
@@ -312,29 +188,7 @@ class Producer:
 
     def _fail(self, error: ProducerError) -> None:
         """A fatal error (fenced): every later call raises ``error``; close() still works."""
-        if self._state is not _RUNNING:
-            return
-        self._state = _FAILED
-        self.__dict__.pop("send", None)  # the FastSend, if any
-        if self._space_freed is not None:
-            self._space_freed.set()
-        if self._accumulator is not None:
-            self._accumulator.wake_waiters()  # each raises the reason
-        self._stop_waits()
-
-    def _stall(self, reason: str) -> None:
-        """Stop taking records (see :func:`_sender_stopped`)."""
-        self._state = _STALLED
-        self._stall_reason = reason
-        self.__dict__.pop("send", None)  # the FastSend, if any
-        if self._space_freed is not None:
-            self._space_freed.set()
-        if self._accumulator is not None:
-            self._accumulator.wake_waiters()  # each raises the reason
-        self._stop_waits()
-        self._log.error(
-            "producer stopped taking records: %s (close() delivers what is queued)", reason
-        )
+        _shutdown.fail(self, error)
 
     # -- life cycle ------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -540,93 +394,7 @@ class Producer:
         (those are still delivered). ``on_delivery(records, error)`` runs once, when the
         returned future is done, as :meth:`send`'s does.
         """
-        if self._state is not _RUNNING or not self._in_loop():
-            raise self._unusable("send_many()")
-        if self._txn is not None and self._txn.state is not _IN_TRANSACTION:
-            raise self._txn.send_error("send_many()")
-        callback = None if on_delivery is None else _delivery(on_delivery, self._log)
-        if type(topic) is not str:
-            check_topic(topic)  # raises InvalidTopicNameError
-        if not isinstance(records, Iterable):
-            raise SerializationError(
-                f"send_many() takes an iterable of records, not {type(records).__name__}"
-            )
-        records = list(records)
-        route = self._routes.get(topic)
-        if route is None or self._topics.get(topic) is not route[0]:
-            route = await self._route(topic)
-        info, tps = route
-        if partition is not None and (type(partition) is not int or not 0 <= partition < len(tps)):
-            raise_bad_partition(topic, partition, len(tps))
-        timestamp_ms = _wall_clock_ns() // 1_000_000
-        plan = self._planner.plan(topic, info, len(tps), records, partition)
-        group = RecordGroup(self._create_future(), topic, len(records), timestamp_ms)
-        if callback is not None:
-            group.future.add_done_callback(callback)
-        filled = await self._queue_planned(
-            topic, tps, partition, timestamp_ms, records, plan, group
-        )
-        group.close()
-        if filled:
-            self._wakeup()
-            await _yield(0)  # let the sender write what filled up
-        return group.future
-
-    async def _queue_planned(  # noqa: PLR0917
-        self,
-        topic: str,
-        tps: list[TopicPartition],
-        partition: int | None,
-        timestamp_ms: int,
-        records: list[Any],
-        plan: Plan,
-        group: RecordGroup,
-    ) -> bool:
-        """Append the checked records of ``send_many``: each partition's run, then those
-        with headers one by one, waiting for buffer space (max_block_ms per wait). Returns
-        whether a batch filled up. An error while waiting says how many went in before."""
-        accumulator = self._accumulator
-        assert accumulator is not None
-        runs, alone = plan
-        filled, queued = False, 0
-        try:
-            for number, run in runs:
-                indices = run
-                tp, first = tps[number], False
-                done, full = accumulator.append_run(tp, timestamp_ms, records, indices, group)
-                while True:
-                    filled |= full
-                    queued += done
-                    indices = indices[done:]
-                    if not indices:
-                        break
-                    if full:
-                        self._wakeup()
-                    deadline = time.monotonic() + self.config.max_block_ms / 1000
-                    size = accumulator.batch_bytes
-                    waiter = await self._wait_for_space(size, deadline, first, "send_many()")
-                    try:
-                        held = waiter.held
-                        done, full = accumulator.append_run(
-                            tp, timestamp_ms, records, indices, group, held=held
-                        )
-                    finally:
-                        accumulator.leave(waiter)
-                    first = held > 0 and not done  # the grant was not enough: keep the turn
-            for index in alone:
-                key, value, headers, _, size = records[index]  # a CheckedRecord
-                record = (key, value, headers, timestamp_ms, size)
-                slot = group.slot(index)
-                need = self._enqueue(topic, record, partition, slot)
-                if need:
-                    await self._enqueue_slowly(need, topic, record, partition, slot)
-                queued += 1
-        except (BufferFullError, ProducerClosedError) as exc:
-            raise type(exc)(
-                f"{exc}; {queued} of the {len(records)} records went in before and are "
-                "still delivered"
-            ) from exc
-        return filled
+        return await _send_many.send_many(self, topic, records, partition, on_delivery)
 
     def _enqueue(
         self,
@@ -740,68 +508,10 @@ class Producer:
             first = held > 0  # the grant was not enough: keep the turn
         return completion
 
-    def _check_running(self, what: str) -> None:
-        if self._state is not _RUNNING:
-            raise self._unusable(f"{what} (while it waited)")
-        if self._txn is not None and self._txn.state is not _IN_TRANSACTION:
-            raise self._txn.send_error(f"{what} (while it waited)")
-
-    async def _route(
-        self, topic: str, timeout: float | None = None
-    ) -> tuple[TopicInfo, list[TopicPartition]]:
-        """The topic's metadata and partitions, waiting for them up to ``timeout`` seconds."""
-        if topic not in self._valid_topics:
-            self._valid_topics.add(check_topic(topic))
-        cluster = self._cluster
-        assert cluster is not None
-        cluster.metadata.want(topic, now_ms())
-        info = cluster.metadata.topics.get(topic)
-        if info is None or info.error is not None:
-            if timeout is None:
-                timeout = self.config.max_block_ms / 1000
-            info = await cluster.wait_for_topic(topic, timeout)
-        route = (info, [TopicPartition(topic, p) for p in range(info.num_partitions)])
-        self._routes[topic] = route
-        return route
-
-    async def _wait_for_space(
-        self, size: int, deadline: float, first: bool, what: str
-    ) -> MemoryWaiter:
-        """Wait in line for ``size`` bytes of buffer_memory, until ``deadline``
-        (time.monotonic()), joining at its head if ``first``. Returns the waiter, granted
-        the bytes (its ``held``; ``NO_WAIT``, holding none, when there was room at once):
-        the caller appends, then leaves the line whatever happens. BufferFullError when
-        the deadline passes first; ProducerClosedError when close() ends the wait."""
-        accumulator, sender = self._accumulator, self._sender
-        assert accumulator is not None
-        assert sender is not None
-        self._check_running(what)
-        if accumulator.has_room(size):
-            return NO_WAIT
-        loop = asyncio.get_running_loop()
-        woken: asyncio.Future[None] = loop.create_future()
-        waiter = accumulator.wait_for_memory(size, functools.partial(_wake, woken), first=first)
-        if woken.done():  # granted at once
-            return waiter
-        sender.wakeup()  # every batch is ready while someone waits (Java)
-        timer = loop.call_later(deadline - time.monotonic(), _wake, woken)
-        began = time.perf_counter_ns()
-        try:
-            await woken
-        except BaseException:  # cancelled
-            accumulator.leave(waiter)
-            raise
-        finally:
-            timer.cancel()
-            self._metrics.buffer_waited(time.perf_counter_ns() - began)
-        if not waiter.held or self._state is not _RUNNING:  # the deadline passed, or close()
-            accumulator.leave(waiter)
-            self._check_running(what)
-            raise BufferFullError(
-                f"buffer_memory ({self.config.buffer_memory} bytes) stayed full for "
-                f"max_block_ms ({self.config.max_block_ms} ms)"
-            )
-        return waiter
+    # what send() and send_many() wait for, within max_block_ms (_producer_waits.py)
+    _check_running = _producer_waits.check_running
+    _route = _producer_waits.route
+    _wait_for_space = _producer_waits.wait_for_space
 
     async def send_and_wait(
         self,
@@ -822,34 +532,7 @@ class Producer:
     async def flush(self, timeout: float | None = None) -> None:
         """Wait until every record sent so far is acknowledged or failed, and the
         done-callbacks of their futures have run (Java's contract)."""
-        accumulator, sender, event = self._accumulator, self._sender, self._space_freed
-        timeout = check_timeout("flush()", timeout)
-        if accumulator is None or sender is None or event is None:
-            return
-        if not self._in_loop():
-            raise self._unusable("flush()")
-        token = accumulator.begin_flush()
-        sender.wakeup()
-        try:
-            async with asyncio.timeout(timeout):
-                while not accumulator.flush_done(token):
-                    event.clear()
-                    await event.wait()
-                await self._callbacks_run()
-        except TimeoutError as exc:
-            raise KafkaTimeoutError(f"flush() did not finish within {timeout} s") from exc
-        finally:
-            accumulator.end_flush()
-
-    async def _callbacks_run(self) -> None:
-        """Return once the done-callbacks of every record future settled so far have run:
-        the futures' relay runs callbacks in the order they were scheduled, so one
-        scheduled now runs after all of them."""
-        assert self._loop is not None
-        marker, done = self._create_future(), self._loop.create_future()
-        marker.add_done_callback(functools.partial(_settle, done))
-        marker.set_result(None)
-        await done
+        await _shutdown.flush(self, timeout)
 
     # -- metrics ---------------------------------------------------------------------------------
     @overload
@@ -892,17 +575,6 @@ class Producer:
         return list(range(len(tps)))
 
     # -- transactions ----------------------------------------------------------------------------
-    def _transactional(self, what: str) -> TransactionManager:
-        """The transaction manager, if ``what`` may run now."""
-        if self.config.transactional_id is None:
-            raise IllegalStateError(f"{what} needs a transactional producer (transactional_id)")
-        txn = self._txn
-        if txn is not None and self._state is _FAILED and txn.last_error is not None:
-            raise txn.last_error
-        if txn is None or self._state is not _RUNNING or not self._in_loop():
-            raise self._unusable(what)
-        return txn
-
     def _transaction_state(self, state: TransactionState) -> None:
         if state is _IN_TRANSACTION:
             self._install_fast_send()
@@ -911,7 +583,7 @@ class Producer:
 
     def begin_transaction(self) -> None:
         """Start a transaction: records sent until it is committed or aborted belong to it."""
-        self._transactional("begin_transaction()").begin()
+        _producer_transactions.transactional(self, "begin_transaction()").begin()
 
     async def commit_transaction(self) -> None:
         """Deliver every record of the transaction, then commit it (EndTxn).
@@ -919,43 +591,17 @@ class Producer:
         If a record failed, raises AbortableTransactionError: call :meth:`abort_transaction`.
         After a timeout (KafkaTimeoutError) it may be called again.
         """
-        txn = self._transactional("commit_transaction()")
-        txn.begin_commit()
-        await self.flush()
-        await txn.end(commit=True)
+        await _producer_transactions.commit(self)
 
     async def abort_transaction(self) -> None:
         """Abort the transaction: records not yet sent fail with TransactionAbortedError,
         those sent become invisible to ``read_committed`` consumers."""
-        txn = self._transactional("abort_transaction()")
-        txn.begin_abort()
-        self._wakeup()  # the sender fails what is queued
-        await self.flush()
-        await txn.end(commit=False)
+        await _producer_transactions.abort(self)
 
-    @contextlib.asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Self]:
+    def transaction(self) -> contextlib.AbstractAsyncContextManager[Self]:
         """``async with producer.transaction():`` begins a transaction, commits it when the
         block ends normally and aborts it when the block raises (the error is re-raised)."""
-        self.begin_transaction()
-        try:
-            yield self
-        except BaseException:
-            await self._abort_after_error()
-            raise
-        try:
-            await self.commit_transaction()
-        except AbortableTransactionError:  # a record failed: abort, so the producer goes on
-            await self._abort_after_error()
-            raise
-
-    async def _abort_after_error(self) -> None:
-        txn = self._txn
-        if txn is not None and txn.state is not TransactionState.FATAL_ERROR:
-            try:
-                await self.abort_transaction()
-            except ProducerError:
-                log.exception("aborting the transaction after an error failed")
+        return _producer_transactions.transaction(self)
 
     async def send_offsets_to_transaction(
         self,
@@ -970,27 +616,7 @@ class Producer:
         (:class:`ConsumerGroupMetadata`, one with the same attributes, or confluent-kafka's
         ``consumer_group_metadata()``), which fences zombie consumers (KIP-447).
         """
-        txn = self._transactional("send_offsets_to_transaction()")
-        if txn.state is not _IN_TRANSACTION:
-            raise txn.send_error("send_offsets_to_transaction()")
-        parsed = parse_offsets(offsets)
-        metadata = ConsumerGroupMetadata.parse(group)
-        if parsed:
-            await txn.send_offsets(parsed, metadata)
-
-    async def _abort_open_transaction(self) -> None:
-        """close(): a transaction left open is aborted (Java does so too)."""
-        txn = self._txn
-        if txn is None or txn.state not in _OPEN_STATES:
-            return
-        log.info("close(): aborting the open transaction")
-        try:
-            txn.begin_abort()
-            self._wakeup()
-            await self.flush()
-            await txn.end(commit=False)
-        except ProducerError as exc:
-            log.warning("close(): aborting the open transaction failed: %s", exc)
+        await _producer_transactions.send_offsets(self, offsets, group)
 
     # -- closing ---------------------------------------------------------------------------------
     async def close(self, timeout: float | None = None) -> None:
@@ -1005,93 +631,9 @@ class Producer:
         final counts goes out before the connections close, within what is left of
         ``timeout`` and at most ``request_timeout_ms`` (docs/telemetry.md).
         """
-        timeout = check_timeout("close()", timeout)
-        if self._loop is None:  # never started, or start() failed (and cleaned up)
-            if self._state is _STARTING:
-                raise IllegalStateError("close() while start() is still running")
-            self._state = _CLOSED
-            return
-        if not self._in_loop():
-            raise WrongEventLoopError("close() called outside the event loop start() ran in")
-        if self._closed is not None:
-            await asyncio.shield(self._closed)
-            return
-        self._closed = closed = self._loop.create_future()
-        try:
-            await self._shut_down(timeout)
-        finally:
-            closed.set_result(None)
-            metrics = self._metrics
-            self._log.info(
-                "closed: %d record(s) acknowledged, %d failed",
-                metrics.send_total,
-                metrics.error_total,
-            )
-
-    async def _shut_down(self, timeout: float | None) -> None:
-        self._state = _CLOSED
-        self._stop_waits()  # a send() waiting for a topic's metadata raises at once
-        self.__dict__.pop("send", None)  # the FastSend, if any: send() now raises
-        if self._space_freed is not None:
-            self._space_freed.set()
-        if self._accumulator is not None:
-            self._accumulator.wake_waiters()  # each raises ProducerClosedError
-        sender, cluster, telemetry = self._sender, self._cluster, self._telemetry
-        assert sender is not None
-        assert cluster is not None
-        started = asyncio.get_running_loop().time()
-        try:
-            try:
-                async with asyncio.timeout(timeout):
-                    await self._abort_open_transaction()
-                    await self._deliver_queued(sender)
-            except TimeoutError:
-                self._stop_now(sender, f"the producer was closed (timeout {timeout} s)")
-            await self._callbacks_run()
-            if telemetry is not None:  # the terminating push, with the final counts
-                left = self.config.request_timeout_ms / 1000
-                if timeout is not None:
-                    left = min(left, timeout - (asyncio.get_running_loop().time() - started))
-                await telemetry.close(left)
-        except BaseException:  # cancelled: fail what is left, and finish closing all the same
-            self._stop_now(sender, "close() was cancelled")
-            raise
-        finally:
-            if telemetry is not None:
-                telemetry.stop()
-            cluster.shutdown()  # every connection, at once
-            await cluster.close()
-
-    async def _deliver_queued(self, sender: Sender) -> None:
-        """Let the sender deliver everything queued; it stops when nothing is left. If its
-        task was cancelled (every task cancelled at shutdown), run its loop here instead."""
-        sender.initiate_close()
-        task = self._sender_task
-        if task is not None and not task.done():
-            await asyncio.wait((task,))  # returns, without raising, if the task is cancelled
-        accumulator = self._accumulator
-        if accumulator is not None and accumulator.has_incomplete():
-            await sender.run()
-
-    def _stop_now(self, sender: Sender, why: str) -> None:
-        """Fail every record not yet delivered with ProducerClosedError and stop the sender."""
-        sender.force_close(
-            ProducerClosedError(
-                f"{why} before these records were acknowledged (those already sent may "
-                "have been written)"
-            )
-        )
-        task = self._sender_task
-        if task is not None and not task.done():
-            task.cancel()
+        await _shutdown.close(self, timeout)
 
     stop = close  # aiokafka's name
-
-    def _stop_waits(self) -> None:
-        """Wake every send(), send_many() and partitions_for() waiting for metadata: they
-        raise ProducerClosedError."""
-        if self._cluster is not None:
-            self._cluster.stop_waits()
 
     @property
     def closed(self) -> bool:

@@ -1,5 +1,6 @@
-"""The planning of :meth:`Producer.send_many <aioproducer.Producer.send_many>`: every record
-checked, then grouped by partition into runs the accumulator appends a batch at a time.
+""":meth:`Producer.send_many <aioproducer.Producer.send_many>` (the method delegates here):
+every record checked, then grouped by partition into runs (the plan), which the accumulator
+appends a batch at a time, waiting for buffer space between them.
 
 Planning is synchronous and queues nothing: a bad record raises before any is queued.
 Records of ``(bytes, bytes)`` placed by Java's hash (no serializers, the default
@@ -10,20 +11,32 @@ at a time.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import struct
-from collections.abc import Callable, Sequence
-from typing import Any, Final
+import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Final
 
-from aioproducer._metadata import TopicInfo
+from aioproducer._batch import RecordGroup, SentRecords
+from aioproducer._metadata import TopicInfo, TopicPartition
 from aioproducer._partition_choice import appended_unkeyed, choose_partition
 from aioproducer._partitioner import Partitioner, positive_murmur2
-from aioproducer._record_check import RECORD_BOUND, RecordCheck
+from aioproducer._producer_callbacks import delivery
+from aioproducer._producer_state import ProducerState
+from aioproducer._protocol.records import Header
+from aioproducer._record_check import RECORD_BOUND, RecordCheck, check_topic, raise_bad_partition
 from aioproducer._speedups_status import c as _c
-from aioproducer.errors import SerializationError
+from aioproducer._transactions import TransactionState
+from aioproducer.errors import BufferFullError, ProducerClosedError, SerializationError
 
-__all__ = ["Plan", "SendManyPlanner", "plan_keyed_py"]
+if TYPE_CHECKING:
+    from aioproducer._producer import Producer
 
+__all__ = ["Plan", "SendManyPlanner", "plan_keyed_py", "send_many"]
+
+_RUNNING: Final = ProducerState.RUNNING
+_IN_TRANSACTION: Final = TransactionState.IN_TRANSACTION
 _INDEX: Final = struct.Struct("=q")  # a record's index in a run (native, as memoryview 'q')
 
 #: ``(runs, alone)``: the indices of the records of each partition (``(partition, indices)``,
@@ -137,3 +150,100 @@ class SendManyPlanner:
                 if key is None or self._keys_ignored:
                     appended_unkeyed(self._partitioner, topic, partition, size, True, self._log)
         runs[partition] += _INDEX.pack(index)
+
+
+async def send_many(
+    producer: Producer,
+    topic: str,
+    records: Iterable[tuple[object, object] | tuple[object, object, Sequence[Header]]],
+    partition: int | None,
+    on_delivery: Callable[[SentRecords | None, BaseException | None], object] | None,
+) -> asyncio.Future[SentRecords]:
+    """:meth:`Producer.send_many <aioproducer.Producer.send_many>`: check, plan, queue."""
+    if producer._state is not _RUNNING or not producer._in_loop():
+        raise producer._unusable("send_many()")
+    if producer._txn is not None and producer._txn.state is not _IN_TRANSACTION:
+        raise producer._txn.send_error("send_many()")
+    callback = None if on_delivery is None else delivery(on_delivery, producer._log)
+    if type(topic) is not str:
+        check_topic(topic)  # raises InvalidTopicNameError
+    if not isinstance(records, Iterable):
+        raise SerializationError(
+            f"send_many() takes an iterable of records, not {type(records).__name__}"
+        )
+    records = list(records)
+    route = producer._routes.get(topic)
+    if route is None or producer._topics.get(topic) is not route[0]:
+        route = await producer._route(topic)
+    info, tps = route
+    if partition is not None and (type(partition) is not int or not 0 <= partition < len(tps)):
+        raise_bad_partition(topic, partition, len(tps))
+    timestamp_ms = time.time_ns() // 1_000_000
+    plan = producer._planner.plan(topic, info, len(tps), records, partition)
+    group = RecordGroup(producer._create_future(), topic, len(records), timestamp_ms)
+    if callback is not None:
+        group.future.add_done_callback(callback)
+    filled = await _queue_planned(
+        producer, topic, tps, partition, timestamp_ms, records, plan, group
+    )
+    group.close()
+    if filled:
+        producer._wakeup()
+        await asyncio.sleep(0)  # let the sender write what filled up
+    return group.future
+
+
+async def _queue_planned(  # noqa: PLR0917
+    producer: Producer,
+    topic: str,
+    tps: list[TopicPartition],
+    partition: int | None,
+    timestamp_ms: int,
+    records: list[Any],
+    plan: Plan,
+    group: RecordGroup,
+) -> bool:
+    """Append the checked records of ``send_many``: each partition's run, then those
+    with headers one by one, waiting for buffer space (max_block_ms per wait). Returns
+    whether a batch filled up. An error while waiting says how many went in before."""
+    accumulator = producer._accumulator
+    assert accumulator is not None
+    runs, alone = plan
+    filled, queued = False, 0
+    try:
+        for number, run in runs:
+            indices = run
+            tp, first = tps[number], False
+            done, full = accumulator.append_run(tp, timestamp_ms, records, indices, group)
+            while True:
+                filled |= full
+                queued += done
+                indices = indices[done:]
+                if not indices:
+                    break
+                if full:
+                    producer._wakeup()
+                deadline = time.monotonic() + producer.config.max_block_ms / 1000
+                size = accumulator.batch_bytes
+                waiter = await producer._wait_for_space(size, deadline, first, "send_many()")
+                try:
+                    held = waiter.held
+                    done, full = accumulator.append_run(
+                        tp, timestamp_ms, records, indices, group, held=held
+                    )
+                finally:
+                    accumulator.leave(waiter)
+                first = held > 0 and not done  # the grant was not enough: keep the turn
+        for index in alone:
+            key, value, headers, _, size = records[index]  # a CheckedRecord
+            record = (key, value, headers, timestamp_ms, size)
+            slot = group.slot(index)
+            need = producer._enqueue(topic, record, partition, slot)
+            if need:
+                await producer._enqueue_slowly(need, topic, record, partition, slot)
+            queued += 1
+    except (BufferFullError, ProducerClosedError) as exc:
+        raise type(exc)(
+            f"{exc}; {queued} of the {len(records)} records went in before and are still delivered"
+        ) from exc
+    return filled
