@@ -30,11 +30,11 @@ _BUILD_ERROR = Path(__file__).with_name("_speedups_build_error.txt")
 
 
 class Speedups(Protocol):
-    """What the extension offers (aioproducer/_speedups.c documents each function)."""
+    """What the extension offers (aioproducer/_cext/speedups.c documents each function)."""
 
-    # aioproducer/_relay.c: the twin of aioproducer._futures.CallbackRelay
+    # aioproducer/_cext/relay.c: the twin of aioproducer._futures.CallbackRelay
     CallbackRelay: Any
-    # aioproducer/_fastsend.c: Producer.send's common call, and the awaitable it returns
+    # aioproducer/_cext/fastsend.c: Producer.send's common call, and the awaitable it returns
     FastSend: Any
     Ready: Any
 

@@ -1,11 +1,11 @@
 /*
- * aioproducer._speedups: optional C versions of the hot loops (and, in _relay.c, of
+ * aioproducer._speedups: optional C versions of the hot loops (and, in relay.c, of
  * aioproducer._futures.CallbackRelay).
  *
  * Each function has a pure-Python twin that is the reference (tests compare the two):
  *   plan_keyed  <->  Producer._plan_runs (its Java-hash loop)
- *   CallbackRelay (_relay.c)  <->  aioproducer._futures.CallbackRelay
- *   FastSend (_fastsend.c)  <->  Producer.send's path for a keyed bytes record
+ *   CallbackRelay (relay.c)  <->  aioproducer._futures.CallbackRelay
+ *   FastSend (fastsend.c)  <->  Producer.send's path for a keyed bytes record
  * Apart from settle (futures' set_result), the relay (callbacks) and FastSend (which calls
  * create_future, wakeup_for and, for every call it does not take, Producer.send), nothing
  * here calls back into Python code, so the lists cannot change under a loop. The record
@@ -16,7 +16,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "_encode.h"
+#include "encode.h"
 
 static PyObject *
 py_murmur2(PyObject *module, PyObject *arg)
@@ -327,8 +327,8 @@ static struct PyModuleDef module_def = {
     -1, methods,
 };
 
-int add_callback_relay(PyObject *module); /* _relay.c */
-int add_fast_send(PyObject *module);      /* _fastsend.c */
+int add_callback_relay(PyObject *module); /* relay.c */
+int add_fast_send(PyObject *module);      /* fastsend.c */
 
 PyMODINIT_FUNC
 PyInit__speedups(void)
