@@ -14,7 +14,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aioproducer import _partitioner as partitioner
-from aioproducer._batch import ProducerBatch, RecordGroup, RecordMetadata
+from aioproducer._batch import (
+    ProducerBatch,
+    RecordGroup,
+    RecordMetadata,
+    resolve_run_py,
+    settle_py,
+)
 from aioproducer._metadata import TopicPartition
 from aioproducer._partitioner import _JAVA_VECTORS, _murmur2_py
 from aioproducer._protocol.records import RecordBatchBuilderProtocol, RecordBatchBuilderPy
@@ -231,7 +237,10 @@ def test_settle_resolves_what_python_resolves(
             if settle == "c":
                 batch.complete(base_offset, log_append_time)
             else:
-                batch._settle_py(base_offset, log_append_time)
+                settle_py(
+                    batch.completions, RecordMetadata, "t", 3, base_offset, log_append_time,
+                    batch.timestamps,
+                )  # fmt: skip
             outcomes.append(
                 [
                     None if f is None else "cancelled" if f.cancelled() else f.result()
@@ -270,7 +279,10 @@ def test_resolve_run_writes_what_python_writes(
                     log_append_time,
                 )  # fmt: skip
             else:
-                group._resolve_py(indices, 4, base_offset, log_append_time)
+                resolve_run_py(
+                    indices, group.partitions, group.offsets, group.timestamps, 4, base_offset,
+                    log_append_time,
+                )  # fmt: skip
             groups.append((group.partitions, group.offsets, group.timestamps))
         finally:
             loop.close()
