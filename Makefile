@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 
 # Every compiled source: a change to any of them rebuilds (Cython's output is not a source).
 # The hand-written C lives in aioproducer/_cext/, the Cython beside the modules it serves.
-CYTHON_OUT := $(foreach f,.c _api.h .h,aioproducer/_protocol/_crecords$(f))
+CYTHON_OUT := $(foreach f,.c _api.h .h,aioproducer/_protocol/_crecords$(f)) aioproducer/_speedups.c
 COMPILED := $(filter-out $(CYTHON_OUT),$(wildcard aioproducer/_cext/*.c aioproducer/_cext/*.h \
 	aioproducer/*.pyx aioproducer/*/*.pyx aioproducer/*/*.pxd))
 

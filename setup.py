@@ -1,9 +1,9 @@
 """The optional compiled extensions; everything else is in pyproject.toml.
 
 Two extension modules: ``aioproducer._protocol._crecords`` (Cython, the record batch builder)
-and ``aioproducer._speedups`` (hand-written C in ``aioproducer/_cext/``: the callback relay,
-the fast send() and the loops of send_many). Cython is a build-time dependency only
-(pyproject's build-system).
+and ``aioproducer._speedups`` (the loops of send_many and of a batch's completion in Cython,
+``_speedups.pyx``, linked with the hand-written C of ``aioproducer/_cext/``: the callback relay
+and the fast send()). Cython is a build-time dependency only (pyproject's build-system).
 
 Build-time environment:
 
@@ -120,9 +120,13 @@ setup(
         ),
         Extension(
             f"{PACKAGE}._speedups",
-            [f"{PACKAGE}/_cext/{name}.c" for name in ("speedups", "relay", "fastsend")],
+            [f"{PACKAGE}/_speedups.pyx", f"{PACKAGE}/_cext/relay.c", f"{PACKAGE}/_cext/fastsend.c"],
             include_dirs=[PACKAGE],
-            depends=[f"{PACKAGE}/_cext/encode.h", f"{PACKAGE}/_protocol/_crecords_api.h"],
+            depends=[
+                f"{PACKAGE}/_cext/encode.h",
+                f"{PACKAGE}/_cext/cext.h",
+                f"{PACKAGE}/_protocol/_crecords_api.h",
+            ],
         ),
     ],
     cmdclass={"build_ext": OptionalBuildExt},

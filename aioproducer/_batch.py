@@ -419,7 +419,7 @@ class ProducerBatch:
                 completion.exception()  # the caller may never await a fire-and-forget send
 
 
-def settle_py(  # noqa: PLR0917 - the twin of the C settle, same signature
+def settle_py(  # noqa: PLR0917 - the compiled settle's twin, same signature
     completions: Sequence[Completion | None],
     metadata_type: type[RecordMetadata],
     topic: str,
@@ -428,9 +428,9 @@ def settle_py(  # noqa: PLR0917 - the twin of the C settle, same signature
     log_append_time_ms: int,
     timestamps: array[int],
 ) -> None:
-    """The completions' loop of :meth:`ProducerBatch.complete` (the C ``settle`` twin): each
-    pending completion gets its record's metadata (offset ``base_offset + index``, -1 when
-    unknown; the broker's append time, else the record's timestamp)."""
+    """The completions' loop of :meth:`ProducerBatch.complete` (the compiled ``settle``'s
+    twin): each pending completion gets its record's metadata (offset ``base_offset +
+    index``, -1 when unknown; the broker's append time, else the record's timestamp)."""
     new = tuple.__new__  # metadata_type(...) without its Python-level __new__
     for index, completion in enumerate(completions):
         if completion is not None and not completion.done():
@@ -447,7 +447,7 @@ def settle_py(  # noqa: PLR0917 - the twin of the C settle, same signature
             )
 
 
-def resolve_run_py(  # noqa: PLR0917 - the twin of the C resolve_run, same signature
+def resolve_run_py(  # noqa: PLR0917 - the compiled resolve_run's twin, same signature
     indices: Sequence[int],
     partitions: array[int],
     offsets: array[int],
@@ -456,9 +456,9 @@ def resolve_run_py(  # noqa: PLR0917 - the twin of the C resolve_run, same signa
     base_offset: int,
     log_append_time_ms: int,
 ) -> None:
-    """:meth:`RecordGroup.resolve`'s loop for scattered indices (the C ``resolve_run``
-    twin): the k-th index gets ``partition``, offset ``base_offset + k`` (when known) and
-    the broker's append time (when given)."""
+    """:meth:`RecordGroup.resolve`'s loop for scattered indices (the compiled
+    ``resolve_run``'s twin): the k-th index gets ``partition``, offset ``base_offset + k``
+    (when known) and the broker's append time (when given)."""
     for index in indices:
         partitions[index] = partition
     if base_offset >= 0:  # else they stay -1, as made

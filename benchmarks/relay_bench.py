@@ -1,12 +1,14 @@
-"""Hand-written C against Cython for the compiled pieces that are not the builder: the record
-futures' callback relay and send_many's ``plan_keyed`` loop.
+"""Hand-written C against Cython for the record futures' callback relay, the one piece of
+compiled code still written in C by hand besides FastSend (``aioproducer/_cext/``).
 
 Run with ``python -m benchmarks.relay_bench [--futures N] [--repeat R]``. The Cython
-candidates (``benchmarks/cython_candidates/*.pyx``, same behaviour as the C they would
-replace) are built into ``build/cython_candidates/`` first. Implementations take
-turns within each repetition and time is the process's CPU time, so that other load on the
-machine skews the comparison as little as possible; the table shows medians in ns per
-future (per record for ``plan_keyed``) and Cython's time over C's.
+candidate (``benchmarks/cython_candidates/relay_cy.pyx``, the same behaviour as
+``aioproducer/_cext/relay.c``) is built into ``build/cython_candidates/`` first.
+Implementations take turns within each repetition and time is the process's CPU time, so
+that other load on the machine skews the comparison as little as possible; the table shows
+medians in ns per future and Cython's time over C's. (The loops of
+``aioproducer/_speedups.pyx`` were measured the same way against their C versions before the
+C went: docs/benchmarks.md.)
 
 ``--variant-dir`` only prints a folder to put first on ``PYTHONPATH`` so that every producer
 of a process uses the Cython relay (its ``sitecustomize`` swaps it in): the end-to-end check,
@@ -23,21 +25,18 @@ import importlib
 import statistics
 import sys
 import time
-from array import array
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from aioproducer import _speedups_status
-from aioproducer._batch import RecordMetadata, resolve_run_py, settle_py
 from aioproducer._futures import CallbackRelay, RecordFuture
-from aioproducer._send_many import plan_keyed_py
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = Path(__file__).resolve().parent / "cython_candidates"
 BUILT = ROOT / "build" / "cython_candidates"  # build/ is ignored by git, ruff and mypy
-CANDIDATES = ("relay_cy", "loops_cy")
+CANDIDATES = ("relay_cy",)
 
 SITECUSTOMIZE = '''"""Written by benchmarks/relay_bench.py: every producer uses the Cython relay."""
 import os
@@ -157,51 +156,9 @@ def measure_relay(make_relay: Callable[[Any], Any], workload: Any, count: int) -
         loop.close()
 
 
-# -- plan_keyed -------------------------------------------------------------------------------
-
-
-def measure_plan(plan: Callable[..., int], records: list[Any], partitions: int) -> float:
-    """CPU ns per record of one plan of ``records`` into ``partitions`` runs."""
-    runs = [bytearray() for _ in range(partitions)]
-    start = time.process_time()
-    placed = plan(records, runs, 1 << 20, 0)
-    elapsed = time.process_time() - start
-    assert placed == len(records)
-    return elapsed / len(records) * 1e9
-
-
-def measure_settle(settle: Callable[..., None], count: int) -> float:
-    """CPU ns per future of settling ``count`` pending futures (a batch's completions)."""
-    loop = asyncio.new_event_loop()
-    try:
-        futures = [loop.create_future() for _ in range(count)]
-        timestamps = array("q", range(count))
-        gc.collect()
-        start = time.process_time()
-        settle(futures, RecordMetadata, "topic", 3, 1000, -1, timestamps)
-        elapsed = time.process_time() - start
-        assert futures[-1].result().offset == 1000 + count - 1
-        return elapsed / count * 1e9
-    finally:
-        loop.close()
-
-
-def measure_resolve(resolve: Callable[..., None], count: int) -> float:
-    """CPU ns per record of resolving a run of ``count`` scattered indices (20 times: one
-    takes too little time to measure)."""
-    indices = memoryview(array("q", range(count - 1, -1, -1)))
-    group = [array("i", [-1]) * count, array("q", [-1]) * count, array("q", [0]) * count]
-    start = time.process_time()
-    for _ in range(20):
-        resolve(indices, *group, 3, 1000, -1)
-    elapsed = time.process_time() - start
-    assert group[1][0] == 1000 + count - 1
-    return elapsed / count / 20 * 1e9
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--futures", type=int, default=100_000, help="futures (records) a run")
+    parser.add_argument("--futures", type=int, default=100_000, help="futures a run")
     parser.add_argument("--repeat", type=int, default=9, help="runs per implementation")
     parser.add_argument("--variant-dir", action="store_true", help="see the module docstring")
     args = parser.parse_args()
@@ -211,33 +168,13 @@ def main() -> None:
         print(BUILT)
         return
     relays = _relays(candidates)
-    records = [(b"key-%05d" % i, b"v" * 100) for i in range(args.futures)]
-    c = _speedups_status.c
-    assert c is not None, "the C extension is not built"
-    loops = candidates["loops_cy"]
-    settlers = {"C": c.settle, "Cython": loops.settle, "Python": settle_py}
-    resolvers = {"C": c.resolve_run, "Cython": loops.resolve_run, "Python": resolve_run_py}
-    planners: dict[str, Callable[..., int]] = {
-        "C": c.plan_keyed,
-        "Cython": loops.plan_keyed,
-        "Python": plan_keyed_py,
-    }
     rows: dict[str, dict[str, list[float]]] = {}
     for _ in range(args.repeat):
         for workload_name, workload in RELAY_WORKLOADS.items():
-            row = rows.setdefault(f"relay: {workload_name}", {})
+            row = rows.setdefault(workload_name, {})
             for name, make in relays.items():
                 row.setdefault(name, []).append(measure_relay(make, workload, args.futures))
-        row = rows.setdefault("plan_keyed, 12 partitions", {})
-        for name, plan in planners.items():
-            row.setdefault(name, []).append(measure_plan(plan, records, 12))
-        row = rows.setdefault("settle", {})
-        for name, settle in settlers.items():
-            row.setdefault(name, []).append(measure_settle(settle, args.futures))
-        row = rows.setdefault("resolve_run", {})
-        for name, resolve in resolvers.items():
-            row.setdefault(name, []).append(measure_resolve(resolve, args.futures))
-    print(f"{args.futures:,} futures (records) a run, median of {args.repeat}, CPU ns each")
+    print(f"{args.futures:,} futures a run, median of {args.repeat}, CPU ns per future")
     print(f"{'':32} {'C':>8} {'Cython':>8} {'Python':>8} {'Cython/C':>9}")
     for label, row in rows.items():
         median = {name: statistics.median(times) for name, times in row.items()}

@@ -1,5 +1,5 @@
 /*
- * aioproducer/_cext/encode.h: what speedups.c, fastsend.c and _protocol/_crecords.pyx share:
+ * aioproducer/_cext/encode.h: what fastsend.c, _speedups.pyx and _protocol/_crecords.pyx share:
  * Java's murmur2 and the encoding of a record without headers (the v2 record format, zigzag
  * varints).
  */
