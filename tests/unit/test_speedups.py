@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import sys
 from array import array
 from collections.abc import Sequence
 from typing import Any
@@ -313,7 +314,7 @@ def test_settle_needs_a_timestamp_per_record(speedups: Speedups) -> None:
 
 
 def test_settled_metadata_costs_the_collector_nothing(speedups: Speedups) -> None:
-    """A str and three ints cannot form a cycle: the C settle untracks the tuple, as
+    """A str and three ints cannot form a cycle: the compiled settle untracks the tuple, as
     CPython untracks such plain tuples; a subclass with a __dict__ stays tracked."""
 
     class Loose(tuple[Any, ...]):  # has a __dict__: could reach a cycle
@@ -327,6 +328,24 @@ def test_settled_metadata_costs_the_collector_nothing(speedups: Speedups) -> Non
             result = future.result()
             assert tuple(result) == ("t", 0, 7, 5)
             assert gc.is_tracked(result) is tracked
+    finally:
+        loop.close()
+
+
+def test_settle_holds_no_reference_it_does_not_give(speedups: Speedups) -> None:
+    """Each metadata tuple the compiled settle allocates holds one reference to the topic,
+    partition and timestamp: once the futures go, the counts are back where they were."""
+    topic, partition = "".join(["topic-", "refs"]), 1 << 40  # objects of this test alone
+    before = sys.getrefcount(topic), sys.getrefcount(partition)
+    loop = asyncio.new_event_loop()
+    try:
+        futures = [loop.create_future() for _ in range(100)]
+        speedups.settle(futures, RecordMetadata, topic, partition, 7, -1, array("q", range(100)))
+        assert futures[99].result() == (topic, partition, 106, 99)
+        assert sys.getrefcount(topic) == before[0] + 100
+        del futures
+        gc.collect()
+        assert (sys.getrefcount(topic), sys.getrefcount(partition)) == before
     finally:
         loop.close()
 
