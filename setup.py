@@ -1,8 +1,9 @@
 """The optional compiled extensions; everything else is in pyproject.toml.
 
 Two extension modules: ``aioproducer._protocol._crecords`` (Cython, the record batch builder)
-and ``aioproducer._speedups`` (hand-written C: the callback relay, the fast send() and the
-loops of send_many). Cython is a build-time dependency only (pyproject's build-system).
+and ``aioproducer._speedups`` (the loops of send_many and of a batch's completion in Cython,
+``_speedups.pyx``, linked with the hand-written C of ``aioproducer/_cext/``: the callback relay
+and the fast send()). Cython is a build-time dependency only (pyproject's build-system).
 
 Build-time environment:
 
@@ -115,13 +116,17 @@ setup(
             f"{PACKAGE}._protocol._crecords",
             [f"{PACKAGE}/_protocol/_crecords.pyx"],
             include_dirs=[PACKAGE],
-            depends=[f"{PACKAGE}/_encode.h"],
+            depends=[f"{PACKAGE}/_cext/encode.h"],
         ),
         Extension(
             f"{PACKAGE}._speedups",
-            [f"{PACKAGE}/_speedups.c", f"{PACKAGE}/_relay.c", f"{PACKAGE}/_fastsend.c"],
+            [f"{PACKAGE}/_speedups.pyx", f"{PACKAGE}/_cext/relay.c", f"{PACKAGE}/_cext/fastsend.c"],
             include_dirs=[PACKAGE],
-            depends=[f"{PACKAGE}/_encode.h", f"{PACKAGE}/_protocol/_crecords_api.h"],
+            depends=[
+                f"{PACKAGE}/_cext/encode.h",
+                f"{PACKAGE}/_cext/cext.h",
+                f"{PACKAGE}/_protocol/_crecords_api.h",
+            ],
         ),
     ],
     cmdclass={"build_ext": OptionalBuildExt},

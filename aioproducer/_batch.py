@@ -17,7 +17,7 @@ entry per run and settles the run's :class:`RecordGroup` at once.
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Final, NamedTuple, Protocol, overload
 
 from aioproducer._metadata import TopicPartition
@@ -37,6 +37,8 @@ __all__ = [
     "RecordMetadata",
     "SentRecords",
     "Stamp",
+    "resolve_run_py",
+    "settle_py",
 ]
 
 Stamp = tuple[int, int, int]
@@ -155,29 +157,18 @@ class RecordGroup:
                 offsets[run] = array("q", range(base_offset, base_offset + count))
             if log_append_time_ms >= 0:
                 self.timestamps[run] = array("q", (log_append_time_ms,)) * count
-        elif _c is not None and type(indices) is memoryview:  # send_many's int64 index runs
-            _c.resolve_run(
+        elif type(indices) is memoryview:  # send_many's int64 index runs
+            _resolve_run(
                 indices, partitions, offsets, self.timestamps, partition, base_offset,
                 log_append_time_ms,
             )  # fmt: skip
         else:
-            self._resolve_py(indices, partition, base_offset, log_append_time_ms)
+            resolve_run_py(
+                indices, partitions, offsets, self.timestamps, partition, base_offset,
+                log_append_time_ms,
+            )  # fmt: skip
         self._pending -= count
         self._maybe_done()
-
-    def _resolve_py(
-        self, indices: Sequence[int], partition: int, base_offset: int, log_append_time_ms: int
-    ) -> None:
-        """:meth:`resolve`'s loop for scattered indices (the C ``resolve_run`` twin)."""
-        partitions, offsets, timestamps = self.partitions, self.offsets, self.timestamps
-        for index in indices:
-            partitions[index] = partition
-        if base_offset >= 0:  # else they stay -1, as made
-            for offset, index in enumerate(indices, base_offset):
-                offsets[index] = offset
-        if log_append_time_ms >= 0:
-            for index in indices:
-                timestamps[index] = log_append_time_ms
 
     def fail(self, error: BaseException) -> None:
         """Fail the whole group (the first error wins), marked retrieved: the caller may
@@ -402,37 +393,15 @@ class ProducerBatch:
             )
         if self.run_records == len(self.completions):
             return
-        if _c is not None:
-            _c.settle(
-                self.completions,
-                RecordMetadata,
-                topic,
-                partition,
-                base_offset,
-                log_append_time_ms,
-                self.timestamps,
-            )
-            return
-        self._settle_py(base_offset, log_append_time_ms)
-
-    def _settle_py(self, base_offset: int, log_append_time_ms: int) -> None:
-        """The completions' loop of :meth:`complete` in Python (the C ``settle`` twin)."""
-        topic, partition = self.tp
-        timestamps = self.timestamps
-        new = tuple.__new__  # RecordMetadata(...) without its Python-level __new__
-        for index, completion in enumerate(self.completions):
-            if completion is not None and not completion.done():
-                completion.set_result(
-                    new(
-                        RecordMetadata,
-                        (
-                            topic,
-                            partition,
-                            base_offset + index if base_offset >= 0 else -1,
-                            log_append_time_ms if log_append_time_ms >= 0 else timestamps[index],
-                        ),
-                    )
-                )
+        _settle(
+            self.completions,
+            RecordMetadata,
+            topic,
+            partition,
+            base_offset,
+            log_append_time_ms,
+            self.timestamps,
+        )
 
     def fail(self, error: BaseException) -> None:
         """Fail every record's completion with ``error`` (marked retrieved: no loop warnings)."""
@@ -448,3 +417,60 @@ class ProducerBatch:
             if completion is not None and not completion.done():
                 completion.set_exception(error)
                 completion.exception()  # the caller may never await a fire-and-forget send
+
+
+def settle_py(  # noqa: PLR0917 - the compiled settle's twin, same signature
+    completions: Sequence[Completion | None],
+    metadata_type: type[RecordMetadata],
+    topic: str,
+    partition: int,
+    base_offset: int,
+    log_append_time_ms: int,
+    timestamps: array[int],
+) -> None:
+    """The completions' loop of :meth:`ProducerBatch.complete` (the compiled ``settle``'s
+    twin): each pending completion gets its record's metadata (offset ``base_offset +
+    index``, -1 when unknown; the broker's append time, else the record's timestamp)."""
+    new = tuple.__new__  # metadata_type(...) without its Python-level __new__
+    for index, completion in enumerate(completions):
+        if completion is not None and not completion.done():
+            completion.set_result(
+                new(
+                    metadata_type,
+                    (
+                        topic,
+                        partition,
+                        base_offset + index if base_offset >= 0 else -1,
+                        log_append_time_ms if log_append_time_ms >= 0 else timestamps[index],
+                    ),
+                )
+            )
+
+
+def resolve_run_py(  # noqa: PLR0917 - the compiled resolve_run's twin, same signature
+    indices: Sequence[int],
+    partitions: array[int],
+    offsets: array[int],
+    timestamps: array[int],
+    partition: int,
+    base_offset: int,
+    log_append_time_ms: int,
+) -> None:
+    """:meth:`RecordGroup.resolve`'s loop for scattered indices (the compiled
+    ``resolve_run``'s twin): the k-th index gets ``partition``, offset ``base_offset + k``
+    (when known) and the broker's append time (when given)."""
+    for index in indices:
+        partitions[index] = partition
+    if base_offset >= 0:  # else they stay -1, as made
+        for offset, index in enumerate(indices, base_offset):
+            offsets[index] = offset
+    if log_append_time_ms >= 0:
+        for index in indices:
+            timestamps[index] = log_append_time_ms
+
+
+# The compiled twins when the extension runs: chosen once, here.
+_settle = settle_py if _c is None else _c.settle
+_resolve_run: Callable[[memoryview, array[int], array[int], array[int], int, int, int], None] = (
+    resolve_run_py if _c is None else _c.resolve_run
+)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
@@ -128,8 +129,8 @@ class CallbackRelay:
         self._scheduled = True
 
 
-def relay_for(loop: asyncio.AbstractEventLoop) -> CallbackRelay:
-    """A relay for ``loop``: the C one when the extension is built, else :class:`CallbackRelay`."""
-    if _c is not None:
-        return cast(CallbackRelay, _c.CallbackRelay(loop, RecordFuture))
-    return CallbackRelay(loop)
+#: ``relay_for(loop)``: a relay for ``loop``, the C one when the extension runs, else
+#: :class:`CallbackRelay` (chosen once, here).
+relay_for: Callable[[asyncio.AbstractEventLoop], CallbackRelay] = (
+    CallbackRelay if _c is None else functools.partial(_c.CallbackRelay, future_type=RecordFuture)
+)

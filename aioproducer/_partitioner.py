@@ -26,7 +26,7 @@ off happens before the next record is placed if p's batches have filled or left 
 (Java's ``partitionChanged``), when the partitioner is told how through ``batches_full``. A
 custom :class:`Partitioner` that needs no feedback implements ``on_append`` as a no-op.
 
-:func:`murmur2` is the compiled extension's (``aioproducer/_encode.h``, which the compiled
+:func:`murmur2` is the compiled extension's (``aioproducer/_cext/encode.h``, which the compiled
 send() hashes with too) when it runs, else its pure-Python twin; the choice is made once.
 """
 

@@ -103,6 +103,8 @@ async def _after_fill(future: asyncio.Future[RecordMetadata]) -> asyncio.Future[
 _ready: Callable[
     [asyncio.Future[RecordMetadata]], Coroutine[Any, Any, asyncio.Future[RecordMetadata]]
 ] = _ready_py if _c is None else _c.Ready
+#: The C form of send()'s common call; without the extension, none (send() is Producer.send).
+_FastSend: Callable[..., Any] | None = None if _c is None else _c.FastSend
 
 
 @functools.cache
@@ -284,13 +286,13 @@ class Producer:
         serializers, Java's partitioning): the instance's ``send`` becomes a FastSend that
         hands every other call to :meth:`send`. close() takes it away."""
         config, accumulator, loop = self.config, self._accumulator, self._loop
-        if _c is None or accumulator is None or self._sender is None or loop is None:
+        if _FastSend is None or accumulator is None or self._sender is None or loop is None:
             return
         if self._txn is not None and self._txn.state is not _IN_TRANSACTION:
             return  # begin_transaction() installs it; leaving the transaction removes it
         if config.key_serializer or config.value_serializer or not self._java_partitioning:
             return
-        self.send = _c.FastSend(  # type: ignore[method-assign]
+        self.send = _FastSend(  # type: ignore[method-assign]
             self.send,
             self._create_future,
             self._routes,

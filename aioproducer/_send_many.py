@@ -4,7 +4,7 @@ appends a batch at a time, waiting for buffer space between them.
 
 Planning is synchronous and queues nothing: a bad record raises before any is queued.
 Records of ``(bytes, bytes)`` placed by Java's hash (no serializers, the default
-partitioner, no partition given) take one tight loop, ``plan_keyed`` (in C when the
+partitioner, no partition given) take one tight loop, ``plan_keyed`` (compiled when the
 extension is built); every other record is checked by :class:`RecordCheck` and placed one
 at a time.
 """
@@ -45,7 +45,7 @@ Plan = tuple[list[tuple[int, Sequence[int]]], list[int]]
 
 
 def plan_keyed_py(records: list[Any], runs: list[bytearray], limit: int, start: int) -> int:
-    """The Python twin of the C ``plan_keyed``: place records from ``start`` on that are
+    """The Python twin of the compiled ``plan_keyed``: place records from ``start`` on that are
     (bytes, bytes) within ``limit`` by Java's hash; return where it stopped."""
     extend = [run.extend for run in runs]
     pack, partitions = _INDEX.pack, len(runs)
@@ -98,7 +98,7 @@ class SendManyPlanner:
         runs = [bytearray() for _ in range(partitions)]  # int64 indices, native order
         alone: list[int] = []
         if self._check.plain and partition is None and self._java_partitioning:
-            # The common case: bytes keys and values, Java's hash, in C or one tight loop.
+            # The common case: bytes keys and values, Java's hash, compiled or one tight loop.
             limit = self._check.max_size - RECORD_BOUND
             index = 0
             while index < len(records):

@@ -1,5 +1,5 @@
-"""The optional compiled extensions, or None: ``aioproducer._speedups`` (C) and
-``aioproducer._protocol._crecords`` (Cython).
+"""The optional compiled extensions, or None: ``aioproducer._speedups`` (Cython loops
+and hand-written C types) and ``aioproducer._protocol._crecords`` (Cython).
 
 setup.py builds them wherever a C compiler is found; without them (or with the environment
 variable ``AIOPRODUCER_PURE_PYTHON=1``) every loop runs in Python. Each compiled class or
@@ -30,11 +30,11 @@ _BUILD_ERROR = Path(__file__).with_name("_speedups_build_error.txt")
 
 
 class Speedups(Protocol):
-    """What the extension offers (aioproducer/_speedups.c documents each function)."""
+    """What the extension offers (aioproducer/_speedups.pyx documents each function)."""
 
-    # aioproducer/_relay.c: the twin of aioproducer._futures.CallbackRelay
+    # aioproducer/_cext/relay.c: the twin of aioproducer._futures.CallbackRelay
     CallbackRelay: Any
-    # aioproducer/_fastsend.c: Producer.send's common call, and the awaitable it returns
+    # aioproducer/_cext/fastsend.c: Producer.send's common call, and the awaitable it returns
     FastSend: Any
     Ready: Any
 
@@ -42,7 +42,7 @@ class Speedups(Protocol):
     def plan_keyed(
         self, records: list[tuple[object, object]], runs: list[bytearray], limit: int, start: int, /
     ) -> int: ...
-    def settle(  # noqa: PLR0917 - mirrors the C signature
+    def settle(  # noqa: PLR0917 - mirrors the compiled signature
         self,
         completions: Sequence[object | None],
         metadata_type: type[tuple[str, int, int, int]],
@@ -53,7 +53,7 @@ class Speedups(Protocol):
         timestamps: array[int],
         /,
     ) -> None: ...
-    def resolve_run(  # noqa: PLR0917 - mirrors the C signature
+    def resolve_run(  # noqa: PLR0917 - mirrors the compiled signature
         self,
         indices: memoryview,
         partitions: array[int],

@@ -3,7 +3,7 @@
 :class:`aioproducer._protocol.records.RecordBatchBuilderPy`, one
 ``RecordBatchBuilderProtocol`` for both (records.py documents the format and picks one).
 
-Records without headers are encoded in C (``aioproducer/_encode.h``, shared with the fast
+Records without headers are encoded in C (``aioproducer/_cext/encode.h``, shared with the fast
 send() of ``aioproducer/_speedups``); a record with headers, or a delta out of the C
 encoder's range, is encoded by records.py's :func:`encode_record`. The bookkeeping of every
 append (count, timestamps, size) is :meth:`RecordBatchBuilder._took`.
@@ -19,7 +19,7 @@ from aioproducer._protocol.compression import CompressionType
 from aioproducer._errors_base import IllegalStateError
 
 
-cdef extern from "_encode.h":
+cdef extern from "_cext/encode.h":
     int varint_size(int64_t value)
     int64_t body_size(int timestamp_size, int64_t offset_delta, object key, object value)
     char *put_record(char *out, int64_t body, int64_t timestamp_delta, int64_t offset_delta,

@@ -1,6 +1,7 @@
 /*
- * aioproducer/_encode.h: what _speedups.c and _fastsend.c share: Java's murmur2 and the
- * encoding of a record without headers (the v2 record format, zigzag varints).
+ * aioproducer/_cext/encode.h: what fastsend.c, _speedups.pyx and _protocol/_crecords.pyx share:
+ * Java's murmur2 and the encoding of a record without headers (the v2 record format, zigzag
+ * varints).
  */
 #ifndef AIOPRODUCER_ENCODE_H
 #define AIOPRODUCER_ENCODE_H

@@ -28,7 +28,7 @@
 #include <structmember.h>
 #include <time.h>
 
-#include "_encode.h"
+#include "encode.h"
 #include "_protocol/_crecords_api.h" /* the builder's C methods: rb_fits, rb_append, rb_batch_size */
 
 int add_fast_send(PyObject *module);
@@ -697,7 +697,7 @@ static PyTypeObject FastSendType = {
               "builder_type, batch_type, max_record_size, batch_size, buffer_memory,\n"
               "record_bound, open_batch, loop_running, thread): a producer's send() for its\n"
               "common call\n"
-              "(aioproducer/_fastsend.c documents it); every other call goes to ``send``.",
+              "(aioproducer/_cext/fastsend.c documents it); every other call goes to ``send``.",
     .tp_new = fast_new,
     .tp_dealloc = (destructor)fast_dealloc,
     .tp_traverse = (traverseproc)fast_traverse,
