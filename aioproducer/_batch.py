@@ -185,6 +185,8 @@ class RecordGroup:
         if not self.future.done():
             self.future.set_exception(error)
             self.future.exception()
+            if _c is not None:
+                _c.track([self.future])  # the C relay's futures are untracked until they fail
 
     def _set(self, index: int, metadata: RecordMetadata) -> None:
         self.partitions[index] = metadata.partition
@@ -448,3 +450,5 @@ class ProducerBatch:
             if completion is not None and not completion.done():
                 completion.set_exception(error)
                 completion.exception()  # the caller may never await a fire-and-forget send
+        if _c is not None:
+            _c.track(self.completions)  # the C relay's futures are untracked until they fail

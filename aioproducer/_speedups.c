@@ -169,6 +169,10 @@ py_settle(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         PyObject *done = PyObject_CallMethodNoArgs(completion, done_name);
         int is_done = done == NULL ? -1 : PyObject_IsTrue(done);
         Py_XDECREF(done);
+        if (is_done > 0 && PyObject_IS_GC(completion) && !PyObject_GC_IsTracked(completion)) {
+            /* done before its batch: cancelled (or failed) by someone else; see track() */
+            PyObject_GC_Track(completion);
+        }
         if (is_done) {
             Py_DECREF(completion);
             if (is_done < 0) {
@@ -224,6 +228,31 @@ finally:
     Py_XDECREF(set_name);
     PyBuffer_Release(&view);
     return result;
+}
+
+/* ---- track ------------------------------------------------------------------------------- */
+
+PyDoc_STRVAR(track_doc,
+"track(objects) -> None\n\n"
+"Have the garbage collector track each object of the list objects that it can track and\n"
+"does not: the futures the C CallbackRelay makes are untracked (_relay.c says why), and a\n"
+"failed one is tracked again, since its exception's traceback may lead back to it.");
+
+static PyObject *
+py_track(PyObject *module, PyObject *objects)
+{
+    if (!PyList_Check(objects)) {
+        PyErr_Format(PyExc_TypeError, "track() takes a list, not %.100s",
+                     Py_TYPE(objects)->tp_name);
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(objects); i++) {
+        PyObject *item = PyList_GET_ITEM(objects, i);
+        if (PyObject_IS_GC(item) && !PyObject_GC_IsTracked(item)) {
+            PyObject_GC_Track(item);
+        }
+    }
+    Py_RETURN_NONE;
 }
 
 /* ---- resolve_run ------------------------------------------------------------------------- */
@@ -317,6 +346,7 @@ static PyMethodDef methods[] = {
     {"plan_keyed", (PyCFunction)(void (*)(void))py_plan_keyed, METH_FASTCALL, plan_keyed_doc},
     {"settle", (PyCFunction)(void (*)(void))py_settle, METH_FASTCALL, settle_doc},
     {"resolve_run", (PyCFunction)(void (*)(void))py_resolve_run, METH_FASTCALL, resolve_run_doc},
+    {"track", (PyCFunction)py_track, METH_O, track_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -53,6 +53,7 @@ class Speedups(Protocol):
         timestamps: array[int],
         /,
     ) -> None: ...
+    def track(self, objects: list[Any], /) -> None: ...
     def resolve_run(  # noqa: PLR0917 - mirrors the C signature
         self,
         indices: memoryview,
