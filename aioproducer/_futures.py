@@ -128,6 +128,10 @@ class CallbackRelay:
         self._scheduled = True
 
 
+if _c is not None:  # the same answer without a Python frame (a task asks each future it awaits)
+    RecordFuture.get_loop = _c.record_future_get_loop  # type: ignore[method-assign]
+
+
 def relay_for(loop: asyncio.AbstractEventLoop) -> CallbackRelay:
     """A relay for ``loop``: the C one when the extension is built, else :class:`CallbackRelay`."""
     if _c is not None:

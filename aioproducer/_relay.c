@@ -136,12 +136,15 @@ queue_take(RelayObject *self)
     return taken;
 }
 
+static PyTypeObject RelayType;
 static PyObject *empty_tuple;
 static PyObject *get_debug_name;        /* interned "get_debug" */
 static PyObject *debug_attribute_name;  /* interned "_debug" */
 static PyObject *call_soon_name;        /* interned "call_soon" */
 static PyObject *context_name;          /* interned "context" */
 static PyObject *cancelled_name;        /* interned "cancelled" */
+static PyObject *future_loop_name;      /* interned "_loop" */
+static PyObject *loop_name;             /* interned "loop" */
 static PyObject *asyncio_get_debug;     /* asyncio.BaseEventLoop.get_debug */
 
 /* A future asks its loop for get_debug() each time it is made, and asyncio's is a Python
@@ -496,6 +499,44 @@ relay_getattro(PyObject *self, PyObject *name)
     return PyObject_GetAttr(((RelayObject *)self)->loop, name);
 }
 
+/* RecordFuture.get_loop: the loop its relay serves, or its loop when that is no relay of
+   ours (a Python relay: its ``loop`` attribute; a plain loop: the loop). A task asks it of
+   each future it awaits, and gather of each future it is given: in Python, a frame each. */
+static PyObject *
+record_future_get_loop(PyObject *future, PyObject *unused)
+{
+    PyObject *loop = PyObject_GetAttr(future, future_loop_name);
+    if (loop == NULL) {
+        return NULL;
+    }
+    if (Py_IS_TYPE(loop, &RelayType)) {
+        PyObject *real = ((RelayObject *)loop)->loop;
+        Py_DECREF(loop);
+        if (real == NULL) {
+            PyErr_SetString(PyExc_RuntimeError, "the future's relay was cleared");
+            return NULL;
+        }
+        return Py_NewRef(real);
+    }
+    PyObject *real = PyObject_GetAttr(loop, loop_name);
+    if (real != NULL) {
+        Py_DECREF(loop);
+        return real;
+    }
+    if (!PyErr_ExceptionMatches(PyExc_AttributeError)) {
+        Py_DECREF(loop);
+        return NULL;
+    }
+    PyErr_Clear();
+    return loop;
+}
+
+static PyMethodDef record_future_get_loop_def = {
+    "get_loop", (PyCFunction)record_future_get_loop, METH_NOARGS,
+    "The event loop the future's relay serves (not the relay itself); made with a plain\n"
+    "loop, that loop.",
+};
+
 static PyMethodDef relay_methods[] = {
     {"create_future", (PyCFunction)relay_create_future, METH_NOARGS,
      "A new pending future whose callbacks this relay runs."},
@@ -538,8 +579,11 @@ add_callback_relay(PyObject *module)
     call_soon_name = PyUnicode_InternFromString("call_soon");
     context_name = PyUnicode_InternFromString("context");
     cancelled_name = PyUnicode_InternFromString("cancelled");
+    future_loop_name = PyUnicode_InternFromString("_loop");
+    loop_name = PyUnicode_InternFromString("loop");
     if (empty_tuple == NULL || get_debug_name == NULL || debug_attribute_name == NULL ||
-        call_soon_name == NULL || context_name == NULL || cancelled_name == NULL) {
+        call_soon_name == NULL || context_name == NULL || cancelled_name == NULL ||
+        future_loop_name == NULL || loop_name == NULL) {
         return -1;
     }
     PyObject *base_events = PyImport_ImportModule("asyncio.base_events");
@@ -554,6 +598,20 @@ add_callback_relay(PyObject *module)
     Py_INCREF(&RelayType);
     if (PyModule_AddObject(module, "CallbackRelay", (PyObject *)&RelayType) < 0) {
         Py_DECREF(&RelayType);
+        return -1;
+    }
+    /* a method of asyncio.Future (so it binds to a RecordFuture as get_loop) */
+    PyObject *asyncio = PyImport_ImportModule("asyncio");
+    PyObject *future_type = asyncio == NULL ? NULL : PyObject_GetAttrString(asyncio, "Future");
+    Py_XDECREF(asyncio);
+    if (future_type == NULL || !PyType_Check(future_type)) {
+        Py_XDECREF(future_type);
+        return -1;
+    }
+    PyObject *get_loop = PyDescr_NewMethod((PyTypeObject *)future_type, &record_future_get_loop_def);
+    Py_DECREF(future_type);
+    if (get_loop == NULL || PyModule_AddObject(module, "record_future_get_loop", get_loop) < 0) {
+        Py_XDECREF(get_loop);
         return -1;
     }
     return 0;

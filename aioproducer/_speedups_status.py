@@ -34,6 +34,7 @@ class Speedups(Protocol):
 
     # aioproducer/_relay.c: the twin of aioproducer._futures.CallbackRelay
     CallbackRelay: Any
+    record_future_get_loop: Any  # aioproducer._futures.RecordFuture.get_loop's twin
     # aioproducer/_fastsend.c: Producer.send's common call, and the awaitable it returns
     FastSend: Any
     Ready: Any

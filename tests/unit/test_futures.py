@@ -531,3 +531,16 @@ def test_a_cycle_through_a_failed_or_cancelled_c_future_is_collected() -> None:
         assert [ref() for ref in refs] == [None, None]
     finally:
         loop.close()
+
+
+@pytest.mark.requires_extension
+def test_the_c_get_loop_answers_as_the_python_one(loop: asyncio.AbstractEventLoop) -> None:
+    """RecordFuture.get_loop is the C one with the extension (a task asks it of each future it
+    awaits): the real loop behind either relay, the loop itself for a plain loop."""
+    assert _c is not None
+    assert RecordFuture.get_loop is _c.record_future_get_loop
+    for made in (_python(loop).create_future(), _native(loop).create_future()):
+        assert made.get_loop() is loop
+    assert RecordFuture(loop=loop).get_loop() is loop
+    with pytest.raises(TypeError):
+        RecordFuture.get_loop(object())
