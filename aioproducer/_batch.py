@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, Final, NamedTuple, Protocol, overload
+from typing import TYPE_CHECKING, Any, Final, NamedTuple, Protocol, overload
 
 from aioproducer._metadata import TopicPartition
 from aioproducer._protocol.records import RecordBatchBuilderProtocol, set_producer_state
@@ -176,6 +176,7 @@ class RecordGroup:
         if not self.future.done():
             self.future.set_exception(error)
             self.future.exception()
+            _track([self.future])  # the C relay's futures are untracked until they fail
 
     def _set(self, index: int, metadata: RecordMetadata) -> None:
         self.partitions[index] = metadata.partition
@@ -417,6 +418,7 @@ class ProducerBatch:
             if completion is not None and not completion.done():
                 completion.set_exception(error)
                 completion.exception()  # the caller may never await a fire-and-forget send
+        _track(self.completions)  # the C relay's futures are untracked until they fail
 
 
 def settle_py(  # noqa: PLR0917 - the compiled settle's twin, same signature
@@ -474,3 +476,11 @@ _settle = settle_py if _c is None else _c.settle
 _resolve_run: Callable[[memoryview, array[int], array[int], array[int], int, int, int], None] = (
     resolve_run_py if _c is None else _c.resolve_run
 )
+
+
+def _track_none(objects: list[Any], /) -> None:
+    """The pure path's ``track``: Python's futures are tracked from birth."""
+
+
+#: Track the failed futures again (the C relay's futures are untracked until they fail).
+_track: Callable[[list[Any]], None] = _track_none if _c is None else _c.track

@@ -129,6 +129,9 @@ class CallbackRelay:
         self._scheduled = True
 
 
+if _c is not None:  # the same answer without a Python frame (a task asks each future it awaits)
+    RecordFuture.get_loop = _c.record_future_get_loop  # type: ignore[method-assign]
+
 #: ``relay_for(loop)``: a relay for ``loop``, the C one when the extension runs, else
 #: :class:`CallbackRelay` (chosen once, here).
 relay_for: Callable[[asyncio.AbstractEventLoop], CallbackRelay] = (

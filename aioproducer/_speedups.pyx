@@ -53,6 +53,8 @@ cdef extern from "Python.h":
     void Py_DECREF_borrowed "Py_DECREF" (PyObject *obj)
     bint PyObject_GC_IsTracked(object obj)
     void PyObject_GC_UnTrack(object obj)
+    void PyObject_GC_Track(object obj)
+    bint PyObject_IS_GC(object obj)
 
 
 def murmur2(bytes data not None):
@@ -144,7 +146,12 @@ def settle(list completions not None, type metadata_type not None, topic, partit
     cdef object shared = None, completion, metadata
     for index in range(len(completions)):
         completion = completions[index]
-        if completion is None or completion.done():
+        if completion is None:
+            continue
+        if completion.done():
+            # done before its batch: cancelled (or failed) by someone else; see track()
+            if PyObject_IS_GC(completion) and not PyObject_GC_IsTracked(completion):
+                PyObject_GC_Track(completion)
             continue
         if log_append_time_ms >= 0:
             stamp = log_append_time_ms
@@ -161,6 +168,18 @@ def settle(list completions not None, type metadata_type not None, topic, partit
         if untrack and PyObject_GC_IsTracked(metadata):
             PyObject_GC_UnTrack(metadata)
         completion.set_result(metadata)
+
+
+def track(list objects not None):
+    """track(objects) -> None
+
+    Have the garbage collector track each object of the list that it can track and does not:
+    the futures the C CallbackRelay makes are untracked (_cext/relay.c says why), and a failed
+    one is tracked again, since its exception's traceback may lead back to it."""
+    cdef object item
+    for item in objects:
+        if PyObject_IS_GC(item) and not PyObject_GC_IsTracked(item):
+            PyObject_GC_Track(item)
 
 
 def resolve_run(const int64_t[::1] indices not None, int32_t[::1] partitions not None,

@@ -34,6 +34,7 @@ class Speedups(Protocol):
 
     # aioproducer/_cext/relay.c: the twin of aioproducer._futures.CallbackRelay
     CallbackRelay: Any
+    record_future_get_loop: Any  # aioproducer._futures.RecordFuture.get_loop's twin
     # aioproducer/_cext/fastsend.c: Producer.send's common call, and the awaitable it returns
     FastSend: Any
     Ready: Any
@@ -53,6 +54,7 @@ class Speedups(Protocol):
         timestamps: array[int],
         /,
     ) -> None: ...
+    def track(self, objects: list[Any], /) -> None: ...
     def resolve_run(  # noqa: PLR0917 - mirrors the compiled signature
         self,
         indices: memoryview,

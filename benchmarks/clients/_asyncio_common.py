@@ -8,12 +8,16 @@ from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
-from benchmarks.workload import LatencyRecorder, Outcome, RunSpec, pace_async
+from benchmarks.workload import LatencyRecorder, Outcome, Payloads, RunSpec, pace_async
 
-__all__ = ["LAG_KEY", "SendFn", "drive", "transactions", "with_loop_lag"]
+__all__ = ["LAG_KEY", "RecordSend", "SendFn", "drive", "transactions", "with_loop_lag"]
 
 #: ``await send(i)`` queues record ``i`` and returns the future of its acknowledgement.
 SendFn = Callable[[int], Awaitable["asyncio.Future[Any]"]]
+
+#: The client's own ``send(topic, value, key)`` and the payloads: the throughput and task
+#: loops call it in line, as confluent-sync's loop calls ``produce`` (no wrapper frame).
+RecordSend = tuple[Callable[[str, bytes, bytes | None], Awaitable["asyncio.Future[Any]"]], Payloads]
 
 #: The key of :attr:`Outcome.extra` that holds the event loop's p99 lag in milliseconds.
 LAG_KEY = "loop_lag_p99_ms"
@@ -61,7 +65,10 @@ def _timed(send: SendFn, recorder: LatencyRecorder) -> SendFn:
 
 
 async def throughput(
-    spec: RunSpec, send: SendFn, before_gather: Callable[[], Awaitable[None]] = _nothing
+    spec: RunSpec,
+    send: SendFn,
+    before_gather: Callable[[], Awaitable[None]] = _nothing,
+    direct: RecordSend | None = None,
 ) -> Outcome:
     """Every record sent as fast as ``send`` lets us, futures gathered at the end (each
     one's send->ack time too, with ``spec.ack_latency``)."""
@@ -69,7 +76,12 @@ async def throughput(
     if recorder is not None:
         send = _timed(send, recorder)
     started = time.perf_counter()
-    futures = [await send(i) for i in range(spec.records)]
+    if direct is not None and recorder is None:
+        record_send, payloads = direct
+        key, value, topic = payloads.key, payloads.value, spec.topic
+        futures = [await record_send(topic, value(i), key(i)) for i in range(spec.records)]
+    else:
+        futures = [await send(i) for i in range(spec.records)]
     await before_gather()
     results = await asyncio.gather(*futures)
     return Outcome(
@@ -101,16 +113,28 @@ async def latency(
     )
 
 
-async def concurrent(spec: RunSpec, send: SendFn) -> Outcome:
+async def concurrent(spec: RunSpec, send: SendFn, direct: RecordSend | None = None) -> Outcome:
     """``spec.concurrency`` tasks, each sending and awaiting one record at a time."""
     tasks = spec.concurrency
     acked = 0
 
-    async def worker(first: int) -> None:
-        nonlocal acked
-        for i in range(first, spec.records, tasks):
-            await (await send(i))
-            acked += 1
+    if direct is None:
+
+        async def worker(first: int) -> None:
+            nonlocal acked
+            for i in range(first, spec.records, tasks):
+                await (await send(i))
+                acked += 1
+
+    else:
+        record_send, payloads = direct
+        key, value, topic = payloads.key, payloads.value, spec.topic
+
+        async def worker(first: int) -> None:  # the same, with the client's send in line
+            nonlocal acked
+            for i in range(first, spec.records, tasks):
+                await (await record_send(topic, value(i), key(i)))
+                acked += 1
 
     started = time.perf_counter()
     async with asyncio.TaskGroup() as group:
@@ -120,15 +144,19 @@ async def concurrent(spec: RunSpec, send: SendFn) -> Outcome:
 
 
 async def drive(
-    spec: RunSpec, send: SendFn, before_gather: Callable[[], Awaitable[None]] = _nothing
+    spec: RunSpec,
+    send: SendFn,
+    before_gather: Callable[[], Awaitable[None]] = _nothing,
+    direct: RecordSend | None = None,
 ) -> Outcome:
     """The workload of ``spec``'s scenario (1, 2 and 5 are throughput; 3 latency; 4 tasks),
-    with the event loop's lag measured beside it."""
+    with the event loop's lag measured beside it. With ``direct``, the throughput and task
+    loops call the client's ``send(topic, value, key)`` themselves instead of ``send(i)``."""
     if spec.rate:
         return await with_loop_lag(latency(spec, send, before_gather))
     if spec.concurrency:
-        return await with_loop_lag(concurrent(spec, send))
-    return await with_loop_lag(throughput(spec, send, before_gather))
+        return await with_loop_lag(concurrent(spec, send, direct))
+    return await with_loop_lag(throughput(spec, send, before_gather, direct))
 
 
 async def transactions(

@@ -74,7 +74,7 @@ async def _main(name: str, spec: RunSpec) -> Outcome:
 
         if spec.transaction_records:
             return await transactions(spec, one, producer.transaction)
-        return await drive(spec, one)
+        return await drive(spec, one, direct=(send, payloads))
     finally:
         await producer.stop()
 

@@ -172,7 +172,9 @@ async def _aio(spec: RunSpec) -> Outcome:
             return produce(topic, value(i), key(i))
 
         try:
-            outcome = await drive(spec, one, before_gather=producer.flush)
+            outcome = await drive(
+                spec, one, before_gather=producer.flush, direct=(produce, payloads)
+            )
         finally:
             stop.set()
             if poll_task is not None:

@@ -7,6 +7,7 @@ its C twin.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import gc
 import weakref
@@ -457,3 +458,89 @@ def test_queued_contexts_are_freed_however_the_queue_ends(
     loop.close()
     gc.collect()
     assert all(ref() is None for ref in refs)
+
+
+class _Holder:
+    """Holds whatever it is given (a cycle through a future is made with one)."""
+
+    def __init__(self) -> None:
+        self.held: object = None
+
+
+@pytest.mark.requires_extension
+def test_c_futures_cost_the_collector_nothing_until_they_fail_or_are_cancelled() -> None:
+    """A million pending record futures were walked by every full collection: the C relay's
+    futures are untracked, a succeeded one stays so, a cancelled one with a callback is
+    tracked again as the callback is scheduled, and the producer tracks a failed one."""
+    assert _c is not None
+    loop = asyncio.new_event_loop()
+    try:
+        relay = _native(loop)
+        succeeded, cancelled, quiet, failed = (relay.create_future() for _ in range(4))
+        assert not any(gc.is_tracked(f) for f in (succeeded, cancelled, quiet, failed))
+        for future in (succeeded, cancelled):
+            future.add_done_callback(lambda f: None)
+        succeeded.set_result(1)
+        cancelled.cancel()
+        quiet.cancel()  # no callback: tracked when its batch settles (test_speedups.py)
+        failed.set_exception(ValueError("x"))
+        _c.track([failed, None, 3])
+        assert [gc.is_tracked(f) for f in (succeeded, cancelled, quiet, failed)] == [
+            False,
+            True,
+            False,
+            True,
+        ]
+        loop.run_until_complete(asyncio.sleep(0))
+        assert succeeded.result() == 1
+        assert isinstance(failed.exception(), ValueError)
+        with pytest.raises(TypeError):
+            _c.track((failed,))  # type: ignore[arg-type]
+    finally:
+        loop.close()
+
+
+@pytest.mark.requires_extension
+def test_a_cycle_through_a_failed_or_cancelled_c_future_is_collected() -> None:
+    """future -> exception -> traceback -> frame -> future, and a cancelled future awaited by
+    a task: tracked again, the collector frees both cycles."""
+    loop = asyncio.new_event_loop()
+    try:
+        relay = _native(loop)
+
+        def fail_and_catch() -> weakref.ref[asyncio.Future[Any]]:
+            future = relay.create_future()
+            holder = _Holder()
+            holder.held = future  # the frame's locals keep it: the traceback leads back here
+            future.set_exception(ValueError("boom"))
+            assert _c is not None
+            _c.track([future])
+            with contextlib.suppress(ValueError):
+                future.result()
+            return weakref.ref(future)
+
+        async def cancelled_wait() -> weakref.ref[asyncio.Future[Any]]:
+            future = relay.create_future()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(future, 0.001)
+            assert future.cancelled()
+            return weakref.ref(future)
+
+        refs = [fail_and_catch(), loop.run_until_complete(cancelled_wait())]
+        gc.collect()
+        assert [ref() for ref in refs] == [None, None]
+    finally:
+        loop.close()
+
+
+@pytest.mark.requires_extension
+def test_the_c_get_loop_answers_as_the_python_one(loop: asyncio.AbstractEventLoop) -> None:
+    """RecordFuture.get_loop is the C one with the extension (a task asks it of each future it
+    awaits): the real loop behind either relay, the loop itself for a plain loop."""
+    assert _c is not None
+    assert RecordFuture.get_loop is _c.record_future_get_loop
+    for made in (_python(loop).create_future(), _native(loop).create_future()):
+        assert made.get_loop() is loop
+    assert RecordFuture(loop=loop).get_loop() is loop
+    with pytest.raises(TypeError):
+        RecordFuture.get_loop(object())

@@ -22,6 +22,7 @@ from aioproducer._batch import (
     resolve_run_py,
     settle_py,
 )
+from aioproducer._futures import RecordFuture
 from aioproducer._metadata import TopicPartition
 from aioproducer._partitioner import _JAVA_VECTORS, _murmur2_py
 from aioproducer._protocol.records import RecordBatchBuilderProtocol, RecordBatchBuilderPy
@@ -352,3 +353,35 @@ def test_settle_holds_no_reference_it_does_not_give(speedups: Speedups) -> None:
 
 def test_partitioner_hashes_with_the_extension(speedups: Speedups) -> None:
     assert partitioner.murmur2 is speedups.murmur2
+
+
+def test_a_batch_tracks_the_c_relays_futures_it_fails_or_finds_cancelled(
+    speedups: Speedups,
+) -> None:
+    """The C relay's futures are untracked (_cext/relay.c): a batch that succeeds leaves them so,
+    tracks those it finds cancelled, and one that fails tracks them all (an exception's
+    traceback may lead back to its future)."""
+    loop = asyncio.new_event_loop()
+    try:
+        relay = speedups.CallbackRelay(loop, RecordFuture)
+        for outcome in ("complete", "fail"):
+            batch = ProducerBatch(
+                TopicPartition("t", 0), RecordBatchBuilderPy(batch_size=100), 0, 0
+            )
+            futures = [relay.create_future() for _ in range(3)]
+            futures[1].cancel()
+            batch.completions.extend(futures)
+            batch.timestamps.extend([1, 2, 3])
+            assert not any(gc.is_tracked(f) for f in futures)
+            if outcome == "complete":
+                batch.complete(10)
+                assert [gc.is_tracked(f) for f in futures] == [False, True, False]
+                assert futures[2].result().offset == 12
+            else:
+                batch.fail(ValueError("x"))
+                assert all(gc.is_tracked(f) for f in futures)
+        group = RecordGroup(relay.create_future(), "t", 2, 0)
+        group.fail(ValueError("y"))
+        assert gc.is_tracked(group.future)
+    finally:
+        loop.close()
