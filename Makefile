@@ -9,9 +9,10 @@ STAMP  := $(VENV)/.installed
 	integration-newest wheels-check integration bench compat gssapi docs down clean
 
 # Every compiled source: a change to any of them rebuilds (Cython's output is not a source).
-CYTHON_OUT := $(foreach f,.c _api.h .h,aioproducer/_protocol/_crecords$(f))
-COMPILED := $(filter-out $(CYTHON_OUT),$(wildcard aioproducer/*.c \
-	aioproducer/*.h aioproducer/*/*.c aioproducer/*/*.h aioproducer/*/*.pyx aioproducer/*/*.pxd))
+CYTHON_OUT := $(foreach f,.c _api.h .h,aioproducer/_protocol/_crecords$(f) aioproducer/_caccumulate$(f))
+COMPILED := $(filter-out $(CYTHON_OUT),$(wildcard aioproducer/*.c aioproducer/*.h \
+	aioproducer/*.pyx aioproducer/*.pxd \
+	aioproducer/*/*.c aioproducer/*/*.h aioproducer/*/*.pyx aioproducer/*/*.pxd))
 
 $(STAMP): pyproject.toml setup.py $(COMPILED)
 	$(PYTHON) -m venv $(VENV)

@@ -1,8 +1,9 @@
 """The optional compiled extensions; everything else is in pyproject.toml.
 
-Two extension modules: ``aioproducer._protocol._crecords`` (Cython, the record batch builder)
-and ``aioproducer._speedups`` (hand-written C: the callback relay, the fast send() and the
-loops of send_many). Cython is a build-time dependency only (pyproject's build-system).
+Three extension modules: ``aioproducer._protocol._crecords`` (Cython, the record batch
+builder), ``aioproducer._caccumulate`` (Cython, the accumulator's per-partition append) and
+``aioproducer._speedups`` (hand-written C: the callback relay, the fast send() and the loops
+of send_many). Cython is a build-time dependency only (pyproject's build-system).
 
 Build-time environment:
 
@@ -118,10 +119,20 @@ setup(
             depends=[f"{PACKAGE}/_encode.h"],
         ),
         Extension(
+            f"{PACKAGE}._caccumulate",
+            [f"{PACKAGE}/_caccumulate.pyx"],
+            include_dirs=[PACKAGE],
+            depends=[f"{PACKAGE}/_protocol/_crecords_api.h"],
+        ),
+        Extension(
             f"{PACKAGE}._speedups",
             [f"{PACKAGE}/_speedups.c", f"{PACKAGE}/_relay.c", f"{PACKAGE}/_fastsend.c"],
             include_dirs=[PACKAGE],
-            depends=[f"{PACKAGE}/_encode.h", f"{PACKAGE}/_protocol/_crecords_api.h"],
+            depends=[
+                f"{PACKAGE}/_encode.h",
+                f"{PACKAGE}/_protocol/_crecords_api.h",
+                f"{PACKAGE}/_caccumulate_api.h",
+            ],
         ),
     ],
     cmdclass={"build_ext": OptionalBuildExt},

@@ -22,7 +22,7 @@ from types import TracebackType
 from typing import Any, Final, Literal, Self, TypeVar, Unpack, overload
 
 from aioproducer._accumulator import AppendResult, RecordAccumulator
-from aioproducer._batch import Completion, ProducerBatch, RecordGroup, RecordMetadata, SentRecords
+from aioproducer._batch import Completion, RecordGroup, RecordMetadata, SentRecords
 from aioproducer._buffer_memory import NO_WAIT, MemoryWaiter
 from aioproducer._clientlog import ClientLog, redacted_settings
 from aioproducer._clock import now_ms
@@ -41,7 +41,7 @@ from aioproducer._partition_choice import (
 from aioproducer._partition_load import PartitionLoad
 from aioproducer._partitioner import DefaultPartitioner, murmur2
 from aioproducer._producer_state import ProducerState, unusable_error
-from aioproducer._protocol.records import Header, RecordBatchBuilder
+from aioproducer._protocol.records import Header
 from aioproducer._record_check import RECORD_BOUND as _RECORD_BOUND
 from aioproducer._record_check import (
     CheckedRecord,
@@ -419,7 +419,7 @@ class Producer:
         if not self.config.partitioner_adaptive_partitioning_enable:
             return None
         partitioner.load = PartitionLoad(
-            accumulator.batches_by_partition,
+            accumulator.queue_length,
             cluster.metadata,
             self.config.partitioner_availability_timeout_ms,
         )
@@ -442,15 +442,10 @@ class Producer:
             self._routes,
             self._topics,
             accumulator,
-            accumulator.batches_by_partition,
             self._wakeup_for,
-            RecordBatchBuilder,
-            ProducerBatch,
             self._max_record_size,
             config.batch_size,
-            config.buffer_memory,
             _RECORD_BOUND,
-            self._open_batch,
             loop.is_running,  # with the thread: what _in_loop() checks
             self._thread,
         )
@@ -695,19 +690,6 @@ class Producer:
         # The other results: BATCH_FULL, NEW_BATCH, or both (constants: compared by identity).
         self._wakeup_for(tp)
         return _FILLED if result is _OPENED_FULL else 0
-
-    def _open_batch(
-        self, tp: TopicPartition, timestamp_ms: int, key: bytes, value: bytes | None
-    ) -> Coroutine[Any, Any, asyncio.Future[RecordMetadata]]:
-        """FastSend's call for a keyed record that opens a batch of ``tp``: what
-        :meth:`send` does with it once FastSend has checked everything else (types, size,
-        route, partition by Java's hash, room in buffer_memory, accumulator open)."""
-        future: asyncio.Future[RecordMetadata] = self._create_future()
-        accumulator = self._accumulator
-        assert accumulator is not None
-        result = accumulator.append_new_batch(tp, timestamp_ms, key, value, future)
-        self._wakeup_for(tp)
-        return _after_fill(future) if result is _OPENED_FULL else _ready(future)
 
     async def _enqueue_slowly(
         self, need: int, topic: str, record: CheckedRecord, partition: int | None, completion: _C
