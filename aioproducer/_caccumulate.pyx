@@ -69,10 +69,14 @@ cdef class Appender:
         self._closed = False
         self._batches = {}
 
-    cpdef bint has_room(self, long long nbytes, long long held=0):
+    def has_room(self, long long nbytes, long long held=0):
         """True if ``nbytes`` may be taken now: nobody is in line and they fit beside the
         bytes in use and those granted. ``held``: the caller's own grant, which it may use
         whoever waits."""
+        return self._has_room(nbytes, held)
+
+    cdef inline bint _has_room(self, long long nbytes, long long held) noexcept:
+        # not cpdef: a cpdef method called from C first looks for a Python override
         if self._queued and not held:
             return False
         return self._used + self._reserved - held + nbytes <= self._buffer_memory
@@ -150,7 +154,7 @@ cdef api int appender_room(object appender, Py_ssize_t nbytes) except -1:
     """1 when ``appender`` (an Appender) is open and :meth:`Appender.has_room` for
     ``nbytes``, else 0."""
     cdef Appender self = <Appender>appender
-    return not self._closed and self.has_room(nbytes, 0)
+    return not self._closed and self._has_room(nbytes, 0)
 
 
 cdef api int appender_append(
