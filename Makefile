@@ -10,9 +10,10 @@ STAMP  := $(VENV)/.installed
 
 # Every compiled source: a change to any of them rebuilds (Cython's output is not a source).
 # The hand-written C lives in aioproducer/_cext/, the Cython beside the modules it serves.
-CYTHON_OUT := $(foreach f,.c _api.h .h,aioproducer/_protocol/_crecords$(f)) aioproducer/_speedups.c
+CYTHON_OUT := $(foreach f,.c _api.h .h,aioproducer/_protocol/_crecords$(f) aioproducer/_caccumulate$(f)) \
+	aioproducer/_speedups.c
 COMPILED := $(filter-out $(CYTHON_OUT),$(wildcard aioproducer/_cext/*.c aioproducer/_cext/*.h \
-	aioproducer/*.pyx aioproducer/*/*.pyx aioproducer/*/*.pxd))
+	aioproducer/*.pyx aioproducer/*.pxd aioproducer/*/*.pyx aioproducer/*/*.pxd))
 
 $(STAMP): pyproject.toml setup.py $(COMPILED)
 	$(PYTHON) -m venv $(VENV)

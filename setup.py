@@ -1,7 +1,8 @@
 """The optional compiled extensions; everything else is in pyproject.toml.
 
-Two extension modules: ``aioproducer._protocol._crecords`` (Cython, the record batch builder)
-and ``aioproducer._speedups`` (the loops of send_many and of a batch's completion in Cython,
+Three extension modules: ``aioproducer._protocol._crecords`` (Cython, the record batch
+builder), ``aioproducer._caccumulate`` (Cython, the accumulator's per-partition append) and
+``aioproducer._speedups`` (the loops of send_many and of a batch's completion in Cython,
 ``_speedups.pyx``, linked with the hand-written C of ``aioproducer/_cext/``: the callback relay
 and the fast send()). Cython is a build-time dependency only (pyproject's build-system).
 
@@ -119,6 +120,12 @@ setup(
             depends=[f"{PACKAGE}/_cext/encode.h"],
         ),
         Extension(
+            f"{PACKAGE}._caccumulate",
+            [f"{PACKAGE}/_caccumulate.pyx"],
+            include_dirs=[PACKAGE],
+            depends=[f"{PACKAGE}/_protocol/_crecords_api.h"],
+        ),
+        Extension(
             f"{PACKAGE}._speedups",
             [f"{PACKAGE}/_speedups.pyx", f"{PACKAGE}/_cext/relay.c", f"{PACKAGE}/_cext/fastsend.c"],
             include_dirs=[PACKAGE],
@@ -126,6 +133,7 @@ setup(
                 f"{PACKAGE}/_cext/encode.h",
                 f"{PACKAGE}/_cext/cext.h",
                 f"{PACKAGE}/_protocol/_crecords_api.h",
+                f"{PACKAGE}/_caccumulate_api.h",
             ],
         ),
     ],

@@ -3,8 +3,10 @@
 A plain object with no event loop in it: times are integer milliseconds passed in by the
 caller, and nothing here waits. The producer calls :meth:`~RecordAccumulator.append`
 (after :meth:`~RecordAccumulator.has_room`, waiting in the line of
-:class:`~aioproducer._buffer_memory.BufferMemory`, its base, up to ``max_block_ms``); the
-sender loop calls, in this order::
+:class:`~aioproducer._buffer_memory.BufferMemory`, its base, up to ``max_block_ms``; both
+methods are BufferMemory's base's, :class:`~aioproducer._appender.Appender`, compiled or
+not, which calls back :meth:`RecordAccumulator._append_new` for a record that opens a batch);
+the sender loop calls, in this order::
 
     idempotence.maybe_bump_epoch()             # if idempotent
     for batch in acc.expired_batches(now):     # past created + delivery_timeout_ms
@@ -31,10 +33,10 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
-from enum import IntFlag
 from itertools import pairwise
 from typing import Final, Protocol
 
+from aioproducer._appender import AppendResult
 from aioproducer._backoff import ExponentialBackoff
 from aioproducer._batch import Completion, ProducerBatch, RecordGroup, Stamp
 from aioproducer._batch_sizing import BatchSizing
@@ -61,26 +63,6 @@ _NEVER: Final = 1 << 62
 _NO_STATE: Final = (-1, -1, -1)
 
 
-class AppendResult(IntFlag):
-    """What :meth:`RecordAccumulator.append` did; constants, so no object per record."""
-
-    APPENDED = 0
-    NEW_BATCH = 1
-    BATCH_FULL = 2
-
-    @property
-    def new_batch(self) -> bool:
-        """The record opened a new batch."""
-        return bool(int(self) & 1)  # plain int arithmetic: Flag's own & is slow
-
-    @property
-    def batch_is_full(self) -> bool:
-        """A batch of the partition is full: the sender has something to send."""
-        return bool(int(self) & 2)
-
-
-_APPENDED: Final = AppendResult.APPENDED
-_FULL: Final = AppendResult.BATCH_FULL
 _NEW: Final = AppendResult.NEW_BATCH
 _NEW_FULL: Final = AppendResult.NEW_BATCH | AppendResult.BATCH_FULL
 
@@ -161,17 +143,15 @@ class RecordAccumulator(BufferMemory):
         )
         self._muted: set[TopicPartition] = set()
         self._reordered: set[TopicPartition] = set()
-        self._batches: dict[TopicPartition, deque[ProducerBatch]] = {}
         self._incomplete: set[ProducerBatch] = set()
         self._next_flush_id = 0
         self._flushes = 0
-        self._closed = False
         self._drain_start: dict[int, int] = {}
 
-    @property
-    def batches_by_partition(self) -> dict[TopicPartition, deque[ProducerBatch]]:
-        """The queues of batches, by partition (FastSend appends to their last batch)."""
-        return self._batches
+    def queue_length(self, tp: TopicPartition) -> int | None:
+        """The number of ``tp``'s queued batches; None before its first batch."""
+        queue = self._batches.get(tp)
+        return None if queue is None else len(queue)
 
     def last_batch_full(self, tp: TopicPartition) -> bool:
         """``tp`` has no batch open for appends: its queue is empty or its last batch is
@@ -198,60 +178,7 @@ class RecordAccumulator(BufferMemory):
         if self._on_space_freed is not None:
             self._on_space_freed()
 
-    # -- appending ---------------------------------------------------------------------------
-    def append(  # noqa: PLR0917 - the hot path: positional calls are cheapest
-        self,
-        tp: TopicPartition,
-        timestamp_ms: int,
-        key: bytes | None,
-        value: bytes | None,
-        headers: Sequence[Header],
-        completion: Completion,
-        now_ms: int = -1,
-    ) -> AppendResult:
-        """Append one record to ``tp``'s open batch, or to a new one; never waits.
-
-        ``now_ms`` (creation time of a new batch) defaults to the accumulator's clock, read
-        only when a batch is opened.
-
-        Charges the record's encoded bytes to buffer_memory; check :meth:`has_room` first.
-        """
-        if self._closed:
-            raise ProducerClosedError("the accumulator is closed")
-        queue = self._batches.get(tp)
-        if queue:
-            batch = queue[-1]
-            builder = batch.builder
-            before = builder.estimated_size
-            # The builder's append is the one step that can refuse or fail, and it changes
-            # nothing when it does: what must match it comes after.
-            if builder.append(timestamp_ms, key, value, headers) is not None:
-                size = builder.estimated_size
-                self._used += size - before
-                batch.completions.append(completion)
-                batch.timestamps.append(timestamp_ms)
-                if size >= builder.batch_size or len(queue) > 1:
-                    return _FULL
-                return _APPENDED
-        if now_ms < 0:
-            now_ms = self._clock()
-        return self._append_new(tp, queue, timestamp_ms, key, value, headers, completion, now_ms)
-
-    def append_new_batch(
-        self,
-        tp: TopicPartition,
-        timestamp_ms: int,
-        key: bytes,
-        value: bytes | None,
-        completion: Completion,
-    ) -> AppendResult:
-        """:meth:`append` for a record without headers that ``tp``'s open batch has no room
-        for, or when it has none: straight into a new batch (FastSend tried the open one)."""
-        if self._closed:
-            raise ProducerClosedError("the accumulator is closed")
-        queue = self._batches.get(tp)
-        return self._append_new(tp, queue, timestamp_ms, key, value, (), completion, self._clock())
-
+    # -- appending (append() is the Appender's) -------------------------------------------------
     def append_run(  # noqa: PLR0917
         self,
         tp: TopicPartition,
@@ -317,6 +244,9 @@ class RecordAccumulator(BufferMemory):
         completion: Completion,
         now_ms: int,
     ) -> AppendResult:
+        """Open a batch of ``tp`` with the record (Appender.append's other case)."""
+        if now_ms < 0:
+            now_ms = self._clock()
         if queue is None:
             queue = self._batches[tp] = deque()
         batch = self._new_batch(tp, now_ms, self.sizing.capacity(tp, bool(queue)))

@@ -1,8 +1,10 @@
 """The buffer_memory account: bytes held by batches, and the senders waiting in line for some.
 
 A plain object with no event loop in it, the base of
-:class:`~aioproducer._accumulator.RecordAccumulator`, which charges appended bytes to
-``_used`` and gives them back through :meth:`BufferMemory.free`. A sender that finds no
+:class:`~aioproducer._accumulator.RecordAccumulator`. Its counters, and the append that
+charges records' bytes to ``_used``, are its base's
+(:class:`~aioproducer._appender.Appender`, compiled or not); the bytes are given back
+through :meth:`BufferMemory.free`. A sender that finds no
 room (:meth:`~BufferMemory.has_room`) joins one line (:meth:`~BufferMemory.wait_for_memory`)
 and is served in order, as Java's ``BufferPool`` serves its waiters::
 
@@ -26,6 +28,8 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from typing import Final
+
+from aioproducer._appender import Appender
 
 __all__ = ["NO_WAIT", "BufferMemory", "MemoryWaiter"]
 
@@ -65,17 +69,11 @@ NO_WAIT: Final = _no_wait()
 (leaving it does nothing)."""
 
 
-class BufferMemory:
+class BufferMemory(Appender):
     """``buffer_memory`` bytes: those in use, those granted to waiters, and the line."""
 
     def __init__(self, buffer_memory: int) -> None:
-        self._buffer_memory = buffer_memory
-        # FastSend (C) reads _used, _reserved and _queued from the instance's __dict__.
-        self._used = 0
-        self._reserved = 0
-        """Bytes granted to waiters that have not left the line yet."""
-        self._queued = 0
-        """Waiters in line, not yet granted (the line may also hold some that left)."""
+        super().__init__(buffer_memory)  # the counters: _used, _reserved, _queued
         self._line: deque[MemoryWaiter] = deque()
 
     @property
@@ -91,14 +89,6 @@ class BufferMemory:
     def memory_waiters(self) -> int:
         """Senders in line for buffer memory; while any wait every batch is ready (Java)."""
         return self._queued
-
-    def has_room(self, nbytes: int, held: int = 0) -> bool:
-        """True if ``nbytes`` may be taken now: nobody is in line and they fit beside the
-        bytes in use and those granted. ``held``: the caller's own grant
-        (:attr:`MemoryWaiter.held`), which it may use whoever waits."""
-        if self._queued and not held:
-            return False
-        return self._used + self._reserved - held + nbytes <= self._buffer_memory
 
     def free(self, nbytes: int) -> None:
         """``nbytes`` are no longer in use: serve the line."""

@@ -11,7 +11,7 @@ is on demand, once per sticky switch, so nothing is added per record or per drai
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence, Sized
+from collections.abc import Callable, Sequence
 
 from aioproducer._accumulator import LeaderLookup
 from aioproducer._metadata import TopicPartition
@@ -22,15 +22,17 @@ __all__ = ["PartitionLoad"]
 class PartitionLoad:
     """Queue sizes per partition and the brokers that stopped taking batches."""
 
-    __slots__ = ("_batches", "_leaders", "_nodes", "availability_timeout_ms")
+    __slots__ = ("_leaders", "_nodes", "_queue_length", "availability_timeout_ms")
 
     def __init__(
         self,
-        batches: Mapping[TopicPartition, Sized],
+        queue_length: Callable[[TopicPartition], int | None],
         leaders: LeaderLookup,
         availability_timeout_ms: int = 0,
     ) -> None:
-        self._batches = batches
+        self._queue_length = queue_length
+        """A partition's number of queued batches, None before its first
+        (``RecordAccumulator.queue_length``)."""
         self._leaders = leaders
         self.availability_timeout_ms = availability_timeout_ms
         # node -> [last time it had batches ready, last time it could take them]
@@ -54,14 +56,13 @@ class PartitionLoad:
         it has batches queued and its leader has taken none for more than
         ``availability_timeout_ms`` while it had some ready, as in Java.
         """
-        batches, timeout = self._batches, self.availability_timeout_ms
+        queue_length, timeout = self._queue_length, self.availability_timeout_ms
         ids: list[int] = []
         sizes: list[int] = []
         for partition in partitions:
-            queue = batches.get(TopicPartition(topic, partition))
-            if queue is None:
+            size = queue_length(TopicPartition(topic, partition))
+            if size is None:
                 return list(partitions), [0] * len(partitions)
-            size = len(queue)
             if size and timeout > 0:
                 stats = self._nodes.get(self._leaders.leader(topic, partition))
                 if stats is not None and stats[0] - stats[1] > timeout:

@@ -27,7 +27,7 @@ from typing import Any, Final, Literal, Self, TypeVar, Unpack, overload
 
 from aioproducer import _producer_transactions, _producer_waits, _send_many, _shutdown
 from aioproducer._accumulator import AppendResult, RecordAccumulator
-from aioproducer._batch import Completion, ProducerBatch, RecordMetadata, SentRecords
+from aioproducer._batch import Completion, RecordMetadata, SentRecords
 from aioproducer._clientlog import ClientLog, redacted_settings
 from aioproducer._cluster import Cluster
 from aioproducer._config import ProducerConfig, ProducerOptions, build_config
@@ -50,7 +50,7 @@ from aioproducer._producer_callbacks import nothing as _nothing
 from aioproducer._producer_callbacks import nothing_for as _nothing_for
 from aioproducer._producer_callbacks import weakly as _weakly
 from aioproducer._producer_state import ProducerState, unusable_error
-from aioproducer._protocol.records import Header, RecordBatchBuilder
+from aioproducer._protocol.records import Header
 from aioproducer._record_check import RECORD_BOUND as _RECORD_BOUND
 from aioproducer._record_check import (
     CheckedRecord,
@@ -275,7 +275,7 @@ class Producer:
         if not self.config.partitioner_adaptive_partitioning_enable:
             return None
         partitioner.load = PartitionLoad(
-            accumulator.batches_by_partition,
+            accumulator.queue_length,
             cluster.metadata,
             self.config.partitioner_availability_timeout_ms,
         )
@@ -298,15 +298,10 @@ class Producer:
             self._routes,
             self._topics,
             accumulator,
-            accumulator.batches_by_partition,
             self._wakeup_for,
-            RecordBatchBuilder,
-            ProducerBatch,
             self._max_record_size,
             config.batch_size,
-            config.buffer_memory,
             _RECORD_BOUND,
-            self._open_batch,
             loop.is_running,  # with the thread: what _in_loop() checks
             self._thread,
         )
@@ -465,19 +460,6 @@ class Producer:
         # The other results: BATCH_FULL, NEW_BATCH, or both (constants: compared by identity).
         self._wakeup_for(tp)
         return _FILLED if result is _OPENED_FULL else 0
-
-    def _open_batch(
-        self, tp: TopicPartition, timestamp_ms: int, key: bytes, value: bytes | None
-    ) -> Coroutine[Any, Any, asyncio.Future[RecordMetadata]]:
-        """FastSend's call for a keyed record that opens a batch of ``tp``: what
-        :meth:`send` does with it once FastSend has checked everything else (types, size,
-        route, partition by Java's hash, room in buffer_memory, accumulator open)."""
-        future: asyncio.Future[RecordMetadata] = self._create_future()
-        accumulator = self._accumulator
-        assert accumulator is not None
-        result = accumulator.append_new_batch(tp, timestamp_ms, key, value, future)
-        self._wakeup_for(tp)
-        return _after_fill(future) if result is _OPENED_FULL else _ready(future)
 
     async def _enqueue_slowly(
         self, need: int, topic: str, record: CheckedRecord, partition: int | None, completion: _C

@@ -1,5 +1,6 @@
 """The optional compiled extensions, or None: ``aioproducer._speedups`` (Cython loops
-and hand-written C types) and ``aioproducer._protocol._crecords`` (Cython).
+and hand-written C types), ``aioproducer._protocol._crecords`` and ``aioproducer._caccumulate``
+(Cython).
 
 setup.py builds them wherever a C compiler is found; without them (or with the environment
 variable ``AIOPRODUCER_PURE_PYTHON=1``) every loop runs in Python. Each compiled class or
@@ -23,7 +24,7 @@ from typing import Any, Protocol, cast
 __all__ = ["Speedups", "c", "compiled", "enabled", "why_pure"]
 
 #: The compiled modules: all of them run, or none.
-_MODULES = ("aioproducer._speedups", "aioproducer._protocol._crecords")
+_MODULES = ("aioproducer._speedups", "aioproducer._protocol._crecords", "aioproducer._caccumulate")
 
 #: Written by setup.py beside the package when the extension failed to build at install.
 _BUILD_ERROR = Path(__file__).with_name("_speedups_build_error.txt")

@@ -100,20 +100,22 @@ def test_append_result_is_a_shared_constant() -> None:
     assert add(acc, T0)[1] is add(acc, T0)[1]
 
 
-def test_append_new_batch_opens_one_whatever_room_the_open_batch_has() -> None:
+def test_a_record_the_open_batch_has_no_room_for_opens_one_behind_it() -> None:
     acc = make()
-    assert acc.append_new_batch(T1, 1_000, b"k", b"v", FakeCompletion()).new_batch
+    assert add(acc, T1, b"v")[1] is AppendResult.NEW_BATCH
     add(acc, T0)
     used = acc.used_bytes
-    completion = FakeCompletion()
-    result = acc.append_new_batch(T0, 1_000, b"key", b"v" * 100, completion)
+    completion, result = add(acc, T0, b"v" * 900)  # 111 + 911 bytes: over batch_size
     assert result is AppendResult.NEW_BATCH | AppendResult.BATCH_FULL  # one queues behind
     assert [b.record_count for b in acc.queued(T0)] == [1, 1]
     assert acc.queued(T0)[1].completions == [completion]
+    assert acc.queued(T0)[1].timestamps.tolist() == [1_000]
     assert acc.used_bytes - used == acc.queued(T0)[1].builder.estimated_size
+    assert acc.queue_length(T0) == 2
+    assert acc.queue_length(TopicPartition("t", 9)) is None
     acc.close()
     with pytest.raises(ProducerClosedError):
-        acc.append_new_batch(T0, 1_000, b"key", b"v", FakeCompletion())
+        add(acc, T0, b"v")
 
 
 def test_record_larger_than_batch_size_gets_its_own_batch() -> None:
@@ -198,7 +200,7 @@ def test_topic_used_is_told_when_a_batch_opens_only() -> None:
     add(acc, T0, now=6)  # into the open batch: nothing per record
     add(acc, TopicPartition("u", 0), now=7)
     assert used == [("t", 5), ("u", 7)]
-    acc.append_new_batch(T0, 1, b"k", b"v", FakeCompletion())  # the clock's time
+    acc.append(T0, 1, b"k", b"v" * 990, (), FakeCompletion())  # a new batch, at the clock's time
     assert [t for t, _ in used] == ["t", "u", "t"]
 
 

@@ -15,11 +15,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aioproducer._accumulator import AppendResult, RecordAccumulator
+from aioproducer._appender import AppenderPy
 from aioproducer._batch import ProducerBatch
 from aioproducer._config import ProducerConfig
 from aioproducer._metadata import TopicInfo, TopicPartition
 from aioproducer._partitioner import positive_murmur2
-from aioproducer._protocol.records import RecordBatchBuilder, RecordBatchBuilderPy
+from aioproducer._protocol.records import RecordBatchBuilderPy
 from aioproducer._record_check import RECORD_BOUND as _RECORD_BOUND
 from aioproducer._speedups_status import Speedups, c
 from aioproducer.errors import ProducerClosedError
@@ -39,8 +40,8 @@ def speedups() -> Speedups:
 
 class Rig:
     """An accumulator, a route and a FastSend whose fallback is a Python twin of
-    Producer.send's path for keyed bytes records, and whose ``open_batch`` is the twin of
-    Producer._open_batch (both logged, so tests see which calls went where)."""
+    Producer.send's path for keyed bytes records (logged, so tests see which calls went
+    where)."""
 
     def __init__(
         self,
@@ -64,7 +65,6 @@ class Rig:
         self.topics = {TOPIC: self.info}
         self.woken: list[TopicPartition] = []
         self.fallbacks: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
-        self.opened: list[tuple[TopicPartition, bytes, bytes | None]] = []
         self.futures: list[object] = []
         self.fast = speedups.FastSend(
             self.slow,
@@ -72,18 +72,17 @@ class Rig:
             self.routes,
             self.topics,
             self.accumulator,
-            self.accumulator.batches_by_partition,
             self.woken.append,
-            RecordBatchBuilder,
-            ProducerBatch,
-            buffer_memory,
+            buffer_memory,  # max_record_size
             batch_size,
-            buffer_memory,
             BOUND,
-            self.open_batch,
             lambda: in_loop,  # the loop's is_running
             threading.get_ident(),
         )
+
+    def batches(self) -> list[ProducerBatch]:
+        """Every queued batch, by partition."""
+        return [batch for tp in self.tps for batch in self.accumulator.queued(tp)]
 
     def create_future(self) -> object:
         future = object()
@@ -112,32 +111,6 @@ class Rig:
             self.woken.append(tp)
         return "python"
 
-    def open_batch(
-        self, tp: TopicPartition, timestamp_ms: int, key: bytes, value: bytes | None
-    ) -> str:
-        """Producer._open_batch's twin: the record opens a batch of ``tp``."""
-        self.opened.append((tp, key, value))
-        future = self.create_future()
-        self.accumulator.append_new_batch(tp, timestamp_ms, key, value, cast(Any, future))
-        self.woken.append(tp)
-        return "opened"
-
-
-def replay(rig: Rig, sent: list[tuple[bytes, bytes | None]]) -> Rig:
-    """What the Python path alone makes of ``sent``, with the timestamps ``rig`` gave them."""
-    stamps: dict[TopicPartition, list[int]] = {}
-    for tp, queue in rig.accumulator.batches_by_partition.items():
-        stamps[tp] = [t for batch in queue for t in batch.timestamps]
-    twin = Rig.__new__(Rig)
-    twin.accumulator = RecordAccumulator(rig.accumulator.config)
-    twin.woken = []
-    for key, value in sent:
-        tp = rig.tps[positive_murmur2(key) % len(rig.tps)]
-        result = twin.accumulator.append(tp, stamps[tp].pop(0), key, value, (), cast(Any, None))
-        if result is not AppendResult.APPENDED:
-            twin.woken.append(tp)
-    return twin
-
 
 def state(rig: Rig) -> list[tuple[Any, ...]]:
     return [
@@ -151,8 +124,8 @@ def state(rig: Rig) -> list[tuple[Any, ...]]:
             len(batch.completions),
             list(batch.timestamps),
         )
-        for tp, queue in sorted(rig.accumulator.batches_by_partition.items())
-        for batch in queue
+        for tp in rig.tps
+        for batch in rig.accumulator.queued(tp)
     ]
 
 
@@ -168,38 +141,53 @@ records = st.lists(
 def test_fast_send_leaves_what_the_python_path_leaves(
     sent: list[tuple[bytes, bytes | None]], batch_size: int, keywords: bool
 ) -> None:
+    """Each record, sent through FastSend, then appended by the accumulator's Python twin
+    (a RecordAccumulator on AppenderPy's append) with the timestamp FastSend gave it."""
     assert c is not None
     rig = Rig(c, batch_size, buffer_memory=1 << 20)
+    twin = PythonAccumulator(rig.accumulator.config)
+    twin_woken: list[TopicPartition] = []
     unyielded = 0  # bytes taken since an awaitable that yields was returned
     for key, value in sent:
         if keywords:
             result = rig.fast(TOPIC, value, key=key, headers=None, partition=None)
         else:
             result = rig.fast(TOPIC, value, key)
-        if result == "opened":  # open_batch's result: FastSend counts it as one that yields
+        tp = rig.tps[positive_murmur2(key) % len(rig.tps)]
+        stamp = rig.accumulator.queued(tp)[-1].timestamps[-1]
+        expected = twin.append(tp, stamp, key, value, (), cast(Any, None))
+        if expected is not AppendResult.APPENDED:
+            twin_woken.append(tp)
+        assert type(result) is c.Ready  # appended in C: awaiting it gives its future
+        unyielded += BOUND + len(key) + len(value or b"")
+        # it pauses once first (the loop gets to run) every batch_size bytes, and behind a
+        # batch that just filled, as send()'s _after_fill
+        if expected is AppendResult.NEW_BATCH | AppendResult.BATCH_FULL or unyielded >= batch_size:
             unyielded = 0
-        else:  # appended in C: awaiting it gives the future made for it
-            assert type(result) is c.Ready
-            unyielded += BOUND + len(key) + len(value or b"")
-            if unyielded >= batch_size:  # it pauses once first: the loop gets to run
-                unyielded = 0
-                assert result.send(None) is None
-            with pytest.raises(StopIteration) as stop:
-                result.send(None)
-            assert stop.value.value is rig.futures[-1]
+            assert result.send(None) is None
+        with pytest.raises(StopIteration) as stop:
+            result.send(None)
+        assert stop.value.value is rig.futures[-1]
     assert len(rig.futures) == len(sent)
-    twin = replay(rig, sent)
-    assert state(rig) == state(twin)
-    assert rig.accumulator.used_bytes == twin.accumulator.used_bytes
-    assert rig.woken == twin.woken
+    mirror = Rig.__new__(Rig)
+    mirror.accumulator, mirror.tps = twin, rig.tps
+    assert state(rig) == state(mirror)
+    assert rig.accumulator.used_bytes == twin.used_bytes
+    assert rig.woken == twin_woken
     assert not rig.fallbacks
-    opened = sum(len(queue) for queue in rig.accumulator.batches_by_partition.values())
-    assert len(rig.opened) == opened  # the records that opened a batch went to open_batch
+
+
+class PythonAccumulator(RecordAccumulator):
+    """A RecordAccumulator whose append and has_room are :class:`AppenderPy`'s."""
+
+    append = AppenderPy.append
+    has_room = AppenderPy.has_room
 
 
 def test_every_other_call_goes_to_python(speedups: Speedups) -> None:
     rig = Rig(speedups, batch_size=1_000, buffer_memory=10_000)
-    assert rig.fast(TOPIC, b"v", b"k") == "opened"  # opens the batch (open_batch)
+    assert type(rig.fast(TOPIC, b"v", b"k")) is speedups.Ready  # opens the batch
+    assert len(rig.batches()) == 1
     assert not rig.fallbacks
     calls: list[tuple[tuple[object, ...], dict[str, Any]]] = [
         ((TOPIC, b"v", b"k"), {"partition": 0}),
@@ -228,7 +216,7 @@ def test_a_stale_route_a_closed_accumulator_or_a_full_buffer_go_to_python(
     speedups: Speedups,
 ) -> None:
     rig = Rig(speedups, batch_size=1_000, buffer_memory=400)
-    assert rig.fast(TOPIC, b"v", b"k") == "opened"
+    assert type(rig.fast(TOPIC, b"v", b"k")) is speedups.Ready
     assert type(rig.fast(TOPIC, b"v", b"k")) is speedups.Ready
     rig.topics[TOPIC] = TopicInfo(leaders=[1, 1, 1], available=[0, 1, 2])  # new metadata
     assert rig.fast(TOPIC, b"v", b"k") == "python"
@@ -243,7 +231,7 @@ def test_a_backlog_wakes_the_sender_for_each_record(speedups: Speedups) -> None:
     rig = Rig(speedups, batch_size=200, buffer_memory=1 << 20, partitions=1)
     for _ in range(3):
         rig.fast(TOPIC, b"v" * 60, b"k")
-    assert len(rig.accumulator.batches_by_partition[rig.tps[0]]) == 2
+    assert rig.accumulator.queue_length(rig.tps[0]) == 2
     rig.woken.clear()
     assert type(rig.fast(TOPIC, b"v", b"k")) is speedups.Ready  # to the second, open batch
     assert rig.woken == [rig.tps[0]]  # as Python: a queue of two reports the batch full
@@ -285,58 +273,57 @@ def test_fast_send_keeps_no_cycle_alive(speedups: Speedups) -> None:
     assert probe() is None
 
 
-def test_fast_send_wants_the_slots_classes_and_leaves_others_to_python(
-    speedups: Speedups,
-) -> None:
+def test_fast_send_wants_a_compiled_appender(speedups: Speedups) -> None:
     rig = Rig(speedups, batch_size=1_000, buffer_memory=10_000, partitions=1)
-
-    class Plain:
-        estimated_size = record_count = 0
-
-    for builder_type, error in ((dict, TypeError), (Plain, TypeError)):
-        with pytest.raises(error):
+    accumulator: object
+    for accumulator in ({}, AppenderPy(10_000)):
+        with pytest.raises(TypeError, match="Appender"):
             speedups.FastSend(
                 rig.slow,
                 object,
                 {},
                 {},
-                rig.accumulator,
-                {},
+                accumulator,
                 print,
-                builder_type,
-                ProducerBatch,
-                1,
                 1,
                 1,
                 BOUND,
-                print,
                 lambda: True,
                 threading.get_ident(),
             )
 
+
+def test_a_batch_with_a_python_builder_is_appended_to_through_its_methods(
+    speedups: Speedups,
+) -> None:
+    rig = Rig(speedups, batch_size=1_000, buffer_memory=10_000, partitions=1)
     rig.fast(TOPIC, b"v", b"k")
-    batch = rig.accumulator.batches_by_partition[rig.tps[0]][0]
+    (batch,) = rig.batches()
     python = RecordBatchBuilderPy(batch_size=1_000)
-    python.append(0, b"k", b"v")
-    batch.builder = python  # not the class FastSend knows: Python decides
-    assert rig.fast(TOPIC, b"v", b"k") == "python"
+    python.append(batch.timestamps[0], b"k", b"v")
+    batch.builder = python  # not the compiled builder: appended through its Python methods
+    assert type(rig.fast(TOPIC, b"w", b"k")) is speedups.Ready
+    assert python.record_count == 2
+    assert len(batch.completions) == len(batch.timestamps) == 2
+    assert rig.accumulator.used_bytes == python.estimated_size
+    assert not rig.fallbacks
 
 
-def test_a_new_batch_opens_through_open_batch_only_with_room_and_an_open_accumulator(
+def test_a_new_batch_opens_in_c_only_with_room_and_an_open_accumulator(
     speedups: Speedups,
 ) -> None:
     rig = Rig(speedups, batch_size=200, buffer_memory=500, partitions=1)
     value = b"v" * 80  # 147 bytes in a batch with its header; two do not fit in 200
     answers = [rig.fast(TOPIC, value, b"k") for _ in range(5)]
-    assert answers[:3] == ["opened"] * 3
+    assert [type(answer) for answer in answers[:3]] == [speedups.Ready] * 3
     assert answers[3:] == ["no room"] * 2  # buffer_memory is Python's: it waits for space
-    assert [tp for tp, _, _ in rig.opened] == [rig.tps[0]] * 3
+    assert rig.accumulator.queue_length(rig.tps[0]) == 3
     assert len(rig.fallbacks) == 2
     rig.accumulator._closed = True
     rig.accumulator._used = 0
     with pytest.raises(ProducerClosedError):  # Python's answer: no batch opened in C
         rig.fast(TOPIC, value, b"k")
-    assert len(rig.opened) == 3
+    assert rig.accumulator.queue_length(rig.tps[0]) == 3
 
 
 def test_a_call_outside_the_producers_loop_goes_to_python(speedups: Speedups) -> None:
@@ -344,20 +331,21 @@ def test_a_call_outside_the_producers_loop_goes_to_python(speedups: Speedups) ->
     rig = Rig(speedups, batch_size=1_000, buffer_memory=10_000, partitions=1, in_loop=False)
     rig.fast(TOPIC, b"v", b"k")
     rig.fast(TOPIC, b"v", b"k")  # the second would append to the open batch in C
-    assert len(rig.fallbacks) == 2
-    assert not rig.opened
+    assert len(rig.fallbacks) == 2  # both appended by Python's path
 
 
 def test_fast_send_does_not_overtake_senders_waiting_for_memory(speedups: Speedups) -> None:
     rig = Rig(speedups, batch_size=1_000, buffer_memory=2_000, partitions=1)
-    assert rig.fast(TOPIC, b"v" * 500, b"k") == "opened"
+    assert type(rig.fast(TOPIC, b"v" * 500, b"k")) is speedups.Ready
     accumulator = rig.accumulator
     woken: list[int] = []
     waiter = accumulator.wait_for_memory(1_900, lambda: woken.append(1))
     assert rig.fast(TOPIC, b"v", b"k") == "no room"  # the open batch and the buffer have room
-    accumulator.deallocate(accumulator.batches_by_partition[rig.tps[0]].popleft())  # sent
+    (sent,) = accumulator.expired_batches(accumulator.queued(rig.tps[0])[0].deadline_ms)
+    accumulator.deallocate(sent)  # gone
     assert woken == [1]  # granted 1,900 of the 2,000
-    assert rig.fast(TOPIC, b"v" * 17, b"k") == "opened"  # 82 + 1 + 17 fit beside the grant
+    ready = rig.fast(TOPIC, b"v" * 17, b"k")  # 82 + 1 + 17 fit beside the grant
+    assert type(ready) is speedups.Ready
     assert rig.fast(TOPIC, b"v", b"k") == "no room"
     accumulator.leave(waiter)  # gone without appending: its bytes are free again
     assert type(rig.fast(TOPIC, b"v", b"k")) is speedups.Ready
@@ -388,7 +376,7 @@ def test_fast_send_finds_room_exactly_when_python_does(
 
 def test_a_call_from_another_thread_goes_to_python(speedups: Speedups) -> None:
     rig = Rig(speedups, batch_size=1_000, buffer_memory=10_000, partitions=1)
-    assert rig.fast(TOPIC, b"v", b"k") == "opened"
+    assert type(rig.fast(TOPIC, b"v", b"k")) is speedups.Ready
     thread = threading.Thread(target=rig.fast, args=(TOPIC, b"v", b"k"))
     thread.start()
     thread.join()

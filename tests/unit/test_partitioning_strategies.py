@@ -7,7 +7,7 @@ import asyncio
 import itertools
 import random
 from collections import Counter, deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import pytest
 
@@ -222,9 +222,19 @@ def _queues(sizes: dict[int, int]) -> dict[TopicPartition, deque[object]]:
     return {TopicPartition("t", p): deque(range(n)) for p, n in sizes.items()}
 
 
+def _lengths(queues: dict[TopicPartition, deque[object]]) -> Callable[[TopicPartition], int | None]:
+    """RecordAccumulator.queue_length over ``queues``."""
+
+    def length(tp: TopicPartition) -> int | None:
+        queue = queues.get(tp)
+        return None if queue is None else len(queue)
+
+    return length
+
+
 def test_partition_load_counts_queued_batches() -> None:
     queues = _queues({0: 3, 2: 1, 5: 0})
-    load = PartitionLoad(queues, Leaders())
+    load = PartitionLoad(_lengths(queues), Leaders())
     assert load.queue_sizes("t", [0, 2, 5]) == ([0, 2, 5], [3, 1, 0])
     assert load.queue_sizes("other", [0]) == ([0], [0])
 
@@ -233,7 +243,7 @@ def test_partition_load_is_uniform_until_every_partition_had_a_batch() -> None:
     # Java's partitionReady: no load stats (so no weights and nothing left out) until the
     # accumulator has a queue for every partition of the topic
     queues = _queues({0: 3, 2: 1, 5: 0})
-    load = PartitionLoad(queues, Leaders(), availability_timeout_ms=1)
+    load = PartitionLoad(_lengths(queues), Leaders(), availability_timeout_ms=1)
     load.node_polled(100, 0, can_drain=False)
     load.node_polled(100, 10, can_drain=False)  # broker 100 (partitions 0, 2) is late
     assert load.queue_sizes("t", [0, 1, 2, 5]) == ([0, 1, 2, 5], [0, 0, 0, 0])
@@ -243,7 +253,7 @@ def test_partition_load_is_uniform_until_every_partition_had_a_batch() -> None:
 
 def test_availability_timeout_leaves_out_a_broker_that_takes_nothing() -> None:
     queues = _queues({0: 2, 1: 2, 2: 0, 3: 1})
-    load = PartitionLoad(queues, Leaders(), availability_timeout_ms=100)
+    load = PartitionLoad(_lengths(queues), Leaders(), availability_timeout_ms=100)
     load.node_polled(100, 1_000, can_drain=False)  # first seen: not yet late
     load.node_polled(101, 1_000, can_drain=True)
     load.node_polled(100, 1_100, can_drain=False)
@@ -257,7 +267,7 @@ def test_availability_timeout_leaves_out_a_broker_that_takes_nothing() -> None:
 
 
 def test_without_timeout_no_partition_is_left_out() -> None:
-    load = PartitionLoad(_queues({0: 2}), Leaders())
+    load = PartitionLoad(_lengths(_queues({0: 2})), Leaders())
     load.node_polled(100, 0, can_drain=False)
     load.node_polled(100, 10**9, can_drain=False)
     assert load.queue_sizes("t", [0]) == ([0], [2])
