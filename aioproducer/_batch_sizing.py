@@ -1,15 +1,17 @@
 """BatchSizing: how many bytes each new batch of a partition may hold.
 
-With ``batch_size`` left at its default, a partition's batches grow while the producer is
-held back by in-flight round trips rather than by records: a batch that opens behind a full
-one (a backlog) while the partition's leader has its window of in-flight requests full
-opens with twice the partition's capacity, up to :attr:`BatchSizing.ceiling`
-(``max_request_size``, and a quarter of ``buffer_memory``). A batch drained less than half
-full, with nothing queued behind it and its leader's window not found full since the
-partition's last drain, halves the capacity again, down to ``batch_size`` (a batch drained
-early because memory ran short or a flush began says nothing of the rate).
-A low rate never builds a backlog behind a full window, so its batches stay at
-``batch_size``; an explicit ``batch_size`` is a hard cap (the ceiling is ``batch_size``).
+With ``batch_size`` left at its default, a partition's batches grow while records arrive
+faster than the sender takes them: a batch that opens behind a queued one (the one before
+filled up before it could leave: a backlog) opens with :data:`GROWTH` times the partition's
+capacity, up to :attr:`BatchSizing.ceiling` (``max_request_size``, and a quarter of
+``buffer_memory``). Whatever holds the sender back (a full window of in-flight requests,
+connections still opening, the producer id still awaited) builds that backlog; a backlog
+at the start of a run is measured in tens of MiB, so growth does not wait for a sign from
+the sender. A batch drained less than half full, with nothing queued behind it and its
+leader's window not found full since the partition's last drain, halves the capacity
+again, down to ``batch_size`` (a batch drained early because memory ran short or a flush
+began says nothing of the rate). A low rate never builds a backlog, so its batches stay
+at ``batch_size``; an explicit ``batch_size`` is a hard cap (the ceiling is ``batch_size``).
 
 Growth is decided when a batch opens, not when one is drained: a producer that outpaces
 the brokers has queued many batches by the time the first is drained, and batches keep the
@@ -29,7 +31,11 @@ from typing import Final
 from aioproducer._config import ProducerConfig
 from aioproducer._metadata import TopicPartition
 
-__all__ = ["BatchSizing"]
+__all__ = ["GROWTH", "BatchSizing"]
+
+GROWTH: Final = 4
+"""A batch opened behind a queued one has this many times its partition's capacity: from
+16 KiB, 1 MiB is three batches away."""
 
 _BUFFER_SHARE: Final = 4
 """A batch grows to at most this fraction (1/n) of ``buffer_memory``."""
@@ -38,17 +44,13 @@ _BUFFER_SHARE: Final = 4
 class BatchSizing:
     """Each partition's batch capacity, between ``base`` and ``ceiling`` bytes."""
 
-    __slots__ = ("_blocked", "_capacity", "_full_passes", "_leaders", "_seen", "base", "ceiling")
+    __slots__ = ("_capacity", "_full_passes", "_seen", "base", "ceiling")
 
     def __init__(self, base: int, ceiling: int) -> None:
         self.base = base
         self.ceiling = max(base, ceiling)
         """The largest capacity; equal to ``base``: batches never grow."""
         self._capacity: dict[TopicPartition, int] = {}
-        self._leaders: dict[TopicPartition, int] = {}
-        """Where each partition's last batch was drained to."""
-        self._blocked: frozenset[int] = frozenset()
-        """The brokers the sender's last pass found with a full window."""
         self._full_passes: dict[int, int] = {}
         """Per broker: how many passes found its window full (a running count)."""
         self._seen: dict[TopicPartition, int] = {}
@@ -71,19 +73,14 @@ class BatchSizing:
         """Bytes (uncompressed, header included) the batch of ``tp`` opening now may hold;
         ``behind``: it opens behind queued batches of ``tp``."""
         current = self._capacity.get(tp, self.base)
-        if (
-            behind
-            and current < self.ceiling
-            and self._blocked
-            and self._leaders.get(tp, -1) in self._blocked
-        ):
-            current = self._capacity[tp] = min(self.ceiling, current * 2)
+        if behind and current < self.ceiling:
+            current = self._capacity[tp] = min(self.ceiling, current * GROWTH)
         return current
 
     def windows_full(self, nodes: Collection[int]) -> None:
-        """The sender's pass found these brokers with ready batches and a full window."""
-        if self.ceiling > self.base and (nodes or self._blocked):
-            self._blocked = frozenset(nodes)
+        """The sender's pass found these brokers with ready batches and a full window (their
+        partitions' batches do not shrink until drained again)."""
+        if self.ceiling > self.base and nodes:
             counts = self._full_passes
             for node in nodes:
                 counts[node] = counts.get(node, 0) + 1
@@ -93,7 +90,6 @@ class BatchSizing:
     ) -> None:
         """A batch of ``tp`` of ``size`` bytes, opened with ``capacity``, leaves for
         ``node``; ``backlog``: more batches of ``tp`` are queued behind it."""
-        self._leaders[tp] = node
         passes = self._full_passes.get(node, 0)
         pressed = self._seen.get(tp, 0) != passes  # its window was full meanwhile
         self._seen[tp] = passes
