@@ -301,7 +301,7 @@ class ProducerConfig(ConfigFields):
     @property
     def adaptive_batch_size(self) -> bool:
         """``batch_size`` was left at its default: a partition's batches may grow beyond it
-        while its leader's window of in-flight requests is full (see ``batch_sizing``)."""
+        while they fill faster than the sender takes them (see ``_batch_sizing``)."""
         return self._requested_batch_size is None
 
 

@@ -92,9 +92,9 @@ class ConfigFields:
     """How long a batch that is not full waits for more records before it may be sent."""
     batch_size: int
     """Bytes per partition batch; a full batch is sent without waiting for `linger_ms`. None
-    (default): batches start at 16384 (Java's default) and, for a partition whose batches are
-    full while its leader has a full window of requests in flight, double up to
-    `max_request_size` (at most a quarter of `buffer_memory`), halving again when they are
+    (default): batches start at 16384 (Java's default) and, for a partition whose batches fill
+    faster than the sender takes them (a batch opens behind a queued one), grow 4x per batch up
+    to `max_request_size` (at most a quarter of `buffer_memory`), halving again when they are
     drained less than half full; a number is a fixed cap
     ([Tuning](tuning.md#batches-that-grow-the-default-batch_size))."""
     buffer_memory: int

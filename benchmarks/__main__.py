@@ -79,8 +79,9 @@ def parse(argv: list[str]) -> Options:
         "--against",
         metavar="REV",
         default=None,
-        help="also run aioproducer as of git revision REV (client aioproducer@REV) under "
-        "the same workload, interleaved with this tree's: old against new in one run",
+        help="also run aioproducer as of git revision REV (client aioproducer@REV, and "
+        "aioproducer-default@REV beside aioproducer-default) under the same workload, "
+        "interleaved with this tree's: old against new in one run",
     )
     args = parser.parse_args(argv)
     repeats = args.repeats if args.repeats is not None else (1 if args.quick else DEFAULT_REPEATS)

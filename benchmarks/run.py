@@ -55,8 +55,8 @@ class Options:
     # cafile, mechanism, username, password), when a scenario needs it
 
 
-#: The client name of aioproducer at ``--against REV``: the same workload, the old library.
-AGAINST_PREFIX = "aioproducer@"
+#: The aioproducer clients that run beside their ``--against REV`` twin (``NAME@REV``).
+AGAINST_CLIENTS = ("aioproducer", "aioproducer-default")
 
 
 # -- the broker ------------------------------------------------------------------------------
@@ -350,7 +350,7 @@ def run_once(
     topic = f"bench-s{scenario.number}-{safe}-{uuid.uuid4().hex[:8]}"
     quick = options.quick or (warm_up and bool(scenario.rate))
     spec = for_client(client, scenario.spec(bootstrap, topic, quick, libs), options.sasl_ssl)
-    worker, spec = variant(client, spec)
+    worker, spec = variant(client.partition("@")[0], spec)  # aioproducer-default@REV too
     try:
         create_topic(bootstrap, topic, scenario)
     except Exception as exc:
@@ -359,9 +359,9 @@ def run_once(
             "error": f"creating the topic failed: {type(exc).__name__}: {exc}",
         }
     else:
-        if client.startswith(AGAINST_PREFIX):
+        if "@" in client:
             assert options.against_source is not None
-            result = run_worker("aioproducer", spec, options.timeout, options.against_source)
+            result = run_worker(worker, spec, options.timeout, options.against_source)
         else:
             result = run_worker(worker, spec, options.timeout, options.source)
         if warm_up:
@@ -399,9 +399,9 @@ def run_scenario(
     """Every client of ``scenario``, interleaved over the repetitions, after a warm-up run
     of the first one; (runs, summary). The warm-up is in the summary, not in the medians."""
     clients = [c for c in scenario.clients if options.clients is None or c in options.clients]
-    if options.against is not None and "aioproducer" in clients:
-        at = clients.index("aioproducer") + 1
-        clients.insert(at, AGAINST_PREFIX + options.against)
+    for name in AGAINST_CLIENTS if options.against is not None else ():
+        if name in clients:
+            clients.insert(clients.index(name) + 1, f"{name}@{options.against}")
     print(f"\n== scenario {scenario.number}: {scenario.title}", flush=True)
     warm = warm_up(clients[0], scenario, bootstrap, libs, options) if clients else None
     runs: list[dict[str, Any]] = []

@@ -1,5 +1,5 @@
 """Adaptive batch sizes against a real broker: with ``batch_size`` left at its default,
-batches grow while the broker's window of in-flight requests is full; an explicit
+batches grow while records queue faster than requests leave; an explicit
 ``batch_size`` is never exceeded; every record is delivered either way (read back)."""
 
 from __future__ import annotations
