@@ -36,7 +36,7 @@ from aioproducer._futures import CallbackRelay, RecordFuture
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = Path(__file__).resolve().parent / "cython_candidates"
 BUILT = ROOT / "build" / "cython_candidates"  # build/ is ignored by git, ruff and mypy
-CANDIDATES = ("relay_cy",)
+CANDIDATES = ("relay_cy", "fastsend_cy")
 
 SITECUSTOMIZE = '''"""Written by benchmarks/relay_bench.py: every producer uses the Cython relay."""
 import os
@@ -57,15 +57,15 @@ _futures.relay_for = _producer.relay_for = _relay_for
 '''
 
 
-def build_candidates() -> dict[str, ModuleType]:
-    """The Cython candidates, built (when their source is newer) and imported."""
+def build_candidates(names: tuple[str, ...] = CANDIDATES) -> dict[str, ModuleType]:
+    """The Cython candidates ``names``, built (when their source is newer) and imported."""
     from Cython.Build import cythonize  # noqa: PLC0415 - a build-time dependency
     from setuptools import Distribution, Extension  # type: ignore[import-untyped]  # noqa: PLC0415
 
     BUILT.mkdir(parents=True, exist_ok=True)
     stale = [
         name
-        for name in CANDIDATES
+        for name in names
         if not any(
             built.stat().st_mtime > (SOURCES / f"{name}.pyx").stat().st_mtime
             for built in BUILT.glob(f"{name}.*.so")
@@ -88,7 +88,7 @@ def build_candidates() -> dict[str, ModuleType]:
         command.ensure_finalized()
         command.run()
     sys.path.insert(0, str(BUILT))
-    return {name: importlib.import_module(name) for name in CANDIDATES}
+    return {name: importlib.import_module(name) for name in names}
 
 
 # -- the relay ------------------------------------------------------------------------------
@@ -162,7 +162,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=9, help="runs per implementation")
     parser.add_argument("--variant-dir", action="store_true", help="see the module docstring")
     args = parser.parse_args()
-    candidates = build_candidates()
+    candidates = build_candidates(("relay_cy",))
     if args.variant_dir:
         (BUILT / "sitecustomize.py").write_text(SITECUSTOMIZE, encoding="utf-8")
         print(BUILT)
