@@ -102,7 +102,9 @@ async def test_otel_reader_sees_the_counts(kafka_bootstrap: str, new_topic: Topi
         topic_sent = values["kafka.producer.topic.record_send"]
         assert topic_sent[(("client_id", "otel-app"), ("topic", ok))] == 150
         assert topic_sent[(("client_id", "otel-app"), ("topic", other))] == 50
-        assert values["kafka.producer.request_latency_avg"][me] > 0
+        # Present for this client; its value may be 0: latency is counted in whole
+        # milliseconds (as Java's), and a loopback broker can answer every request in less.
+        assert values["kafka.producer.request_latency_avg"][me] >= 0
         assert values["kafka.producer.node.request_latency_avg"]
     assert count_records(kafka_bootstrap, ok) == 150
     assert "kafka.producer.record_send" not in otel_values(reader)  # closed: not reported
