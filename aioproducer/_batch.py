@@ -39,6 +39,7 @@ __all__ = [
     "Stamp",
     "resolve_run_py",
     "settle_py",
+    "track_py",
 ]
 
 Stamp = tuple[int, int, int]
@@ -471,16 +472,14 @@ def resolve_run_py(  # noqa: PLR0917 - the compiled resolve_run's twin, same sig
             timestamps[index] = log_append_time_ms
 
 
-# The compiled twins when the extension runs: chosen once, here.
+def track_py(objects: list[Any], /) -> None:
+    """The compiled ``track``'s twin: Python's futures are tracked from birth."""
+
+
+# The compiled twins when the extension runs: chosen once, here. ``_track`` tracks failed
+# futures again (the C relay's futures are untracked until they fail).
+_track: Callable[[list[Any]], None] = track_py if _c is None else _c.track
 _settle = settle_py if _c is None else _c.settle
 _resolve_run: Callable[[memoryview, array[int], array[int], array[int], int, int, int], None] = (
     resolve_run_py if _c is None else _c.resolve_run
 )
-
-
-def _track_none(objects: list[Any], /) -> None:
-    """The pure path's ``track``: Python's futures are tracked from birth."""
-
-
-#: Track the failed futures again (the C relay's futures are untracked until they fail).
-_track: Callable[[list[Any]], None] = _track_none if _c is None else _c.track
