@@ -42,8 +42,9 @@ GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("settling futures", ("ProducerBatch.complete",)),
     ("responses: read, decode, handle", ("_read_ready", "Sender._on_response")),
     ("sender loop: readiness, expiry", ("Sender.run",)),
+    # before the event loop's group: the workload's task runs inside _run_once too
+    ("the benchmark's own loop", ("throughput", "_bulk", "Payloads", "_timed")),
     ("event loop iterations", ("_run_once",)),
-    ("the benchmark's own loop", ("throughput", "_bulk", "Payloads")),
 )
 
 
@@ -87,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--client", default="aioproducer")
     parser.add_argument("--records", type=int, default=None, help="default: the scenario's")
     parser.add_argument("--rate", type=int, default=400, help="samples per second")
+    parser.add_argument("--raw", type=Path, default=None, help="also keep py-spy's raw stacks here")
     args = parser.parse_args(argv)
     scenario = SCENARIOS[args.scenario]
     if args.client not in scenario.clients:
@@ -131,6 +133,8 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         result = json.loads([x for x in done.stdout.splitlines() if x.startswith("{")][-1])
         counts = group_samples(raw.read_text())
+        if args.raw is not None:
+            shutil.copyfile(raw, args.raw)
     total = sum(counts.values())
     cpu_per_record_us = result["cpu_s_per_million"]  # s per million = us per record
     print(

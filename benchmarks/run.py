@@ -213,9 +213,23 @@ def revision_snapshot(revision: str, benchmarks_from: Path) -> Iterator[Path]:
         yield source
 
 
+def machine_busy_seconds() -> float:
+    """CPU seconds the whole machine has spent busy since boot (every process, every core:
+    ``/proc/stat``'s first line less idle and iowait); 0.0 where there is no ``/proc``."""
+    try:
+        with open("/proc/stat", encoding="ascii") as stat:
+            fields = [int(x) for x in stat.readline().split()[1:]]
+    except OSError:
+        return 0.0
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
 def run_worker(client: str, spec: RunSpec, timeout: float, source: Path = ROOT) -> dict[str, Any]:
     """Run ``client`` in a worker process that imports from ``source``; its JSON result,
-    or a failure with the error."""
+    or a failure with the error. The result's ``machine_cpu_s_per_million`` is the whole
+    machine's busy CPU (the brokers' JVMs included) during the worker's run, per million
+    records acknowledged: what a record costs the client and the cluster together."""
+    busy_before = machine_busy_seconds()
     command = [
         sys.executable,
         "-m",
@@ -238,6 +252,9 @@ def run_worker(client: str, spec: RunSpec, timeout: float, source: Path = ROOT) 
         result: dict[str, Any] = json.loads(lines[-1])
     except json.JSONDecodeError as exc:
         return {"ok": False, "error": f"unreadable worker output: {exc}"}
+    busy = machine_busy_seconds() - busy_before
+    if result.get("ok") and result.get("acked") and busy > 0:
+        result["machine_cpu_s_per_million"] = busy / result["acked"] * 1e6
     return result
 
 
@@ -267,6 +284,8 @@ def _line(result: dict[str, Any]) -> str:
         f"{result['msgs_per_s']:>11,.0f} msg/s {result['mb_per_s']:7.1f} MB/s "
         f"cpu {result['cpu_s_per_million']:6.1f} s/M rss {result['peak_rss_mb']:6.0f} MB"
     )
+    if result.get("machine_cpu_s_per_million") is not None:
+        text += f" machine cpu {result['machine_cpu_s_per_million']:6.1f} s/M"
     scenario = SCENARIOS.get(result.get("scenario", 0))
     if scenario is not None and (scenario.latency or scenario.ack_latency) and "p99" in latency:
         text += f" p99 {latency['p99']:.2f} ms"
@@ -299,6 +318,7 @@ def summarize(
             "msgs_per_s",
             "mb_per_s",
             "cpu_s_per_million",
+            "machine_cpu_s_per_million",
             "peak_rss_mb",
             "loop_lag_p99_ms",
         ):

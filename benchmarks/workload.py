@@ -89,7 +89,9 @@ class Outcome:
 
     acked: int
     seconds: float
-    latencies_ms: list[float] | None = None
+    # Not in the repr: asyncio.run() of Python 3.11 formats its main task's result (this
+    # Outcome) when it restores the SIGINT handler, inside the CPU measured for the run.
+    latencies_ms: list[float] | None = field(default=None, repr=False)
     note: str = ""
     # Measured by the client itself when the work runs in a child process (Java).
     cpu_seconds: float | None = None
