@@ -213,23 +213,9 @@ def revision_snapshot(revision: str, benchmarks_from: Path) -> Iterator[Path]:
         yield source
 
 
-def machine_busy_seconds() -> float:
-    """CPU seconds the whole machine has spent busy since boot (every process, every core:
-    ``/proc/stat``'s first line less idle and iowait); 0.0 where there is no ``/proc``."""
-    try:
-        with open("/proc/stat", encoding="ascii") as stat:
-            fields = [int(x) for x in stat.readline().split()[1:]]
-    except OSError:
-        return 0.0
-    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
-
-
 def run_worker(client: str, spec: RunSpec, timeout: float, source: Path = ROOT) -> dict[str, Any]:
     """Run ``client`` in a worker process that imports from ``source``; its JSON result,
-    or a failure with the error. The result's ``machine_cpu_s_per_million`` is the whole
-    machine's busy CPU (the brokers' JVMs included) during the worker's run, per million
-    records acknowledged: what a record costs the client and the cluster together."""
-    busy_before = machine_busy_seconds()
+    or a failure with the error."""
     command = [
         sys.executable,
         "-m",
@@ -252,9 +238,6 @@ def run_worker(client: str, spec: RunSpec, timeout: float, source: Path = ROOT) 
         result: dict[str, Any] = json.loads(lines[-1])
     except json.JSONDecodeError as exc:
         return {"ok": False, "error": f"unreadable worker output: {exc}"}
-    busy = machine_busy_seconds() - busy_before
-    if result.get("ok") and result.get("acked") and busy > 0:
-        result["machine_cpu_s_per_million"] = busy / result["acked"] * 1e6
     return result
 
 

@@ -1,7 +1,8 @@
 """One client run in its own process: ``python -m benchmarks.worker <client> <scenario> <json>``.
 
 Running each client alone in a fresh interpreter keeps CPU seconds (this process's user+sys,
-every thread included) and peak RSS (``VmHWM``) its own. The last line on stdout is one
+every thread included) and peak RSS (``VmHWM``) its own; the machine's busy CPU over the
+same span (``/proc/stat``) adds what the brokers spent meanwhile. The last line on stdout is one
 JSON object; the exit status is 0 when the client ran, 1 when it failed (with ``error``).
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import resource
 import sys
 import traceback
@@ -34,11 +36,24 @@ def latency_summary(samples: list[float]) -> dict[str, float]:
     return {"p50": rank(0.50), "p99": rank(0.99), "p99.9": rank(0.999), "max": ordered[-1]}
 
 
+def machine_busy_seconds() -> float:
+    """CPU seconds the whole machine has spent busy since boot (every process, every core:
+    ``/proc/stat``'s first line less idle and iowait); 0.0 where there is no ``/proc``."""
+    try:
+        with open("/proc/stat", encoding="ascii") as stat:
+            fields = [int(x) for x in stat.readline().split()[1:]]
+    except OSError:
+        return 0.0
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
 def _measure(client: str, spec: RunSpec) -> dict[str, Any]:
     run = load(client)  # imports the client library before the counters are read
+    busy_before = machine_busy_seconds()
     before = resource.getrusage(resource.RUSAGE_SELF)
     outcome = run(client, spec)
     after = resource.getrusage(resource.RUSAGE_SELF)
+    busy = machine_busy_seconds() - busy_before
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if outcome.cpu_seconds is not None:
         cpu = outcome.cpu_seconds
@@ -56,6 +71,8 @@ def _measure(client: str, spec: RunSpec) -> dict[str, Any]:
         "mb_per_s": outcome.acked * record_bytes / seconds / 1e6,
         "cpu_seconds": cpu,
         "cpu_s_per_million": cpu / outcome.acked * 1e6 if outcome.acked else None,
+        # the whole machine (brokers included) while the client ran, start and close too
+        "machine_cpu_s_per_million": busy / outcome.acked * 1e6 if outcome.acked else None,
         "peak_rss_mb": rss_kb / 1024,
         "latency_ms": latency,
         "loop_lag_p99_ms": outcome.extra.get("loop_lag_p99_ms"),
