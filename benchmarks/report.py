@@ -177,8 +177,10 @@ each client's median by the first client's median (msgs/s; p99 latency in scenar
 lower is better). Scenario 6's p99 send->ack column times each record from its send call to its
 acknowledgement while records are sent as fast as the client takes them, so it is mostly the
 time a record waits in the client's buffer behind those before it (a measure of how much the
-client queues, not of its latency at a moderate rate); Java's is ProducerPerformance's own, and
-confluent-aio's includes the benchmark's 1,000-record Python-side buffer.
+client queues, not of its latency at a moderate rate); Java's is ProducerPerformance's own and
+confluent-sync's librdkafka's (every record), the Python-timed clients' (asyncio ones and
+kafka-python) from one record in 64 (timing each would slow their send loop and change their
+batches), and confluent-aio's includes the benchmark's 1,000-record Python-side buffer.
 
 `asyncio-floor` in scenarios 1 and 2 is not a client: it runs the same workload (`await send()`
 per record, one asyncio future each, all gathered) around a `send` that does no Kafka work and

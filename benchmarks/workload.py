@@ -126,6 +126,13 @@ class Payloads:
         return self.values[i & (_VALUE_POOL - 1)]
 
 
+LATENCY_SAMPLE_EVERY = 64
+"""In a throughput run with send->ack latency (scenario 6), a client timed in Python times
+one record in this many (records 0, 64, 128, ...): a coroutine and a done-callback for every
+record would slow the loop that sends, and so change the batches (more and smaller) and the
+rate it measures, where librdkafka and Java time every record in their own code for free."""
+
+
 class LatencyRecorder:
     """Send->ack latencies in milliseconds, measured with ``time.perf_counter``."""
 

@@ -8,7 +8,14 @@ from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
-from benchmarks.workload import LatencyRecorder, Outcome, Payloads, RunSpec, pace_async
+from benchmarks.workload import (
+    LATENCY_SAMPLE_EVERY,
+    LatencyRecorder,
+    Outcome,
+    Payloads,
+    RunSpec,
+    pace_async,
+)
 
 __all__ = ["LAG_KEY", "RecordSend", "SendFn", "drive", "transactions", "with_loop_lag"]
 
@@ -70,13 +77,16 @@ async def throughput(
     before_gather: Callable[[], Awaitable[None]] = _nothing,
     direct: RecordSend | None = None,
 ) -> Outcome:
-    """Every record sent as fast as ``send`` lets us, futures gathered at the end (each
-    one's send->ack time too, with ``spec.ack_latency``)."""
+    """Every record sent as fast as ``send`` lets us, futures gathered at the end (with
+    ``spec.ack_latency``, one record in :data:`LATENCY_SAMPLE_EVERY` timed send->ack)."""
     recorder = LatencyRecorder(spec.records) if spec.ack_latency else None
-    if recorder is not None:
-        send = _timed(send, recorder)
     started = time.perf_counter()
-    if direct is not None and recorder is None:
+    if recorder is not None:
+        timed = _timed(send, recorder)
+        futures = [
+            await (send(i) if i % LATENCY_SAMPLE_EVERY else timed(i)) for i in range(spec.records)
+        ]
+    elif direct is not None:
         record_send, payloads = direct
         key, value, topic = payloads.key, payloads.value, spec.topic
         futures = [await record_send(topic, value(i), key(i)) for i in range(spec.records)]

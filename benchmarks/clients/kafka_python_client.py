@@ -11,7 +11,14 @@ import time
 import warnings
 from typing import Any
 
-from benchmarks.workload import LatencyRecorder, Outcome, Payloads, RunSpec, pace_sync
+from benchmarks.workload import (
+    LATENCY_SAMPLE_EVERY,
+    LatencyRecorder,
+    Outcome,
+    Payloads,
+    RunSpec,
+    pace_sync,
+)
 
 __all__ = ["run"]
 
@@ -62,7 +69,10 @@ def run(name: str, spec: RunSpec) -> Outcome:
                 future.get()
             note = f"adapted: a window of {spec.concurrency} records outstanding"
         elif spec.ack_latency:
-            futures = [timed(i) for i in range(spec.records)]
+            futures = [
+                send(topic, value(i), key(i)) if i % LATENCY_SAMPLE_EVERY else timed(i)
+                for i in range(spec.records)
+            ]
             producer.flush()
             for future in futures:
                 future.get()
