@@ -39,7 +39,7 @@ from typing import Final, Protocol
 from aioproducer._appender import AppendResult
 from aioproducer._backoff import ExponentialBackoff
 from aioproducer._batch import Completion, ProducerBatch, RecordGroup, Stamp
-from aioproducer._batch_sizing import BatchSizing
+from aioproducer._batch_sizing import batch_capacity
 from aioproducer._buffer_memory import BufferMemory
 from aioproducer._clock import now_ms
 from aioproducer._config import ProducerConfig
@@ -127,7 +127,7 @@ class RecordAccumulator(BufferMemory):
         self.transactions = transactions
         self._on_space_freed = on_space_freed
         self._batch_size = config.batch_size
-        self.sizing = BatchSizing.for_config(config)
+        self.capacity = batch_capacity(config)
         """Each new batch's capacity (its builder's ``batch_size``; all appends honour it)."""
         self._compression = config.compression_type
         self._level = config.compression_level
@@ -219,7 +219,7 @@ class RecordAccumulator(BufferMemory):
                     break
                 if now_ms < 0:
                     now_ms = self._clock()
-                batch = self._new_batch(tp, now_ms, self.sizing.capacity(tp, bool(queue)))
+                batch = self._new_batch(tp, now_ms, self.capacity)
                 before = 0
                 taken = batch.builder.append_run(timestamp_ms, records, indices[done:])
                 self._register(queue, batch)
@@ -249,7 +249,7 @@ class RecordAccumulator(BufferMemory):
             now_ms = self._clock()
         if queue is None:
             queue = self._batches[tp] = deque()
-        batch = self._new_batch(tp, now_ms, self.sizing.capacity(tp, bool(queue)))
+        batch = self._new_batch(tp, now_ms, self.capacity)
         batch.builder.append(timestamp_ms, key, value, headers)  # an empty batch takes one
         batch.completions.append(completion)
         batch.timestamps.append(timestamp_ms)
@@ -358,8 +358,6 @@ class RecordAccumulator(BufferMemory):
         count = len(partitions)
         start = self._drain_start.get(node, 0) % count
         idempotence = self.idempotence
-        sizing = self.sizing
-        adaptive = sizing.adaptive
         size = 0
         batches: list[ProducerBatch] = []
         stop_at = (start + 1) % count
@@ -375,9 +373,6 @@ class RecordAccumulator(BufferMemory):
                 break
             queue = self._batches[tp]
             queue.popleft()
-            if adaptive and not first.attempts:  # a retry says nothing of the rate
-                builder = first.builder
-                sizing.drained(tp, node, builder.estimated_size, builder.batch_size, bool(queue))
             if idempotence is not None:
                 idempotence.assign(first)  # the state it was built with, unless that changed
             first.seal()  # (re-)stamped only if it changed

@@ -50,7 +50,8 @@ __all__ = [
 
 _MAX_IDEMPOTENT_IN_FLIGHT: Final = 5
 _DEFAULT_DELIVERY_TIMEOUT_MS: Final = 120_000
-_DEFAULT_BATCH_SIZE: Final = 16384  # batch_size not given: where batches start (they may grow)
+_DEFAULT_BATCH_SIZE: Final = 16384  # batch_size not given: the sticky partitioner's and send()'s
+# yield unit (Java's batch.size); a batch may hold up to max_request_size then
 _TLS_FILES: Final = ("ssl_cafile", "ssl_certfile", "ssl_keyfile", "ssl_password")
 _KERBEROS: Final = ("sasl_kerberos_service_name", "sasl_kerberos_domain_name")
 _SETTINGS: Final = {setting.name: setting for setting in SETTINGS}
@@ -299,9 +300,9 @@ class ProducerConfig(ConfigFields):
         return values
 
     @property
-    def adaptive_batch_size(self) -> bool:
-        """``batch_size`` was left at its default: a partition's batches may grow beyond it
-        while they fill faster than the sender takes them (see ``_batch_sizing``)."""
+    def batch_size_defaulted(self) -> bool:
+        """``batch_size`` was left at its default: a batch may hold up to
+        ``max_request_size`` bytes, not 16384 (see ``_batch_sizing``)."""
         return self._requested_batch_size is None
 
 

@@ -362,8 +362,8 @@ class Producer:
                 self._unyielded = 0
                 return _after_fill(future)
             return self._enqueue_slowly(need, topic, record, partition, future)
-        # Yield at least every batch_size bytes, as FastSend does: batches that grow to
-        # 1 MiB would otherwise let a loop of sends hold the event loop for tens of ms.
+        # Yield at least every batch_size bytes (16384 by default), as FastSend does: batches of
+        # up to 1 MiB would otherwise let a loop of sends hold the event loop for tens of ms.
         unyielded = self._unyielded + record[4]
         if unyielded >= self._yield_every:
             self._unyielded = 0

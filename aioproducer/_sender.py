@@ -306,7 +306,6 @@ class Sender:
                 delay = min(delay, _PAUSED_POLL_MS)
                 continue
             sendable.append(node_id)
-        self.accumulator.sizing.windows_full(window_full)  # backlogged batches there may grow
         if self.node_polled is not None:
             for node_id in result.ready_nodes:
                 self.node_polled(node_id, now, node_id in sendable)

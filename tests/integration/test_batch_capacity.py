@@ -1,6 +1,8 @@
-"""Adaptive batch sizes against a real broker: with ``batch_size`` left at its default,
-batches grow while records queue faster than requests leave; an explicit
-``batch_size`` is never exceeded; every record is delivered either way (read back)."""
+"""Batch capacity against a real broker: with ``batch_size`` left at its default, records
+queued faster than requests leave go in batches far above 16 KiB (up to
+``max_request_size``, a quarter of ``buffer_memory`` at most); an explicit ``batch_size`` is
+never exceeded; a topic whose ``max.message.bytes`` is below the capacity splits the batches
+it refuses; every record is delivered in every case (read back)."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ import pytest
 
 from aioproducer import Producer
 from aioproducer.testing.pytest_plugin import TopicFactory
-from aioproducer.testing.readback import count_records
+from aioproducer.testing.readback import consume_all, count_records
 
 pytestmark = pytest.mark.integration
 
@@ -26,12 +28,15 @@ async def _produce(bootstrap: str, topic: str, **options: object) -> dict[str, f
         max_in_flight_requests_per_connection=1,
         **options,  # type: ignore[arg-type]
     ) as producer:
-        futures = [await producer.send(topic, _VALUE, b"k%d" % (i % 3)) for i in range(_RECORDS)]
+        futures = [
+            await producer.send(topic, b"%06d" % i + _VALUE[6:], b"k%d" % (i % 3))
+            for i in range(_RECORDS)
+        ]
         await asyncio.gather(*futures)
         return producer.metrics()
 
 
-async def test_default_batches_grow_under_load(
+async def test_default_batches_are_large_under_load(
     kafka_bootstrap: str, new_topic: TopicFactory
 ) -> None:
     topic = new_topic(partitions=3)
@@ -53,7 +58,7 @@ async def test_explicit_batch_size_is_never_exceeded(
     assert count_records(kafka_bootstrap, topic, _RECORDS) == _RECORDS
 
 
-async def test_growth_is_bounded_by_buffer_memory(
+async def test_default_capacity_is_bounded_by_buffer_memory(
     kafka_bootstrap: str, new_topic: TopicFactory
 ) -> None:
     """A quarter of buffer_memory at most: 64 KiB of a 256 KiB buffer."""
@@ -61,3 +66,22 @@ async def test_growth_is_bounded_by_buffer_memory(
     metrics = await _produce(kafka_bootstrap, topic, buffer_memory=256 * 1024)
     assert 16384 < metrics["batch-size-max"] <= 64 * 1024
     assert count_records(kafka_bootstrap, topic, _RECORDS) == _RECORDS
+
+
+async def test_a_topic_limit_below_the_capacity_splits_batches(
+    kafka_bootstrap: str, new_topic: TopicFactory
+) -> None:
+    """Batches of up to 1 MiB to a topic that takes at most 64 KiB per batch: the broker's
+    MESSAGE_TOO_LARGE splits them (idempotence on, the default), nothing fails and every
+    record lands once, in order per key."""
+    topic = new_topic(partitions=3, config={"max.message.bytes": str(64 * 1024)})
+    metrics = await _produce(kafka_bootstrap, topic)
+    assert metrics["record-error-total"] == 0
+    assert count_records(kafka_bootstrap, topic, _RECORDS) == _RECORDS
+    records = consume_all(kafka_bootstrap, topic)
+    assert sorted(int(r.value[:6]) for r in records) == list(range(_RECORDS))  # each once
+    for key in (b"k0", b"k1", b"k2"):
+        mine = [r for r in records if r.key == key]  # partition order, then offset order
+        assert len({r.partition for r in mine}) == 1
+        indices = [int(r.value[:6]) for r in mine]
+        assert indices == sorted(indices)
