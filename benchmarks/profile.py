@@ -48,9 +48,10 @@ GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 
-#: A sample whose innermost Python frame is the workload's call of the client's send (``one``)
-#: is in C code that call runs: for aioproducer, FastSend, the send path's common call.
-SEND_CALL_FRAME = ("one", "benchmarks/clients/")
+#: A sample whose innermost Python frame is the workload's call of the client's send (``one``,
+#: or the throughput loop's list comprehension, which calls ``send`` in line) is in C code
+#: that call runs: for aioproducer, FastSend, the send path's common call.
+SEND_CALL_FRAMES = (("one", "benchmarks/clients/"), ("<listcomp>", "_asyncio_common.py"))
 
 
 def group_samples(raw: str) -> Counter[str]:
@@ -63,7 +64,8 @@ def group_samples(raw: str) -> Counter[str]:
             continue
         leaf = stack.rpartition(";")[2]
         function, _, where = leaf.partition(" (")
-        if function.rpartition(".")[2] == SEND_CALL_FRAME[0] and SEND_CALL_FRAME[1] in where:
+        name = function.rpartition(".")[2]
+        if any(name == frame and place in where for frame, place in SEND_CALL_FRAMES):
             counts[send_path] += int(number)
             continue
         for name, frames in GROUPS:
