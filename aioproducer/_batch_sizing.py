@@ -7,13 +7,13 @@ model of librdkafka and franz-go (about 1 MB batches). A batch still leaves once
 a partition that does not receive 16 KiB within ``linger_ms`` sends the same batches, as
 soon, as it would with Java's 16 KiB. Only a partition that does, a producer that outpaces
 its brokers, gets larger batches, and so fewer and larger requests: with replication, what
-the brokers spend per record falls by about half (docs/tuning.md has the figures). A
+the brokers spend per record falls by a quarter to a half (docs/tuning.md has the figures). A
 batch's buffer grows with what it holds and ``buffer_memory`` is charged what it holds, so
 a large capacity reserves nothing up front.
 
 (Batches that grew 4x per batch opened behind a queued one, from 16 KiB, and halved when
-drained less than half full, were measured against this in scenario 6 and left: the brokers
-spent 1.7x as much CPU per record, and the producer ran at 0.62x.)
+drained less than half full, were measured against this in scenario 6 and left: the machine
+spent 1.3-1.7x as much CPU per record, and the producer ran at 0.62-0.79x.)
 """
 
 from __future__ import annotations
