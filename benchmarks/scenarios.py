@@ -21,7 +21,7 @@ __all__ = [
 
 #: A client name's suffix -> the batch size that client variant runs with (scenario 6: the
 #: same batch size for every client, beside each client's default); None: the client's own
-#: default, in a scenario that sets one (aioproducer-default in scenario 3: growing batches).
+#: default, in a scenario that sets one (aioproducer-default in scenario 3: up to 1 MiB).
 BATCH_VARIANTS: dict[str, int | None] = {"-16k": 16 * 1024, "-1m": 1024 * 1024, "-default": None}
 
 #: Client name -> what it is, for the tables.
@@ -39,7 +39,7 @@ CLIENT_LABELS: dict[str, str] = {
     "asyncio-floor": "asyncio floor: the workload alone with asyncio futures, no Kafka",
     "aioproducer-16k": "aioproducer, batch_size 16 KiB, a fixed cap (scenario 6)",
     "aioproducer-1m": "aioproducer, batch_size 1 MiB (scenario 6)",
-    "aioproducer-default": "aioproducer, batch_size left at its default (batches may grow)",
+    "aioproducer-default": "aioproducer, batch_size left at its default (batches of up to 1 MiB)",
     "aiokafka-1m": "aiokafka, max_batch_size 1 MiB (scenario 6)",
     "confluent-sync-16k": "confluent-kafka Producer, batch.size 16 KiB (scenario 6)",
     "confluent-sync-1m": "confluent-kafka Producer, batch.size 1 MiB (scenario 6)",
