@@ -1,8 +1,9 @@
 """The capacity of each new batch: the bytes (uncompressed, header included) it may hold.
 
 An explicit ``batch_size`` is that capacity, as in Java. Left at its default, a batch may
-hold ``max_request_size`` bytes (1 MiB), and at most a quarter of ``buffer_memory``: the
-model of librdkafka and franz-go (about 1 MB batches). A batch still leaves once
+hold ``max_request_size`` bytes, at most 1 MiB (a broker takes batches of up to 1 MiB by
+default) and at most a quarter of ``buffer_memory``: the model of librdkafka and franz-go
+(about 1 MB batches). A batch still leaves once
 ``linger_ms`` has passed since its first record (or when it is full, or a flush begins), so
 a partition that does not receive 16 KiB within ``linger_ms`` sends the same batches, as
 soon, as it would with Java's 16 KiB. Only a partition that does, a producer that outpaces
@@ -27,10 +28,15 @@ __all__ = ["batch_capacity"]
 _BUFFER_SHARE: Final = 4
 """A batch holds at most this fraction (1/n) of ``buffer_memory``."""
 
+_LARGEST: Final = 1 << 20
+"""The default capacity's cap: a broker's default ``message.max.bytes`` is 1 MiB (and a
+few bytes), so a larger ``max_request_size`` alone would make batches it refuses and
+splits."""
+
 
 def batch_capacity(config: ProducerConfig) -> int:
     """The capacity of every new batch of a producer with ``config``."""
     if not config.batch_size_defaulted:
         return config.batch_size
-    ceiling = min(config.max_request_size, config.buffer_memory // _BUFFER_SHARE)
+    ceiling = min(config.max_request_size, _LARGEST, config.buffer_memory // _BUFFER_SHARE)
     return max(config.batch_size, ceiling)

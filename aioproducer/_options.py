@@ -92,9 +92,10 @@ class ConfigFields:
     """How long a batch that is not full waits for more records before it may be sent."""
     batch_size: int
     """Bytes per partition batch; a full batch is sent without waiting for `linger_ms`. None
-    (default): a batch may hold up to `max_request_size` (at most a quarter of `buffer_memory`),
-    as librdkafka's 1 MB batches, and leaves after `linger_ms` as ever; the sticky partitioner
-    and `send()`'s yields count 16384 bytes (Java's default). A number is a fixed cap, as in Java
+    (default): a batch may hold up to `max_request_size`, at most 1 MiB and a quarter of
+    `buffer_memory`, as librdkafka's 1 MB batches, and leaves after `linger_ms` as ever; the
+    sticky partitioner and `send()`'s yields count 16384 bytes (Java's default). A number is a
+    fixed cap, as in Java
     ([Tuning](tuning.md#the-default-batch_size-large-batches-linger_ms-decides))."""
     buffer_memory: int
     """Bytes of records queued but not yet acknowledged; `send()` waits while it is used up (32 MiB

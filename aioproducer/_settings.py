@@ -118,8 +118,8 @@ SETTINGS: Final[tuple[Setting, ...]] = (
         checks.optional(checks.integer(0)),
         "batch.size",
         "Bytes per partition batch; a full batch is sent without waiting for `linger_ms`. "
-        "None (default): a batch may hold up to `max_request_size` (at most a quarter of "
-        "`buffer_memory`), as librdkafka's 1 MB batches, and leaves after `linger_ms` as "
+        "None (default): a batch may hold up to `max_request_size`, at most 1 MiB and a "
+        "quarter of `buffer_memory`, as librdkafka's 1 MB batches, and leaves after `linger_ms` as "
         "ever; the sticky partitioner and `send()`'s yields count 16384 bytes (Java's "
         "default). A number is a fixed cap, as in Java "
         "([Tuning](tuning.md#the-default-batch_size-large-batches-linger_ms-decides)).",

@@ -36,6 +36,7 @@ def test_default_is_max_request_size_and_at_most_a_quarter_of_buffer_memory() ->
     assert config.batch_size == BASE  # the partitioner's and send()'s yield unit
     assert batch_capacity(config) == config.max_request_size == CEILING
     assert batch_capacity(ProducerConfig(max_request_size=200_000)) == 200_000
+    assert batch_capacity(ProducerConfig(max_request_size=64 << 20)) == CEILING  # the broker's
     assert batch_capacity(ProducerConfig(buffer_memory=256 * 1024)) == 64 * 1024
     assert batch_capacity(ProducerConfig(buffer_memory=4096)) == BASE  # never below 16 KiB
 
