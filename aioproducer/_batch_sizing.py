@@ -3,14 +3,13 @@
 An explicit ``batch_size`` is that capacity, as in Java. Left at its default, a batch may
 hold ``max_request_size`` bytes, at most 1 MiB (a broker takes batches of up to 1 MiB by
 default) and at most a quarter of ``buffer_memory``: the model of librdkafka and franz-go
-(about 1 MB batches). A batch still leaves once
-``linger_ms`` has passed since its first record (or when it is full, or a flush begins), so
-a partition that does not receive 16 KiB within ``linger_ms`` sends the same batches, as
-soon, as it would with Java's 16 KiB. Only a partition that does, a producer that outpaces
-its brokers, gets larger batches, and so fewer and larger requests: with replication, what
-the brokers spend per record falls by a quarter to a half (docs/tuning.md has the figures). A
-batch's buffer grows with what it holds and ``buffer_memory`` is charged what it holds, so
-a large capacity reserves nothing up front.
+(about 1 MB batches). A batch still leaves once ``linger_ms`` has passed since its first
+record (or when it is full, or a flush begins), so a partition that does not receive 16 KiB
+within ``linger_ms`` sends the same batches, as soon, as it would with Java's 16 KiB. Only a
+partition that does, a producer that outpaces its brokers, gets larger batches, and so fewer
+and larger requests: with replication, what the brokers spend per record falls by a quarter
+to a half (docs/tuning.md has the figures). A batch's buffer grows with what it holds and
+``buffer_memory`` is charged what it holds, so a large capacity reserves nothing up front.
 
 (Batches that grew 4x per batch opened behind a queued one, from 16 KiB, and halved when
 drained less than half full, were measured against this in scenario 6 and left: the machine
