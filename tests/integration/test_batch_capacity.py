@@ -20,6 +20,12 @@ _RECORDS = 3000
 _VALUE = bytes(range(256)) * 4  # 1 KiB
 
 
+def _index(value: bytes | None) -> int:
+    """The record's number, which _produce puts first in its value."""
+    assert value is not None
+    return int(value[:6])
+
+
 async def _produce(bootstrap: str, topic: str, **options: object) -> dict[str, float]:
     """Every record as fast as send() takes them; one request in flight at a time, so the
     window is full whenever a batch waits (uncompressed: batch-size-max is the batch)."""
@@ -79,9 +85,9 @@ async def test_a_topic_limit_below_the_capacity_splits_batches(
     assert metrics["record-error-total"] == 0
     assert count_records(kafka_bootstrap, topic, _RECORDS) == _RECORDS
     records = consume_all(kafka_bootstrap, topic)
-    assert sorted(int(r.value[:6]) for r in records) == list(range(_RECORDS))  # each once
+    assert sorted(_index(r.value) for r in records) == list(range(_RECORDS))  # each once
     for key in (b"k0", b"k1", b"k2"):
         mine = [r for r in records if r.key == key]  # partition order, then offset order
         assert len({r.partition for r in mine}) == 1
-        indices = [int(r.value[:6]) for r in mine]
+        indices = [_index(r.value) for r in mine]
         assert indices == sorted(indices)
