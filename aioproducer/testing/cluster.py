@@ -35,7 +35,7 @@ from aioproducer.testing.admin import AdminClient, PartitionState, create_fresh_
 from aioproducer.testing.jars import HarnessError, java_command, kafka_libs
 from aioproducer.testing.versions import KAFKA_VERSION, uses_zookeeper
 
-__all__ = ["BrokerNode", "LocalKafkaCluster", "free_port", "running_clusters"]
+__all__ = ["BrokerNode", "LocalKafkaCluster", "free_port", "free_ports", "running_clusters"]
 
 _LOG4J = Path(__file__).with_name("log4j2.properties")
 _LIVE: set[LocalKafkaCluster] = set()
@@ -43,10 +43,20 @@ _LIVE: set[LocalKafkaCluster] = set()
 
 def free_port() -> int:
     """Return a TCP port on 127.0.0.1 that is free right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    return free_ports(1)[0]
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` different TCP ports on 127.0.0.1, free right now: each is held bound until
+    all are chosen (ports chosen one after the other can repeat once the first is let go,
+    and a broker refuses two listeners on one port)."""
+    with contextlib.ExitStack() as held:
+        ports: list[int] = []
+        for _ in range(count):
+            sock = held.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+            sock.bind(("127.0.0.1", 0))
+            ports.append(sock.getsockname()[1])
+        return ports
 
 
 def _die_with_parent() -> None:
@@ -148,20 +158,22 @@ class LocalKafkaCluster:
         self._own_workdir = workdir is None
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="aioproducer-kafka-"))
         self.cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        # every port of every node (and ZooKeeper's) chosen at once: all different
+        ports = iter(free_ports(brokers * (2 + len(self.listeners)) + 1))
         self.nodes = [
             BrokerNode(
                 i,
-                free_port(),
-                free_port(),
+                next(ports),
+                next(ports),
                 self.workdir / f"node-{i}",
-                listener_ports={name: free_port() for name in self.listeners},
+                listener_ports={name: next(ports) for name in self.listeners},
             )
             for i in range(1, brokers + 1)
         ]
         self.zookeeper: BrokerNode | None = None
         """The ZooKeeper server of a release before 3.3 (None in KRaft mode)."""
         if uses_zookeeper(version):
-            self.zookeeper = BrokerNode(0, free_port(), 0, self.workdir / "zookeeper")
+            self.zookeeper = BrokerNode(0, next(ports), 0, self.workdir / "zookeeper")
 
     # -- life cycle ---------------------------------------------------------------------
     @property
