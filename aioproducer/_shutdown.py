@@ -199,6 +199,8 @@ async def _shut_down(producer: Producer, timeout: float | None) -> None:
     finally:
         if telemetry is not None:
             telemetry.stop()
+        if producer._txn is not None:
+            producer._txn.stop()
         cluster.shutdown()  # every connection, at once
         await cluster.close()
 

@@ -23,6 +23,13 @@ version 1 adds partitions with AddPartitionsToTxn v0-3 and ends with EndTxn v0-4
 implicitly, and ends with EndTxn v5+, whose response carries the bumped epoch (or a new
 producer id) that the next transaction uses.
 
+In version 2 the next transaction's batches wait until the coordinator has written the
+previous one's markers (:meth:`~TransactionManager.poll` asks it with DescribeTransactions
+every millisecond): a Produce sent before would wait in its partition's leader, which
+retries adding the partition only every ``add.partitions.to.txn.retry.backoff.ms`` (20 ms
+by default), and every request behind it on that connection with it. Version 1's
+AddPartitionsToTxn does that asking itself.
+
 Errors split as Java's: coordinator moves and loads are retried with backoff; a failed
 batch or an abortable error leaves only :meth:`~TransactionManager.begin_abort`; fencing
 and authorization errors are fatal.
@@ -69,6 +76,10 @@ from aioproducer._protocol.messages.add_partitions_to_txn import (
     AddPartitionsToTxnRequest,
     AddPartitionsToTxnResponse,
 )
+from aioproducer._protocol.messages.describe_transactions import (
+    DescribeTransactionsRequest,
+    DescribeTransactionsResponse,
+)
 from aioproducer._protocol.messages.end_txn import EndTxnRequest, EndTxnResponse
 from aioproducer._protocol.messages.find_coordinator import (
     CoordinatorType,
@@ -93,6 +104,7 @@ from aioproducer.errors import (
     InvalidProducerIdMappingError,
     KafkaTimeoutError,
     ProducerError,
+    UnsupportedVersionError,
     broker_error,
 )
 
@@ -126,6 +138,8 @@ _TXN_OFFSET_COMMIT_V2: Final = 5  # adds the group to the transaction (version 2
 #: Java's retry for CONCURRENT_TRANSACTIONS at a transaction's start (the sender's too)
 CONCURRENT_BACKOFF_MS: Final = 20
 _CONCURRENT_FIRST_BACKOFF_MS: Final = 2  # ours: the first of those retries, doubling to 20
+_MARKERS_POLL_S: Final = 0.001  # how often to ask whether the markers are written
+_MARKERS_WAIT_MAX_S: Final = 0.1  # then send anyway (the broker's retries' own bound)
 
 
 class TransactionState(enum.Enum):
@@ -181,6 +195,10 @@ class TransactionManager:
         self._adding: asyncio.Task[None] | None = None
         self._started = False  # a partition or a group joined: EndTxn is needed
         self._offset_commits: set[asyncio.Future[None]] = set()  # EndTxn waits for them
+        self._markers_pending = False
+        """Version 2: the last EndTxn's markers may not be written yet; batches wait."""
+        self._markers_probe: asyncio.Task[None] | None = None
+        self._probe_markers = True  # False once DescribeTransactions failed for good
         self.version = 1
         """The transaction protocol version of the current transaction (1 or 2)."""
 
@@ -254,8 +272,9 @@ class TransactionManager:
                 self._pending.add(tp)
 
     def may_send(self, tp: TopicPartition) -> bool:
-        """``tp`` is in the transaction: its batches may be drained."""
-        return tp in self._added
+        """``tp`` is in the transaction, and the previous one's markers are written: its
+        batches may be drained."""
+        return tp in self._added and not self._markers_pending
 
     def batch_failed(self, error: BaseException) -> None:
         """A batch of the transaction failed: it can only be aborted now (or, failed with
@@ -268,14 +287,55 @@ class TransactionManager:
             self.abortable(ProducerError(f"a batch failed: {error!r}"))
 
     def poll(self) -> None:
-        """The sender's turn: add waiting partitions (one request in flight at a time)."""
-        if not self._pending or (
-            self.state is not TransactionState.IN_TRANSACTION
-            and (self.state is not TransactionState.COMMITTING)
+        """The sender's turn: add waiting partitions (one request in flight at a time), or
+        (version 2) learn when the previous transaction's markers are written."""
+        if self.state is not TransactionState.IN_TRANSACTION and (
+            self.state is not TransactionState.COMMITTING
         ):
             return
-        if self._adding is None or self._adding.done():
+        if self._pending and (self._adding is None or self._adding.done()):
             self._adding = asyncio.get_running_loop().create_task(self._add_partitions())
+        if (
+            self._markers_pending
+            and self._added
+            and (self._markers_probe is None or self._markers_probe.done())
+        ):
+            self._markers_probe = asyncio.get_running_loop().create_task(self._await_markers())
+
+    async def _await_markers(self) -> None:
+        """Ask the coordinator every ``_MARKERS_POLL_S`` until it no longer prepares a
+        commit or an abort (at most ``_MARKERS_WAIT_MAX_S``), then let the batches go. Any
+        error lets them go at once: the Produce requests meet whatever it is."""
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + _MARKERS_WAIT_MAX_S
+        request = DescribeTransactionsRequest([self.transactional_id])
+        try:
+            while loop.time() < give_up and self.state in (
+                TransactionState.IN_TRANSACTION,
+                TransactionState.COMMITTING,
+            ):
+                conn = await self._coordinator(None)
+                response = await conn.request(request)
+                assert isinstance(response, DescribeTransactionsResponse)
+                (found,) = response.transactions
+                if found.error_code == TRANSACTIONAL_ID_AUTHORIZATION_FAILED:
+                    self._probe_markers = False  # DESCRIBE on the id: implied by WRITE
+                if found.error_code or not found.state.startswith("Prepare"):
+                    return
+                await asyncio.sleep(_MARKERS_POLL_S)
+        except UnsupportedVersionError:
+            self._probe_markers = False
+        except (_RetryError, ProducerError) as exc:
+            log.debug("asking whether the markers are written: %s", exc)
+        finally:
+            self._markers_pending = False
+            self._wakeup()
+
+    def stop(self) -> None:
+        """The producer stops now: cancel the requests this manager runs by itself."""
+        for task in (self._adding, self._markers_probe):
+            if task is not None:
+                task.cancel()
 
     async def _add_partitions(self) -> None:
         try:
@@ -412,6 +472,8 @@ class TransactionManager:
             raise IllegalStateError(f"begin_transaction() while the producer is {self.state.value}")
         self._started = False
         version = 2 if self.cluster.features.get(_TRANSACTION_VERSION, 0) >= 2 else 1
+        if version < 2:
+            self._markers_pending = False  # AddPartitionsToTxn waits for them itself
         if version != self.version:
             log.info(
                 "transactional id %r: transaction protocol version %d",
@@ -474,6 +536,7 @@ class TransactionManager:
                 deadline=self._deadline(),
                 max_version=4 if self.version < 2 else None,  # v5+: the epoch bumps
             )
+            self._markers_pending = self.version >= 2 and self._probe_markers
         if not commit and self.idempotence.bump_requested:
             await self.initialize(self.config.max_block_ms, bump=True)  # sequences restart
         self._added.clear()

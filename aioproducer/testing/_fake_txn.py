@@ -1,10 +1,10 @@
 """The fake broker's transaction coordinator: the broker's side of the transaction APIs.
 
 Decoders of FindCoordinator, AddPartitionsToTxn (client form, v0-3), AddOffsetsToTxn,
-TxnOffsetCommit and EndTxn requests, encoders of their normalized responses (registered
-in :mod:`._fake_wire`), and :class:`FakeTransactions`, the state behind them: which
-partitions and groups joined each transactional id's transaction, how each one ended,
-and the offsets committed. One node coordinates every transaction and group
+TxnOffsetCommit, EndTxn and DescribeTransactions requests, encoders of their normalized
+responses (registered in :mod:`._fake_wire`), and :class:`FakeTransactions`, the state
+behind them: which partitions and groups joined each transactional id's transaction, how
+each one ended, and the offsets committed. One node coordinates every transaction and group
 (:attr:`FakeTransactions.coordinator`); the others answer NOT_COORDINATOR.
 """
 
@@ -30,6 +30,11 @@ from aioproducer._protocol.messages.add_partitions_to_txn import (
     AddPartitionsToTxnRequest,
     AddPartitionsToTxnResponse,
     AddPartitionsToTxnResult,
+)
+from aioproducer._protocol.messages.describe_transactions import (
+    DescribeTransactionsRequest,
+    DescribeTransactionsResponse,
+    TransactionDescription,
 )
 from aioproducer._protocol.messages.end_txn import EndTxnRequest, EndTxnResponse
 from aioproducer._protocol.messages.find_coordinator import (
@@ -69,6 +74,7 @@ TXN_SERVED: Final[dict[int, type[Request]]] = {
     ApiKey.ADD_OFFSETS_TO_TXN: AddOffsetsToTxnRequest,
     ApiKey.TXN_OFFSET_COMMIT: TxnOffsetCommitRequest,
     ApiKey.END_TXN: EndTxnRequest,
+    ApiKey.DESCRIBE_TRANSACTIONS: DescribeTransactionsRequest,
 }
 
 
@@ -130,6 +136,12 @@ def _txn_offset_commit(r: Reader, version: int, flexible: bool) -> TxnOffsetComm
     return TxnOffsetCommitRequest(tid, group, pid, epoch, offsets, generation, member, instance)
 
 
+def _describe_transactions(r: Reader, version: int, flexible: bool) -> DescribeTransactionsRequest:
+    ids = [r.string(True) for _ in range(r.array_length(True))]
+    r.skip_tagged_fields()
+    return DescribeTransactionsRequest(ids)
+
+
 def _end_txn(r: Reader, version: int, flexible: bool) -> EndTxnRequest:
     request = EndTxnRequest(r.string(flexible), r.int64(), r.int16(), r.boolean())
     if flexible:
@@ -143,6 +155,7 @@ TXN_DECODERS: Final[dict[int, Callable[[Reader, int, bool], Any]]] = {
     ApiKey.ADD_OFFSETS_TO_TXN: _add_offsets,
     ApiKey.TXN_OFFSET_COMMIT: _txn_offset_commit,
     ApiKey.END_TXN: _end_txn,
+    ApiKey.DESCRIBE_TRANSACTIONS: _describe_transactions,
 }
 
 
@@ -166,6 +179,19 @@ def encode_txn_response(buf: bytearray, response: object, version: int, flexible
         for item in response.partitions:
             grouped.setdefault(item.topic, []).append(item)
         _per_partition(buf, grouped, flexible)
+    elif isinstance(response, DescribeTransactionsResponse):
+        write_int32(buf, response.throttle_time_ms)
+        write_array_length(buf, len(response.transactions), True)
+        for found in response.transactions:
+            write_int16(buf, found.error_code)
+            write_string(buf, found.transactional_id, True)
+            write_string(buf, found.state, True)
+            write_int32(buf, found.timeout_ms)
+            write_int64(buf, found.start_time_ms)
+            write_int64(buf, found.producer_id)
+            write_int16(buf, found.producer_epoch)
+            write_array_length(buf, 0, True)  # the partitions: none told
+            write_tagged_fields(buf)
     elif isinstance(response, AddOffsetsToTxnResponse | EndTxnResponse):
         write_int32(buf, response.throttle_time_ms)
         write_int16(buf, response.error_code)
@@ -251,6 +277,10 @@ class FakeTransactions:
         self.open: dict[str, FakeTransaction] = {}
         self.committed_offsets: dict[str, dict[tuple[str, int], int]] = {}
         """Offsets committed by committed transactions, per group."""
+        self.markers_describes = 0
+        """How many DescribeTransactions after each EndTxn say PrepareCommit (PrepareAbort):
+        the markers being written (tests set it; 0: written at once)."""
+        self._preparing: dict[str, int] = {}
 
     def add(self, transactional_id: str, topic: str, partition: int) -> None:
         """Add the partition to the transaction (transaction version 2: Produce does it)."""
@@ -281,6 +311,10 @@ class FakeTransactions:
             )
         if not error and node_id != self.coordinator:
             error = NOT_COORDINATOR
+        if isinstance(request, DescribeTransactionsRequest):
+            return DescribeTransactionsResponse(
+                0, tuple(self._describe(tid, error) for tid in request.transactional_ids)
+            )
         if not error and isinstance(
             request, AddPartitionsToTxnRequest | AddOffsetsToTxnRequest | EndTxnRequest
         ):
@@ -330,7 +364,24 @@ class FakeTransactions:
             txn = self.open.pop(request.transactional_id)
             txn.result = request.committed
             self.ended.append((request.transactional_id, txn))
+            self._preparing[request.transactional_id] = self.markers_describes
             if request.committed:
                 for group, offsets in txn.offsets.items():
                     self.committed_offsets.setdefault(group, {}).update(offsets)
         return EndTxnResponse(0, error)
+
+    def _describe(self, transactional_id: str, error: int) -> TransactionDescription:
+        """DescribeTransactions' answer for one id (its producer id and epoch left out)."""
+        ended = [t for tid, t in self.ended if tid == transactional_id]
+        if error:
+            state = ""
+        elif transactional_id in self.open:
+            state = "Ongoing"
+        elif not ended:
+            state = "Empty"
+        else:
+            left = self._preparing.get(transactional_id, 0)
+            self._preparing[transactional_id] = max(left - 1, 0)
+            done = "Prepare" if left else "Complete"
+            state = done + ("Commit" if ended[-1].result else "Abort")
+        return TransactionDescription(error, transactional_id, state, 60000, -1, -1, -1, ())

@@ -5,12 +5,17 @@ start(). Records to the topics allowed are read back with confluent-kafka."""
 from __future__ import annotations
 
 import time
+import uuid
 
 import pytest
 from test_tls import FAST
 
 from aioproducer import Producer
-from aioproducer.errors import ClusterAuthorizationFailedError, TopicAuthorizationFailedError
+from aioproducer.errors import (
+    ClusterAuthorizationFailedError,
+    TopicAuthorizationFailedError,
+    TransactionalIdAuthorizationFailedError,
+)
 from aioproducer.testing.readback import consume_all
 from aioproducer.testing.security import SecureSetup
 
@@ -76,3 +81,42 @@ async def test_no_idempotent_write_fails_start(kafka_secure_cluster: SecureSetup
     async with as_user(setup, "dave") as producer:
         await (await producer.send(topic, b"granted"))
     assert [r.value for r in consume_all(setup.plaintext, topic)] == [b"granted"]
+
+
+async def test_transactions_need_write_on_the_transactional_id(
+    kafka_secure_cluster: SecureSetup,
+) -> None:
+    """Without Write on its transactional id start() fails (InitProducerId is refused, a
+    fatal error); granted it, transactions commit, and in version 2 the producer may ask
+    DescribeTransactions about its id (Describe, which Write implies) whether the previous
+    transaction's markers are written."""
+    setup = kafka_secure_cluster
+    topic, transactional_id = setup.cluster.create_topic(), f"carol-{uuid.uuid4().hex[:8]}"
+    setup.grant("carol", "WRITE", "topic", topic)
+    began = time.monotonic()
+    with pytest.raises(TransactionalIdAuthorizationFailedError):
+        async with as_user(setup, "carol", transactional_id=transactional_id):
+            pass
+    assert time.monotonic() - began < FAST
+    setup.grant("carol", "WRITE", "transactional_id", transactional_id)
+    async with as_user(setup, "carol", transactional_id=transactional_id) as producer:
+        txn = producer._txn
+        assert txn is not None
+        probes = 0
+        await_markers = txn._await_markers
+
+        async def counted() -> None:
+            nonlocal probes
+            probes += 1
+            await await_markers()
+
+        txn._await_markers = counted  # type: ignore[method-assign]
+        for round_ in range(3):
+            async with producer.transaction():
+                await producer.send(topic, b"%d" % round_)
+        assert txn._probe_markers  # never refused
+        assert probes == (2 if txn.version == 2 else 0)
+    values = [
+        r.value for r in consume_all(setup.plaintext, topic, isolation_level="read_committed")
+    ]
+    assert values == [b"0", b"1", b"2"]

@@ -13,6 +13,11 @@ from typing import Any
 import pytest
 
 from aioproducer import Producer
+from aioproducer._protocol.messages.describe_transactions import (
+    DescribeTransactionsRequest,
+    DescribeTransactionsResponse,
+    TransactionDescription,
+)
 from aioproducer.testing import AdminClient, LocalKafkaCluster
 from aioproducer.testing.pytest_plugin import KafkaClusterHandle
 from aioproducer.testing.readback import committed_offsets, consume_all
@@ -22,6 +27,16 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.kafka_since("4.0", reason="the transaction.version feature"),
 ]
+
+
+async def _describe(txn: Any) -> TransactionDescription:
+    """The coordinator's DescribeTransactions answer for the producer's transactional id."""
+    conn = await txn._coordinator(None)
+    response = await conn.request(DescribeTransactionsRequest([txn.transactional_id]))
+    assert isinstance(response, DescribeTransactionsResponse)
+    (found,) = response.transactions
+    assert found.transactional_id == txn.transactional_id
+    return found
 
 
 def _features(address: str) -> dict[str, int]:
@@ -70,6 +85,15 @@ async def test_commit_abort_and_offsets(
             await call(request, handle, what, **options)
 
         txn._call = counted  # type: ignore[method-assign]  # counts, still sends
+        probes = 0
+        await_markers = txn._await_markers
+
+        async def counted_probe() -> None:  # version 2: asks if the markers are written
+            nonlocal probes
+            probes += 1
+            await await_markers()
+
+        txn._await_markers = counted_probe  # type: ignore[method-assign]
         producer_id = idempotence.producer_id
         epochs = [idempotence.epoch]
         for round_ in range(3):  # the second transaction of a producer epoch, and a third
@@ -84,6 +108,13 @@ async def test_commit_abort_and_offsets(
             await producer.send(topic, b"aborted-%d" % p, partition=p)
         await producer.send_offsets_to_transaction({(topic, 0): 999}, group)
         await producer.flush()  # on the broker, so that the abort has records to hide
+        ongoing = await _describe(txn)  # DescribeTransactions decoded, partitions and all
+        assert (ongoing.error_code, ongoing.state) == (0, "Ongoing")
+        assert (ongoing.producer_id, ongoing.producer_epoch) == (
+            idempotence.producer_id,
+            idempotence.epoch,
+        )
+        assert sorted(dict(ongoing.partitions)[topic]) == [0, 1, 2]
         await producer.abort_transaction()
         epochs.append(idempotence.epoch)
         async with producer.transaction():
@@ -94,9 +125,11 @@ async def test_commit_abort_and_offsets(
         if version == 2:  # every EndTxn bumps the epoch; Produce and TxnOffsetCommit add
             assert epochs == list(range(epochs[0], epochs[0] + 6))
             assert (sent["AddPartitionsToTxn"], sent["AddOffsetsToTxn"]) == (0, 0)
+            assert (probes, txn._probe_markers) == (4, True)  # each after the first
         else:  # one epoch throughout; AddPartitionsToTxn once per transaction
             assert epochs == [epochs[0]] * 6
             assert (sent["AddPartitionsToTxn"], sent["AddOffsetsToTxn"]) == (5, 4)
+            assert probes == 0
 
     committed = await asyncio.to_thread(
         partial(consume_all, cluster.bootstrap_servers, topic, isolation_level="read_committed")

@@ -26,6 +26,11 @@ from aioproducer._protocol.messages.add_partitions_to_txn import (
     AddPartitionsToTxnResponse,
     AddPartitionsToTxnResult,
 )
+from aioproducer._protocol.messages.describe_transactions import (
+    DescribeTransactionsRequest,
+    DescribeTransactionsResponse,
+    TransactionDescription,
+)
 from aioproducer._protocol.messages.end_txn import EndTxnRequest, EndTxnResponse
 from aioproducer._protocol.messages.find_coordinator import (
     Coordinator,
@@ -91,6 +96,7 @@ _CASES = [
     (TxnOffsetCommitRequest("tx", "g", 7, 1, [TxnOffset("a", 0, 5, 3, "m")]), range(2, 5)),
     (TxnOffsetCommitRequest("tx", "g", 7, 1, [TxnOffset("a", 0, 5)], 4, "m", "i"), range(3, 5)),
     (EndTxnRequest("tx", 7, 1, True), range(6)),
+    (DescribeTransactionsRequest(["tx", "other"]), range(1)),
 ]
 
 
@@ -135,6 +141,17 @@ _RESPONSES = [
     ),
     (EndTxnRequest, EndTxnResponse(1, 0), 4),
     (EndTxnRequest, EndTxnResponse(1, 0, 7, 2), 5),
+    (
+        DescribeTransactionsRequest,
+        DescribeTransactionsResponse(
+            2,
+            (
+                TransactionDescription(0, "tx", "PrepareCommit", 60000, 17, 7, 3, ()),
+                TransactionDescription(53, "other", "", 0, -1, -1, -1, ()),
+            ),
+        ),
+        0,
+    ),
 ]
 
 
@@ -518,6 +535,135 @@ async def test_concurrent_transactions_on_produce_is_retried_soon() -> None:
         assert waits == [20]
         assert broker.values("t", 0) == [b"v"]
         assert broker.unscripted() == {}
+
+
+# -- version 2: a transaction's batches wait for the previous one's markers ------------------
+def _between_ends(broker: FakeBroker) -> list[list[str]]:
+    """The Produce and DescribeTransactions requests between EndTxns, in order."""
+    names: dict[int, str] = {ApiKey.PRODUCE: "produce", ApiKey.DESCRIBE_TRANSACTIONS: "describe"}
+    rounds: list[list[str]] = [[]]
+    for r in broker.requests:
+        if r.api_key == ApiKey.END_TXN:
+            rounds.append([])
+        elif r.api_key in names:
+            rounds[-1].append(names[r.api_key])
+    return rounds
+
+
+def _describes_then_produce(names: list[str]) -> int:
+    """How many describes came before the first Produce (none after it)."""
+    first = names.index("produce")
+    assert "describe" not in names[first:]
+    assert set(names[:first]) <= {"describe"}
+    return first
+
+
+async def test_version_2_waits_for_the_markers() -> None:
+    """Version 2: after EndTxn the next transaction's batches wait until DescribeTransactions
+    no longer says PrepareCommit (asked every ms), so no Produce waits in the broker for the
+    markers; the first transaction has no markers to wait for."""
+    async with FakeBroker(transaction_version=2) as broker:
+        broker.create_topic("t", partitions=2)
+        broker.transactions.markers_describes = 3
+        async with _producer(broker) as producer:
+            for round_ in range(3):
+                async with producer.transaction():
+                    for p in range(2):
+                        await producer.send("t", b"r%d" % round_, partition=p)
+        first, *later, last = _between_ends(broker)
+        assert _describes_then_produce(first) == 0
+        assert [_describes_then_produce(names) for names in later] == [4, 4]
+        assert last == []
+        assert broker.values("t", 1) == [b"r0", b"r1", b"r2"]
+        assert [txn.result for _, txn in broker.transactions.ended] == [True] * 3
+
+
+@pytest.mark.parametrize(
+    ("answer", "asked_again"),
+    [(TransactionalIdAuthorizationFailedError, False), (DROP, True)],
+    ids=["not-authorized", "connection-dropped"],
+)
+async def test_version_2_sends_at_once_if_describing_fails(answer: Any, asked_again: bool) -> None:
+    """A DescribeTransactions that fails lets the batches go at once; not authorized to
+    describe the id, the producer stops asking."""
+    async with FakeBroker(transaction_version=2) as broker:
+        broker.create_topic("t", partitions=1)
+        broker.transactions.markers_describes = 2
+        broker.script(ApiKey.DESCRIBE_TRANSACTIONS, [answer])
+        async with _producer(broker) as producer:
+            for round_ in range(3):
+                async with producer.transaction():
+                    await producer.send("t", b"r%d" % round_, partition=0)
+        _, second, third, _ = _between_ends(broker)
+        assert _describes_then_produce(second) == 1
+        assert _describes_then_produce(third) == (3 if asked_again else 0)
+        assert broker.values("t", 0) == [b"r0", b"r1", b"r2"]
+
+
+async def test_version_2_stops_waiting_for_markers_after_100_ms() -> None:
+    """Markers that never finish hold the batches 100 ms at most; then they go (the broker
+    answers whatever it does, as without the wait)."""
+    async with FakeBroker(transaction_version=2) as broker:
+        broker.create_topic("t", partitions=1)
+        broker.transactions.markers_describes = 1_000_000
+        async with _producer(broker) as producer:
+            async with producer.transaction():
+                await producer.send("t", b"a", partition=0)
+            loop = asyncio.get_running_loop()
+            began = loop.time()
+            async with producer.transaction():
+                await producer.send("t", b"b", partition=0)
+            assert 0.09 <= loop.time() - began < 2
+        assert broker.values("t", 0) == [b"a", b"b"]
+
+
+@pytest.fixture
+async def endless_markers() -> AsyncIterator[FakeBroker]:
+    """Transaction version 2, and markers that are never written."""
+    async with FakeBroker(transaction_version=2) as fake:
+        fake.create_topic("t", partitions=1)
+        fake.transactions.markers_describes = 1_000_000
+        yield fake
+
+
+async def _held_by_markers(producer: Producer) -> tuple[asyncio.Future[Any], asyncio.Task[None]]:
+    """A transaction committed, then a record of the next one held while the producer asks
+    whether the first one's markers are written: (its future, the task asking)."""
+    async with producer.transaction():
+        await producer.send("t", b"a", partition=0)
+    producer.begin_transaction()
+    future = await producer.send("t", b"b", partition=0)
+    await asyncio.sleep(0.02)
+    assert producer._txn is not None
+    probe = producer._txn._markers_probe
+    assert probe is not None
+    assert not probe.done()
+    assert not future.done()
+    return future, probe
+
+
+async def test_close_while_waiting_for_markers(endless_markers: FakeBroker) -> None:
+    """close() during the wait aborts the transaction at once: its record fails, close()
+    returns, and nothing is left running."""
+    producer = _producer(endless_markers)
+    await producer.start()
+    future, probe = await _held_by_markers(producer)
+    await asyncio.wait_for(producer.close(), 1)
+    assert isinstance(future.exception(), TransactionAbortedError)
+    assert probe.done()
+    assert endless_markers.values("t", 0) == [b"a"]
+    ends = endless_markers.received(ApiKey.END_TXN)
+    assert [r.request.committed for r in ends] == [True, False]  # type: ignore[attr-defined]
+
+
+async def test_markers_wait_cancelled_lets_the_batches_go(endless_markers: FakeBroker) -> None:
+    """The waiting task cancelled (every task cancelled at shutdown) lets the batches go."""
+    async with _producer(endless_markers) as producer:
+        future, probe = await _held_by_markers(producer)
+        probe.cancel()
+        await producer.commit_transaction()
+        assert (await future).offset == 1
+    assert endless_markers.values("t", 0) == [b"a", b"b"]
 
 
 @pytest.mark.parametrize("where", ["add", "produce", "end"])
