@@ -161,6 +161,7 @@ class Producer:
         self._wakeup_for: Callable[[TopicPartition], None] = _nothing_for
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread = 0  # the thread start() ran in, the loop's
+        self._fast_send: Any = None  # the FastSend start() made (C), if any
         self._stall_reason = ""
         self._closed: asyncio.Future[None] | None = None  # done once close() has finished
         self._metrics = ProducerMetrics(
@@ -284,15 +285,15 @@ class Producer:
     def _install_fast_send(self) -> None:
         """Answer the common send() in C when nothing of ours must run for it (no
         serializers, Java's partitioning): the instance's ``send`` becomes a FastSend that
-        hands every other call to :meth:`send`. close() takes it away."""
+        hands every other call to :meth:`send`. A transactional producer's is enabled only
+        inside a transaction (so a ``send`` bound before one is fast in it too); close()
+        disables it and takes it away."""
         config, accumulator, loop = self.config, self._accumulator, self._loop
         if _FastSend is None or accumulator is None or self._sender is None or loop is None:
             return
-        if self._txn is not None and self._txn.state is not _IN_TRANSACTION:
-            return  # begin_transaction() installs it; leaving the transaction removes it
         if config.key_serializer or config.value_serializer or not self._java_partitioning:
             return
-        self.send = _FastSend(  # type: ignore[method-assign]
+        self.send = self._fast_send = _FastSend(  # type: ignore[method-assign]
             self.send,
             self._create_future,
             self._routes,
@@ -305,6 +306,7 @@ class Producer:
             loop.is_running,  # with the thread: what _in_loop() checks
             self._thread,
         )
+        self._fast_send.enabled = self._txn is None or self._txn.state is _IN_TRANSACTION
 
     async def __aenter__(self) -> Self:
         await self.start()
@@ -560,10 +562,8 @@ class Producer:
 
     # -- transactions ----------------------------------------------------------------------------
     def _transaction_state(self, state: TransactionState) -> None:
-        if state is _IN_TRANSACTION:
-            self._install_fast_send()
-        else:
-            self.__dict__.pop("send", None)  # the FastSend: send() says why it cannot
+        if self._fast_send is not None and self._state is _RUNNING:
+            self._fast_send.enabled = state is _IN_TRANSACTION  # else send() says why not
 
     def begin_transaction(self) -> None:
         """Start a transaction: records sent until it is committed or aborted belong to it."""

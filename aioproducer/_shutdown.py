@@ -106,6 +106,8 @@ def _stop_taking_records(producer: Producer, state: ProducerState) -> None:
     the reason at once."""
     producer._state = state
     producer.__dict__.pop("send", None)  # the FastSend, if any
+    if producer._fast_send is not None:  # and a send bound to it before
+        producer._fast_send.enabled = False
     if producer._space_freed is not None:
         producer._space_freed.set()
     if producer._accumulator is not None:

@@ -19,10 +19,13 @@
  * is appended here in that case. As send() does, it yields to the event loop at least every
  * ``batch_size`` bytes it takes (a Ready that pauses), and once after a record that opened a
  * batch behind a full one, so a loop of sends lets the sender write what filled up.
+ * ``enabled`` (writable, True at first) False hands every call to ``send``: a transactional
+ * producer's FastSend is disabled outside its transactions, where send() refuses records.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stddef.h>
+#include <structmember.h>
 #include <stdint.h>
 #include <string.h>
 #include <time.h>
@@ -230,6 +233,7 @@ typedef struct {
                                 the event loop run */
     PyObject *loop_running;  /* the producer's loop's is_running: a call outside the loop */
     unsigned long thread;    /* and the thread it runs on go to send (Python raises) */
+    char enabled;            /* 0: every call goes to send (outside a transaction) */
     vectorcallfunc vectorcall;
 } FastSendObject;
 
@@ -296,7 +300,7 @@ taken(FastSendObject *self, int64_t size)
 static PyObject *
 fast_path(FastSendObject *self, PyObject *topic, PyObject *value, PyObject *key)
 {
-    if (!PyUnicode_CheckExact(topic) || !PyBytes_CheckExact(key) ||
+    if (!self->enabled || !PyUnicode_CheckExact(topic) || !PyBytes_CheckExact(key) ||
         (value != Py_None && !PyBytes_CheckExact(value))) {
         return NULL;
     }
@@ -475,6 +479,7 @@ fast_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     self->record_bound = record_bound;
     self->loop_running = Py_NewRef(loop_running);
     self->thread = thread;
+    self->enabled = 1;
     self->vectorcall = (vectorcallfunc)fast_vectorcall;
     return (PyObject *)self;
 }
@@ -484,6 +489,13 @@ fast_call(FastSendObject *self, PyObject *args, PyObject *kwargs)
 {
     return PyVectorcall_Call((PyObject *)self, args, kwargs);
 }
+
+static PyMemberDef fast_members[] = {
+    {"enabled", T_BOOL, offsetof(FastSendObject, enabled), 0,
+     "False: every call goes to the Python send (a transactional producer outside a "
+     "transaction)."},
+    {NULL, 0, 0, 0, NULL},
+};
 
 static PyTypeObject FastSendType = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "aioproducer._speedups.FastSend",
@@ -498,6 +510,7 @@ static PyTypeObject FastSendType = {
     .tp_traverse = (traverseproc)fast_traverse,
     .tp_clear = (inquiry)fast_clear,
     .tp_call = (ternaryfunc)fast_call,
+    .tp_members = fast_members,
     .tp_vectorcall_offset = offsetof(FastSendObject, vectorcall),
 };
 

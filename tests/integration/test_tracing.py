@@ -310,3 +310,39 @@ async def test_without_a_tracer_provider_an_incoming_context_is_passed_on(
     assert record.headers == (
         ("traceparent", b"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"),
     )
+
+
+async def test_a_transactional_producer_traces_every_transaction(
+    kafka_bootstrap: str,
+    new_topic: TopicFactory,
+    spans: tuple[TracerProvider, InMemorySpanExporter],
+) -> None:
+    """Transactions leave the tracing in place: every send of every transaction has its
+    span and its traceparent header (the FastSend is enabled in each, never put over the
+    tracing wrapper)."""
+    provider, exporter = spans
+    topic = new_topic(partitions=2)
+    async with Producer(bootstrap_servers=kafka_bootstrap, transactional_id=topic) as producer:
+        instrument(producer, tracer_provider=provider, metrics=False)
+        sent = []
+        for round_ in range(3):
+            async with producer.transaction():
+                futures = [
+                    await producer.send(topic, b"%d" % round_, key=b"k%d" % p) for p in range(2)
+                ]
+            sent += [await f for f in futures]
+    finished = exporter.get_finished_spans()
+    assert len(finished) == 6
+    records = {
+        (r.partition, r.offset): r
+        for r in consume_all(kafka_bootstrap, topic, isolation_level="read_committed")
+    }
+    assert len(records) == 6
+    by_record = {}
+    for span in finished:
+        assert span.attributes is not None
+        where = span.attributes["messaging.destination.partition.id"]
+        by_record[(int(str(where)), int(str(span.attributes["messaging.kafka.offset"])))] = span
+    assert set(by_record) == {(m.partition, m.offset) for m in sent}
+    for place, span in by_record.items():
+        assert records[place].headers == (("traceparent", traceparent(span)),)

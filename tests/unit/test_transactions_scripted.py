@@ -347,16 +347,26 @@ async def test_close_aborts_what_is_open(broker: FakeBroker) -> None:
 
 async def test_fast_send_only_inside_a_transaction(broker: FakeBroker) -> None:
     """The C FastSend answers send() only while a transaction is open; outside one the
-    Python send() refuses the record."""
+    Python send() refuses the record, through a ``send`` bound before too."""
     async with _producer(broker) as producer:
-        assert "send" not in producer.__dict__
-        producer.begin_transaction()
-        assert ("send" in producer.__dict__) is (speedups is not None)
-        await producer.send("t", b"v", key=b"k")
-        await producer.commit_transaction()
-        assert "send" not in producer.__dict__
+        send = producer.send  # bound outside a transaction: the FastSend, disabled
+        assert (type(send).__name__ == "FastSend") is (speedups is not None)
         with pytest.raises(IllegalStateError):
-            _ = producer.send("t", b"v", key=b"k")
+            _ = send("t", b"v", key=b"k")
+        producer.begin_transaction()
+        if speedups is not None:
+            assert send.enabled  # type: ignore[attr-defined]
+            assert producer.send is send
+        future = await send("t", b"v", key=b"k")
+        await producer.commit_transaction()
+        assert (await future).offset >= 0
+        if speedups is not None:
+            assert not send.enabled  # type: ignore[attr-defined]
+        for refused in (send, producer.send):
+            with pytest.raises(IllegalStateError):
+                _ = refused("t", b"v", key=b"k")
+    with pytest.raises(ProducerClosedError):
+        _ = send("t", b"v", key=b"k")
 
 
 async def test_async_with_aborts_when_the_commit_fails(broker: FakeBroker) -> None:
