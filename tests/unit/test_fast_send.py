@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from aioproducer import Producer
 from aioproducer._accumulator import AppendResult, RecordAccumulator
 from aioproducer._appender import AppenderPy
 from aioproducer._batch import ProducerBatch
@@ -24,6 +25,7 @@ from aioproducer._protocol.records import RecordBatchBuilderPy
 from aioproducer._record_check import RECORD_BOUND as _RECORD_BOUND
 from aioproducer._speedups_status import Speedups, c
 from aioproducer.errors import ProducerClosedError
+from aioproducer.testing import FakeBroker
 
 BOUND = _RECORD_BOUND  # what the producer charges a record beyond key and value
 TOPIC = "t"
@@ -332,6 +334,38 @@ def test_a_call_outside_the_producers_loop_goes_to_python(speedups: Speedups) ->
     rig.fast(TOPIC, b"v", b"k")
     rig.fast(TOPIC, b"v", b"k")  # the second would append to the open batch in C
     assert len(rig.fallbacks) == 2  # both appended by Python's path
+
+
+def test_a_disabled_fast_send_hands_every_call_to_python(speedups: Speedups) -> None:
+    """``enabled`` False (a transactional producer outside a transaction, a producer that
+    stopped taking records): every call goes to Python; True again, C takes them."""
+    rig = Rig(speedups, batch_size=1_000, buffer_memory=10_000, partitions=1)
+    assert rig.fast.enabled is True
+    rig.fast.enabled = False
+    assert rig.fast(TOPIC, b"v", b"k") == "python"
+    assert rig.fast(TOPIC, b"v", b"k") == "python"  # the open batch too
+    rig.fast.enabled = True
+    assert type(rig.fast(TOPIC, b"v", b"k")) is speedups.Ready
+    assert len(rig.fallbacks) == 2
+
+
+async def test_a_send_bound_before_the_producer_stalled_refuses_records() -> None:
+    """A ``send`` bound while the producer ran (the FastSend) refuses records once the
+    producer stops taking them (its sender task cancelled: STALLED), as producer.send does."""
+    async with FakeBroker() as broker:
+        broker.create_topic(TOPIC, partitions=1)
+        producer = Producer(bootstrap_servers=broker.bootstrap_servers, linger_ms=0)
+        await producer.start()
+        send = producer.send
+        assert type(send).__name__ == "FastSend"
+        await (await send(TOPIC, b"before", b"k"))
+        assert producer._sender_task is not None
+        producer._sender_task.cancel()
+        await asyncio.sleep(0.01)
+        with pytest.raises(ProducerClosedError, match="sender task was cancelled"):
+            _ = send(TOPIC, b"after", b"k")
+        await producer.close()
+    assert broker.values(TOPIC, 0) == [b"before"]
 
 
 def test_fast_send_does_not_overtake_senders_waiting_for_memory(speedups: Speedups) -> None:
