@@ -352,7 +352,9 @@ def run_once(
     safe = re.sub(r"[^A-Za-z0-9._-]", "_", name.replace("@", "-at-"))  # --against h/x too
     topic = f"bench-s{scenario.number}-{safe}-{uuid.uuid4().hex[:8]}"
     quick = options.quick or (warm_up and bool(scenario.rate))
-    spec = for_client(client, scenario.spec(bootstrap, topic, quick, libs), options.sasl_ssl)
+    spec = for_client(
+        client, scenario.spec(bootstrap, topic, quick, libs, warm_up=warm_up), options.sasl_ssl
+    )
     worker, spec = variant(client.partition("@")[0], spec)  # aioproducer-default@REV too
     try:
         create_topic(bootstrap, topic, scenario)
@@ -400,13 +402,15 @@ def run_scenario(
     scenario: Scenario, bootstrap: str, libs: str | None, options: Options
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Every client of ``scenario``, interleaved over the repetitions, after a warm-up run
-    of the first one; (runs, summary). The warm-up is in the summary, not in the medians."""
+    of the first one (of each, if the scenario sets ``warm_up_records``); (runs, summary).
+    The warm-up is in the summary, not in the medians."""
     clients = [c for c in scenario.clients if options.clients is None or c in options.clients]
     for name in AGAINST_CLIENTS if options.against is not None else ():
         if name in clients:
             clients.insert(clients.index(name) + 1, f"{name}@{options.against}")
     print(f"\n== scenario {scenario.number}: {scenario.title}", flush=True)
-    warm = warm_up(clients[0], scenario, bootstrap, libs, options) if clients else None
+    warming = clients if scenario.warm_up_records else clients[:1]
+    warm = [warm_up(client, scenario, bootstrap, libs, options) for client in warming]
     runs: list[dict[str, Any]] = []
     read_back: set[str] = set()  # clients whose count was read back in full already
     for rep in range(options.repeats):
@@ -426,7 +430,7 @@ def run_scenario(
                 flush=True,
             )
     summary = summarize(scenario, clients, runs)
-    summary["warm_up"] = warm
+    summary["warm_up"] = warm[0] if len(warm) == 1 else (warm or None)
     return runs, summary
 
 

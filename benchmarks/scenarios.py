@@ -80,9 +80,23 @@ class Scenario:
     transaction_records: int = 0  # records per transaction; 0 is no transactions
     secure: bool = False  # needs the harness's secure broker (SASL_SSL listener)
     broker_config: tuple[tuple[str, str], ...] = ()  # a local broker of its own, with these
+    #: 0: one uncounted run of the first client warms the broker up; otherwise every client
+    #: has an uncounted run of this many records first (the broker's transaction paths
+    #: keep getting faster for about a thousand transactions: its JIT)
+    warm_up_records: int = 0
 
-    def spec(self, bootstrap: str, topic: str, quick: bool, kafka_libs: str | None) -> RunSpec:
-        if self.rate:
+    def spec(
+        self,
+        bootstrap: str,
+        topic: str,
+        quick: bool,
+        kafka_libs: str | None,
+        *,
+        warm_up: bool = False,
+    ) -> RunSpec:
+        if warm_up and self.warm_up_records and not quick:
+            records = self.warm_up_records
+        elif self.rate:
             records = self.rate * (self.quick_seconds if quick else self.seconds)
         else:
             records = self.quick_records if quick else self.records
@@ -119,6 +133,7 @@ _TRANSACTIONS = Scenario(
     acks="all",
     idempotent=True,
     transaction_records=1000,
+    warm_up_records=500_000,
 )
 
 SCENARIOS: dict[int, Scenario] = {

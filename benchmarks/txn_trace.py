@@ -1,12 +1,14 @@
 """Where a transaction's time goes: scenario 8's loop, traced per transaction.
 
 ``python -m benchmarks.txn_trace --bootstrap HOST:PORT`` creates a topic (6 partitions),
-runs ``--transactions`` transactions of 1,000 records of 100 B (acks=all, linger 5 ms, as
-scenario 8) and prints, per phase, the median, p10 and p90 over the transactions (the
-first left out) in ms from ``begin``: the sends done, the first Produce sent and first
-answered, the last Produce answered, AddPartitionsToTxn answered (version 1), EndTxn sent
-and answered, the next transaction's begin; and the broker errors met (a Produce's, or a
-retried coordinator request's).
+runs ``--transactions`` transactions of ``--records`` (1,000) records of 100 B (acks=all,
+linger 5 ms, as scenario 8) and prints, per phase, the median, p10 and p90 over the
+transactions (the first left out) in ms from ``begin``: the sends done, the first Produce
+sent and first answered, the last Produce answered, AddPartitionsToTxn answered (version
+1), EndTxn sent and answered, the next transaction's begin; and the broker errors met (a
+Produce's, or a retried coordinator request's). ``--markers`` adds when the previous
+transaction's markers were seen written (DescribeTransactions polled on a connection of
+its own).
 
 Without ``--bootstrap`` it starts a local broker formatted with ``--transaction-version``
 (1 or 2) and ``--broker-config KEY=VALUE`` settings (such as
@@ -37,12 +39,16 @@ from pathlib import Path
 from typing import Any
 
 from aioproducer import Producer
+from aioproducer._protocol.messages.describe_transactions import (
+    DescribeTransactionsRequest,
+    DescribeTransactionsResponse,
+)
 from aioproducer._sender import Sender
 from aioproducer._transactions import TransactionManager
 from aioproducer.testing import AdminClient
 
 Event = tuple[float, str, object]
-RECORDS = 1000
+RECORDS = 1000  # per transaction (--records)
 
 
 def _instrument(events: list[Event]) -> None:
@@ -106,6 +112,8 @@ def _report(events: list[Event]) -> None:
             "AddPartitionsToTxn answered": first("AddPartitionsToTxn answered"),
             "EndTxn sent": first("EndTxn sent"),
             "EndTxn answered": first("EndTxn answered"),
+            "prepare seen": first("prepare seen"),
+            "markers written": first("markers written"),
             "next begin": (nxt[0][0] - begin) if nxt else None,
         }
         sent, acked = found["first Produce sent"], found["first Produce answered"]
@@ -133,13 +141,45 @@ def _topic(bootstrap: str) -> str:
     return topic
 
 
-async def _run(bootstrap: str, transactions: int, mark: Callable[[str], None]) -> float:
+async def _probe_markers(
+    bootstrap: str, transactional_id: str, mark: Callable[[str], None]
+) -> None:
+    """Poll the coordinator (a connection of its own) with DescribeTransactions every
+    1 ms; mark "markers written" when a PrepareCommit/PrepareAbort state ends. The polls
+    share the producer's loop: during the sends they come late."""
+    async with Producer(bootstrap_servers=bootstrap) as other:
+        cluster = other._cluster
+        assert cluster is not None
+        conn = await cluster.connection(min(cluster.metadata.brokers))  # one broker: its own
+        preparing = False
+        while True:
+            response = await conn.request(DescribeTransactionsRequest([transactional_id]))
+            assert isinstance(response, DescribeTransactionsResponse)
+            state = response.transactions[0].state
+            if state.startswith("Prepare"):
+                if not preparing:
+                    mark("prepare seen")
+                preparing = True
+            elif preparing:
+                preparing = False
+                mark("markers written")
+            await asyncio.sleep(0.001)
+
+
+async def _run(
+    bootstrap: str, transactions: int, mark: Callable[[str], None], *, markers: bool = False
+) -> float:
     topic = _topic(bootstrap)
     value = b"x" * 100
     async with Producer(
         bootstrap_servers=bootstrap, transactional_id=topic, acks="all", linger_ms=5
     ) as producer:
         await producer.partitions_for(topic)
+        probe = (
+            asyncio.get_running_loop().create_task(_probe_markers(bootstrap, topic, mark))
+            if markers
+            else None
+        )
         started = time.perf_counter()
         for _ in range(transactions):
             mark("begin")
@@ -149,7 +189,12 @@ async def _run(bootstrap: str, transactions: int, mark: Callable[[str], None]) -
                 ]
                 mark("sends done")
             await asyncio.gather(*futures)
-        return time.perf_counter() - started
+        seconds = time.perf_counter() - started
+        if probe is not None:
+            probe.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await probe
+        return seconds
 
 
 #: librdkafka's debug lines (``%7|<epoch s.ms>|<facility>|<name>| [thrd:..]: <text>``) that
@@ -244,16 +289,28 @@ def _bootstrap(args: argparse.Namespace) -> Iterator[str]:
             yield cluster.bootstrap_servers
 
 
+def _set_records(records: int) -> None:
+    global RECORDS  # noqa: PLW0603 (a script's setting)
+    RECORDS = records
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--bootstrap", help="a running broker (default: start a local one)")
     parser.add_argument("--transactions", type=int, default=50)
+    parser.add_argument("--records", type=int, default=RECORDS, help="per transaction")
     parser.add_argument("--client", choices=("aioproducer", "confluent"), default="aioproducer")
+    parser.add_argument(
+        "--markers",
+        action="store_true",
+        help="poll DescribeTransactions (own connection) to time the markers",
+    )
     parser.add_argument("--transaction-version", type=int, choices=(1, 2), default=2)
     parser.add_argument(
         "--broker-config", action="append", default=[], metavar="KEY=VALUE", help="repeatable"
     )
     args = parser.parse_args()
+    _set_records(args.records)
     events: list[Event] = []
     with _bootstrap(args) as bootstrap:
         if args.client == "confluent":
@@ -265,6 +322,7 @@ def main() -> None:
                     bootstrap,
                     args.transactions,
                     lambda kind: events.append((time.perf_counter(), kind, None)),
+                    markers=args.markers,
                 )
             )
     count = args.transactions
