@@ -172,6 +172,7 @@ class LocalKafkaCluster:
         ]
         self.zookeeper: BrokerNode | None = None
         """The ZooKeeper server of a release before 3.3 (None in KRaft mode)."""
+        self._started = False
         if uses_zookeeper(version):
             self.zookeeper = BrokerNode(0, next(ports), 0, self.workdir / "zookeeper")
 
@@ -186,7 +187,12 @@ class LocalKafkaCluster:
 
     def start(self, timeout: float = 180.0) -> Self:
         """Format storage (KRaft) or start ZooKeeper, launch every node and wait until all
-        are registered."""
+        are registered. Once: a second start() raises HarnessError (it would launch a
+        second JVM per node on the same data and ports); ``with cluster.start():`` starts
+        it once."""
+        if self._started:
+            raise HarnessError("this cluster is started already (stop() it first)")
+        self._started = True
         libs = kafka_libs(self.version)
         for node in self.nodes:
             node.directory.mkdir(parents=True, exist_ok=True)
@@ -221,6 +227,7 @@ class LocalKafkaCluster:
         self._stop_nodes(self.nodes)
         if self.zookeeper is not None:
             self._stop_nodes([self.zookeeper])
+        self._started = False
         _LIVE.discard(self)
         if self._own_workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
@@ -230,7 +237,7 @@ class LocalKafkaCluster:
         _LIVE.discard(self)
 
     def __enter__(self) -> Self:
-        return self.start()
+        return self if self._started else self.start()
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()

@@ -13,6 +13,7 @@ from confluent_kafka import Consumer, Producer
 
 import aioproducer
 from aioproducer.testing import AdminClient, LocalKafkaCluster, kafka_libs
+from aioproducer.testing.jars import HarnessError
 from aioproducer.testing.pytest_plugin import KafkaClusterHandle, TopicFactory
 from aioproducer.testing.state import state_file
 
@@ -140,3 +141,32 @@ def test_command_line_cluster_belongs_to_its_checkout(
         assert [p.name for p in (cache / "clusters").iterdir() if p.suffix != ".lock"] == []
     finally:
         run(first, "down")
+
+
+def _jvms_of(properties: Path) -> list[int]:
+    """The processes whose command line names ``properties`` (a node's JVMs)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                arguments = (entry / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if str(properties).encode() in arguments and not _is_zombie(int(entry.name)):
+                found.append(int(entry.name))
+    return found
+
+
+def test_a_cluster_starts_once(tmp_path: Path) -> None:
+    """``with cluster.start():`` launches one JVM per node, and a second start() raises:
+    it used to launch a second JVM on the same data and ports, which failed to bind and
+    could corrupt the first one's metadata log."""
+    cluster = LocalKafkaCluster(1, workdir=tmp_path)
+    with cluster.start():
+        node = cluster.nodes[0]
+        with pytest.raises(HarnessError, match="started already"):
+            cluster.start()
+        assert _jvms_of(node.properties_file) == [node.pid]
+        with AdminClient(node.address) as admin:
+            assert admin.finalized_features() is not None
+    assert _jvms_of(node.properties_file) == []
