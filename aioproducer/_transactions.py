@@ -198,6 +198,7 @@ class TransactionManager:
         self._markers_pending = False
         """Version 2: the last EndTxn's markers may not be written yet; batches wait."""
         self._markers_probe: asyncio.Task[None] | None = None
+        self._ends = 0  # EndTxns answered: a wait for older markers must not end a newer one
         self._probe_markers = True  # False once DescribeTransactions failed for good
         self.version = 1
         """The transaction protocol version of the current transaction (1 or 2)."""
@@ -305,14 +306,18 @@ class TransactionManager:
     async def _await_markers(self) -> None:
         """Ask the coordinator every ``_MARKERS_POLL_S`` until it no longer prepares a
         commit or an abort (at most ``_MARKERS_WAIT_MAX_S``), then let the batches go. Any
-        error lets them go at once: the Produce requests meet whatever it is."""
+        error lets them go at once: the Produce requests meet whatever it is. An EndTxn
+        answered meanwhile (an abort while this asked) ends the asking and lets nothing
+        go: the next asking is about that EndTxn's markers."""
         loop = asyncio.get_running_loop()
         give_up = loop.time() + _MARKERS_WAIT_MAX_S
         request = DescribeTransactionsRequest([self.transactional_id])
+        ends = self._ends
         try:
-            while loop.time() < give_up and self.state in (
-                TransactionState.IN_TRANSACTION,
-                TransactionState.COMMITTING,
+            while (
+                self._ends == ends
+                and loop.time() < give_up
+                and self.state in (TransactionState.IN_TRANSACTION, TransactionState.COMMITTING)
             ):
                 conn = await self._coordinator(None)
                 response = await conn.request(request)
@@ -328,7 +333,8 @@ class TransactionManager:
         except (_RetryError, ProducerError) as exc:
             log.debug("asking whether the markers are written: %s", exc)
         finally:
-            self._markers_pending = False
+            if self._ends == ends:
+                self._markers_pending = False
             self._wakeup()
 
     def stop(self) -> None:
@@ -536,6 +542,7 @@ class TransactionManager:
                 deadline=self._deadline(),
                 max_version=4 if self.version < 2 else None,  # v5+: the epoch bumps
             )
+            self._ends += 1
             self._markers_pending = self.version >= 2 and self._probe_markers
         if not commit and self.idempotence.bump_requested:
             await self.initialize(self.config.max_block_ms, bump=True)  # sequences restart

@@ -676,6 +676,32 @@ async def test_markers_wait_cancelled_lets_the_batches_go(endless_markers: FakeB
     assert endless_markers.values("t", 0) == [b"a", b"b"]
 
 
+async def test_an_abort_during_the_wait_leaves_the_next_one_waiting() -> None:
+    """Aborted while it asks (the DescribeTransactions answer slow), a transaction's EndTxn
+    comes before the asking ends: the next transaction still waits for the abort's
+    markers (one describe before its Produce), the old asking does not let it go."""
+    async with FakeBroker(transaction_version=2) as broker:
+        broker.create_topic("t", partitions=1)
+        broker.transactions.markers_describes = 1
+        broker.script(ApiKey.DESCRIBE_TRANSACTIONS, [Action(delay_ms=50)])
+        async with _producer(broker) as producer:
+            async with producer.transaction():
+                await producer.send("t", b"a", partition=0)
+            producer.begin_transaction()
+            future = await producer.send("t", b"aborted", partition=0)
+            await asyncio.sleep(0.02)  # the describe is on its way
+            await producer.abort_transaction()
+            assert isinstance(future.exception(), TransactionAbortedError)
+            await asyncio.sleep(0.01)  # the old asking ends, between transactions
+            async with producer.transaction():
+                await producer.send("t", b"c", partition=0)
+        _, second, third, last = _between_ends(broker)
+        assert second == ["describe"]  # no Produce: aborted while held
+        assert _describes_then_produce(third) == 1
+        assert last == []
+        assert broker.values("t", 0) == [b"a", b"c"]
+
+
 @pytest.mark.parametrize("where", ["add", "produce", "end"])
 async def test_invalid_producer_id_mapping_is_fatal(where: str) -> None:
     """INVALID_PRODUCER_ID_MAPPING (the coordinator no longer maps our producer id to the
