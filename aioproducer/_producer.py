@@ -306,7 +306,8 @@ class Producer:
             loop.is_running,  # with the thread: what _in_loop() checks
             self._thread,
         )
-        self._fast_send.enabled = self._txn is None or self._txn.state is _IN_TRANSACTION
+        if self._txn is not None:
+            self._transaction_state(self._txn.state)
 
     async def __aenter__(self) -> Self:
         await self.start()

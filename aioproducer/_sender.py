@@ -170,8 +170,6 @@ class Sender:
         self._force_close = True
         if self._id_task is not None:
             self._id_task.cancel()
-        if self.transactions is not None:
-            self.transactions.stop()
         self.accumulator.abort_all(exc)
         self.wakeup()
 

@@ -242,7 +242,7 @@ class TransactionManager:
 
     def abortable(self, error: ProducerError) -> None:
         """The transaction cannot commit any more (a batch failed, ...)."""
-        if self.state in (TransactionState.IN_TRANSACTION, TransactionState.COMMITTING):
+        if self._open:
             log.warning("transaction %r must be aborted: %s", self.transactional_id, error)
             self.last_error = error
             self._set_state(TransactionState.ABORTABLE_ERROR)
@@ -255,6 +255,11 @@ class TransactionManager:
         self._pending.clear()
         self._set_state(TransactionState.FATAL_ERROR)
         self._on_fatal(error)
+
+    @property
+    def _open(self) -> bool:
+        """A transaction is begun and not ended: its batches may still go, or fail it."""
+        return self.state in (TransactionState.IN_TRANSACTION, TransactionState.COMMITTING)
 
     @property
     def aborting(self) -> bool:
@@ -290,9 +295,7 @@ class TransactionManager:
     def poll(self) -> None:
         """The sender's turn: add waiting partitions (one request in flight at a time), or
         (version 2) learn when the previous transaction's markers are written."""
-        if self.state is not TransactionState.IN_TRANSACTION and (
-            self.state is not TransactionState.COMMITTING
-        ):
+        if not self._open:
             return
         if self._pending and (self._adding is None or self._adding.done()):
             self._adding = asyncio.get_running_loop().create_task(self._add_partitions())
@@ -314,11 +317,7 @@ class TransactionManager:
         request = DescribeTransactionsRequest([self.transactional_id])
         ends = self._ends
         try:
-            while (
-                self._ends == ends
-                and loop.time() < give_up
-                and self.state in (TransactionState.IN_TRANSACTION, TransactionState.COMMITTING)
-            ):
+            while self._ends == ends and loop.time() < give_up and self._open:
                 conn = await self._coordinator(None)
                 response = await conn.request(request)
                 assert isinstance(response, DescribeTransactionsResponse)
@@ -345,10 +344,7 @@ class TransactionManager:
 
     async def _add_partitions(self) -> None:
         try:
-            while self._pending and self.state in (
-                TransactionState.IN_TRANSACTION,
-                TransactionState.COMMITTING,
-            ):
+            while self._pending and self._open:
                 await self._add_once(sorted(self._pending))
         except ProducerError as exc:
             self._pending.clear()

@@ -430,7 +430,7 @@ def run_scenario(
                 flush=True,
             )
     summary = summarize(scenario, clients, runs)
-    summary["warm_up"] = warm[0] if len(warm) == 1 else (warm or None)
+    summary["warm_up"] = warm  # one run, or one per client
     return runs, summary
 
 

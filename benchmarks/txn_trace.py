@@ -167,7 +167,12 @@ async def _probe_markers(
 
 
 async def _run(
-    bootstrap: str, transactions: int, mark: Callable[[str], None], *, markers: bool = False
+    bootstrap: str,
+    transactions: int,
+    records: int,
+    mark: Callable[[str], None],
+    *,
+    markers: bool = False,
 ) -> float:
     topic = _topic(bootstrap)
     value = b"x" * 100
@@ -185,7 +190,7 @@ async def _run(
             mark("begin")
             async with producer.transaction():
                 futures = [
-                    await producer.send(topic, value, key=b"%08d" % i) for i in range(RECORDS)
+                    await producer.send(topic, value, key=b"%08d" % i) for i in range(records)
                 ]
                 mark("sends done")
             await asyncio.gather(*futures)
@@ -214,7 +219,7 @@ _RDKAFKA: tuple[tuple[re.Pattern[str], str, object], ...] = (
 )
 
 
-def _run_confluent(bootstrap: str, transactions: int, events: list[Event]) -> float:
+def _run_confluent(bootstrap: str, transactions: int, records: int, events: list[Event]) -> float:
     """Scenario 8's loop with confluent-kafka; librdkafka's debug log (on fd 2, parsed
     after the run) gives the phases, on the wall clock as the loop's own marks."""
     from confluent_kafka import Producer as ConfluentProducer  # noqa: PLC0415
@@ -237,7 +242,7 @@ def _run_confluent(bootstrap: str, transactions: int, events: list[Event]) -> fl
         for _ in range(transactions):
             events.append((time.time(), "begin", None))
             producer.begin_transaction()
-            for i in range(RECORDS):
+            for i in range(records):
                 producer.produce(topic, value, b"%08d" % i)
             events.append((time.time(), "sends done", None))
             producer.commit_transaction(60)
@@ -289,11 +294,6 @@ def _bootstrap(args: argparse.Namespace) -> Iterator[str]:
             yield cluster.bootstrap_servers
 
 
-def _set_records(records: int) -> None:
-    global RECORDS  # noqa: PLW0603 (a script's setting)
-    RECORDS = records
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--bootstrap", help="a running broker (default: start a local one)")
@@ -310,25 +310,24 @@ def main() -> None:
         "--broker-config", action="append", default=[], metavar="KEY=VALUE", help="repeatable"
     )
     args = parser.parse_args()
-    _set_records(args.records)
     events: list[Event] = []
     with _bootstrap(args) as bootstrap:
         if args.client == "confluent":
-            seconds = _run_confluent(bootstrap, args.transactions, events)
+            seconds = _run_confluent(bootstrap, args.transactions, args.records, events)
         else:
             _instrument(events)
             seconds = asyncio.run(
                 _run(
                     bootstrap,
                     args.transactions,
+                    args.records,
                     lambda kind: events.append((time.perf_counter(), kind, None)),
                     markers=args.markers,
                 )
             )
     count = args.transactions
-    print(
-        f"{count * RECORDS / seconds:,.0f} records/s, {seconds / count * 1000:.1f} ms a transaction"
-    )
+    rate = count * args.records / seconds
+    print(f"{rate:,.0f} records/s, {seconds / count * 1000:.1f} ms a transaction")
     _report(events)
 
 

@@ -356,8 +356,8 @@ class FakeTransactions:
             if version >= 5 and not request.committed:
                 return EndTxnResponse(0, 0)  # version 2 aborts what never reached us (KIP-890)
             # a retry of the last end (answered alike), or an end with nothing begun
-            last = [t for tid, t in self.ended if tid == request.transactional_id][-1:]
-            if not last or last[0].result is not request.committed:
+            last = self._last_ended(request.transactional_id)
+            if last is None or last.result is not request.committed:
                 error = INVALID_TXN_STATE
             return EndTxnResponse(0, error)
         if not error:
@@ -372,16 +372,20 @@ class FakeTransactions:
 
     def _describe(self, transactional_id: str, error: int) -> TransactionDescription:
         """DescribeTransactions' answer for one id (its producer id and epoch left out)."""
-        ended = [t for tid, t in self.ended if tid == transactional_id]
+        last = self._last_ended(transactional_id)
         if error:
             state = ""
         elif transactional_id in self.open:
             state = "Ongoing"
-        elif not ended:
+        elif last is None:
             state = "Empty"
         else:
             left = self._preparing.get(transactional_id, 0)
             self._preparing[transactional_id] = max(left - 1, 0)
             done = "Prepare" if left else "Complete"
-            state = done + ("Commit" if ended[-1].result else "Abort")
+            state = done + ("Commit" if last.result else "Abort")
         return TransactionDescription(error, transactional_id, state, 60000, -1, -1, -1, ())
+
+    def _last_ended(self, transactional_id: str) -> FakeTransaction | None:
+        """The last transaction of ``transactional_id`` that ended, if any."""
+        return next((t for tid, t in reversed(self.ended) if tid == transactional_id), None)
