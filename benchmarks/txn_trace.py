@@ -122,6 +122,9 @@ def _report(events: list[Event]) -> None:
         for name, value in found.items():
             if value is not None:
                 phases[name].append(value * 1000)
+    if len(transactions) > 1:  # on a new topic: often tens of times the next ones
+        first_ms = (transactions[1][0][0] - transactions[0][0][0]) * 1000
+        print(f"{'first transaction (left out)':30s} {first_ms:7.2f} ms, begin to next begin")
     for name, values in phases.items():
         values.sort()
         print(
