@@ -165,23 +165,25 @@ transactions, as the broker's transaction paths get faster for about a thousand)
 ![benchmark chart]({png_name})
 
 How it is measured: every client run is its own worker process writing to a fresh 6-partition
-topic (scenario 6: 12 partitions, replication factor 3); msgs/s and MB/s (key + value bytes)
-run from the first send to the last acknowledgement; CPU is the worker's user + system time
-(all threads) for the run, per million records; machine CPU is the whole machine's busy time
-while the worker's client ran, from its start to its close (the brokers' JVMs, the worker and
-anything else running), per million records. Once both cores are busy through a run (machine
-CPU s per M msgs near 2,000,000 / msgs/s on 2 cores), what the brokers spend per record bounds
-every client; peak RSS is the worker's peak resident set (`VmHWM`; the JVM's own for Java).
-Every run's record count is checked against the topic: read back in full with confluent-kafka's
-consumer in the first run of each client and scenario, by offsets in the others. Ratios divide
-each client's median by the first client's median (msgs/s; p99 latency in scenario 3, where
-lower is better). Scenario 6's p99 send->ack column times each record from its send call to its
-acknowledgement while records are sent as fast as the client takes them, so it is mostly the
-time a record waits in the client's buffer behind those before it (a measure of how much the
-client queues, not of its latency at a moderate rate); Java's is ProducerPerformance's own and
-confluent-sync's librdkafka's (every record), the Python-timed clients' (asyncio ones and
-kafka-python) from one record in 64 (timing each would slow their send loop and change their
-batches), and confluent-aio's includes the benchmark's 1,000-record Python-side buffer.
+topic (scenario 6: 12 partitions, replication factor 3) of local brokers that keep their logs in
+memory (tmpfs, `/dev/shm`; `AIOPRODUCER_BENCH_DISK=1` puts them on disk); msgs/s and MB/s (key +
+value bytes) run from the first send to the last acknowledgement; CPU is the worker's user +
+system time (all threads) for the run, per million records; machine CPU is the whole machine's
+busy time while the worker's client ran, from its start to its close (the brokers' JVMs, the
+worker and anything else running), per million records. Once both cores are busy through a run
+(machine CPU s per M msgs near 2,000,000 / msgs/s on 2 cores), what the brokers spend per record
+bounds every client; peak RSS is the worker's peak resident set (`VmHWM`; the JVM's own for
+Java). Every run's record count is checked against the topic: read back in full with
+confluent-kafka's consumer in the first run of each client and scenario, by offsets in the
+others. Ratios divide each client's median by the first client's median (msgs/s; p99 latency in
+scenario 3, where lower is better). Scenario 6's p99 send->ack column times each record from its
+send call to its acknowledgement while records are sent as fast as the client takes them, so it
+is mostly the time a record waits in the client's buffer behind those before it (a measure of
+how much the client queues, not of its latency at a moderate rate); Java's is
+ProducerPerformance's own and confluent-sync's librdkafka's (every record), the Python-timed
+clients' (asyncio ones and kafka-python) from one record in 64 (timing each would slow their
+send loop and change their batches), and confluent-aio's includes the benchmark's 1,000-record
+Python-side buffer.
 
 `asyncio-floor` in scenarios 1 and 2 is not a client: it runs the same workload (`await send()`
 per record, one asyncio future each, all gathered) around a `send` that does no Kafka work and

@@ -60,6 +60,24 @@ AGAINST_CLIENTS = ("aioproducer", "aioproducer-default")
 
 
 # -- the broker ------------------------------------------------------------------------------
+#: Where the local brokers keep their logs: memory (tmpfs) unless $AIOPRODUCER_BENCH_DISK
+#: is set. Each run writes to a new topic, and a broker's first writes to a new
+#: partition's index files (sparse, memory-mapped) cost a page fault each, which a virtual
+#: disk can make slow: 1.4 ms each on the ext4 of the VMs these benchmarks ran on (0.01 ms
+#: on tmpfs), which made the first transaction of a run 30-480 ms. That is the host's
+#: disk, not the producer, and it weighed most on the fastest client.
+MEMORY_ROOT = Path("/dev/shm")
+
+
+def broker_root() -> str | None:
+    """The directory the local brokers' work directories go in (None: the system's)."""
+    if os.environ.get("AIOPRODUCER_BENCH_DISK"):
+        return None
+    if MEMORY_ROOT.is_dir() and os.access(MEMORY_ROOT, os.W_OK):
+        return str(MEMORY_ROOT)
+    return None
+
+
 @contextlib.contextmanager
 def broker(
     brokers: int = 1, secure: bool = False, config: Sequence[tuple[str, str]] = ()
@@ -83,12 +101,17 @@ def broker(
     tls = " with TLS and SASL" if secure else ""
     settings = "".join(f", {key}={value}" for key, value in config)
     print(f"starting a local Kafka cluster of {brokers} broker(s){tls}{settings} ...", flush=True)
-    with tempfile.TemporaryDirectory(prefix="aioproducer-benchmarks-kafka-") as workdir:
+    root = broker_root()
+    print(f"the brokers' logs are in {root or tempfile.gettempdir()}", flush=True)
+    with tempfile.TemporaryDirectory(prefix="aioproducer-benchmarks-kafka-", dir=root) as workdir:
         if secure:
             cluster = secure_cluster(Path(workdir), heap="1g")
         else:
             cluster = LocalKafkaCluster(
-                brokers, heap="1g" if brokers == 1 else "512m", broker_config=dict(config)
+                brokers,
+                heap="1g" if brokers == 1 else "512m",
+                broker_config=dict(config),
+                workdir=Path(workdir),
             )
         try:
             cluster.start()

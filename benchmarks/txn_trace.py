@@ -10,7 +10,8 @@ Produce's, or a retried coordinator request's). ``--markers`` adds when the prev
 transaction's markers were seen written (DescribeTransactions polled on a connection of
 its own).
 
-Without ``--bootstrap`` it starts a local broker formatted with ``--transaction-version``
+Without ``--bootstrap`` it starts a local broker (its logs in memory, as ``python -m
+benchmarks run``'s) formatted with ``--transaction-version``
 (1 or 2) and ``--broker-config KEY=VALUE`` settings (such as
 ``add.partitions.to.txn.retry.backoff.ms=1``). ``--client confluent`` traces
 confluent-kafka's transactional Producer instead (librdkafka speaks transaction version 1
@@ -282,9 +283,10 @@ def _bootstrap(args: argparse.Namespace) -> Iterator[str]:
         yield args.bootstrap
         return
     from aioproducer.testing import LocalKafkaCluster  # noqa: PLC0415
+    from benchmarks.run import broker_root  # noqa: PLC0415
 
     config = dict(item.split("=", 1) for item in args.broker_config)
-    with tempfile.TemporaryDirectory(prefix="aioproducer-txn-trace-") as workdir:
+    with tempfile.TemporaryDirectory(prefix="aioproducer-txn-trace-", dir=broker_root()) as workdir:
         cluster = LocalKafkaCluster(
             1,
             heap="1g",
