@@ -61,17 +61,20 @@ AGAINST_CLIENTS = ("aioproducer", "aioproducer-default")
 
 # -- the broker ------------------------------------------------------------------------------
 #: Where the local brokers keep their logs: memory (tmpfs) unless $AIOPRODUCER_BENCH_DISK
-#: is set. Each run writes to a new topic, and a broker's first writes to a new
-#: partition's index files (sparse, memory-mapped) cost a page fault each, which a virtual
-#: disk can make slow: 1.4 ms each on the ext4 of the VMs these benchmarks ran on (0.01 ms
-#: on tmpfs), which made the first transaction of a run 30-480 ms. That is the host's
-#: disk, not the producer, and it weighed most on the fastest client.
+#: is 1. Each run writes to a new topic, and a broker's first writes to a new partition's
+#: index files (sparse, memory-mapped) cost a page fault each, which a virtual disk can
+#: make slow: 1.4 ms each on the ext4 of the VM measured on 2026-12-06 (0.01 ms on tmpfs),
+#: which made the first transaction of a run 35-486 ms. That is the host's disk, not the
+#: producer, and it weighed most on the fastest client.
 MEMORY_ROOT = Path("/dev/shm")
 
 
 def broker_root() -> str | None:
     """The directory the local brokers' work directories go in (None: the system's)."""
-    if os.environ.get("AIOPRODUCER_BENCH_DISK"):
+    disk = os.environ.get("AIOPRODUCER_BENCH_DISK", "")
+    if disk not in ("", "1"):  # as AIOPRODUCER_PURE_PYTHON: 1 or unset, nothing else
+        raise ValueError(f"AIOPRODUCER_BENCH_DISK={disk!r}: set it to 1 (logs on disk) or unset")
+    if disk:
         return None
     if MEMORY_ROOT.is_dir() and os.access(MEMORY_ROOT, os.W_OK):
         return str(MEMORY_ROOT)

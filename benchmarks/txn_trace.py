@@ -11,9 +11,9 @@ transaction's markers were seen written (DescribeTransactions polled on a connec
 its own).
 
 Without ``--bootstrap`` it starts a local broker (its logs in memory, as ``python -m
-benchmarks run``'s) formatted with ``--transaction-version``
-(1 or 2) and ``--broker-config KEY=VALUE`` settings (such as
-``add.partitions.to.txn.retry.backoff.ms=1``). ``--client confluent`` traces
+benchmarks run``'s) formatted with ``--transaction-version`` (1 or 2) and
+``--broker-config KEY=VALUE`` settings (such as ``add.partitions.to.txn.retry.backoff.ms=1``).
+``--client confluent`` traces
 confluent-kafka's transactional Producer instead (librdkafka speaks transaction version 1
 whatever the broker's feature): its debug log (``eos,protocol``, written to stderr with
 millisecond timestamps by librdkafka's own threads) gives the same phases.
