@@ -12,6 +12,7 @@ batch, or through ``_append_new`` (the accumulator's) into a new one.
 else of the accumulator.
 """
 
+from cpython cimport array
 from libc.stdint cimport int64_t
 
 from aioproducer._protocol._crecords import RecordBatchBuilder as _CompiledBuilder
@@ -143,10 +144,17 @@ cdef class Appender:
     cdef inline int _charged(
         self, object batch, int64_t timestamp_ms, object completion, Py_ssize_t size
     ) except -1:
-        """The record is in ``batch``'s builder: its completion, timestamp and bytes."""
+        """The record is in ``batch``'s builder: its completion, timestamp and bytes. The
+        timestamp goes into the array's buffer (no int object, no method call: a few percent
+        of a record's CPU) when the array is ``array("q")``, as ProducerBatch makes it."""
         self._used += size
-        batch.completions.append(completion)
-        batch.timestamps.append(timestamp_ms)
+        cdef list completions = batch.completions
+        completions.append(completion)
+        timestamps = batch.timestamps
+        if type(timestamps) is array.array and (<array.array>timestamps).ob_descr.typecode == b"q":
+            array.extend_buffer(<array.array>timestamps, <char *>&timestamp_ms, 1)
+        else:
+            timestamps.append(timestamp_ms)
         return 0
 
 

@@ -94,3 +94,20 @@ def test_both_twins_find_the_same_room(
         twin._used, twin._reserved, twin._queued = used, reserved, queued
         answers.append(twin.has_room(nbytes, held))
     assert answers[0] == answers[1]
+
+
+def test_timestamps_go_into_the_array_or_whatever_holds_them() -> None:
+    """The compiled append writes a timestamp into an ``array("q")``'s buffer (the largest
+    too) and appends it to any other holder a batch was given."""
+    acc = RecordAccumulator(ProducerConfig(), clock=lambda: 7)
+    largest = 2**63 - 1
+    for index, stamp in enumerate((5, largest, 0)):
+        acc.append(TPS[0], stamp, b"k", b"v", (), cast(Any, index))
+    (batch,) = acc.queued(TPS[0])
+    assert batch.timestamps.typecode == "q"
+    assert list(batch.timestamps) == [5, largest, 0]
+    batch.timestamps = cast(Any, [5, largest, 0])
+    acc.append(TPS[0], 9, b"k", b"v", (), cast(Any, 3))
+    assert batch.timestamps == [5, largest, 0, 9]
+    assert batch.completions == [0, 1, 2, 3]
+    acc.close()
