@@ -48,6 +48,9 @@ class RunSpec:
     rate: int = 0  # records/s for the latency scenario; 0 is as fast as possible
     concurrency: int = 0  # concurrent send_and_wait tasks (scenario 4)
     transaction_records: int = 0  # records per transaction (scenario 8); 0 is no transactions
+    #: in a transaction, wait for each record (gather its future, count its delivery
+    #: callback); False: send and commit only, the commit's success the proof (scenario 11)
+    record_waits: bool = True
     kafka_libs: str | None = None  # directory of Kafka's jars, for the Java client
     half_repetitive: bool = False  # values half random bytes, half one repeated byte
     ack_latency: bool = False  # a throughput run that also times send->ack per record

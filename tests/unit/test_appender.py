@@ -109,5 +109,5 @@ def test_timestamps_go_into_the_array_or_whatever_holds_them() -> None:
     batch.timestamps = cast(Any, [5, largest, 0])
     acc.append(TPS[0], 9, b"k", b"v", (), cast(Any, 3))
     assert batch.timestamps == [5, largest, 0, 9]
-    assert batch.completions == [0, 1, 2, 3]
+    assert cast(Any, batch.completions) == [0, 1, 2, 3]
     acc.close()
