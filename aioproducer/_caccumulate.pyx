@@ -13,6 +13,7 @@ else of the accumulator.
 """
 
 from cpython cimport array
+from cpython.ref cimport Py_REFCNT
 from libc.stdint cimport int64_t
 
 from aioproducer._protocol._crecords import RecordBatchBuilder as _CompiledBuilder
@@ -146,12 +147,18 @@ cdef class Appender:
     ) except -1:
         """The record is in ``batch``'s builder: its completion, timestamp and bytes. The
         timestamp goes into the array's buffer (no int object, no method call: a few percent
-        of a record's CPU) when the array is ``array("q")``, as ProducerBatch makes it."""
+        of a record's CPU) when the array is ``array("q")``, as ProducerBatch makes it, and
+        only the batch and this call hold it: array.append refuses to grow an array that
+        lends its buffer (a memoryview holds a reference), extend_buffer would not."""
         self._used += size
         cdef list completions = batch.completions
         completions.append(completion)
         timestamps = batch.timestamps
-        if type(timestamps) is array.array and (<array.array>timestamps).ob_descr.typecode == b"q":
+        if (
+            type(timestamps) is array.array
+            and Py_REFCNT(timestamps) == 2
+            and (<array.array>timestamps).ob_descr.typecode == b"q"
+        ):
             array.extend_buffer(<array.array>timestamps, <char *>&timestamp_ms, 1)
         else:
             timestamps.append(timestamp_ms)

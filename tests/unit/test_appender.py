@@ -111,3 +111,20 @@ def test_timestamps_go_into_the_array_or_whatever_holds_them() -> None:
     assert batch.timestamps == [5, largest, 0, 9]
     assert cast(Any, batch.completions) == [0, 1, 2, 3]
     acc.close()
+
+
+def test_an_array_that_lends_its_buffer_is_not_grown() -> None:
+    """A memoryview of an open batch's timestamps: the compiled append refuses to grow the
+    array under it (BufferError, as array.append and the Python twin do) rather than moving
+    the memory the view points at."""
+    for acc in (
+        RecordAccumulator(ProducerConfig(), clock=lambda: 7),
+        PythonAccumulator(ProducerConfig(), clock=lambda: 7),
+    ):
+        acc.append(TPS[0], 5, b"k", b"v", (), cast(Any, 0))
+        (batch,) = acc.queued(TPS[0])
+        with memoryview(batch.timestamps) as view:
+            with pytest.raises(BufferError):
+                acc.append(TPS[0], 6, b"k", b"v", (), cast(Any, 1))
+            assert view.tolist() == [5]
+        acc.close()
