@@ -75,30 +75,16 @@ def _produce(producer: Any, topic: str, value: bytes, key: bytes | None, cb: Any
 
 
 def _produce_range(
-    producer: Any, records: range, payloads: Payloads, topic: str, deliveries: _Deliveries
+    producer: Any, records: range, payloads: Payloads, topic: str, deliveries: _Deliveries | None
 ) -> None:
-    """``produce()`` records ``records``, serving callbacks every POLL_EVERY records."""
+    """``produce()`` records ``records``, serving callbacks every POLL_EVERY records
+    (``deliveries`` None: no delivery callback, scenario 11)."""
     key, value, produce, poll = payloads.key, payloads.value, producer.produce, producer.poll
     for i in records:
         try:
             produce(topic, value(i), key(i), on_delivery=deliveries)
         except BufferError:
             _produce(producer, topic, value(i), key(i), deliveries)
-        if i % POLL_EVERY == 0:
-            poll(0)
-
-
-def _produce_plain(producer: Any, records: range, payloads: Payloads, topic: str) -> None:
-    """``produce()`` records ``records`` without a delivery callback (scenario 11)."""
-    key, value, produce, poll = payloads.key, payloads.value, producer.produce, producer.poll
-    for i in records:
-        while True:
-            try:
-                produce(topic, value(i), key(i))
-            except BufferError:  # the queue is full: let it drain (as _produce)
-                poll(0.05)
-            else:
-                break
         if i % POLL_EVERY == 0:
             poll(0)
 
@@ -213,10 +199,10 @@ def _transactions(spec: RunSpec) -> Outcome:
     acked = 0
     for records in spec.transactions():
         producer.begin_transaction()
-        if spec.record_waits:
-            _produce_range(producer, records, payloads, spec.topic, deliveries)
-        else:  # no delivery callback: a commit that returned delivered every record of it
-            _produce_plain(producer, records, payloads, spec.topic)
+        _produce_range(
+            producer, records, payloads, spec.topic, deliveries if spec.record_waits else None
+        )
+        if not spec.record_waits:  # a commit that returned delivered every record of it
             acked += len(records)
         producer.commit_transaction(60)
     seconds = time.perf_counter() - started
